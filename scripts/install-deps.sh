@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks: sshd (tests start their own on 127.0.0.1), git, python3
+# (the example services), tar/gzip (artifacts). Idempotent and quiet when everything is there.
+set -euo pipefail
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v tar >/dev/null 2>&1 || need+=(tar)
+command -v gzip >/dev/null 2>&1 || need+=(gzip)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK is required (dotnet not on PATH); see README.md" >&2
+  exit 1
+fi

@@ -1,0 +1,65 @@
+using System.Collections.Immutable;
+
+namespace Reconciler.Diff.Planning;
+
+// The plan is data only: built by the Planner (pure), rendered by views in src/Reconciler, executed by the
+// executor. Everything is sorted so that identical inputs give byte-identical output. JSON form: docs/plan-json.md.
+
+public sealed record Plan(
+    int FormatVersion,
+    string Environment,
+    string Commit,                                     // the revision the desired state was read from
+    string? BaseCommit,                                // set for `plan --base` previews (no live state)
+    long LiveVersion,                                  // store version the plan was computed from; apply refuses if it moved
+    ImmutableArray<ServiceChange> Services,            // every service, no-ops included, sorted by (Wave, Service)
+    ImmutableArray<ToggleChange> Toggles,              // sorted by (Wave, Toggle)
+    ImmutableArray<PlanWave> Waves)                    // only waves with work, in execution order
+{
+    public const int CurrentFormatVersion = 1;
+
+    public bool HasChanges =>
+        Services.Any(s => s.Action != ServiceAction.NoOp) || Toggles.Any(t => t.Action != ToggleAction.NoOp);
+}
+
+public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove }
+
+public sealed record ServiceChange(
+    string Service,
+    ServiceAction Action,
+    string Reason,                                     // one line a reviewer reads: "version 1.4.2 -> 1.5.0"
+    string? FromVersion,
+    string? ToVersion,
+    string? FromRelease,
+    string? ToRelease,
+    string HostGroup,
+    ImmutableArray<FieldChange> Fields,                // sorted by Path
+    ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then host name
+    int Wave);                                         // 0 for no-ops
+
+public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }
+
+/// <summary>A changed field. For secrets, Before/After hold only the reference, never a value.</summary>
+public sealed record FieldChange(string Path, FieldChangeKind Kind, string? Before, string? After);
+
+/// <summary>What happens on one host. ToRelease null = the service is removed from the host.</summary>
+public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease);
+
+public enum ToggleAction { NoOp, On, Off, Created, Removed }
+
+public sealed record ToggleChange(
+    string Toggle,
+    ToggleAction Action,
+    bool? Before,
+    bool? After,
+    ImmutableSortedDictionary<string, string> Requires,
+    string Reason,
+    int Wave);
+
+public enum WaveKind { Deploy, Remove }
+
+/// <summary>One ordered step of execution: its services run in parallel, then its toggles switch.</summary>
+public sealed record PlanWave(int Index, WaveKind Kind, ImmutableArray<string> Services, ImmutableArray<string> TogglesBefore, ImmutableArray<string> TogglesAfter);
+
+/// <summary>The desired state cannot be ordered safely; the message says why (e.g. a toggle requirement no
+/// reachable version satisfies).</summary>
+public sealed class PlanningException(string message) : Exception(message);

@@ -1,0 +1,16 @@
+namespace Reconciler.Cli;
+
+/// <summary>Process exit codes; documented in docs/cli.md. Never renumber: CI scripts depend on them.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;                  // success; for plan --detailed-exitcode: no changes
+    public const int Error = 1;               // invalid input or a usage error; nothing was changed
+    public const int Changes = 2;             // plan --detailed-exitcode: the plan has changes
+    public const int RolledBack = 3;          // apply failed, the change was rolled back, the commit is quarantined
+    public const int Halted = 4;              // apply failed with onFailure: halt (or rollback itself failed); hosts need attention
+    public const int StaleOrConflict = 5;     // saved plan is stale, or another writer won the compare-and-set
+    public const int LockedOrFrozen = 6;      // environment locked by someone else, or frozen
+    public const int StoreUnavailable = 7;    // state store unreachable, corrupt, or access denied
+    public const int Quarantined = 8;         // the commit was already quarantined; not retried
+    public const int Interrupted = 130;       // SIGINT/SIGTERM: stopped at a safe point
+}

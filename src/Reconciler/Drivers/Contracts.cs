@@ -1,0 +1,27 @@
+using Reconciler.Schema.Model;
+
+namespace Reconciler.Drivers;
+
+/// <summary>Runs one health check once against one host.</summary>
+public interface IHealthProbe
+{
+    Task<ProbeResult> ProbeAsync(HealthCheckSpec check, ProbeContext context, CancellationToken ct);
+}
+
+/// <summary>Values available for ${...} interpolation in checks, plus the host session for command checks.</summary>
+public sealed record ProbeContext(string Service, string ReleaseId, HostSpec Host, IHostSession Session);
+
+public sealed record ProbeResult(bool Healthy, string Detail);
+
+/// <summary>Fetches an artifact (repo-relative path, file:// or http(s):// URL) into a local cache and
+/// verifies its sha256. Throws a user-facing error on mismatch.</summary>
+public interface IArtifactFetcher
+{
+    Task<string> FetchAsync(ArtifactSpec artifact, CancellationToken ct);
+}
+
+/// <summary>Resolves a secret reference (env:NAME, consul:path) at apply time only.</summary>
+public interface ISecretResolver
+{
+    Task<string> ResolveAsync(string reference, CancellationToken ct);
+}

@@ -1,0 +1,33 @@
+using Reconciler.Diff.Planning;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// One reconcile of one environment at one commit: take the lock, check freeze/quarantine, read live state,
+/// plan (or check a saved plan is still current), apply wave by wave, record history, release the lock.
+/// Used by `reconciler apply` and by the `reconciler run` daemon alike.
+/// </summary>
+public interface IReconciler
+{
+    Task<ReconcileOutcome> ReconcileAsync(ReconcileRequest request, IProgress<ApplyProgress>? progress, CancellationToken ct);
+}
+
+public sealed record ReconcileRequest(
+    DesiredState Desired,
+    string AppliedBy,                  // user@host or "daemon@host"
+    string? CommitAuthor,
+    Plan? SavedPlan,                   // apply --plan: refuse if live state moved since it was computed
+    bool Force = false,                // break a lock/freeze; requires ForceReason, recorded in history
+    string? ForceReason = null,
+    int? MaxParallel = null);
+
+public sealed record ReconcileOutcome(
+    ApplyResult Result,
+    Plan? Plan,
+    string Message,                    // one paragraph for humans; on failure says which commit to revert
+    int ExitCode);
+
+/// <summary>Progress events for the live display and for the daemon's /status.</summary>
+public sealed record ApplyProgress(string Environment, string Commit, int Wave, string? Service, string? Host, string Step, string Status);

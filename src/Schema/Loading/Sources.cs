@@ -1,0 +1,24 @@
+using System.Collections.Immutable;
+using Reconciler.Schema.Model;
+
+namespace Reconciler.Schema.Loading;
+
+/// <summary>One file of the infra repo. <see cref="ContentId"/> is the Git blob id (or, for files read from
+/// disk, the same SHA-1 Git would compute), so parse results can be cached across commits.</summary>
+public sealed record RepoFile(string Path, string ContentId, long Size, Func<byte[]> ReadContent);
+
+/// <summary>Where the repo's files come from: a Git commit (in src/Reconciler, via LibGit2Sharp) or a directory.
+/// The Schema project does no Git I/O itself.</summary>
+public interface IRepoFileSource
+{
+    /// <summary>Commit SHA, or "working-tree".</summary>
+    string Revision { get; }
+
+    /// <summary>The YAML files under reconciler.yaml, environments/, services/, toggles/ (paths relative, '/').</summary>
+    IReadOnlyList<RepoFile> ListFiles();
+}
+
+public sealed record LoadResult(RepoModel? Model, ImmutableArray<Diagnostic> Diagnostics)
+{
+    public bool HasErrors => Model is null || Diagnostics.Any(d => d.Severity == Severity.Error);
+}
