@@ -22,3 +22,16 @@ public sealed record LoadResult(RepoModel? Model, ImmutableArray<Diagnostic> Dia
 {
     public bool HasErrors => Model is null || Diagnostics.Any(d => d.Severity == Severity.Error);
 }
+
+/// <summary>Counts for `--verbose`/benchmarks: how many files were parsed vs. taken from the cache.</summary>
+public sealed record LoadStats(int Files, int CacheHits, int Parsed);
+
+/// <summary>
+/// Parse results keyed by <see cref="RepoFile.ContentId"/> (the Git blob id), so planning a commit that changes one
+/// file of a large repo parses only that file. Owned by the loader; persisted by <c>FileParseCache</c>.
+/// </summary>
+public interface IParseCache
+{
+    bool TryGet(string contentId, out byte[] entry);
+    void Put(string contentId, byte[] entry);
+}
