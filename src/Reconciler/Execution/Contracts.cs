@@ -21,7 +21,10 @@ public sealed record ReconcileRequest(
     Plan? SavedPlan,                   // apply --plan: refuse if live state moved since it was computed
     bool Force = false,                // break a lock/freeze; requires ForceReason, recorded in history
     string? ForceReason = null,
-    int? MaxParallel = null);
+    int? MaxParallel = null,
+    // `run` signals this when a newer commit arrives: a health wait still running is cancelled and this
+    // commit's changes are rolled back (not quarantined); the outcome is Interrupted.
+    CancellationToken Preempt = default);
 
 public sealed record ReconcileOutcome(
     ApplyResult Result,
