@@ -19,9 +19,10 @@ public sealed class WorkingTreeSource : IRepoFileSource
 
     private readonly List<RepoFile> _files;
 
-    private WorkingTreeSource(string directory, List<RepoFile> files, string? baseCommit, bool isDirty)
+    private WorkingTreeSource(string directory, List<RepoFile> files, string? baseCommit, bool isDirty, string gitSubdirectory)
     {
         Directory = directory;
+        GitSubdirectory = gitSubdirectory;
         _files = files;
         BaseCommit = baseCommit;
         IsDirty = isDirty;
@@ -37,6 +38,9 @@ public sealed class WorkingTreeSource : IRepoFileSource
 
     /// <summary>True when an infra-repo file was added, changed or deleted relative to HEAD (or there is no HEAD).</summary>
     public bool IsDirty { get; }
+
+    /// <summary>The directory's path inside its Git repository ("" at the root or outside Git; else "a/b").</summary>
+    public string GitSubdirectory { get; }
 
     public IReadOnlyList<RepoFile> ListFiles() => _files;
 
@@ -59,8 +63,8 @@ public sealed class WorkingTreeSource : IRepoFileSource
         }
         files.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
 
-        var (baseCommit, dirty) = CompareWithHead(full, files);
-        return new WorkingTreeSource(full, files, baseCommit, dirty);
+        var (baseCommit, dirty, subdirectory) = CompareWithHead(full, files);
+        return new WorkingTreeSource(full, files, baseCommit, dirty, subdirectory);
     }
 
     private static void AddIfFile(List<RepoFile> files, string root, string relative)
@@ -81,13 +85,13 @@ public sealed class WorkingTreeSource : IRepoFileSource
         return Convert.ToHexStringLower(sha1.GetHashAndReset());
     }
 
-    private static (string? BaseCommit, bool Dirty) CompareWithHead(string directory, List<RepoFile> files)
+    private static (string? BaseCommit, bool Dirty, string Subdirectory) CompareWithHead(string directory, List<RepoFile> files)
     {
         var discovered = GitRepoSource.Discover(directory);
-        if (discovered is not { } found) return (null, true);
+        if (discovered is not { } found) return (null, true, "");
         using var repository = found.Repository;
         var head = repository.Head?.Tip;
-        if (head is null) return (null, true);
+        if (head is null) return (null, true, found.Subdirectory);
         var prefix = found.Subdirectory == "" ? "" : found.Subdirectory + "/";
         var committed = new Dictionary<string, string>(StringComparer.Ordinal);
         if ((prefix == "" ? head.Tree : head.Tree[found.Subdirectory]?.Target as Tree) is { } tree)
@@ -102,6 +106,6 @@ public sealed class WorkingTreeSource : IRepoFileSource
         }
         var dirty = committed.Count != files.Count
             || files.Any(f => !committed.TryGetValue(f.Path, out var sha) || sha != f.ContentId);
-        return (head.Sha, dirty);
+        return (head.Sha, dirty, found.Subdirectory);
     }
 }
