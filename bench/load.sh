@@ -2,7 +2,7 @@
 # Load benchmark (issue 2): generate a Git repo of 5,000 services x 3 environments (+ 100 toggles), then run the
 # built CLI `reconciler validate --repo DIR --rev HEAD` RUNS times, cold (--no-cache: every file parsed) and warm
 # (parse cache filled by the previous run), and report the median wall time and the peak RSS of the whole process
-# (GNU time -v). Target: <= 1.5 s wall and <= 400 MB peak on a 2-core machine. Figures: docs/benchmarks/load.md.
+# (GNU time -v). Target: <= 1.5 s wall and <= 400 MB peak on a 2-core machine. Figures: docs/benchmarks/repo.md.
 # Usage: bench/load.sh [RUNS=5] [SERVICES=5000]
 set -euo pipefail
 cd "$(dirname "$0")/.."

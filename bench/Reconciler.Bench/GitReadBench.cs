@@ -6,7 +6,7 @@ namespace Reconciler.Bench;
 /// <summary>
 /// Times the parts of a load that are Git and cache I/O only (no YAML): listing and reading every infra file of
 /// a commit, and reading the same number of cache entries from one pack versus one file per entry. The numbers
-/// behind the pack-file choice in FileParseCache (docs/benchmarks/load.md).
+/// behind the pack-file choice in FileParseCache (docs/benchmarks/repo.md).
 /// </summary>
 public static class GitReadBench
 {

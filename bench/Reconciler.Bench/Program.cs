@@ -3,7 +3,7 @@ using Reconciler.Bench;
 // reconciler-bench generate-repo DIR [--services N] [--toggles N]
 // reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
 // generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
-// bench/load.sh (docs/benchmarks/load.md).
+// bench/load.sh (docs/benchmarks/repo.md).
 if (args is ["generate-repo", var dir, .. var rest])
 {
     var services = 5000;

@@ -9,7 +9,7 @@ namespace Reconciler.Git;
 /// <summary>
 /// The loader's parse cache persisted on disk as one pack file (<c>DIR/parse.pack</c>; default DIR is
 /// <c>&lt;infra repo&gt;/.reconciler/cache/parse</c>). One pack beats one file per entry: 15,000 entries load with a
-/// single read instead of 15,000 opens (docs/benchmarks/load.md). The pack is read once, lazily; <see cref="Flush"/>
+/// single read instead of 15,000 opens (docs/benchmarks/repo.md). The pack is read once, lazily; <see cref="Flush"/>
 /// writes a new pack to a temporary file and renames it over the old one, so a concurrent reader sees the old or the
 /// new pack, never half of one (two concurrent writers: the last rename wins; the loser's new entries are re-parsed
 /// next time). Each entry carries a checksum; a corrupt or truncated pack, or entry, is ignored (a cache miss).
