@@ -45,7 +45,7 @@ public static class StateStores
         return new ConsulStateStore(new ConsulClient(ConsulClientOptions.FromEnvironment(address)), prefix, time);
     }
 
-    private static (string Scheme, string Rest) SplitScheme(string url)
+    private static (string Scheme, string Remainder) SplitScheme(string url)
     {
         var i = url.IndexOf("://", StringComparison.Ordinal);
         if (i <= 0) throw Bad(url, "no scheme");
