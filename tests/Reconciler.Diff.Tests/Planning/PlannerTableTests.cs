@@ -254,3 +254,25 @@ public class PlannerTableTests
         public int GetHashCode(ServiceChange obj) => obj.Service.GetHashCode(StringComparison.Ordinal);
     }
 }
+
+public class LiveProjectionTests
+{
+    [Fact]
+    public void A_desired_state_planned_against_its_own_projection_is_a_no_op()
+    {
+        var desired = Desired([Svc("db", "2.0.0", group: "db"), Svc("api", "1.5.0", ["db"], config: ("PW", "secret:env:PW"))], [Toggle("t", true, ("api", ">=1.5.0"))]);
+        var projected = Reconciler.Diff.Live.LiveProjection.AsApplied(desired);
+        Assert.False(Planner.Plan(desired, projected).HasChanges);
+        Assert.Equal(["app-0", "app-eu-1", "app-eu-2", "app-us-1"], projected.Services["api"].Hosts.Keys);
+        Assert.Equal(desired.Revision, projected.Services["api"].Commit);
+    }
+
+    [Fact]
+    public void Base_projection_shows_only_what_the_commit_changes()
+    {
+        var baseState = Desired([Svc("db", "2.0.0", group: "db"), Svc("api", "1.4.2", ["db"])]);
+        var head = Desired([Svc("db", "2.0.0", group: "db"), Svc("api", "1.5.0", ["db"])]);
+        var plan = Planner.Plan(head, Reconciler.Diff.Live.LiveProjection.AsApplied(baseState), new PlanOptions("base"));
+        Assert.Equal("1:deploy[api=upgrade]", Summary(plan));
+    }
+}

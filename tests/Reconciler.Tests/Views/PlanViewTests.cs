@@ -103,3 +103,29 @@ public class PlanViewTests
         Assert.Contains("**No changes.**", MarkdownPlanView.Render(plan));
     }
 }
+
+public class PlanJsonSchemaTests
+{
+    private static string SchemaPath([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "../../../schemas/plan.schema.json"));
+
+    [Fact]
+    public async Task Json_plans_validate_against_the_published_schema()
+    {
+        var schema = await NJsonSchema.JsonSchema.FromFileAsync(SchemaPath());
+        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Generated(60) })
+        {
+            var errors = schema.Validate(JsonPlanView.Render(plan));
+            Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"{e.Path}: {e.Kind}")));
+        }
+    }
+
+    [Fact]
+    public async Task The_schema_rejects_what_it_should()
+    {
+        var schema = await NJsonSchema.JsonSchema.FromFileAsync(SchemaPath());
+        var json = JsonPlanView.Render(PlanScenarios.Showcase());
+        Assert.NotEmpty(schema.Validate(json.Replace("\"formatVersion\": 1", "\"formatVersion\": 2", StringComparison.Ordinal)));
+        Assert.NotEmpty(schema.Validate(json.Replace("\"action\": \"upgrade\"", "\"action\": \"upgraded\"", StringComparison.Ordinal)));
+    }
+}
