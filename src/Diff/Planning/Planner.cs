@@ -19,6 +19,8 @@ public sealed record PlanOptions(string? BaseCommit = null)
 /// </summary>
 public static class Planner
 {
+    private const int ParallelThreshold = 512;
+
     public static Plan Plan(DesiredState desired, LiveState live, PlanOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(desired);
@@ -29,15 +31,30 @@ public static class Planner
                 $"live state is for environment '{live.Environment}' but the desired state is for '{desired.Environment}'; pass the live state of '{desired.Environment}'.");
 
         var hostOrder = new HostOrder(desired.EnvironmentSpec);
-        var changes = new List<ServiceChange>();
-        foreach (var name in desired.Services.Keys.Union(live.Services.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        var names = desired.Services.Keys.Union(live.Services.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        (ServiceChange? Change, PlanningException? Error) ClassifyOne(string name)
         {
             desired.Services.TryGetValue(name, out var spec);
             live.Services.TryGetValue(name, out var liveService);
-            changes.Add(spec is null
-                ? ServiceClassifier.Remove(liveService!, hostOrder)
-                : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder));
+            try
+            {
+                return (spec is null
+                    ? ServiceClassifier.Remove(liveService!, hostOrder)
+                    : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder), null);
+            }
+            catch (PlanningException e)
+            {
+                return (null, e);
+            }
         }
+        // Each service is classified independently of the others, so large plans use every core; AsOrdered keeps
+        // the result in name order, and the output is the same as a sequential run.
+        var results = names.Length >= ParallelThreshold
+            ? names.AsParallel().AsOrdered().Select(ClassifyOne).ToList()
+            : names.Select(ClassifyOne).ToList();
+        // The first error in name order, whichever thread met it first.
+        if (results.FirstOrDefault(r => r.Error is not null).Error is { } error) throw error;
+        var changes = results.Select(r => r.Change!).ToList();
 
         var toggles = ToggleClassifier.Classify(desired, live);
         return WaveBuilder.Build(desired, live, options, changes, toggles);

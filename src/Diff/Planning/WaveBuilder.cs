@@ -63,12 +63,13 @@ internal static class WaveBuilder
             .OrderBy(c => c.Wave).ThenBy(c => c.Service, StringComparer.Ordinal)
             .ToImmutableArray();
 
+        var byWave = services.Where(s => s.Wave > 0).ToLookup(s => s.Wave, s => s.Service);
         var waves = ImmutableArray.CreateBuilder<PlanWave>();
         for (var i = 1; i <= waveCount; i++)
         {
             var index = i;
             waves.Add(new PlanWave(index, index <= deployCount || deployCount == 0 && removeWave.Count == 0 ? WaveKind.Deploy : WaveKind.Remove,
-                [.. services.Where(s => s.Wave == index).Select(s => s.Service)],
+                [.. byWave[index]],
                 Sorted(before.GetValueOrDefault(index)), Sorted(after.GetValueOrDefault(index))));
         }
 

@@ -72,26 +72,39 @@ public static class MarkdownPlanView
         }
 
         var changed = plan.Services.Where(s => s.Action != ServiceAction.NoOp).ToList();
-        blocks.Add("#### Services\n\n");
-        blocks.AddRange(changed.Select(Details));
-
-        // Fill up to the limit; whatever does not fit is named in the note, and the JSON plan has all of it.
         var sb = new StringBuilder(head.ToString());
-        var shown = 0;
-        var blockIndex = 0;
-        var firstServiceBlock = blocks.Count - changed.Count;
-        for (; blockIndex < blocks.Count; blockIndex++)
+        // The truncation note needs at most this much room; it must fit whatever is left out.
+        const int noteReserve = 400;
+        var tablesFit = true;
+        foreach (var block in blocks)
         {
-            var remaining = blocks.Count - blockIndex - 1;
-            var reserve = remaining > 0 ? 400 : 0;
-            if (sb.Length + blocks[blockIndex].Length + reserve > limit) break;
-            sb.Append(blocks[blockIndex]);
-            if (blockIndex >= firstServiceBlock) shown++;
+            if (sb.Length + block.Length + noteReserve > limit) { tablesFit = false; break; }
+            sb.Append(block);
         }
-        if (blockIndex < blocks.Count)
+
+        // Service details in plan order until the limit; rendered one at a time, so a 15,000-service plan does not
+        // render the details it is going to leave out anyway. The JSON plan has all of it.
+        var shown = 0;
+        if (tablesFit && changed.Count > 0)
+        {
+            const string servicesHeading = "#### Services\n\n";
+            if (sb.Length + servicesHeading.Length + noteReserve <= limit)
+            {
+                sb.Append(servicesHeading);
+                foreach (var s in changed)
+                {
+                    var details = Details(s);
+                    var isLast = shown == changed.Count - 1;
+                    if (sb.Length + details.Length + (isLast ? 0 : noteReserve) > limit) break;
+                    sb.Append(details);
+                    shown++;
+                }
+            }
+        }
+        if (shown < changed.Count || !tablesFit)
         {
             sb.Append($"\n> **Truncated:** details of {changed.Count - shown} of {changed.Count} changed services")
-              .Append(blockIndex < firstServiceBlock ? " and the toggle table" : "")
+              .Append(tablesFit ? "" : " and the toggle table")
               .Append(" are not shown, to stay under the comment size limit. The full plan is in the JSON form: ")
               .Append("`reconciler plan --format json` (or the saved `--out plan.json`).\n");
         }

@@ -276,3 +276,26 @@ public class LiveProjectionTests
         Assert.Equal("1:deploy[api=upgrade]", Summary(plan));
     }
 }
+
+public class LargePlanTests
+{
+    private static DesiredState Many(int n, Func<int, string> group) =>
+        Desired(Enumerable.Range(0, n).Select(i => Svc($"s{i:D4}", "1.0.0", i % 50 == 0 ? [] : [$"s{i - 1:D4}"], group(i))));
+
+    [Fact]
+    public void A_large_plan_is_ordered_like_a_small_one()
+    {
+        var plan = Planner.Plan(Many(1200, _ => "app"), Empty);
+        Assert.Equal(1200, plan.Services.Length);
+        Assert.Equal(50, plan.Waves.Length);
+        Assert.Equal(plan.Services.OrderBy(s => s.Wave).ThenBy(s => s.Service, StringComparer.Ordinal).Select(s => s.Service), plan.Services.Select(s => s.Service));
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => $"s{i * 50 + 7:D4}"), plan.Waves[7].Services);
+    }
+
+    [Fact]
+    public void A_large_plan_reports_the_first_error_by_name()
+    {
+        var e = Assert.Throws<PlanningException>(() => Planner.Plan(Many(1200, i => i % 300 == 299 ? "nope" : "app"), Empty));
+        Assert.Contains("service 's0299'", e.Message);
+    }
+}
