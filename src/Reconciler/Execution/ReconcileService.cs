@@ -142,9 +142,10 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
         ReconcileOutcome Done(ReconcileOutcome outcome)
         {
-            span?.SetTag("reconciler.result", outcome.Result.ToString().ToLowerInvariant());
+            var result = JsonNamingPolicy.KebabCaseLower.ConvertName(outcome.Result.ToString());
+            span?.SetTag("reconciler.result", result);
             if (outcome.ExitCode != ExitCodes.Ok) span?.SetStatus(ActivityStatusCode.Error, outcome.Message);
-            var tags = ReconcilerTelemetry.Tags(env, commit).Append(new("reconciler.result", outcome.Result.ToString().ToLowerInvariant())).ToArray();
+            var tags = ReconcilerTelemetry.Tags(env, commit).Append(new("reconciler.result", result)).ToArray();
             ReconcilerTelemetry.Applies.Add(1, tags);
             if (outcome.Result is not ApplyResult.NoChanges)
                 ReconcilerTelemetry.DeployDuration.Record(clock.Elapsed.TotalSeconds, tags);
