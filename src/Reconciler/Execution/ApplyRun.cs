@@ -422,6 +422,7 @@ internal sealed class ApplyRun : IAsyncDisposable
         }
 
         if (quarantine) await QuarantineAsync(reason, CancellationToken.None);
+        Report(0, null, null, "rollback", problem is null ? (quarantine ? $"finished; {Short(Commit)} quarantined" : "finished") : "failed: " + problem);
         await JournalAsync(RollbackStep, problem is null ? JournalStatus.Finished : JournalStatus.Failed, problem, CancellationToken.None);
         var revert = $"revert commit {Commit}: `reconciler revert {Commit}` or `git revert {Commit}`";
         if (problem is not null)

@@ -26,7 +26,7 @@ public sealed class PlainProgressView(TextWriter output) : IProgress<ApplyProgre
             (null, { } h) => $" {h}",
             ({ } s, { } h) => $" {s} {h}",
         };
-        return $"{where}{who}: {p.Step} {p.Status}";
+        return who.Length == 0 ? $"{where} {p.Step} {p.Status}" : $"{where}{who}: {p.Step} {p.Status}";
     }
 }
 
