@@ -1,4 +1,3 @@
-using Xunit;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Reconciler.Drivers;

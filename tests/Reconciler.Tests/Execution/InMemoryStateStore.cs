@@ -1,4 +1,3 @@
-using Xunit;
 using System.Collections.Immutable;
 using Reconciler.Diff.Live;
 using Reconciler.State;
