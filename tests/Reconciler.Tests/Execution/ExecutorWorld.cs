@@ -19,6 +19,8 @@ public sealed class ExecutorWorld
     public const string Env = "staging";
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 2, 9, 0, 0, TimeSpan.Zero));
     public InMemoryStateStore Store { get; }
+    /// <summary>The store the reconciler uses: the in-memory one unless a test swaps in a real one.</summary>
+    public IStateStore StoreUnderTest { get; set; }
     public FakeHostDriver Driver { get; } = new();
     public FakeHealthProbe Probe { get; } = new();
     public FakeArtifactFetcher Artifacts { get; } = new();
@@ -28,6 +30,7 @@ public sealed class ExecutorWorld
     public ExecutorWorld(int hosts = 4)
     {
         Store = new InMemoryStateStore(Time);
+        StoreUnderTest = Store;
         Hosts = [.. Enumerable.Range(1, hosts).Select(i => new HostSpec($"web-{i}", "127.0.0.1", 2200 + i, "deploy", null, null,
             ImmutableSortedDictionary<string, string>.Empty))];
     }
@@ -60,7 +63,7 @@ public sealed class ExecutorWorld
             new RepositorySpec(null, new Defaults(5, OnFailure.Rollback, Rolling(1), Health()), [], null));
 
     public ReconcileService Reconciler() =>
-        new(new ExecutorDependencies(Store, _ => Driver, Probe, Artifacts, new FakeSecretResolver(), Time), TestPlanner.Plan,
+        new(new ExecutorDependencies(StoreUnderTest, _ => Driver, Probe, Artifacts, new FakeSecretResolver(), Time), TestPlanner.Plan,
             new ReconcileOptions { LockTtl = TimeSpan.FromMinutes(2) });
 
     public ReconcileRequest Request(DesiredState desired, Plan? saved = null, bool force = false, string? reason = null,
@@ -86,7 +89,7 @@ public sealed class ExecutorWorld
         return await task;
     }
 
-    public async Task<LiveState> LiveAsync() => await Store.ReadAsync(Env, CancellationToken.None);
+    public async Task<LiveState> LiveAsync() => await StoreUnderTest.ReadAsync(Env, CancellationToken.None);
 
     /// <summary>Puts the world at a state where every service runs the given specs (store and hosts agree).</summary>
     public void Deployed(string commit, params ServiceSpec[] services)
@@ -103,6 +106,8 @@ public sealed class ExecutorWorld
             };
         }
         Store.Seed(live with { Version = 7, LastGoodCommit = commit });
+        if (!ReferenceEquals(StoreUnderTest, Store))
+            StoreUnderTest.WriteAsync(Env, 0, new StateChange([.. live.Services.Values], [], [], [], commit), CancellationToken.None).GetAwaiter().GetResult();
     }
 
     private sealed class SyncProgress(List<ApplyProgress> sink) : IProgress<ApplyProgress>
