@@ -82,24 +82,19 @@ internal sealed class ApplyRun : IAsyncDisposable
             return await FinishRollbackAsync(reason, quarantine: !reason.StartsWith("pre-empted", StringComparison.Ordinal), ct);
         }
 
-        using var preemptRegistration = preempt.Register(() =>
+        var preemptRegistration = preempt.Register(() =>
         {
             _preempted = true;
             Fail(null, "pre-empted by a newer commit");
         });
-        foreach (var wave in Plan.Waves)
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            if (_stopNew.IsCancellationRequested) break;
-            using var waveSpan = ReconcilerTelemetry.Start("wave", Env, Commit);
-            waveSpan?.SetTag("reconciler.wave", wave.Index);
-            Report(wave.Index, null, null, "wave", "started");
-            await SwitchTogglesAsync(wave, wave.TogglesBefore, "before", ct);
-            await Task.WhenAll(wave.Services.Select(s => RunServiceGuardedAsync(wave, s, ct, preempt)));
-            ct.ThrowIfCancellationRequested();
-            if (_stopNew.IsCancellationRequested) break;
-            await SwitchTogglesAsync(wave, wave.TogglesAfter, "after", ct);
-            Report(wave.Index, null, null, "wave", "finished");
+            await RunWavesAsync(ct, preempt);
+        }
+        finally
+        {
+            // Once every wave is done there is nothing left to pre-empt: a late signal must not undo a finished apply.
+            await preemptRegistration.DisposeAsync();
         }
 
         if (_failure is null)
@@ -116,6 +111,24 @@ internal sealed class ApplyRun : IAsyncDisposable
             $"apply of {Short(Commit)} to {Env} halted: {_failure}. Hosts were left as they are (onFailure: halt); " +
             $"live state records what runs where. Fix forward, or revert commit {Commit}: `reconciler revert {Commit}` or `git revert {Commit}`.",
             Outcomes(halted: true));
+    }
+
+    private async Task RunWavesAsync(CancellationToken ct, CancellationToken preempt)
+    {
+        foreach (var wave in Plan.Waves)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (_stopNew.IsCancellationRequested) return;
+            using var waveSpan = ReconcilerTelemetry.Start("wave", Env, Commit);
+            waveSpan?.SetTag("reconciler.wave", wave.Index);
+            Report(wave.Index, null, null, "wave", "started");
+            await SwitchTogglesAsync(wave, wave.TogglesBefore, "before", ct);
+            await Task.WhenAll(wave.Services.Select(s => RunServiceGuardedAsync(wave, s, ct, preempt)));
+            ct.ThrowIfCancellationRequested();
+            if (_stopNew.IsCancellationRequested) return;
+            await SwitchTogglesAsync(wave, wave.TogglesAfter, "after", ct);
+            Report(wave.Index, null, null, "wave", "finished");
+        }
     }
 
     private async Task RunServiceGuardedAsync(PlanWave wave, string service, CancellationToken ct, CancellationToken preempt)
