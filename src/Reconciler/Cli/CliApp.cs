@@ -28,6 +28,9 @@ public static class CliApp
             Error = stderr ?? Console.Error,
             // We print our own errors (CliRunner); a stack trace is never shown to a user.
             EnableDefaultExceptionHandler = false,
+            // SIGINT/SIGTERM cancel the action's token; apply then finishes the host step in progress (an upload may
+            // take a while) and releases its lock. The library's default of 2 s would kill it mid-step.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
         };
         return await parse.InvokeAsync(config);
     }
