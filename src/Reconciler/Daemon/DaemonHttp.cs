@@ -76,8 +76,8 @@ public sealed class DaemonHttp : IAsyncDisposable
             return Results.Text("fetch triggered\n", statusCode: StatusCodes.Status202Accepted);
         });
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/status", async (HttpContext http) =>
-            Results.Json(await daemon.GetStatusAsync(http.RequestAborted), ReconcilerJson.Options));
+        // (CancellationToken), not (HttpContext): a lambda taking only HttpContext binds as a RequestDelegate and its result is dropped.
+        app.MapGet("/status", async (CancellationToken ct) => Results.Json(await daemon.GetStatusAsync(ct), ReconcilerJson.Options));
 
         await app.StartAsync(ct);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
