@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using LibGit2Sharp;
@@ -25,9 +24,9 @@ public interface IBranchFollower
 /// <summary>
 /// Follows one branch. A local path is read in place (its <c>refs/heads/BRANCH</c>; whoever pushes or commits there
 /// moves it). A URL (file://, https://, ssh://, user@host:path) is fetched into a bare mirror under
-/// <c>STATE_DIR/mirror/&lt;hash of url&gt;</c> with LibGit2Sharp. The bundled libgit2 of LibGit2Sharp 0.32 is built
-/// without SSH transport, so ssh remotes are fetched with the <c>git</c> CLI into the same mirror (your ssh config and
-/// agent apply); everything else stays in-process. https credentials: RECONCILER_GIT_USERNAME and
+/// <c>STATE_DIR/mirror/&lt;hash of url&gt;</c> with LibGit2Sharp. The libgit2 bundled with LibGit2Sharp 0.32 does ssh by
+/// running OpenSSH's <c>ssh</c> (its "exec" transport), so ssh remotes use this user's ssh keys, agent, known_hosts and
+/// ~/.ssh/config (or core.sshCommand / GIT_SSH_COMMAND, which libgit2 runs as a single program without a shell). https credentials: RECONCILER_GIT_USERNAME and
 /// RECONCILER_GIT_PASSWORD (a token works as the password).
 /// </summary>
 public sealed class GitFollower : IBranchFollower
@@ -64,9 +63,6 @@ public sealed class GitFollower : IBranchFollower
         // scp-like ssh syntax: user@host:path (but not a Windows drive path or a plain relative path)
         (source.Contains('@') && source.IndexOf(':') > source.IndexOf('@'));
 
-    internal static bool IsSsh(string source) =>
-        source.StartsWith("ssh://", StringComparison.OrdinalIgnoreCase) || !source.Contains("://", StringComparison.Ordinal);
-
     private static string HashOf(string url) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(url)))[..16];
 
@@ -89,8 +85,7 @@ public sealed class GitFollower : IBranchFollower
     {
         if (_isRemote)
         {
-            if (IsSsh(_source)) FetchWithGitCli(ct);
-            else FetchWithLibGit2(ct);
+            FetchWithLibGit2(ct);
         }
         using var repo = new Repository(RepositoryPath);
         var reference = repo.Refs[TrackingRef] ?? throw new UserError(_isRemote
@@ -117,8 +112,8 @@ public sealed class GitFollower : IBranchFollower
         }
         catch (LibGit2SharpException e) when (!ct.IsCancellationRequested)
         {
-            throw new UserError($"fetching {Redact(_source)} failed: {e.Message}. Check the URL and, for https, " +
-                                "RECONCILER_GIT_USERNAME/RECONCILER_GIT_PASSWORD. The daemon retries at the next interval.");
+            throw new UserError($"fetching {Redact(_source)} failed: {e.Message}. Check the URL; for https " +
+                                "RECONCILER_GIT_USERNAME/RECONCILER_GIT_PASSWORD, for ssh that `ssh` reaches the host with this user's key. The daemon retries at the next interval.");
         }
         ct.ThrowIfCancellationRequested();
     }
@@ -132,28 +127,6 @@ public sealed class GitFollower : IBranchFollower
             : new UsernamePasswordCredentials { Username = user ?? "git", Password = password ?? "" };
     }
 
-    private void FetchWithGitCli(CancellationToken ct)
-    {
-        var psi = new ProcessStartInfo("git")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-C", RepositoryPath, "fetch", "--prune", "--no-tags", "origin", $"+refs/heads/{_branch}:{TrackingRef}" })
-            psi.ArgumentList.Add(a);
-        psi.Environment["GIT_TERMINAL_PROMPT"] = "0";   // never wait for a password on a daemon
-        using var process = Process.Start(psi) ?? throw new UserError("could not start 'git' to fetch an ssh remote; install git.");
-        using var kill = ct.Register(() => { try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } });
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        ct.ThrowIfCancellationRequested();
-        if (process.ExitCode != 0)
-            throw new UserError($"fetching {Redact(_source)} with git failed (exit {process.ExitCode}): {stderr.Result.Trim()}. " +
-                                "Check the URL and that this user's ssh key is accepted. The daemon retries at the next interval.");
-    }
-
     public IReadOnlyList<string> CommitsBetween(string? fromSha, string toSha, int max)
     {
         using var repo = new Repository(RepositoryPath);
@@ -164,7 +137,7 @@ public sealed class GitFollower : IBranchFollower
 
     /// <summary>Drops user:password from a URL before it is printed.</summary>
     internal static string Redact(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var u) && u.UserInfo.Length > 0
+        Uri.TryCreate(url, UriKind.Absolute, out var u) && u.UserInfo.Contains(':')
             ? url.Replace(u.UserInfo + "@", "***@", StringComparison.Ordinal)
             : url;
 }
