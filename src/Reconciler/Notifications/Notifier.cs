@@ -50,7 +50,7 @@ public sealed class Notifier : IApplyObserver, IAsyncDisposable
     }
 
     /// <summary>Number of posts still in flight (for tests and shutdown messages).</summary>
-    public int Pending => _pending.Count;
+    public int Pending => _pending.Values.Count(t => !t.IsCompleted);
 
     public void OnApplyEvent(ApplyEvent applyEvent)
     {
@@ -107,7 +107,7 @@ public sealed class Notifier : IApplyObserver, IAsyncDisposable
         var pending = _pending.Values.ToArray();
         if (pending.Length == 0) return 0;
         await Task.WhenAny(Task.WhenAll(pending), Task.Delay(maxWait));
-        return _pending.Count;
+        return Pending;
     }
 
     public async ValueTask DisposeAsync() => await DrainAsync(TimeSpan.FromSeconds(5));
@@ -153,8 +153,11 @@ public sealed class Notifier : IApplyObserver, IAsyncDisposable
                 ["ts"] = e.At.ToUnixTimeSeconds(),
             }),
         };
-        return body.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
+        return body.ToJsonString(PayloadJson);
     }
+
+    // Readable '<', '>' and '&' (author e-mails): the receiver parses JSON, it does not embed it in HTML.
+    private static readonly JsonSerializerOptions PayloadJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private sealed class NotificationRejectedException(int statusCode) : Exception($"HTTP {statusCode}")
     {
