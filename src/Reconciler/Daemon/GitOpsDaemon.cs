@@ -39,7 +39,7 @@ public sealed class GitOpsDaemon
     private readonly IBranchFollower _follower;
     private readonly IDesiredStateLoader _loader;
     private readonly IReconciler _reconciler;
-    private readonly IStateStore _store;
+    private readonly IStateStore? _store;   // null: /status shows no quarantine/lock (benchmarks)
     private readonly TimeProvider _time;
     private readonly TextWriter _log;
     private readonly Channel<bool> _trigger = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -58,7 +58,7 @@ public sealed class GitOpsDaemon
     private (string Commit, DateTimeOffset NotBefore)? _retry;
 
     public GitOpsDaemon(DaemonOptions options, IBranchFollower follower, IDesiredStateLoader loader, IReconciler reconciler,
-        IStateStore store, TimeProvider time, TextWriter log)
+        IStateStore? store, TimeProvider time, TextWriter log)
     {
         if (options.Interval <= TimeSpan.Zero) throw new UserError("--interval must be positive, e.g. --interval 30s.");
         _options = options;
@@ -271,8 +271,11 @@ public sealed class GitOpsDaemon
         string? storeError = null;
         try
         {
-            quarantined = [.. await _store.ReadQuarantineAsync(_options.Environment, ct)];
-            heldLock = await _store.ReadLockAsync(_options.Environment, ct);
+            if (_store is not null)
+            {
+                quarantined = [.. await _store.ReadQuarantineAsync(_options.Environment, ct)];
+                heldLock = await _store.ReadLockAsync(_options.Environment, ct);
+            }
         }
         catch (UserError e)
         {
