@@ -11,7 +11,8 @@ public sealed record BranchHead(string Sha, string? Author, string Subject);
 /// <summary>What the daemon needs from Git: fetch the branch and say where its head is. Tests use a fake.</summary>
 public interface IBranchFollower
 {
-    /// <summary>Repository whose objects hold the fetched commits (the local repo, or the mirror).</summary>
+    /// <summary>Where to read the fetched commits from (GitRepoSource.Open): the --repo directory as given (it may be a
+    /// subdirectory of its Git repository), or the mirror.</summary>
     string RepositoryPath { get; }
 
     Task<BranchHead> FetchAsync(CancellationToken ct);
@@ -34,6 +35,7 @@ public sealed class GitFollower : IBranchFollower
     private readonly string _source;
     private readonly string _branch;
     private readonly bool _isRemote;
+    private readonly string _gitDir;
 
     public string RepositoryPath { get; }
     public string Branch => _branch;
@@ -47,14 +49,15 @@ public sealed class GitFollower : IBranchFollower
         _isRemote = IsUrl(source);
         if (_isRemote)
         {
-            RepositoryPath = Path.Combine(stateDirectory, "mirror", HashOf(source));
+            RepositoryPath = _gitDir = Path.Combine(stateDirectory, "mirror", HashOf(source));
             EnsureMirror();
         }
         else
         {
             var discovered = Directory.Exists(source) ? Repository.Discover(source) : null;
-            RepositoryPath = discovered ?? throw new UserError(
+            _gitDir = discovered ?? throw new UserError(
                 $"'{source}' is not a Git repository. Pass --repo with the path of a clone of the infra repo, or its URL.");
+            RepositoryPath = Path.GetFullPath(source);
         }
     }
 
@@ -68,10 +71,10 @@ public sealed class GitFollower : IBranchFollower
 
     private void EnsureMirror()
     {
-        if (Repository.IsValid(RepositoryPath)) return;
-        Directory.CreateDirectory(RepositoryPath);
-        Repository.Init(RepositoryPath, isBare: true);
-        using var repo = new Repository(RepositoryPath);
+        if (Repository.IsValid(_gitDir)) return;
+        Directory.CreateDirectory(_gitDir);
+        Repository.Init(_gitDir, isBare: true);
+        using var repo = new Repository(_gitDir);
         repo.Network.Remotes.Add("origin", _source);
     }
 
@@ -87,10 +90,10 @@ public sealed class GitFollower : IBranchFollower
         {
             FetchWithLibGit2(ct);
         }
-        using var repo = new Repository(RepositoryPath);
+        using var repo = new Repository(_gitDir);
         var reference = repo.Refs[TrackingRef] ?? throw new UserError(_isRemote
             ? $"branch '{_branch}' does not exist on {Redact(_source)}. Check --branch."
-            : $"branch '{_branch}' does not exist in {RepositoryPath}. Check --branch.");
+            : $"branch '{_branch}' does not exist in {_gitDir}. Check --branch.");
         var commit = reference.ResolveToDirectReference().Target as Commit
             ?? throw new UserError($"'{TrackingRef}' does not point at a commit.");
         return new BranchHead(commit.Sha, $"{commit.Author.Name} <{commit.Author.Email}>", commit.MessageShort);
@@ -98,7 +101,7 @@ public sealed class GitFollower : IBranchFollower
 
     private void FetchWithLibGit2(CancellationToken ct)
     {
-        using var repo = new Repository(RepositoryPath);
+        using var repo = new Repository(_gitDir);
         var options = new FetchOptions
         {
             Prune = true,
@@ -129,7 +132,7 @@ public sealed class GitFollower : IBranchFollower
 
     public IReadOnlyList<string> CommitsBetween(string? fromSha, string toSha, int max)
     {
-        using var repo = new Repository(RepositoryPath);
+        using var repo = new Repository(_gitDir);
         var filter = new CommitFilter { IncludeReachableFrom = toSha, SortBy = CommitSortStrategies.Topological };
         if (fromSha is not null && repo.Lookup<Commit>(fromSha) is not null) filter.ExcludeReachableFrom = fromSha;
         return repo.Commits.QueryBy(filter).Take(max).Select(c => c.Sha).ToList();
