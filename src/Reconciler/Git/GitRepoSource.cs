@@ -128,6 +128,8 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
     private RepoFile ToRepoFile(string path, TreeEntry entry)
     {
         var id = entry.Target.Id;
+        if (entry.Mode == Mode.SymbolicLink)
+            return new RepoFile(path, id.Sha, 0, () => throw RepoLayout.SymlinkRefused(path));
         // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
         var size = _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size;
         return new RepoFile(path, id.Sha, size, () => ReadBlob(id));
