@@ -82,10 +82,13 @@ void Measure(string what, IRepoFileSource source)
 {
     process.Refresh();
     var cpu = process.TotalProcessorTime;
+    var allocated = GC.GetTotalAllocatedBytes(precise: true);
     var sw = Stopwatch.StartNew();
     var result = RepoLoader.Load(source, cache);
     sw.Stop();
+    allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
     process.Refresh();
     Console.WriteLine($"{what}: files={result.Stats.Files} parsed={result.Stats.Parsed} cache-hits={result.Stats.CacheHits} " +
-        $"diagnostics={result.Diagnostics.Length} wall={sw.Elapsed.TotalMilliseconds:F0}ms cpu={(process.TotalProcessorTime - cpu).TotalMilliseconds:F0}ms");
+        $"diagnostics={result.Diagnostics.Length} wall={sw.Elapsed.TotalMilliseconds:F0}ms cpu={(process.TotalProcessorTime - cpu).TotalMilliseconds:F0}ms " +
+        $"allocated={allocated / 1024 / 1024}MB");
 }
