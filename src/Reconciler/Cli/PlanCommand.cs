@@ -116,11 +116,13 @@ internal static class PlanCommand
 
         var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
                     && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
-        stdout.Write(Render(plans, a.Format, color));
+        var rendered = Render(plans, a.Format, color);
+        stdout.Write(rendered);
 
         if (a.Out is not null)
         {
-            WriteAtomically(a.Out, JsonPlanView.Render(plans.Single()));
+            // Saved exactly as `--format json` prints it (rendered once when that is the format).
+            WriteAtomically(a.Out, a.Format == "json" ? rendered : JsonPlanView.Render(plans.Single()));
             stderr.WriteLine($"saved the plan to {a.Out}; apply it with `reconciler apply --plan {a.Out}`.");
         }
         if (a.Verbose)
@@ -183,7 +185,7 @@ internal static class PlanCommand
         }
         try
         {
-            var state = JsonSerializer.Deserialize<LiveState>(json, ReconcilerJson.Options)
+            var state = JsonSerializer.Deserialize(json, PlanJsonContext.LiveStateInfo)
                         ?? throw new UserError($"{path}: the live state is null; expected an object as documented in docs/plan-json.md.");
             return CheckComplete(state, path);
         }
