@@ -18,6 +18,17 @@ const string BashPath = "/srv/bench/bash/api";
 const string Restart = "./bin/restart";
 // The release each driver mode deployed last round: the executor knows it from live state, so no inspect.
 Dictionary<string, string> previous = [];
+Dictionary<string, List<double>> phases = [];
+
+void Phase(string name, Stopwatch sw)
+{
+    lock (phases)
+    {
+        if (!phases.TryGetValue(name, out var list)) phases[name] = list = [];
+        list.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    sw.Restart();
+}
 
 Console.Error.WriteLine($"starting {hostCount} sshd hosts...");
 await using var fleet = await SshdFleet.StartAsync(hostCount, "bench");
@@ -79,16 +90,26 @@ async Task<double> DriverRunAsync(int round, int batch, SshUpload upload, string
         foreach (var hosts in fleet.Hosts.Chunk(batch))
             await Task.WhenAll(hosts.Select(async host =>
             {
+                var phase = Stopwatch.StartNew();
                 var session = await driver.OpenAsync(host, CancellationToken.None);
+                Phase("connect", phase);
                 await session.StageAsync(new ReleaseBundle("api", DriverPath, id, artifact.Path, artifact.Sha256, config), CancellationToken.None);
+                Phase("stage", phase);
                 await session.ActivateAsync(DriverPath, id, Restart, CancellationToken.None);
+                Phase("activate", phase);
                 await session.PruneAsync(DriverPath, 5, previous.TryGetValue(tag, out var p) ? [id, p] : [id], CancellationToken.None);
+                Phase("prune", phase);
             }));
         if (driver.Uploads != fleet.Hosts.Length) throw new InvalidOperationException($"expected {fleet.Hosts.Length} uploads, saw {driver.Uploads}");
     }
     var seconds = sw.Elapsed.TotalSeconds;
     Verify(DriverPath, id);
     previous[tag] = id;
+    lock (phases)
+    {
+        Console.Error.WriteLine("  per-host phase means (ms): " + string.Join(", ", phases.Select(kv => $"{kv.Key} {kv.Value.Average():0}")));
+        phases.Clear();
+    }
     return seconds;
 }
 
