@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# The test command of the README: installs what is missing, builds with warnings as errors, runs every test.
+# The test command of the README: installs what is missing, builds with warnings as errors, runs every test,
+# and ends with one summary line "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 dotnet build Reconciler.sln -c Release -nologo -clp:ErrorsOnly
-dotnet test Reconciler.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Reconciler.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log" || status=$?
+# dotnet test prints one "Passed!/Failed!  - Failed: N, Passed: N, Skipped: N, Total: N" line per test project.
+awk '/(Passed|Failed)! +- +Failed: /{
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit $status

@@ -21,6 +21,9 @@ public interface IRepoFileSource
 public sealed record LoadResult(RepoModel? Model, ImmutableArray<Diagnostic> Diagnostics)
 {
     public bool HasErrors => Model is null || Diagnostics.Any(d => d.Severity == Severity.Error);
+
+    /// <summary>How many files were read, and how many of them came from the parse cache.</summary>
+    public LoadStats Stats { get; init; } = new(0, 0, 0);
 }
 
 /// <summary>Counts for `--verbose`/benchmarks: how many files were parsed vs. taken from the cache.</summary>

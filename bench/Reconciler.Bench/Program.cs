@@ -1,0 +1,30 @@
+using Reconciler.Bench;
+
+// reconciler-bench generate-repo DIR [--services N] [--toggles N]
+// reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
+// generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
+// bench/load.sh (docs/benchmarks/repo.md).
+if (args is ["generate-repo", var dir, .. var rest])
+{
+    var services = 5000;
+    var toggles = 100;
+    for (var i = 0; i + 1 < rest.Length; i += 2)
+    {
+        switch (rest[i])
+        {
+            case "--services": services = int.Parse(rest[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--toggles": toggles = int.Parse(rest[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+            default: Console.Error.WriteLine($"unknown option {rest[i]}"); return 1;
+        }
+    }
+    var sha = RepoGenerator.Generate(dir, services, toggles);
+    Console.WriteLine($"{dir}: {services} services x 3 environments, {toggles} toggles, commit {sha}");
+    return 0;
+}
+if (args is ["git-read", var repoDir, ..])
+{
+    GitReadBench.Run(repoDir, rounds: 3);
+    return 0;
+}
+Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR");
+return 1;

@@ -1,0 +1,20 @@
+namespace Reconciler.Git;
+
+/// <summary>Which files of a directory or tree belong to the infra repo (docs/format.md): reconciler.yaml and
+/// the *.yaml files directly under environments/, services/ and toggles/. Everything else (artifacts, app code,
+/// READMEs, schemas) is never read.</summary>
+internal static class RepoLayout
+{
+    public const string RootFile = "reconciler.yaml";
+
+    public static readonly string[] Folders = ["environments", "services", "toggles"];
+
+    public static bool IsYamlName(string name) => name.EndsWith(".yaml", StringComparison.Ordinal) && name.Length > ".yaml".Length;
+
+    /// <summary>"a/b/" from a path relative to a repository's working directory; "" for the root.</summary>
+    public static string ToTreePrefix(string relative)
+    {
+        var p = relative.Replace('\\', '/').Trim('/');
+        return p is "" or "." ? "" : p + "/";
+    }
+}

@@ -1,0 +1,52 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Reconciler.Diff.Live;
+
+namespace Reconciler.State;
+
+/// <summary>How the stores serialize stored values: ReconcilerJson (compact), with dictionaries rebuilt on the
+/// ordinal comparer the rest of the product sorts by (System.Text.Json would otherwise use the default comparer).</summary>
+internal static class StateJson
+{
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact);
+    public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact);
+
+    /// <summary>Parses a stored value; a value that does not parse is corrupt state, reported with where it was found.</summary>
+    public static T Deserialize<T>(string json, string where)
+    {
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(json, ReconcilerJson.Options)
+                        ?? throw new JsonException("the value is null");
+            return Normalize(value);
+        }
+        catch (JsonException e)
+        {
+            throw new StateStoreUnavailableException(
+                $"stored value at {where} is not valid {typeof(T).Name} JSON ({e.Message}). The store was changed by hand or by an " +
+                "incompatible version; fix or remove that value. Nothing was written.", e);
+        }
+    }
+
+    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, string where) => Deserialize<T>(System.Text.Encoding.UTF8.GetString(utf8), where);
+
+    private static T Normalize<T>(T value) => value switch
+    {
+        LiveService s => (T)(object)Ordinal(s),
+        HistoryEntry h => (T)(object)(h with { ServiceOutcomes = h.ServiceOutcomes.WithComparers(StringComparer.Ordinal) }),
+        _ => value,
+    };
+
+    public static LiveService Ordinal(LiveService s) => s with
+    {
+        Fields = s.Fields.WithComparers(StringComparer.Ordinal),
+        Hosts = s.Hosts.WithComparers(StringComparer.Ordinal),
+        DependsOn = s.DependsOn.IsDefault ? [] : s.DependsOn,
+    };
+
+    public static LiveState BuildState(string env, long version, IEnumerable<LiveService> services, IEnumerable<LiveToggle> toggles, string? lastGood) =>
+        new(env, version,
+            services.ToImmutableSortedDictionary(s => s.Name, s => s, StringComparer.Ordinal),
+            toggles.ToImmutableSortedDictionary(t => t.Name, t => t, StringComparer.Ordinal),
+            lastGood);
+}

@@ -1,0 +1,150 @@
+using System.Collections.Immutable;
+using Reconciler.Schema.Model;
+
+namespace Reconciler.Schema.Loading;
+
+/// <summary>A file of the repo with its parse result and where it belongs.</summary>
+internal sealed record LoadedFile(string Path, string Kind, string Stem, ParsedFile Parsed)
+{
+    public SourceLocation At(string pointer)
+    {
+        var (line, column) = Parsed.ValueAt(pointer);
+        return new SourceLocation(Path, line, column);
+    }
+
+    public SourceLocation KeyAt(string pointer)
+    {
+        var (line, column) = Parsed.KeyAt(pointer);
+        return new SourceLocation(Path, line, column);
+    }
+}
+
+/// <summary>
+/// Loads an infra repo: every file is decoded, converted from YAML and validated against its schema (in parallel,
+/// or taken from the parse cache by blob id), then the typed model is built and checked as a whole (references,
+/// cycles, timing). All findings are collected and sorted; the model is returned only when there is no error.
+/// </summary>
+public static class RepoLoader
+{
+    public static LoadResult Load(IRepoFileSource source, IParseCache? cache = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var diagnostics = new List<Diagnostic>();
+        var listed = source.ListFiles();
+
+        // 1. Decide what each file is; take what the cache has.
+        var classified = new List<(RepoFile File, string Kind, string Stem)>();
+        foreach (var file in listed.OrderBy(f => f.Path, StringComparer.Ordinal))
+        {
+            var kind = KindOf(file.Path, out var stem);
+            if (kind is null)
+            {
+                diagnostics.Add(new Diagnostic(Severity.Warning, "file.ignored",
+                    "this file is not part of the repo format and is ignored; services go in services/, environments in environments/NAME.yaml, toggles in toggles/",
+                    new SourceLocation(file.Path, 1, 1)));
+                continue;
+            }
+            classified.Add((file, kind, stem));
+        }
+
+        var parsed = new ParsedFile?[classified.Count];
+        var contents = new byte[]?[classified.Count];
+        var hits = 0;
+        for (var i = 0; i < classified.Count; i++)
+        {
+            var (file, kind, _) = classified[i];
+            if (cache is not null && cache.TryGet(file.ContentId, out var entry) && ParseCacheEntry.TryRead(entry, kind, out var cached))
+            {
+                parsed[i] = cached;
+                hits++;
+                continue;
+            }
+            if (file.Size > YamlToJson.MaxFileBytes)
+            {
+                parsed[i] = new ParsedFile(kind, null, [], [YamlToJson.TooLarge(file.Size)]);
+                continue;
+            }
+            // Read sequentially: a Git-backed source need not be thread-safe.
+            contents[i] = file.ReadContent();
+        }
+
+        // 2. Parse and validate the rest in parallel: the CPU-heavy part.
+        var entries = new byte[]?[classified.Count];
+        Parallel.For(0, classified.Count, i =>
+        {
+            if (contents[i] is not { } bytes) return;
+            var result = ParseAndValidate(bytes, classified[i].Kind);
+            parsed[i] = result;
+            contents[i] = null;
+            if (cache is not null) entries[i] = ParseCacheEntry.Write(result);
+        });
+        if (cache is not null)
+            for (var i = 0; i < classified.Count; i++)
+                if (entries[i] is { } entry) cache.Put(classified[i].File.ContentId, entry);
+
+        var files = new List<LoadedFile>(classified.Count);
+        for (var i = 0; i < classified.Count; i++)
+        {
+            var (file, kind, stem) = classified[i];
+            var loaded = new LoadedFile(file.Path, kind, stem, parsed[i]!);
+            files.Add(loaded);
+            foreach (var d in loaded.Parsed.Diagnostics) diagnostics.Add(d.WithFile(file.Path));
+        }
+
+        // 3. The model and the checks across files.
+        var model = SemanticValidation.BuildAndCheck(source.Revision, files, diagnostics);
+
+        diagnostics.Sort(DiagnosticOrder.Instance);
+        var hasErrors = diagnostics.Exists(d => d.Severity == Severity.Error);
+        return new LoadResult(hasErrors ? null : model, diagnostics.ToImmutableArray())
+        {
+            Stats = new LoadStats(classified.Count, hits, classified.Count - hits),
+        };
+    }
+
+    internal static ParsedFile ParseAndValidate(byte[] bytes, string kind)
+    {
+        var (root, nodes, diagnostics) = YamlToJson.Convert(bytes);
+        if (root is not null) SchemaValidation.Validate(kind, root, nodes, diagnostics);
+        return new ParsedFile(kind, root, nodes, diagnostics);
+    }
+
+    /// <summary>reconciler.yaml, environments/NAME.yaml, services/**/NAME.yaml, toggles/**/NAME.yaml (.yml too).</summary>
+    internal static string? KindOf(string path, out string stem)
+    {
+        stem = "";
+        var isYaml = path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal);
+        if (!isYaml) return null;
+        var slash = path.LastIndexOf('/');
+        var fileName = path[(slash + 1)..];
+        stem = fileName[..fileName.LastIndexOf('.')];
+        if (slash < 0) return stem == "reconciler" ? "Repository" : null;
+        if (path.StartsWith("environments/", StringComparison.Ordinal)) return slash == "environments".Length ? "Environment" : null;
+        if (path.StartsWith("services/", StringComparison.Ordinal)) return "Service";
+        if (path.StartsWith("toggles/", StringComparison.Ordinal)) return "Toggle";
+        return null;
+    }
+
+    /// <summary>File, line, column, rule, message; findings about the whole repo first.</summary>
+    internal sealed class DiagnosticOrder : IComparer<Diagnostic>
+    {
+        public static readonly DiagnosticOrder Instance = new();
+
+        public int Compare(Diagnostic? x, Diagnostic? y)
+        {
+            if (ReferenceEquals(x, y)) return 0;
+            if (x is null) return -1;
+            if (y is null) return 1;
+            var c = (x.Location, y.Location) switch
+            {
+                (null, null) => 0,
+                (null, _) => -1,
+                (_, null) => 1,
+                var (a, b) => a.CompareTo(b),
+            };
+            if (c != 0) return c;
+            c = string.CompareOrdinal(x.RuleId, y.RuleId);
+            return c != 0 ? c : string.CompareOrdinal(x.Message, y.Message);
+        }
+    }
+}

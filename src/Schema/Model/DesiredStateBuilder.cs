@@ -1,0 +1,69 @@
+using System.Collections.Immutable;
+
+namespace Reconciler.Schema.Model;
+
+/// <summary>Thrown when a command names an environment the repo does not define.</summary>
+public sealed class UnknownEnvironmentException(string environment, IReadOnlyCollection<string> known)
+    : Exception(known.Count == 0
+        ? $"unknown environment '{environment}': the repo defines no environments; add environments/{environment}.yaml"
+        : $"unknown environment '{environment}'; the repo defines: {string.Join(", ", known.Order(StringComparer.Ordinal))}")
+{
+    public string Environment { get; } = environment;
+    public IReadOnlyCollection<string> Known { get; } = known;
+}
+
+/// <summary>Turns the repo model into the desired state of one environment: the planner's input.</summary>
+public static class DesiredStateBuilder
+{
+    /// <summary>
+    /// Merges each service's override for <paramref name="environment"/> over its base (config keys merge, every other
+    /// field replaces; the loader already merged partial objects such as deploy field by field), drops services with
+    /// <c>enabled: false</c>, resolves onFailure (service, then environment, then repository default) and substitutes
+    /// <c>${version}</c> in the artifact URL.
+    /// </summary>
+    public static DesiredState Build(RepoModel model, string environment)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (!model.Environments.TryGetValue(environment, out var env))
+            throw new UnknownEnvironmentException(environment, model.Environments.Keys.ToList());
+
+        var services = ImmutableSortedDictionary.CreateBuilder<string, ServiceSpec>(StringComparer.Ordinal);
+        foreach (var (name, definition) in model.Services)
+        {
+            var spec = Resolve(definition, environment, env, model.Repository.Defaults);
+            if (spec.Enabled) services[name] = spec;
+        }
+
+        var toggles = ImmutableSortedDictionary.CreateBuilder<string, DesiredToggle>(StringComparer.Ordinal);
+        foreach (var (name, toggle) in model.Toggles)
+            toggles[name] = new DesiredToggle(name, toggle.Environments.GetValueOrDefault(environment), toggle.Requires);
+
+        return new DesiredState(environment, model.Revision, env, services.ToImmutable(), toggles.ToImmutable(), model.Repository);
+    }
+
+    /// <summary>One service as it should run in one environment (returned even when disabled there).</summary>
+    public static ServiceSpec Resolve(ServiceDefinition definition, string environment, EnvironmentSpec? env, Defaults defaults)
+    {
+        var s = definition.Base;
+        if (definition.Overrides.TryGetValue(environment, out var o))
+        {
+            s = s with
+            {
+                Enabled = o.Enabled ?? s.Enabled,
+                Version = o.Version ?? s.Version,
+                Artifact = o.Artifact ?? s.Artifact,
+                HostGroup = o.HostGroup ?? s.HostGroup,
+                Deploy = o.Deploy ?? s.Deploy,
+                Strategy = o.Strategy ?? s.Strategy,
+                Health = o.Health ?? s.Health,
+                Config = s.Config.SetItems(o.Config),
+                OnFailure = o.OnFailure ?? s.OnFailure,
+            };
+        }
+        return s with
+        {
+            OnFailure = s.OnFailure ?? env?.OnFailure ?? defaults.OnFailure,
+            Artifact = s.Artifact with { Url = s.Artifact.Url.Replace("${version}", s.Version, StringComparison.Ordinal) },
+        };
+    }
+}

@@ -1,0 +1,138 @@
+using Xunit;
+using System.Text;
+using Reconciler.Git;
+using Reconciler.Testing;
+
+namespace Reconciler.Tests.Git;
+
+public sealed class FileParseCacheTests
+{
+    private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    [Fact]
+    public void Entries_survive_a_new_process()
+    {
+        using var dir = new TempDir();
+        var first = new FileParseCache(dir.Path);
+        Assert.False(first.TryGet("aaaa", out _));
+        first.Put("aaaa", Bytes("parsed a"));
+        first.Put("bbbb", Bytes(""));
+        Assert.True(first.Flush());
+
+        var second = new FileParseCache(dir.Path);
+        Assert.True(second.TryGet("aaaa", out var a));
+        Assert.Equal("parsed a", Encoding.UTF8.GetString(a));
+        Assert.True(second.TryGet("bbbb", out var b));
+        Assert.Empty(b);
+        Assert.False(second.TryGet("cccc", out _));
+        Assert.Equal(2, second.Hits);
+        Assert.Equal(1, second.Misses);
+        Assert.Equal([FileParseCache.PackFileName], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_flush_keeps_older_entries_and_adds_new_ones()
+    {
+        using var dir = new TempDir();
+        var first = new FileParseCache(dir.Path);
+        first.Put("aaaa", Bytes("a"));
+        first.Flush();
+        var second = new FileParseCache(dir.Path);
+        second.Put("bbbb", Bytes("b"));
+        second.Flush();
+
+        var third = new FileParseCache(dir.Path);
+        Assert.True(third.TryGet("aaaa", out _));
+        Assert.True(third.TryGet("bbbb", out _));
+    }
+
+    [Fact]
+    public void Over_the_size_cap_only_entries_used_by_this_process_are_kept()
+    {
+        using var dir = new TempDir();
+        var first = new FileParseCache(dir.Path);
+        first.Put("old1", new byte[600]);
+        first.Put("old2", new byte[600]);
+        first.Flush();
+
+        var second = new FileParseCache(dir.Path, maxPackBytes: 1000);
+        Assert.True(second.TryGet("old1", out _));
+        second.Put("new1", new byte[100]);
+        second.Flush();
+
+        var third = new FileParseCache(dir.Path);
+        Assert.True(third.TryGet("old1", out _));
+        Assert.True(third.TryGet("new1", out _));
+        Assert.False(third.TryGet("old2", out _));
+    }
+
+    [Fact]
+    public void A_corrupt_entry_is_a_miss_and_the_others_still_hit()
+    {
+        using var dir = new TempDir();
+        var writer = new FileParseCache(dir.Path);
+        writer.Put("aaaa", Bytes("first entry payload"));
+        writer.Put("bbbb", Bytes("second entry payload"));
+        writer.Flush();
+        var pack = File.ReadAllBytes(writer.PackPath);
+        var at = Encoding.ASCII.GetString(pack).IndexOf("first entry payload", StringComparison.Ordinal);
+        pack[at] ^= 0xFF;
+        File.WriteAllBytes(writer.PackPath, pack);
+
+        var reader = new FileParseCache(dir.Path);
+        Assert.False(reader.TryGet("aaaa", out _));
+        Assert.True(reader.TryGet("bbbb", out var b));
+        Assert.Equal("second entry payload", Encoding.UTF8.GetString(b));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(13)]
+    [InlineData(30)]
+    public void A_truncated_or_garbage_pack_is_ignored_without_error(int keepBytes)
+    {
+        using var dir = new TempDir();
+        var writer = new FileParseCache(dir.Path);
+        writer.Put("aaaa", Bytes("payload"));
+        writer.Put("bbbb", Bytes("payload"));
+        writer.Flush();
+        var pack = File.ReadAllBytes(writer.PackPath);
+        File.WriteAllBytes(writer.PackPath, pack[..Math.Min(keepBytes, pack.Length)]);
+
+        var reader = new FileParseCache(dir.Path);
+        Assert.False(reader.TryGet("bbbb", out _));
+
+        File.WriteAllBytes(writer.PackPath, Bytes("this is not a pack file at all, just text"));
+        Assert.False(new FileParseCache(dir.Path).TryGet("aaaa", out _));
+    }
+
+    [Fact]
+    public void Concurrent_writers_leave_a_whole_pack_and_no_temp_files()
+    {
+        using var dir = new TempDir();
+        var caches = Enumerable.Range(0, 8).Select(_ => new FileParseCache(dir.Path)).ToList();
+        for (var i = 0; i < caches.Count; i++)
+            for (var j = 0; j < 200; j++)
+                caches[i].Put($"id-{i}-{j}", Bytes($"payload {i} {j}"));
+
+        Parallel.ForEach(caches, new ParallelOptions { MaxDegreeOfParallelism = 8 }, c => Assert.True(c.Flush()));
+
+        var reader = new FileParseCache(dir.Path);
+        var complete = Enumerable.Range(0, caches.Count).Count(i => Enumerable.Range(0, 200).All(j => reader.TryGet($"id-{i}-{j}", out _)));
+        Assert.True(complete >= 1, "the last writer's entries must all be there");
+        Assert.Equal([FileParseCache.PackFileName], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void An_unwritable_directory_is_not_an_error()
+    {
+        using var dir = new TempDir();
+        var blocker = dir.Combine("file");
+        File.WriteAllText(blocker, "a file where the cache directory would go");
+        var cache = new FileParseCache(Path.Combine(blocker, "parse"));
+        cache.Put("aaaa", Bytes("x"));
+        Assert.False(cache.Flush());
+        Assert.True(cache.TryGet("aaaa", out _));
+    }
+}
