@@ -78,11 +78,13 @@ public sealed class SqliteStateStore : IStateStore
 
     // ---- journal ----------------------------------------------------------------------------------------
 
-    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => Run(c =>
+    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => Run(Sync.Normal, c =>
     {
         StateNames.Check("environment", entry.Environment);
         StateNames.Check("apply id", entry.ApplyId);
-        // Autocommit: one statement is its own durable transaction (synchronous=FULL), so a crash right after returns keeps it.
+        // Autocommit: one statement is its own transaction. synchronous=NORMAL: a process crash (kill -9) right after this returns
+        // keeps the entry; an OS crash or power loss may drop the newest entries (never corrupt the file), and a re-run then redoes
+        // those idempotent steps. FULL would cost an fsync (~10 ms here) per step; see docs/state.md.
         Exec(c, null, "INSERT INTO journal(env, apply_id, body, closed) VALUES($env, $id, $body, 0)",
             ("$env", entry.Environment), ("$id", entry.ApplyId), ("$body", StateJson.Serialize(entry)));
         return 0;
@@ -253,12 +255,19 @@ public sealed class SqliteStateStore : IStateStore
 
     /// <summary>Opens a connection (schema created on first use) and maps every SQLite failure to a clear
     /// StateStoreUnavailableException. Nothing is half-written: each write is one transaction.</summary>
-    private async Task<T> Run<T>(Func<SqliteConnection, T> op, CancellationToken ct)
+    private Task<T> Run<T>(Func<SqliteConnection, T> op, CancellationToken ct) => Run(Sync.Full, op, ct);
+
+    /// <summary>How hard a commit waits for the disk. Full: fsync on every commit (live state, lock, quarantine, freeze).
+    /// Normal: survives a process crash, may lose the newest commits on power loss (journal steps).</summary>
+    private enum Sync { Full, Normal }
+
+    private async Task<T> Run<T>(Sync sync, Func<SqliteConnection, T> op, CancellationToken ct)
     {
         try
         {
             await using var c = new SqliteConnection(_connectionString);
             await OpenAsync(c, ct);
+            Exec(c, null, sync == Sync.Full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
             return op(c);
         }
         catch (SqliteException e)
@@ -276,8 +285,7 @@ public sealed class SqliteStateStore : IStateStore
             if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         }
         await c.OpenAsync(ct);
-        // Durability over speed: FULL fsyncs each commit, so a crash never loses an acknowledged journal step.
-        Exec(c, null, $"PRAGMA busy_timeout = {BusyTimeoutSeconds * 1000}; PRAGMA synchronous = FULL;");
+        Exec(c, null, $"PRAGMA busy_timeout = {BusyTimeoutSeconds * 1000};");
         if (_initialized) return;
         await _initGate.WaitAsync(ct);
         try
