@@ -16,9 +16,16 @@ if [ ! -x /usr/bin/time ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null
 fi
 
-dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null
+# Two builds of the same CLI: the plain Release build (JIT at start-up) and a ReadyToRun publish (precompiled, how
+# the CLI is meant to ship); BENCH_BUILDS=build or =r2r runs one of them.
+builds="${BENCH_BUILDS:-build r2r}"
 dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
-cli=src/Reconciler/bin/Release/net10.0/reconciler.dll
+r2r_dir="${TMPDIR:-/tmp}/reconciler-bench-r2r"
+case " $builds " in *" build "*) dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
+case " $builds " in *" r2r "*)
+  dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
+esac
 
 if [ ! -d "$repo/.git" ]; then
   dotnet bench/Reconciler.Bench/bin/Release/net10.0/Reconciler.Bench.dll generate-repo "$repo" --services "$services" --toggles 100
@@ -26,28 +33,32 @@ if [ ! -d "$repo/.git" ]; then
   git -C "$repo" gc -q
 fi
 
-measure() { # label, extra args...
-  local label="$1"; shift
-  local walls=() rsss=() out rc
+measure() { # label, cli dll, extra args...
+  local label="$1" cli="$2"; shift 2
+  local walls=() rsss=() cpus=() out rc
   for _ in $(seq "$runs"); do
     out="$(mktemp)"
     rc=0
-    /usr/bin/time -f '%e %M' -o "$out.time" dotnet "$cli" validate --repo "$repo" --rev HEAD "$@" >"$out" 2>&1 || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$out.time" dotnet "$cli" validate --repo "$repo" --rev HEAD "$@" >"$out" 2>&1 || rc=$?
     if [ "$rc" -ne 0 ]; then
       echo "validate failed (exit $rc):" >&2; tail -20 "$out" >&2; exit 1
     fi
-    read -r wall rss <"$out.time"
-    walls+=("$wall"); rsss+=("$rss")
+    read -r wall rss user sys <"$out.time"
+    walls+=("$wall"); rsss+=("$rss"); cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')")
     rm -f "$out" "$out.time"
   done
-  local median_wall max_rss
-  median_wall="$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')"
+  local max_rss
   max_rss="$(printf '%s\n' "${rsss[@]}" | sort -n | tail -1)"
-  printf '%-6s median wall %5.2f s  peak RSS %4d MB  (runs: %s s)\n' "$label" "$median_wall" "$((max_rss / 1024))" "${walls[*]}"
+  printf '%-12s median wall %5.2f s  median CPU %5.2f s  peak RSS %4d MB  (wall per run: %s)\n' "$label" \
+    "$(median "${walls[@]}")" "$(median "${cpus[@]}")" "$((max_rss / 1024))" "${walls[*]}"
 }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-echo "repo: $repo ($(find "$repo/services" -name '*.yaml' | wc -l) services, commit $(git -C "$repo" rev-parse --short HEAD)); $(nproc) cores; $runs runs each"
-rm -rf "$repo/.reconciler/cache"
-measure cold --no-cache
-dotnet "$cli" validate --repo "$repo" --rev HEAD >/dev/null   # fills the parse cache
-measure warm
+echo "repo: $repo ($(find "$repo/services" -name '*.yaml' | wc -l) services, commit $(git -C "$repo" rev-parse --short HEAD)); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $runs runs each"
+for build in $builds; do
+  if [ "$build" = r2r ]; then cli="$r2r_dir/reconciler.dll"; else cli=src/Reconciler/bin/Release/net10.0/reconciler.dll; fi
+  rm -rf "$repo/.reconciler/cache"
+  measure "$build cold" "$cli" --no-cache
+  dotnet "$cli" validate --repo "$repo" --rev HEAD >/dev/null   # fills the parse cache
+  measure "$build warm" "$cli"
+done

@@ -28,6 +28,10 @@ public static class CliApp
             Error = stderr ?? Console.Error,
             // We print our own errors (CliRunner); a stack trace is never shown to a user.
             EnableDefaultExceptionHandler = false,
+            // On SIGINT/SIGTERM the action's token is cancelled; an apply then needs time to reach a safe point
+            // (finish the host step, write the journal, release the lock). System.CommandLine's default of 2 s
+            // would return from Main mid-step; 80 s stays under systemd's default 90 s stop timeout.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(80),
         };
         return await parse.InvokeAsync(config);
     }

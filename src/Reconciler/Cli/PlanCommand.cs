@@ -1,9 +1,246 @@
+using System.Collections.Immutable;
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
+using Reconciler.Git;
+using Reconciler.Schema.Loading;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+using Reconciler.Views;
 
 namespace Reconciler.Cli;
 
+/// <summary>`reconciler plan`: what apply would do, per environment, in order (docs/cli/plan.md).</summary>
 internal static class PlanCommand
 {
-    // Placeholder until the issue that owns `plan` lands; without an action System.CommandLine prints help.
-    public static Command Build() => new("plan", "(not built yet)");
+    public static Command Build()
+    {
+        var repo = new Option<string>("--repo") { Description = "Infra repo directory (a Git work tree or a subdirectory of one).", DefaultValueFactory = _ => "." };
+        var rev = new Option<string?>("--rev") { Description = "Plan this commit (SHA, branch, tag) read straight from Git. Default: the files on disk." };
+        var env = new Option<string?>("--env") { Description = "Environment to plan. Default: the only environment, if there is exactly one." };
+        var allEnvs = new Option<bool>("--all-envs") { Description = "Plan every environment." };
+        var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md). Default: none, everything is created." };
+        var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
+        var format = new Option<string>("--format") { Description = "text, markdown or json.", DefaultValueFactory = _ => "text" };
+        format.AcceptOnlyFromAmong("text", "markdown", "json");
+        var outFile = new Option<string?>("--out") { Description = "Also save the plan as JSON to this file, for `reconciler apply --plan FILE`." };
+        var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when there are no changes, 2 when there are, 1 on error." };
+        var noColor = new Option<bool>("--no-color") { Description = "No colour in text output (also: NO_COLOR set, or output not a terminal)." };
+        var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
+
+        var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
+        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
+
+        cmd.SetAction((parseResult, ct) =>
+        {
+            var stdout = parseResult.InvocationConfiguration.Output;
+            var stderr = parseResult.InvocationConfiguration.Error;
+            return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
+                parseResult.GetValue(repo)!, parseResult.GetValue(rev), parseResult.GetValue(env), parseResult.GetValue(allEnvs),
+                parseResult.GetValue(live), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
+                parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose)), stdout, stderr, ct)));
+        });
+        return cmd;
+    }
+
+    internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? Base, string Format,
+        string? Out, bool DetailedExitCode, bool NoColor, bool Verbose);
+
+    internal static int Run(PlanArgs a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (a.Env is not null && a.AllEnvs) throw new UserError("--env and --all-envs exclude each other; pass one.");
+        if (a.Live is not null && a.Base is not null) throw new UserError("--live and --base exclude each other: --base plans against another commit instead of live state.");
+        if (a.AllEnvs && a.Live is not null) throw new UserError("--live holds the state of one environment; use it with --env.");
+        if (a.AllEnvs && a.Out is not null) throw new UserError("--out saves the plan of one environment; use it with --env.");
+
+        var total = Stopwatch.StartNew();
+        using var infra = InfraRepo.Open(a.Repo, a.Rev);
+        var cache = new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
+        var model = Load(infra, cache, a, stderr, "");
+        ct.ThrowIfCancellationRequested();
+
+        string[] environments = a.AllEnvs ? [.. model.Environments.Keys]
+            : a.Env is not null ? [a.Env]
+            : model.Environments.Count == 1 ? [model.Environments.Keys.Single()]
+            : throw new UserError(model.Environments.Count == 0
+                ? "the repo defines no environments; add environments/NAME.yaml."
+                : $"choose an environment with --env NAME (or --all-envs); the repo defines: {string.Join(", ", model.Environments.Keys)}.");
+
+        RepoModel? baseModel = null;
+        string? baseCommit = null;
+        if (a.Base is not null)
+        {
+            using var baseRepo = InfraRepo.Open(a.Repo, a.Base);
+            baseModel = Load(baseRepo, cache, a, stderr, $" (base {baseRepo.Describe()})");
+            baseCommit = baseRepo.Source.Revision;
+        }
+        cache.Flush();
+
+        var liveFromFile = a.Live is null ? null : ReadLive(a.Live);
+        if (liveFromFile is not null && environments.Single() is var only && liveFromFile.Environment != only)
+            throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
+
+        var planning = Stopwatch.StartNew();
+        var planningCpu = CpuMs();
+        Plan PlanOne(string name)
+        {
+            ct.ThrowIfCancellationRequested();
+            var desired = BuildDesired(model, name);
+            var liveState = liveFromFile ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
+                ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
+                : LiveState.Empty(name));
+            try
+            {
+                return Planner.Plan(desired, liveState, new PlanOptions(baseCommit));
+            }
+            catch (PlanningException e)
+            {
+                throw new UserError($"cannot plan environment '{name}' at {infra.Describe()}: {e.Message}");
+            }
+        }
+        // Environments are independent: plan them side by side; the first failing one (in name order) is reported.
+        var attempts = environments.AsParallel().AsOrdered().Select(name =>
+        {
+            try { return (Plan: PlanOne(name), Error: (Exception?)null); }
+            catch (Exception e) when (e is UserError or OperationCanceledException) { return (Plan: (Plan?)null, Error: e); }
+        }).ToList();
+        if (attempts.FirstOrDefault(x => x.Error is not null).Error is { } failure)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        var plans = attempts.Select(x => x.Plan!).ToList();
+        planning.Stop();
+        planningCpu = CpuMs() - planningCpu;
+        var rendering = Stopwatch.StartNew();
+        var renderingCpu = CpuMs();
+
+        var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
+                    && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        var rendered = Render(plans, a.Format, color);
+        stdout.Write(rendered);
+
+        if (a.Out is not null)
+        {
+            // Saved exactly as `--format json` prints it (rendered once when that is the format).
+            WriteAtomically(a.Out, a.Format == "json" ? rendered : JsonPlanView.Render(plans.Single()));
+            stderr.WriteLine($"saved the plan to {a.Out}; apply it with `reconciler apply --plan {a.Out}`.");
+        }
+        if (a.Verbose)
+            stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
+                             $"rendered and wrote in {rendering.ElapsedMilliseconds} ms ({CpuMs() - renderingCpu} ms CPU); " +
+                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started)");
+
+        return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
+    }
+
+    private static long CpuMs() => (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+
+    private static RepoModel Load(InfraRepo infra, FileParseCache cache, PlanArgs a, TextWriter stderr, string label)
+    {
+        var watch = Stopwatch.StartNew();
+        var cpu = CpuMs();
+        var result = RepoLoader.Load(infra.Source, cache);
+        if (a.Verbose)
+            stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms ({CpuMs() - cpu} ms CPU)");
+        if (!result.HasErrors) return result.Model!;
+        var prefix = a.Repo is "." or "./" ? "" : a.Repo.TrimEnd('/') + "/";
+        var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
+        stderr.Write(ValidateOutput.Text(result.Diagnostics, prefix,
+            $"{errors} error(s) in {infra.Describe()}{label}; nothing was planned."));
+        throw new UserError($"the repo is not valid at {infra.Describe()}{label}; fix the errors above (`reconciler validate` lists them too).");
+    }
+
+    private static DesiredState BuildDesired(RepoModel model, string environment)
+    {
+        try
+        {
+            return DesiredStateBuilder.Build(model, environment);
+        }
+        catch (UnknownEnvironmentException e)
+        {
+            throw new UserError(e.Message + ".");
+        }
+    }
+
+    internal static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
+    {
+        "json" when plans.Count == 1 => JsonPlanView.Render(plans[0]),
+        // Several environments: a JSON array of plan documents, each as documented in docs/plan-json.md.
+        "json" => "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n",
+        // One PR comment for all environments: share the size limit between them.
+        "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
+        _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
+    };
+
+    internal static LiveState ReadLive(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"{path}: cannot read the live state file: {e.Message}");
+        }
+        try
+        {
+            var state = JsonSerializer.Deserialize(json, PlanJsonContext.LiveStateInfo)
+                        ?? throw new UserError($"{path}: the live state is null; expected an object as documented in docs/plan-json.md.");
+            return CheckComplete(state, path);
+        }
+        catch (JsonException e)
+        {
+            var where = e.LineNumber is { } line ? $":{line + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
+            var message = e.Message.Split(". Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd('.');
+            throw new UserError($"{path}{where}: not a valid live state{(string.IsNullOrEmpty(e.Path) ? "" : $" at {e.Path}")}: {message}. Expected the shape in docs/plan-json.md (live state input).");
+        }
+    }
+
+    /// <summary>System.Text.Json leaves absent constructor members null; name the first one missing instead of failing later.</summary>
+    private static LiveState CheckComplete(LiveState s, string path)
+    {
+        string? missing =
+            s.Environment is null ? "environment"
+            : s.Services is null ? "services"
+            : s.Toggles is null ? "toggles"
+            : null;
+        foreach (var (name, svc) in s.Services ?? ImmutableSortedDictionary<string, LiveService>.Empty)
+        {
+            if (missing is not null) break;
+            missing = svc is null ? $"services.{name}"
+                : svc.Name is null ? $"services.{name}.name"
+                : svc.Version is null ? $"services.{name}.version"
+                : svc.ReleaseId is null ? $"services.{name}.releaseId"
+                : svc.ConfigHash is null ? $"services.{name}.configHash"
+                : svc.Commit is null ? $"services.{name}.commit"
+                : svc.DependsOn.IsDefault ? $"services.{name}.dependsOn"
+                : svc.Fields is null ? $"services.{name}.fields"
+                : svc.Hosts is null ? $"services.{name}.hosts"
+                : svc.Hosts.FirstOrDefault(h => h.Value?.Host is null || h.Value.ActiveRelease is null) is { Key: { } bad } ? $"services.{name}.hosts.{bad} (host, activeRelease)"
+                : svc.Name != name ? $"services.{name}.name (is '{svc.Name}', must equal its key)"
+                : null;
+        }
+        foreach (var (name, t) in s.Toggles ?? ImmutableSortedDictionary<string, LiveToggle>.Empty)
+            if (missing is null && (t?.Name is null || t.Commit is null)) missing = $"toggles.{name} (name, enabled, commit)";
+        return missing is null ? s
+            : throw new UserError($"{path}: not a valid live state: missing or wrong '{missing}'. Expected the shape in docs/plan-json.md (live state input).");
+    }
+
+    /// <summary>Write to a temporary file beside the target and rename it over, so a reader never sees half a plan.</summary>
+    private static void WriteAtomically(string path, string content)
+    {
+        var full = Path.GetFullPath(path);
+        var temp = full + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            File.WriteAllText(temp, content);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new UserError($"{path}: cannot save the plan: {e.Message}");
+        }
+    }
 }

@@ -8,8 +8,9 @@ public interface IHealthProbe
     Task<ProbeResult> ProbeAsync(HealthCheckSpec check, ProbeContext context, CancellationToken ct);
 }
 
-/// <summary>Values available for ${...} interpolation in checks, plus the host session for command checks.</summary>
-public sealed record ProbeContext(string Service, string ReleaseId, HostSpec Host, IHostSession Session);
+/// <summary>Values available for ${...} interpolation in checks, plus the host session for command checks.
+/// <see cref="DeployPath"/> enables ${deploy.path} and ${release.path} (optional: without it they are unknown).</summary>
+public sealed record ProbeContext(string Service, string ReleaseId, HostSpec Host, IHostSession Session, string? DeployPath = null);
 
 public sealed record ProbeResult(bool Healthy, string Detail);
 

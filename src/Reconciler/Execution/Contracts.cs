@@ -34,3 +34,23 @@ public sealed record ReconcileOutcome(
 
 /// <summary>Progress events for the live display and for the daemon's /status.</summary>
 public sealed record ApplyProgress(string Environment, string Commit, int Wave, string? Service, string? Host, string Step, string Status);
+
+/// <summary>
+/// Told about an apply at its start, success, failure and rollback (the notification events of reconciler.yaml).
+/// The reconciler calls it; <see cref="Reconciler.Notifications.Notifier"/> implements it. Implementations return at
+/// once and never throw: a notification must never block or fail a deploy.
+/// </summary>
+public interface IApplyObserver
+{
+    void OnApplyEvent(ApplyEvent applyEvent);
+}
+
+/// <summary>One apply event. <see cref="Message"/> is the outcome paragraph (never contains secret values).</summary>
+public sealed record ApplyEvent(
+    NotificationEvent Kind,
+    DesiredState Desired,              // environment, commit, and the notification hooks of that commit
+    string AppliedBy,
+    string? CommitAuthor,
+    string Message,
+    DateTimeOffset At,
+    Plan? Plan = null);

@@ -32,12 +32,13 @@ public sealed class InfraRepo : IDisposable
     /// <summary>Working tree only: an infra-repo file differs from <see cref="BaseCommit"/> (always false for --rev).</summary>
     public bool IsDirty { get; }
 
-    /// <summary>"abc123def456" for a commit, "working-tree (HEAD abc123def456, uncommitted changes)" etc. for messages.</summary>
+    /// <summary>"at commit abc123def456", "in the working tree (HEAD abc123def456, uncommitted changes)", or
+    /// "in the working tree (not in Git)": where the files came from, for messages.</summary>
     public string Describe() => Source.Revision != WorkingTreeSource.WorkingTreeRevision
-        ? Source.Revision[..Math.Min(12, Source.Revision.Length)]
+        ? "at commit " + Source.Revision[..Math.Min(12, Source.Revision.Length)]
         : BaseCommit is null
-            ? "working tree (not in Git)"
-            : $"working tree (HEAD {BaseCommit[..12]}{(IsDirty ? ", uncommitted changes" : "")})";
+            ? "in the working tree (not in Git)"
+            : $"in the working tree (HEAD {BaseCommit[..12]}{(IsDirty ? ", uncommitted changes" : "")})";
 
     /// <summary>Throws <see cref="Cli.UserError"/> (exit 1) for a missing directory, a directory outside Git with
     /// --rev, an unknown revision, or a commit without the directory.</summary>

@@ -1,0 +1,30 @@
+using System.Collections.Immutable;
+using Reconciler.Diff.Planning;
+using Reconciler.Schema.Model;
+
+namespace Reconciler.Diff.Live;
+
+/// <summary>
+/// The live state a complete, successful apply of a desired state would leave behind. `plan --base REV` plans
+/// a commit against this projection of the base commit (no store involved), so a pull request shows what it
+/// changes relative to its base branch.
+/// </summary>
+public static class LiveProjection
+{
+    public static LiveState AsApplied(DesiredState desired, long version = 0)
+    {
+        var services = ImmutableSortedDictionary.CreateBuilder<string, LiveService>(StringComparer.Ordinal);
+        foreach (var spec in desired.Services.Values)
+        {
+            var release = ServiceFields.ReleaseId(spec);
+            var hosts = ImmutableSortedDictionary.CreateBuilder<string, LiveHost>(StringComparer.Ordinal);
+            if (desired.EnvironmentSpec.HostGroups.TryGetValue(spec.HostGroup, out var group))
+                foreach (var host in group.Hosts) hosts[host.Name] = new LiveHost(host.Name, release, null);
+            services[spec.Name] = new LiveService(spec.Name, spec.Version, release, ServiceFields.ConfigHash(spec), desired.Revision,
+                spec.DependsOn, ServiceFields.Flatten(spec), hosts.ToImmutable());
+        }
+        var toggles = ImmutableSortedDictionary.CreateBuilder<string, LiveToggle>(StringComparer.Ordinal);
+        foreach (var t in desired.Toggles.Values) toggles[t.Name] = new LiveToggle(t.Name, t.Enabled, desired.Revision);
+        return new LiveState(desired.Environment, version, services.ToImmutable(), toggles.ToImmutable(), desired.Revision);
+    }
+}

@@ -1,0 +1,161 @@
+using System.Collections.Immutable;
+using Reconciler.Diff.Live;
+using Reconciler.Schema.Model;
+using Semver;
+
+namespace Reconciler.Diff.Planning;
+
+/// <summary>
+/// Passes 1 and 2 for one service: field-level changes, then the action, its reason and the hosts it touches.
+/// The wave is assigned later by <see cref="WaveBuilder"/> (0 here).
+/// </summary>
+internal static class ServiceClassifier
+{
+    public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder)
+    {
+        var desiredFields = ServiceFields.Flatten(spec);
+        var release = ServiceFields.ReleaseId(spec);
+        var groupHosts = GroupHosts(spec, environment);
+
+        if (live is null)
+        {
+            var created = groupHosts.Select(h => new HostChange(h.Name, h.Region, null, release));
+            return new ServiceChange(spec.Name, ServiceAction.Create,
+                $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
+                null, spec.Version, null, release, spec.HostGroup,
+                Diff(ImmutableSortedDictionary<string, string>.Empty, desiredFields), hostOrder.Sort(created), 0);
+        }
+
+        var fields = Diff(live.Fields, desiredFields);
+        var changedPaths = fields.Select(f => f.Path).ToList();
+
+        // Hosts that leave the group lose the service; hosts that join (or drifted) get the desired release.
+        var inGroup = groupHosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
+        var leaving = live.Hosts.Values.Where(h => !inGroup.Contains(h.Host))
+            .Select(h => new HostChange(h.Host, hostOrder.RegionOf(h.Host), h.ActiveRelease, null)).ToList();
+        HostChange ToDesired(HostSpec h) =>
+            new(h.Name, h.Region, live.Hosts.TryGetValue(h.Name, out var lh) ? lh.ActiveRelease : null, release);
+        var allHosts = groupHosts.Select(ToDesired).Concat(leaving).ToList();
+        var driftedHosts = allHosts.Where(h => h.FromRelease != h.ToRelease).ToList();
+
+        var versionOrder = CompareVersions(live.Version, spec.Version);
+        ServiceAction action;
+        string reason;
+        List<HostChange> hosts;
+        var releaseFieldChanges = changedPaths.Where(ServiceFields.NeedsNewRelease).ToList();
+        var configChanges = releaseFieldChanges.Where(p => p.StartsWith("config.", StringComparison.Ordinal)).ToList();
+        var otherReleaseChanges = releaseFieldChanges.Except(configChanges).Where(p => p != "version").ToList();
+
+        if (versionOrder != 0)
+        {
+            action = versionOrder < 0 ? ServiceAction.Upgrade : ServiceAction.Downgrade;
+            reason = $"version {live.Version} -> {spec.Version}";
+            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease || h.ToRelease is null).ToList();
+        }
+        else if (otherReleaseChanges.Count > 0 || (live.Version != spec.Version))
+        {
+            // Same precedence but different artifact, deploy path or restart command (or build metadata): the hosts
+            // need the release laid down again even when its id did not change.
+            action = ServiceAction.Redeploy;
+            var what = otherReleaseChanges.Count > 0 ? otherReleaseChanges : ["version"];
+            reason = $"{string.Join(", ", what)} changed";
+            hosts = allHosts;
+        }
+        else if (configChanges.Count > 0 || live.ReleaseId != release)
+        {
+            action = ServiceAction.Reconfigure;
+            reason = configChanges.Count > 0
+                ? $"config changed: {string.Join(", ", configChanges.Select(DescribeConfig(fields)))}"
+                : $"release {live.ReleaseId} -> {release}";
+            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease || h.ToRelease is null).ToList();
+        }
+        else if (driftedHosts.Count > 0)
+        {
+            action = ServiceAction.Redeploy;
+            var joining = driftedHosts.Where(h => h.ToRelease is not null).Select(h => h.Host).ToList();
+            var parts = new List<string>();
+            if (joining.Count > 0) parts.Add($"hosts without release {release}: {string.Join(", ", joining)}");
+            if (leaving.Count > 0) parts.Add($"hosts leaving group: {string.Join(", ", leaving.Select(h => h.Host))}");
+            reason = string.Join("; ", parts);
+            hosts = driftedHosts;
+        }
+        else if (fields.Length > 0)
+        {
+            // Settings only (strategy, health, keepReleases, onFailure, dependsOn...): nothing changes on the hosts,
+            // but apply must record the new settings, or every later plan would show this change again.
+            action = ServiceAction.Reconfigure;
+            reason = $"settings only: {string.Join(", ", changedPaths)} (no host changes)";
+            hosts = [];
+        }
+        else
+        {
+            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
+                live.ReleaseId, release, spec.HostGroup, [], [], 0);
+        }
+
+        return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,
+            spec.HostGroup, fields, hostOrder.Sort(hosts), 0);
+    }
+
+    public static ServiceChange Remove(LiveService live, HostOrder hostOrder)
+    {
+        var hosts = live.Hosts.Values.Select(h => new HostChange(h.Host, hostOrder.RegionOf(h.Host), h.ActiveRelease, null));
+        var hostGroup = live.Fields.GetValueOrDefault("hostGroup") ?? "";
+        return new ServiceChange(live.Name, ServiceAction.Remove,
+            $"no longer desired in this environment (deleted or disabled); stop on {Hosts(live.Hosts.Count)}",
+            live.Version, null, live.ReleaseId, null, hostGroup,
+            Diff(live.Fields, ImmutableSortedDictionary<string, string>.Empty), hostOrder.Sort(hosts), 0);
+    }
+
+    /// <summary>Field-level diff of two flattened snapshots, sorted by path. A change that involves a secret on
+    /// either side is <see cref="FieldChangeKind.SecretChanged"/>: only references are ever held here.</summary>
+    public static ImmutableArray<FieldChange> Diff(
+        ImmutableSortedDictionary<string, string> before, ImmutableSortedDictionary<string, string> after)
+    {
+        var result = ImmutableArray.CreateBuilder<FieldChange>();
+        foreach (var path in before.Keys.Union(after.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var hasBefore = before.TryGetValue(path, out var b);
+            var hasAfter = after.TryGetValue(path, out var a);
+            if (hasBefore && hasAfter)
+            {
+                if (b == a) continue;
+                var kind = ServiceFields.IsSecret(b!) || ServiceFields.IsSecret(a!) ? FieldChangeKind.SecretChanged : FieldChangeKind.Changed;
+                result.Add(new FieldChange(path, kind, b, a));
+            }
+            else if (hasAfter) result.Add(new FieldChange(path, FieldChangeKind.Added, null, a));
+            else result.Add(new FieldChange(path, FieldChangeKind.Removed, b, null));
+        }
+        return result.ToImmutable();
+    }
+
+    /// <summary>Semver precedence (build metadata ignored); versions that do not parse compare ordinally, which
+    /// validation should already have prevented.</summary>
+    public static int CompareVersions(string from, string to)
+    {
+        if (SemVersion.TryParse(from, SemVersionStyles.Strict, out var a) && SemVersion.TryParse(to, SemVersionStyles.Strict, out var b))
+            return Math.Sign(SemVersion.ComparePrecedence(a, b));
+        return Math.Sign(string.CompareOrdinal(from, to));
+    }
+
+    private static Func<string, string> DescribeConfig(ImmutableArray<FieldChange> fields) => path =>
+    {
+        var f = fields.First(x => x.Path == path);
+        var key = path["config.".Length..];
+        return f.Kind switch
+        {
+            FieldChangeKind.Added => $"+{key}",
+            FieldChangeKind.Removed => $"-{key}",
+            FieldChangeKind.SecretChanged => $"{key} (secret reference changed)",
+            _ => key,
+        };
+    };
+
+    private static ImmutableArray<HostSpec> GroupHosts(ServiceSpec spec, EnvironmentSpec environment) =>
+        environment.HostGroups.TryGetValue(spec.HostGroup, out var group)
+            ? group.Hosts
+            : throw new PlanningException(
+                $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
+
+    private static string Hosts(int n) => n == 1 ? "1 host" : $"{n} hosts";
+}

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Reconciler.Telemetry;
+
+/// <summary>
+/// The core's one ActivitySource and Meter, both named "Reconciler". The core only emits; exporters are
+/// wired by the CLI (--otel console, or OTLP through the standard OTEL_* variables). Without a listener
+/// StartActivity returns null and instruments cost next to nothing.
+/// </summary>
+public static class ReconcilerTelemetry
+{
+    public const string Name = "Reconciler";
+
+    public static ActivitySource Source { get; } = new(Name);
+    public static Meter Meter { get; } = new(Name);
+
+    public static Histogram<double> DeployDuration { get; } =
+        Meter.CreateHistogram<double>("reconciler.deploy.duration", unit: "s", description: "Wall time of one apply, lock to result.");
+    public static Counter<long> HostsDeployed { get; } =
+        Meter.CreateCounter<long>("reconciler.hosts.deployed", unit: "{host}", description: "Hosts switched to a new release.");
+    public static Counter<long> GateFailures { get; } =
+        Meter.CreateCounter<long>("reconciler.gate.failures", unit: "{gate}", description: "Health gates that did not pass before their deadline.");
+    public static Counter<long> Rollbacks { get; } =
+        Meter.CreateCounter<long>("reconciler.rollbacks", unit: "{apply}", description: "Applies rolled back after a failure or a pre-emption.");
+    public static Counter<long> Applies { get; } =
+        Meter.CreateCounter<long>("reconciler.applies", unit: "{apply}", description: "Applies by result.");
+
+    /// <summary>Starts a span tagged with the commit and environment every span of an apply carries.</summary>
+    public static Activity? Start(string name, string environment, string commit)
+    {
+        var activity = Source.StartActivity(name);
+        activity?.SetTag("reconciler.environment", environment);
+        activity?.SetTag("reconciler.commit", commit);
+        return activity;
+    }
+
+    public static KeyValuePair<string, object?>[] Tags(string environment, string commit) =>
+        [new("reconciler.environment", environment), new("reconciler.commit", commit)];
+}
