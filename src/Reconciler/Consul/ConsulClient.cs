@@ -227,6 +227,29 @@ public sealed class ConsulClient : IDisposable
             s.CreateIndex);
     }
 
+    // ---- Health (used by the consul health check of the drivers) -----------------------------------------
+
+    /// <summary>Every health check registered for <paramref name="service"/> (GET /v1/health/checks/:service);
+    /// empty when the service has none or is unknown.</summary>
+    public async Task<IReadOnlyList<HealthCheckInfo>> HealthChecksAsync(string service, CancellationToken ct = default)
+    {
+        var r = await SendAsync(HttpMethod.Get, "/v1/health/checks/" + Uri.EscapeDataString(service), null, idempotent: true, null, ct);
+        if (r.Status == HttpStatusCode.NotFound) return [];
+        return (Deserialize<List<HealthCheckWire>>(r.Body) ?? [])
+            .Select(c => new HealthCheckInfo(c.Node ?? "", c.CheckID ?? "", c.Name ?? "", c.Status ?? "", c.Output ?? ""))
+            .OrderBy(c => c.Node, StringComparer.Ordinal).ThenBy(c => c.CheckId, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private sealed class HealthCheckWire
+    {
+        public string? Node { get; set; }
+        public string? CheckID { get; set; }
+        public string? Name { get; set; }
+        public string? Status { get; set; }
+        public string? Output { get; set; }
+    }
+
     // ---- Transport --------------------------------------------------------------------------------------
 
     private readonly record struct Response(HttpStatusCode Status, string Body, ulong Index);
