@@ -35,7 +35,15 @@ public sealed class ConsulStateStore : IStateStore
     /// holder that is alive but cut off has time to notice its failed renewal and stop.</summary>
     public TimeSpan LockDelay { get; }
 
-    public string Describe => $"consul://{new Uri(_client.Address).Authority}/{_prefix}";
+    /// <summary>consul://HOST:PORT/PREFIX, or consuls:// over TLS.</summary>
+    public string Describe
+    {
+        get
+        {
+            var a = new Uri(_client.Address);
+            return $"{(a.Scheme == Uri.UriSchemeHttps ? "consuls" : "consul")}://{a.Host}:{a.Port}/{_prefix}";
+        }
+    }
 
     // ---- live state -------------------------------------------------------------------------------------
 
