@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Reconciler.Cli;
+using Reconciler.Drivers;
 using Reconciler.Git;
 using Reconciler.State;
 using Reconciler.Testing;
@@ -123,7 +124,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Deploys_A_rolls_back_and_quarantines_B_without_retrying_and_applies_the_revert()
+    public async Task Deploys_A_rolls_back_and_quarantines_B_without_retrying_applies_the_revert_and_a_revert_is_a_symlink_flip()
     {
         var sha = WriteArtifact();
         var a = _repo.Commit("api 1.0.0", InfraFiles(sha, _healthPort));
@@ -169,9 +170,27 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             Assert.True(At($"applying {a.Sha[..12]}") < At($"apply of {a.Sha[..12]}: succeeded"));
             Assert.True(At($"apply of {a.Sha[..12]}: succeeded") < At($"apply of {b.Sha[..12]}: rolled-back"));
             Assert.True(At($"apply of {b.Sha[..12]}: rolled-back") < At($"apply of {revert.NewSha[..12]}: no-changes"));
+
+            // Revert of a commit that deployed fine: its plan is a downgrade, and apply flips `current` back to the old
+            // release still on the host. A file only this test put there survives: the release was reused, not
+            // unpacked again from the artifact (the driver only rewrites its config files).
+            var sentinel = Path.Combine(Path.GetDirectoryName(current)!, releaseOfA!, "sentinel-from-test");
+            File.WriteAllText(sentinel, "still here");
+            var d = _repo.Commit("api 1.1.0", ("services/api.yaml", ApiYaml("1.1.0", sha, _healthPort)));
+            await Until(async () => (await History()).Count == 3, "D applied", run, log);
+            Assert.NotEqual(releaseOfA, new DirectoryInfo(current).LinkTarget);
+            var revertD = GitRevert.Revert(_repo.Path, d.Sha, null, null, DateTimeOffset.Now);
+            await Until(async () => (await History()).Count == 4, "revert of D applied", run, log);
+            Assert.Equal(releaseOfA, new DirectoryInfo(current).LinkTarget);
+            Assert.True(File.Exists(sentinel), "the old release was unpacked again instead of reused");
+
+            // History: the four deploys, newest first.
             var history = await History();
-            Assert.Equal([b.Sha, a.Sha], history.Select(h => h.Commit));
-            Assert.Equal([ApplyResult.RolledBack, ApplyResult.Succeeded], history.Select(h => h.Result));
+            Assert.Equal([revertD.NewSha, d.Sha, b.Sha, a.Sha], history.Select(h => h.Commit));
+            Assert.Equal([ApplyResult.Succeeded, ApplyResult.Succeeded, ApplyResult.RolledBack, ApplyResult.Succeeded], history.Select(h => h.Result));
+            Assert.Contains("1.1.0 -> 1.0.0", history[0].ServiceOutcomes["api"]);
+            Assert.Equal("rolled back", history[2].ServiceOutcomes["api"]);
+            Assert.Equal(1, log.Count($"applying {b.Sha[..12]}"));   // B was never tried again
         }
         finally
         {
