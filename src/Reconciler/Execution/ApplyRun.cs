@@ -214,7 +214,7 @@ internal sealed class ApplyRun : IAsyncDisposable
             Report(wave.Index, change.Service, null, "gate", "waiting");
             var targets = new List<GateTarget>();
             foreach (var h in deploys)
-                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!));
+                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!, spec.Deploy.Path));
             using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(ct, preempt, _stopNew.Token);
             var result = await _gate.WaitAsync(change.Service, spec.Health, targets, Env, Commit, waitToken.Token);
             if (!result.Passed)
@@ -473,7 +473,7 @@ internal sealed class ApplyRun : IAsyncDisposable
                 await session.ActivateAsync(path, previous, restart, CancellationToken.None);
             await JournalAsync(key, JournalStatus.Finished, previous, CancellationToken.None);
         }
-        return previous is null ? null : new GateTarget(hostSpec, session, previous);
+        return previous is null ? null : new GateTarget(hostSpec, session, previous, path);
     }
 
     /// <summary>
