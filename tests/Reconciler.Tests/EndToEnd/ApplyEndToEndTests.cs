@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using LibGit2Sharp;
 using Reconciler.Cli;
 using Reconciler.Diff.Planning;
 using Reconciler.Drivers;
@@ -8,7 +9,9 @@ using Reconciler.Schema.Model;
 using Reconciler.State;
 using Reconciler.State.Sqlite;
 using Reconciler.Testing;
+using Reconciler.Tests.Git;
 using Reconciler.Tests.Infrastructure;
+using Reconciler.Tests.State;
 using Xunit;
 
 namespace Reconciler.Tests.EndToEnd;
@@ -223,5 +226,100 @@ public sealed class ApplyEndToEndTests(EndToEndFleet fixture) : IClassFixture<En
         Assert.Contains("unknown host key", outcome.Message);
         for (var i = 0; i < 4; i++)
             Assert.Equal($"releases/{ServiceFields.ReleaseId(db)}", Current(i, "db"));
+    }
+
+    // ---------------------------------------------------------------- the CLI, killed mid-apply
+
+    private string EnvironmentYaml() =>
+        "apiVersion: reconciler/v1\nkind: Environment\nname: e2e\nhostGroups:\n  web:\n    hosts:\n" +
+        string.Concat(_fleet.Hosts.Select(h =>
+            $"      - {{ name: {h.Name}, address: {h.Address}, port: {h.Port}, user: {h.User}, hostKey: \"{h.HostKey}\" }}\n"));
+
+    private string ServiceYaml(string version, TestArtifact artifact) => $$"""
+        apiVersion: reconciler/v1
+        kind: Service
+        name: api
+        version: {{version}}
+        artifact: { url: artifacts/{{Path.GetFileName(artifact.Path)}}, sha256: {{artifact.Sha256}} }
+        hostGroup: web
+        deploy: { driver: ssh, path: {{_root}}/api, restartCommand: ./bin/restart, stopCommand: ./bin/stop }
+        strategy: { type: rolling, maxParallel: 1 }
+        health:
+          interval: 100ms
+          consecutivePasses: 2
+          minHealthy: 300ms
+          deadline: 30s
+          checks:
+            - command: { run: "grep -qx ok ${deploy.path}/current/health", timeout: 10s }
+        config: { LOG_LEVEL: info }
+
+        """;
+
+    private static TestArtifact CliArtifact(string repo, string version) =>
+        TestArtifact.Create(Path.Combine(repo, "artifacts"), $"api-{version}.tar.gz", new Dictionary<string, string>
+        {
+            ["VERSION"] = version + "\n",
+            ["health"] = "ok\n",
+            ["bin/restart"] = "#!/bin/sh\necho \"$RECONCILER_RELEASE\" > \"$RECONCILER_DEPLOY_PATH/restarted\"\n",
+            ["bin/stop"] = "#!/bin/sh\nexit 0\n",
+        });
+
+    [Fact]
+    public async Task The_cli_killed_with_sigkill_mid_apply_converges_when_run_again()
+    {
+        var repoDir = _temp.Combine("infra");
+        using var git = new GitTestRepo(repoDir);
+        string[] Apply() => ["apply", "--repo", repoDir, "--env", Env, "--yes", "--ssh-key", _fleet.ClientKeyPath];
+
+        var v1 = CliArtifact(repoDir, "1.0.0");
+        Commands.Stage(git.Repo, "artifacts/api-1.0.0.tar.gz");
+        git.Commit("api 1.0.0",
+            (".gitignore", ".reconciler/\n"),
+            ("reconciler.yaml", "apiVersion: reconciler/v1\nkind: Repository\nstate: sqlite:.reconciler/state.db\n"),
+            ("environments/e2e.yaml", EnvironmentYaml()),
+            ("services/api.yaml", ServiceYaml("1.0.0", v1)));
+        var first = await ChildProcess.RunAsync(ChildProcess.Reconciler, Apply());
+        Assert.True(first.Code == 0, first.Err + first.Out);
+
+        var v2 = CliArtifact(repoDir, "1.1.0");
+        Commands.Stage(git.Repo, "artifacts/api-1.1.0.tar.gz");
+        var commit = git.Commit("api 1.1.0", ("services/api.yaml", ServiceYaml("1.1.0", v2))).Sha;
+
+        // Kill -9 once the second host has switched: mid-service, with the journal open and the lock held.
+        using (var doomed = ChildProcess.Start(ChildProcess.Reconciler, Apply(), readStdout: false))
+        {
+            await doomed.WaitForLineAsync("[wave 1] api web-2: activate finished", TimeSpan.FromSeconds(120));
+            doomed.Kill();
+        }
+        var db = Path.Combine(repoDir, ".reconciler", "state.db");
+        await using (var store = new SqliteStateStore(db, TimeProvider.System))
+        {
+            Assert.NotEmpty(await store.ReadOpenJournalAsync(Env, default));
+            Assert.NotNull(await store.ReadLockAsync(Env, default));
+        }
+
+        var rerun = await ChildProcess.RunAsync(ChildProcess.Reconciler, Apply());
+        Assert.True(rerun.Code == 0, rerun.Err + rerun.Out);
+        Assert.Contains("did not finish", rerun.Out);
+
+        await using (var store = new SqliteStateStore(db, TimeProvider.System))
+        {
+            var live = await store.ReadAsync(Env, default);
+            Assert.Equal("1.1.0", live.Services["api"].Version);
+            Assert.Equal(commit, live.LastGoodCommit);
+            Assert.Empty(await store.ReadOpenJournalAsync(Env, default));
+            Assert.Null(await store.ReadLockAsync(Env, default));
+            for (var i = 0; i < 4; i++)
+            {
+                Assert.Equal($"releases/{live.Services["api"].ReleaseId}", Current(i, "api"));
+                Assert.Equal(live.Services["api"].ReleaseId, live.Services["api"].Hosts[_fleet.Hosts[i].Name].ActiveRelease);
+            }
+            var history = await store.ReadHistoryAsync(Env, 10, default);
+            Assert.Equal(ApplyResult.Succeeded, history[0].Result);
+        }
+
+        var again = await ChildProcess.RunAsync(ChildProcess.Reconciler, Apply());
+        Assert.True(again.Code == 0, again.Err + again.Out);
+        Assert.Contains("No changes", again.Out);
     }
 }

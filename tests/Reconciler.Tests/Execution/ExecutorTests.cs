@@ -541,4 +541,25 @@ public sealed class ExecutorTests
         Assert.False((await w.LiveAsync()).Services["db"].Hosts.ContainsKey("web-4"));
         Assert.Contains(w.ProgressEvents, e => e.Host == "web-4" && e.Status.StartsWith("skipped", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_lock_left_by_a_dead_process_of_the_same_user_and_machine_is_taken_over_without_waiting_for_its_ttl()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        using var gone = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        await gone.WaitForExitAsync();
+        await w.Store.TryAcquireLockAsync(Env, $"alice@laptop pid {gone.Id} (apply x)", "apply c1", TimeSpan.FromHours(1), CancellationToken.None);
+
+        var outcome = await w.ApplyAsync(w.Request(w.Desired("c1", [Service("db", "2.1.0"), ApiOld])));
+
+        Assert.True(outcome.Result == ApplyResult.Succeeded, outcome.Message);
+        Assert.Contains(w.ProgressEvents, p => p.Step == "lock" && p.Status.Contains("that process is gone"));
+        // Someone else's lock, or one of a live process, is respected.
+        await w.Store.TryAcquireLockAsync(Env, $"bob@ci pid {gone.Id} (apply y)", "apply", TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal(ExitCodes.LockedOrFrozen, (await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.2.0"), ApiOld])))).ExitCode);
+        await w.Store.ReleaseLockAsync(Env, "", force: true, CancellationToken.None);
+        await w.Store.TryAcquireLockAsync(Env, $"alice@laptop pid {Environment.ProcessId} (apply z)", "apply", TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal(ExitCodes.LockedOrFrozen, (await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.2.0"), ApiOld])))).ExitCode);
+    }
 }
