@@ -83,6 +83,7 @@ internal static class PlanCommand
             throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
         var planning = Stopwatch.StartNew();
+        var planningCpu = CpuMs();
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
@@ -109,28 +110,38 @@ internal static class PlanCommand
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         var plans = attempts.Select(x => x.Plan!).ToList();
         planning.Stop();
+        planningCpu = CpuMs() - planningCpu;
+        var rendering = Stopwatch.StartNew();
+        var renderingCpu = CpuMs();
 
         var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
                     && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
-        stdout.Write(Render(plans, a.Format, color));
+        var rendered = Render(plans, a.Format, color);
+        stdout.Write(rendered);
 
         if (a.Out is not null)
         {
-            WriteAtomically(a.Out, JsonPlanView.Render(plans.Single()));
+            // Saved exactly as `--format json` prints it (rendered once when that is the format).
+            WriteAtomically(a.Out, a.Format == "json" ? rendered : JsonPlanView.Render(plans.Single()));
             stderr.WriteLine($"saved the plan to {a.Out}; apply it with `reconciler apply --plan {a.Out}`.");
         }
         if (a.Verbose)
-            stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms; total {total.ElapsedMilliseconds} ms");
+            stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
+                             $"rendered and wrote in {rendering.ElapsedMilliseconds} ms ({CpuMs() - renderingCpu} ms CPU); " +
+                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started)");
 
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
     }
 
+    private static long CpuMs() => (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+
     private static RepoModel Load(InfraRepo infra, FileParseCache cache, PlanArgs a, TextWriter stderr, string label)
     {
         var watch = Stopwatch.StartNew();
+        var cpu = CpuMs();
         var result = RepoLoader.Load(infra.Source, cache);
         if (a.Verbose)
-            stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms");
+            stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms ({CpuMs() - cpu} ms CPU)");
         if (!result.HasErrors) return result.Model!;
         var prefix = a.Repo is "." or "./" ? "" : a.Repo.TrimEnd('/') + "/";
         var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
@@ -174,7 +185,7 @@ internal static class PlanCommand
         }
         try
         {
-            var state = JsonSerializer.Deserialize<LiveState>(json, ReconcilerJson.Options)
+            var state = JsonSerializer.Deserialize(json, PlanJsonContext.LiveStateInfo)
                         ?? throw new UserError($"{path}: the live state is null; expected an object as documented in docs/plan-json.md.");
             return CheckComplete(state, path);
         }
