@@ -74,8 +74,7 @@ try
     Console.WriteLine(FormattableString.Invariant(
         $"driver / bash with the same key exchange: one batch {Median(times[0]) / sameKexOne:0.00}x, batches of {batchSize} {Median(times[1]) / sameKexBatches:0.00}x"));
     Console.WriteLine(FormattableString.Invariant(
-        $"driver / bash with ssh's default key exchange: one batch {Median(times[0]) / MedianOf($"bash xargs -P {hostCount}, 1 batch"):0.00}x, " +
-        $"batches of {batchSize} {Median(times[1]) / MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}"):0.00}x"));
+        $"driver / bash with ssh's default key exchange: one batch {Median(times[0]) / MedianOf($"bash xargs -P {hostCount}, 1 batch"):0.00}x, batches of {batchSize} {Median(times[1]) / MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}"):0.00}x"));
     Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
 }
 finally
