@@ -216,7 +216,7 @@ public sealed class ConsulClient : IDisposable
         return r.Status == HttpStatusCode.NotFound ? null : FirstSession(r.Body);
     }
 
-    private static SessionInfo? FirstSession(string body)
+    private SessionInfo? FirstSession(string body)
     {
         var list = Deserialize<List<SessionInfoWire>>(body);
         if (list is not { Count: > 0 }) return null;
@@ -363,7 +363,20 @@ public sealed class ConsulClient : IDisposable
 
     private static bool ParseBool(string body) => body.Trim() == "true";
 
-    private static T? Deserialize<T>(string body) => string.IsNullOrWhiteSpace(body) ? default : JsonSerializer.Deserialize<T>(body, Wire);
+    private T? Deserialize<T>(string body)
+    {
+        if (string.IsNullOrWhiteSpace(body)) return default;
+        try
+        {
+            return JsonSerializer.Deserialize<T>(body, Wire);
+        }
+        catch (JsonException e)
+        {
+            var start = body.Length > 200 ? body[..200] + "..." : body;
+            throw new ConsulException(ConsulErrorKind.ServerError,
+                $"{Address} answered with something that is not Consul's JSON ({e.Message}): {start}. Is --state pointing at a Consul agent?", inner: e);
+        }
+    }
 
     public void Dispose() => _http.Dispose();
 }
