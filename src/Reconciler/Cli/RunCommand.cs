@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Net.Http;
 using Reconciler.Daemon;
-using Reconciler.Drivers;
-using Reconciler.Drivers.Health;
+using Reconciler.Execution;
 using Reconciler.Git;
 using Reconciler.Notifications;
 
@@ -70,21 +68,14 @@ internal static class RunCommand
         string subdirectory;
         using (var source = GitRepoSource.Open(follower.RepositoryPath, head.Sha)) subdirectory = source.Subdirectory;
 
-        using var http = HttpProbe.CreateClient();
-        using var hookHttp = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };   // the notifier's Polly timeout bounds each post
-        var drivers = new HostDrivers(new HostDriverOptions
-        {
-            SshKeyPath = s.SshKey,
-            TrustUnknownHostKeys = s.TrustUnknownHostKeys,
-            LocalRoot = Path.Combine(stateDirectory, "local"),
-            Warn = message => log.WriteLine(message),
-        });
-        var reconciler = new CommitReconciler(drivers.Create, HostDrivers.Probes(http), HostDrivers.Artifacts(baseDirectory, http),
-            HostDrivers.Secrets(), store, time, follower.RepositoryPath, subdirectory, Path.Combine(stateDirectory, "artifacts"));
-        await using var notifier = new Notifier(hookHttp, log);
+        var dependencies = ExecutorWiring.Dependencies(store, baseDirectory, time,
+            ExecutorWiring.DriverOptions(baseDirectory, s.SshKey, s.TrustUnknownHostKeys, log));
+        await using var notifier = new Notifier(ExecutorWiring.Http, log);
+        var reconciler = new CommitReconciler(dependencies, follower.RepositoryPath, subdirectory,
+            Path.Combine(stateDirectory, "artifacts-from-git"), notifier);
         var daemon = new GitOpsDaemon(
             new DaemonOptions(s.Environment, s.Interval, $"daemon@{Environment.MachineName}", s.MaxParallel),
-            follower, loader, new NotifyingReconciler(reconciler, notifier, time), store, time, log);
+            follower, loader, reconciler, store, time, log);
 
         DaemonHttp? server = null;
         if (s.Listen is { } endpoint)

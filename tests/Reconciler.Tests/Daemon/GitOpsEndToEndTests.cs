@@ -30,6 +30,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
     private WebApplication _health = null!;
     private int _healthPort;
     private GitTestRepo _repo = null!;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _notifications = new();
 
     public async Task InitializeAsync()
     {
@@ -38,6 +39,12 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
         builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         _health = builder.Build();
         _health.MapGet("/health/{version}", (string version) => version == "2.0.0" ? Results.StatusCode(500) : Results.Ok("healthy"));
+        _health.MapPost("/hook", async (HttpRequest request) =>
+        {
+            using var body = await System.Text.Json.JsonDocument.ParseAsync(request.Body);
+            _notifications.Enqueue(body.RootElement.GetProperty("text").GetString()!);
+            return Results.Ok();
+        });
         await _health.StartAsync();
         _healthPort = new Uri(_health.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         _repo = new GitTestRepo(_dir.Combine("infra"));
@@ -63,7 +70,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
         return buffer.ToArray();
     }
 
-    internal static (string Path, string? Content)[] InfraFiles(string artifactSha, int healthPort) =>
+    internal static (string Path, string? Content)[] InfraFiles(string artifactSha, int healthPort, string? hookUrl = null) =>
     [
         (".gitignore", ".reconciler/\n"),
         ("reconciler.yaml", """
@@ -75,7 +82,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
               onFailure: rollback
               strategy: { type: rolling, maxParallel: 1 }
               health: { interval: 100ms, consecutivePasses: 1, minHealthy: 100ms, deadline: 1500ms }
-            """),
+            """ + (hookUrl is null ? "" : $"\nnotifications:\n  - url: {hookUrl}\n    events: [start, success, failure, rollback]\n")),
         ("environments/test.yaml", """
             apiVersion: reconciler/v1
             kind: Environment
@@ -127,7 +134,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
     public async Task Deploys_A_rolls_back_and_quarantines_B_without_retrying_applies_the_revert_and_a_revert_is_a_symlink_flip()
     {
         var sha = WriteArtifact();
-        var a = _repo.Commit("api 1.0.0", InfraFiles(sha, _healthPort));
+        var a = _repo.Commit("api 1.0.0", InfraFiles(sha, _healthPort, $"http://127.0.0.1:{_healthPort}/hook"));
 
         var log = new SynchronizedLog();
         using var stop = new CancellationTokenSource();
@@ -191,6 +198,17 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             Assert.Contains("1.1.0 -> 1.0.0", history[0].ServiceOutcomes["api"]);
             Assert.Equal("rolled back", history[2].ServiceOutcomes["api"]);
             Assert.Equal(1, log.Count($"applying {b.Sha[..12]}"));   // B was never tried again
+
+            // Notifications (Slack-compatible POSTs to the hook in reconciler.yaml), in order; sent in the background.
+            string[] expected =
+            [
+                $"{a.Sha[..12]} to test started", $"{a.Sha[..12]} to test succeeded",
+                $"{b.Sha[..12]} to test started", $"{b.Sha[..12]} to test rolled back",
+                $"{d.Sha[..12]} to test started", $"{d.Sha[..12]} to test succeeded",
+                $"{revertD.NewSha[..12]} to test started", $"{revertD.NewSha[..12]} to test succeeded",
+            ];
+            await Until(() => Task.FromResult(_notifications.Count >= expected.Length), "notifications", run, log);
+            Assert.Equal(expected, _notifications.Select(n => n.Replace("reconciler: apply of ", "", StringComparison.Ordinal)));
         }
         finally
         {

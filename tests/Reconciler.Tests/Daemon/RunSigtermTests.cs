@@ -16,7 +16,7 @@ using Xunit;
 
 namespace Reconciler.Tests.Daemon;
 
-/// <summary>`reconciler run` as a real child process, stopped with SIGTERM (kill -TERM) while a health gate waits.</summary>
+/// <summary>`reconciler run` as a real child process: its /status during an apply, then SIGTERM (kill -TERM) while a health gate waits.</summary>
 public sealed class RunSigtermTests : IAsyncLifetime
 {
     private readonly TempDir _dir = new();
@@ -68,9 +68,10 @@ public sealed class RunSigtermTests : IAsyncLifetime
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "reconciler.dll"), "run", "--env", "test", "--repo", repo.Path, "--interval", "200ms" })
+        foreach (var arg in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "reconciler.dll"), "run", "--env", "test", "--repo", repo.Path, "--interval", "200ms", "--listen", "127.0.0.1:0" })
             psi.ArgumentList.Add(arg);
         psi.Environment.Remove("RECONCILER_STATE");
+        psi.Environment.Remove("RECONCILER_WEBHOOK_SECRET");
         using var process = Process.Start(psi)!;
         var stderr = new SynchronizedLog();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.WriteLine(e.Data); };
@@ -81,6 +82,19 @@ public sealed class RunSigtermTests : IAsyncLifetime
             await Wait.Until(() => stderr.Count($"apply of {a.Sha[..12]}: succeeded") == 1, "A deployed:\n" + stderr, 60_000);
             var b = repo.Commit("api 3.0.0", ("services/api.yaml", GitOpsEndToEndTests.ApiYaml("3.0.0", sha, _healthPort).Replace("deadline: 1500ms", "deadline: 20s")));
             await Wait.Until(() => _probes.Contains("3.0.0"), "B in its health wait:\n" + stderr, 60_000);
+
+            // /status shows the apply in flight, its progress and the lock.
+            var address = System.Text.RegularExpressions.Regex.Match(stderr.ToString(), @"listening on (http://127\.0\.0\.1:\d+/)").Groups[1].Value;
+            using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+            {
+                Assert.Equal("ok\n", await http.GetStringAsync(new Uri(new Uri(address), "/healthz")));
+                using var status = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri(new Uri(address), "/status")));
+                var environment = status.RootElement.GetProperty("environments")[0];
+                Assert.Equal(b.Sha, environment.GetProperty("inFlight").GetProperty("commit").GetString());
+                Assert.True(environment.GetProperty("inFlight").GetProperty("progressEvents").GetInt32() > 0);
+                Assert.StartsWith("daemon@", environment.GetProperty("lock").GetProperty("owner").GetString());
+                Assert.Equal(a.Sha, environment.GetProperty("lastResult").GetProperty("commit").GetString());
+            }
 
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();
