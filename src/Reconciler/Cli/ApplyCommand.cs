@@ -101,7 +101,7 @@ internal static class ApplyCommand
         var deps = ExecutorWiring.Dependencies(store, infra.Directory, time,
             ExecutorWiring.DriverOptions(infra.Directory, a.SshKey, a.TrustUnknownHostKeys, stderr), artifacts);
         await using var notifier = new Notifier(ExecutorWiring.Http, stderr);
-        IReconciler reconciler = new NotifyingReconciler(ExecutorWiring.Reconciler(deps), notifier, time);
+        IReconciler reconciler = ExecutorWiring.Reconciler(deps, observer: notifier);
 
         if (saved is null)
         {

@@ -28,8 +28,8 @@ public static class ExecutorWiring
         IArtifactFetcher? artifacts = null) =>
         new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http), artifacts ?? HostDrivers.Artifacts(repoRoot, Http), HostDrivers.Secrets(), time);
 
-    public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null) =>
-        new(dependencies, Plan, options);
+    public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
+        new(dependencies, Plan, options, observer);
 
     /// <summary>The pure planner, with its refusal turned into a user-facing error.</summary>
     public static Plan Plan(DesiredState desired, LiveState live)

@@ -15,8 +15,9 @@ namespace Reconciler.Execution;
 /// plan against live state (or check a saved plan is still current), respect freezes, take and renew the lock,
 /// resume or repair an interrupted apply from the journal, run the plan (<see cref="ApplyRun"/>), record history.
 /// </summary>
-/// Notifications are a decorator (<see cref="Notifications.NotifyingReconciler"/>), not part of this class.
-public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredState, LiveState, Plan> planner, ReconcileOptions? options = null)
+/// <param name="observer">Told about start, success, rollback and failure (notifications); never blocks the apply.</param>
+public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredState, LiveState, Plan> planner, ReconcileOptions? options = null,
+    IApplyObserver? observer = null)
     : IReconciler
 {
     private readonly ReconcileOptions _options = options ?? new ReconcileOptions();
@@ -112,6 +113,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 journal = [begin];
             }
 
+            Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
                 request.MaxParallel ?? _options.DefaultMaxParallel, progress);
             RunResult result;
@@ -131,6 +133,16 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             var message = request.Force ? $"{result.Message} (forced: {request.ForceReason})" : result.Message;
             await store.AppendHistoryAsync(new HistoryEntry(applyId, env, commit, request.CommitAuthor, request.AppliedBy, started,
                 deps.Time.GetUtcNow(), result.Result, result.ServiceOutcomes, message), CancellationToken.None);
+            // One event per outcome. A pre-empted apply was rolled back; an interrupted one resumes later and says nothing yet.
+            NotificationEvent? outcomeEvent = result.Result switch
+            {
+                ApplyResult.Succeeded => NotificationEvent.Success,
+                ApplyResult.RolledBack => NotificationEvent.Rollback,
+                ApplyResult.Interrupted when request.Preempt.IsCancellationRequested => NotificationEvent.Rollback,
+                ApplyResult.Interrupted => null,
+                _ => NotificationEvent.Failure,
+            };
+            if (outcomeEvent is { } kind) Notify(kind, message);
             return Done(new ReconcileOutcome(result.Result, plan, result.Message, result.Result switch
             {
                 ApplyResult.Succeeded => ExitCodes.Ok,
@@ -146,6 +158,18 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             await renewal;
             if (!lockLost)
                 await store.ReleaseLockAsync(env, owner, force: false, CancellationToken.None);
+        }
+
+        void Notify(NotificationEvent kind, string message)
+        {
+            try
+            {
+                observer?.OnApplyEvent(new ApplyEvent(kind, desired, request.AppliedBy, request.CommitAuthor, message, deps.Time.GetUtcNow(), plan));
+            }
+            catch (Exception)
+            {
+                // A notification never fails a deploy (the observer promises not to throw; this keeps that promise).
+            }
         }
 
         ReconcileOutcome Done(ReconcileOutcome outcome)
