@@ -12,6 +12,7 @@ using Reconciler.Tests.Infrastructure;
 
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+var withSftp = !args.Contains("--no-sftp");
 var script = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "deploy-xargs.sh"));
 const string DriverPath = "/srv/bench/driver/api";
 const string BashPath = "/srv/bench/bash/api";
@@ -38,17 +39,20 @@ try
     var knownHosts = Path.Combine(work, "known_hosts");
     await File.WriteAllLinesAsync(knownHosts, fleet.Hosts.Select(h => $"[{h.Address}]:{h.Port} {h.HostKey}"));
     var batchSize = new MaxParallel(25, IsPercent: true).Resolve(hostCount);
-    var modes = new (string Name, Func<int, Task<double>> Run)[]
+    var modes = new List<(string Name, Func<int, Task<double>> Run)>
     {
         ("driver, 1 batch of " + hostCount + " (exec upload)", r => DriverRunAsync(r, hostCount, SshUpload.Exec, "de")),
         ($"driver, batches of {batchSize} (25%, exec upload)", r => DriverRunAsync(r, batchSize, SshUpload.Exec, "db")),
         ("driver, 1 batch of " + hostCount + " (SFTP upload)", r => DriverRunAsync(r, hostCount, SshUpload.Sftp, "ds")),
+        ($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (as the driver)", r => BashRunAsync(r, hostCount, "bk", "-o KexAlgorithms=curve25519-sha256")),
         ($"bash xargs -P {hostCount}, 1 batch", r => BashRunAsync(r, hostCount, "be")),
         ($"bash xargs -P {batchSize}, batches of {batchSize}", r => BashRunAsync(r, batchSize, "bb")),
+        ($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex", r => BashRunAsync(r, batchSize, "bc", "-o KexAlgorithms=curve25519-sha256")),
     };
+    if (!withSftp) modes.RemoveAt(2);
     var times = modes.Select(_ => new List<double>()).ToArray();
     for (var round = 0; round <= rounds; round++) // round 0 warms up (JIT, page cache, first releases)
-        for (var m = 0; m < modes.Length; m++)
+        for (var m = 0; m < modes.Count; m++)
         {
             var seconds = await modes[m].Run(round);
             Console.Error.WriteLine($"round {round} {modes[m].Name}: {seconds:0.000}s");
@@ -57,17 +61,20 @@ try
 
     Console.WriteLine($"| job ({hostCount} hosts, 200 KB artifact, keep 5) | median wall (s) | min | max | runs |");
     Console.WriteLine("|---|---:|---:|---:|---:|");
-    for (var m = 0; m < modes.Length; m++)
+    for (var m = 0; m < modes.Count; m++)
     {
         var t = times[m].Order().ToList();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {modes[m].Name} | {t[t.Count / 2]:0.00} | {t[0]:0.00} | {t[^1]:0.00} | {t.Count} |"));
     }
-    var bashOne = Median(times[3]);
+    double MedianOf(string name) => Median(times[modes.FindIndex(m => m.Name == name)]);
     Console.WriteLine();
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"ratio driver/bash, one batch: {Median(times[0]) / bashOne:0.00}x; batches of {batchSize}: {Median(times[1]) / Median(times[4]):0.00}x; " +
-        $"SFTP upload, one batch: {Median(times[2]) / bashOne:0.00}x"));
+    var sameKexOne = MedianOf($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (as the driver)");
+    var sameKexBatches = MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex");
+    Console.WriteLine(FormattableString.Invariant(
+        $"driver / bash with the same key exchange: one batch {Median(times[0]) / sameKexOne:0.00}x, batches of {batchSize} {Median(times[1]) / sameKexBatches:0.00}x"));
+    Console.WriteLine(FormattableString.Invariant(
+        $"driver / bash with ssh's default key exchange: one batch {Median(times[0]) / MedianOf($"bash xargs -P {hostCount}, 1 batch"):0.00}x, batches of {batchSize} {Median(times[1]) / MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}"):0.00}x"));
     Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
 }
 finally
@@ -113,7 +120,7 @@ async Task<double> DriverRunAsync(int round, int batch, SshUpload upload, string
     return seconds;
 }
 
-async Task<double> BashRunAsync(int round, int batch, string tag)
+async Task<double> BashRunAsync(int round, int batch, string tag, string sshOptions = "")
 {
     var artifact = NewArtifact(round, tag);
     var id = $"1.{round}.0-{tag}00000000";
@@ -131,6 +138,7 @@ async Task<double> BashRunAsync(int round, int batch, string tag)
             ArgumentList = { script, hostsFile, fleet.ClientKeyPath, Path.Combine(work, "known_hosts"), artifact.Path, id, BashPath, batch.ToString(CultureInfo.InvariantCulture) },
             RedirectStandardError = true,
         };
+        psi.Environment["SSH_EXTRA_OPTS"] = sshOptions;
         using var p = Process.Start(psi)!;
         var stderr = await p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync();

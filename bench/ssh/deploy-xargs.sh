@@ -6,6 +6,7 @@
 #
 # usage: deploy-xargs.sh HOSTS_FILE KEY KNOWN_HOSTS ARTIFACT RELEASE_ID DEPLOY_PATH PARALLEL
 #   HOSTS_FILE: one "user@address port" per line; KNOWN_HOSTS: pinned host keys ([addr]:port ssh-ed25519 ...).
+#   SSH_EXTRA_OPTS (environment, optional): more ssh options, e.g. "-o KexAlgorithms=curve25519-sha256".
 set -euo pipefail
 hosts=$1 key=$2 known=$3 artifact=$4 id=$5 path=$6 parallel=$7
 
@@ -23,10 +24,12 @@ ln -s "releases/$ID" ".current.tmp.$$"; mv -T ".current.tmp.$$" current
 (cd current && RECONCILER_DEPLOY_PATH=$P ./bin/restart >/dev/null 2>&1 </dev/null)
 ls -1t releases | tail -n +6 | while read -r old; do rm -rf "releases/$old"; done'
 
-export key known artifact id path remote
+extra=${SSH_EXTRA_OPTS:-}
+export key known artifact id path remote extra
 deploy_one() {
   local target=$1 port=$2
-  ssh -q -i "$key" -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known" \
+  # shellcheck disable=SC2086 # $extra is a list of options
+  ssh -q $extra -i "$key" -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known" \
       -o ConnectTimeout=10 "$target" "/bin/sh -c '$(printf %s "$remote" | sed "s/'/'\\\\''/g")' sh '$path' '$id'" < "$artifact"
 }
 export -f deploy_one

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using Reconciler.Diff.Live;
 using Reconciler.Diff.Planning;
@@ -116,14 +117,23 @@ internal static class PlanCommand
 
         var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
                     && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
-        var rendered = Render(plans, a.Format, color);
-        stdout.Write(rendered);
-
-        if (a.Out is not null)
+        if (a.Format == "json")
         {
-            // Saved exactly as `--format json` prints it (rendered once when that is the format).
-            WriteAtomically(a.Out, a.Format == "json" ? rendered : JsonPlanView.Render(plans.Single()));
-            stderr.WriteLine($"saved the plan to {a.Out}; apply it with `reconciler apply --plan {a.Out}`.");
+            // UTF-8 bytes straight to stdout (when it is the console) and to --out: no transcoding of tens of MB.
+            var bytes = JsonBytes(plans);
+            if (ReferenceEquals(stdout, Console.Out))
+            {
+                stdout.Flush();
+                using var raw = Console.OpenStandardOutput();
+                raw.Write(bytes);
+            }
+            else stdout.Write(Encoding.UTF8.GetString(bytes));
+            if (a.Out is not null) SavePlan(a.Out, bytes, stderr); // --out implies one environment: the same document
+        }
+        else
+        {
+            stdout.Write(Render(plans, a.Format, color));
+            if (a.Out is not null) SavePlan(a.Out, JsonPlanView.RenderUtf8(plans.Single()), stderr);
         }
         if (a.Verbose)
             stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
@@ -162,11 +172,24 @@ internal static class PlanCommand
         }
     }
 
+    /// <summary>One plan: its document. Several environments: a JSON array of plan documents (docs/plan-json.md).</summary>
+    internal static byte[] JsonBytes(IReadOnlyList<Plan> plans)
+    {
+        if (plans.Count == 1) return JsonPlanView.RenderUtf8(plans[0]);
+        using var buffer = new MemoryStream();
+        buffer.Write("[\n"u8);
+        for (var i = 0; i < plans.Count; i++)
+        {
+            var doc = JsonPlanView.RenderUtf8(plans[i]);
+            buffer.Write(doc, 0, doc.Length - 1); // without its trailing newline
+            buffer.Write(i < plans.Count - 1 ? ",\n"u8 : "\n]\n"u8);
+        }
+        return buffer.ToArray();
+    }
+
     internal static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
     {
-        "json" when plans.Count == 1 => JsonPlanView.Render(plans[0]),
-        // Several environments: a JSON array of plan documents, each as documented in docs/plan-json.md.
-        "json" => "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n",
+        "json" => Encoding.UTF8.GetString(JsonBytes(plans)),
         // One PR comment for all environments: share the size limit between them.
         "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
@@ -227,14 +250,20 @@ internal static class PlanCommand
             : throw new UserError($"{path}: not a valid live state: missing or wrong '{missing}'. Expected the shape in docs/plan-json.md (live state input).");
     }
 
+    private static void SavePlan(string path, byte[] json, TextWriter stderr)
+    {
+        WriteAtomically(path, json);
+        stderr.WriteLine($"saved the plan to {path}; apply it with `reconciler apply --plan {path}`.");
+    }
+
     /// <summary>Write to a temporary file beside the target and rename it over, so a reader never sees half a plan.</summary>
-    private static void WriteAtomically(string path, string content)
+    private static void WriteAtomically(string path, byte[] content)
     {
         var full = Path.GetFullPath(path);
         var temp = full + ".tmp-" + Environment.ProcessId;
         try
         {
-            File.WriteAllText(temp, content);
+            File.WriteAllBytes(temp, content);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

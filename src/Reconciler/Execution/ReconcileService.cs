@@ -63,8 +63,15 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 $"{env} is frozen: {frozen}. Nothing was changed. Wait for the freeze to end, or use --force --reason \"...\".", ExitCodes.LockedOrFrozen));
 
         var applyId = resume ? journal.First(e => e.Step == ApplyRun.BeginStep).ApplyId : NewApplyId(started);
-        var owner = $"{request.AppliedBy} (apply {applyId})";
+        var owner = $"{request.AppliedBy} pid {Environment.ProcessId} (apply {applyId})";
         var attempt = await store.TryAcquireLockAsync(env, owner, $"apply {commit}", _options.LockTtl, ct);
+        if (!attempt.Acquired && HeldByDeadProcessHere(attempt.Holder, request.AppliedBy))
+        {
+            // A crashed (kill -9) apply of this user on this machine: no need to wait for its TTL to resume.
+            progress?.Report(new ApplyProgress(env, commit, 0, null, null, "lock", $"taken over from {attempt.Holder.Owner}: that process is gone"));
+            await store.ReleaseLockAsync(env, attempt.Holder.Owner, force: true, ct);
+            attempt = await store.TryAcquireLockAsync(env, owner, $"apply {commit}", _options.LockTtl, ct);
+        }
         if (!attempt.Acquired && request.Force)
         {
             await store.ReleaseLockAsync(env, owner, force: true, ct);
@@ -219,6 +226,30 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         await deps.Store.AppendHistoryAsync(new HistoryEntry(applyId, desired.Environment, header.Plan.Commit, null, request.AppliedBy,
             journal[0].At, now, ApplyResult.Interrupted, ImmutableSortedDictionary<string, string>.Empty,
             $"interrupted; superseded by {desired.Revision}. Hosts left mid-switch were returned to their recorded release."), CancellationToken.None);
+    }
+
+    /// <summary>True when the lock's owner is "APPLIEDBY pid N (...)" for this user and machine and process N is not
+    /// running. A reused pid only makes us wait for the TTL, the safe direction.</summary>
+    internal static bool HeldByDeadProcessHere(LockInfo holder, string appliedBy)
+    {
+        var prefix = appliedBy + " pid ";
+        if (!holder.Owner.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        var rest = holder.Owner.AsSpan(prefix.Length);
+        var end = rest.IndexOf(' ');
+        if (!int.TryParse(end < 0 ? rest : rest[..end], out var pid) || pid == Environment.ProcessId) return false;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;   // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
 
     private async Task RenewLockAsync(string env, string owner, Action lost, CancellationToken stop)

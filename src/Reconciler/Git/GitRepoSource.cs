@@ -49,7 +49,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
             var tree = subdirectory == "" ? commit.Tree : commit.Tree[subdirectory]?.Target as Tree;
             if (tree is null)
                 throw new UserError(
-                    $"commit {commit.Sha[..12]} ({revision}) has no directory {subdirectory}/ in repository {repository.Info.WorkingDirectory ?? repository.Info.Path}. " +
+                    $"commit {commit.Sha[..12]} ({revision}) has no directory {subdirectory}/ (Git repository at {(repository.Info.WorkingDirectory ?? repository.Info.Path).TrimEnd('/')}). " +
                     "The infra repo did not exist at that commit yet; pick a later revision (see `git log -- " + subdirectory + "`).");
             return new GitRepoSource(repository, commit, tree, subdirectory);
         }
@@ -101,7 +101,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
             commit = null;
         }
         return commit ?? throw new UserError(
-            $"unknown revision '{revision}' in {repository.Info.WorkingDirectory ?? repository.Info.Path}. " +
+            $"unknown revision '{revision}' in the Git repository at {(repository.Info.WorkingDirectory ?? repository.Info.Path).TrimEnd('/')}. " +
             "--rev takes a commit SHA (full or short), a branch, a tag, or an expression like HEAD~1; " +
             "list them with `git log --oneline`, `git branch -a` and `git tag`.");
     }
@@ -128,6 +128,8 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
     private RepoFile ToRepoFile(string path, TreeEntry entry)
     {
         var id = entry.Target.Id;
+        if (entry.Mode == Mode.SymbolicLink)
+            return new RepoFile(path, id.Sha, 0, () => throw RepoLayout.SymlinkRefused(path));
         // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
         var size = _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size;
         return new RepoFile(path, id.Sha, size, () => ReadBlob(id));

@@ -11,6 +11,11 @@ internal static class RepoLayout
 
     public static bool IsYamlName(string name) => name.EndsWith(".yaml", StringComparison.Ordinal) && name.Length > ".yaml".Length;
 
+    /// <summary>A symlinked infra file would read differently from Git (the link text) and from disk (the target),
+    /// so both sources refuse it the same way; the loader reports the message at the file (rule file.read).</summary>
+    public static IOException SymlinkRefused(string path) =>
+        new($"{path} is a symbolic link; the infra repo reads files only. Replace the link with the file itself");
+
     /// <summary>"a/b/" from a path relative to a repository's working directory; "" for the root.</summary>
     public static string ToTreePrefix(string relative)
     {

@@ -71,6 +71,13 @@ public sealed class WorkingTreeSource : IRepoFileSource
     {
         var path = Path.Combine(root, relative);
         if (!File.Exists(path)) return;
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            // Content id of the link itself, as Git stores it, so a committed link and this one compare equal.
+            var link = System.Text.Encoding.UTF8.GetBytes(new FileInfo(path).LinkTarget!);
+            files.Add(new RepoFile(relative, BlobId(link), 0, () => throw RepoLayout.SymlinkRefused(relative)));
+            return;
+        }
         // Read once: hashing needs the bytes anyway, and reading again later could see a different edit.
         var bytes = File.ReadAllBytes(path);
         files.Add(new RepoFile(relative, BlobId(bytes), bytes.LongLength, () => bytes));

@@ -74,6 +74,7 @@ internal static partial class SemanticValidation
         foreach (var env in model.Environments.Values) CheckEnvironment(context, env, fileOf[("Environment", env.Name)]);
         foreach (var service in model.Services.Values) CheckService(context, service, fileOf[("Service", service.Name)]);
         CheckCycles(context);
+        CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
         return model;
     }
@@ -205,6 +206,31 @@ internal static partial class SemanticValidation
             c.Error("ref.host-group",
                 $"host group '{hostGroup}' is not defined in environment '{envName}' ({envFile} defines: {(env.HostGroups.IsEmpty ? "none" : string.Join(", ", env.HostGroups.Keys))}); add it there, or set hostGroup or 'enabled: false' under environments.{envName}",
                 f.At(pointer), pointer);
+        }
+    }
+
+    /// <summary>Two services deployed to the same path on the same hosts would overwrite each other's releases.</summary>
+    private static void CheckDeployPaths(Context c)
+    {
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (envName, env) in c.Model.Environments)
+        {
+            var owner = new Dictionary<(string HostGroup, string Path), string>();
+            foreach (var (name, service) in c.Model.Services)
+            {
+                var spec = DesiredStateBuilder.Resolve(service, envName, env, c.Model.Repository.Defaults);
+                if (!spec.Enabled || spec.Deploy.Driver == DriverKind.ConsulKv) continue;
+                var key = (spec.HostGroup, spec.Deploy.Path.TrimEnd('/'));
+                if (!owner.TryAdd(key, name))
+                {
+                    if (!reported.Add(name)) continue;
+                    var f = c.FileOf[("Service", name)];
+                    var pointer = f.Parsed.Nodes.ContainsKey($"/environments/{envName}/deploy/path") ? $"/environments/{envName}/deploy/path" : "/deploy/path";
+                    c.Error("duplicate.deploy-path",
+                        $"service '{name}' deploys to {spec.Deploy.Path} on host group '{spec.HostGroup}' in environment '{envName}', like service '{owner[key]}'; the two would overwrite each other's releases, so give each its own path",
+                        f.At(pointer), pointer);
+                }
+            }
         }
     }
 

@@ -171,4 +171,23 @@ public sealed class GitRepoSourceTests
         Assert.Equal(200, contents.Count);
         Assert.All(Enumerable.Range(0, 200), i => Assert.Contains($"name: s{i:D3}\n", contents));
     }
+
+    [Fact]
+    public void A_symlinked_file_is_refused_when_read_from_git_and_from_disk()
+    {
+        using var git = new GitFixture();
+        git.Write("reconciler.yaml", "kind: Repository\n");
+        git.Write("shared/api.yaml", "version: 1.0.0\n");
+        Directory.CreateDirectory(git.PathOf("services"));
+        File.CreateSymbolicLink(git.PathOf("services/api.yaml"), "../shared/api.yaml");
+        git.Commit("symlink");
+
+        using var commit = GitRepoSource.Open(git.Root, "HEAD");
+        var fromGit = commit.ListFiles().Single(f => f.Path == "services/api.yaml");
+        var fromDisk = WorkingTreeSource.Open(git.Root).ListFiles().Single(f => f.Path == "services/api.yaml");
+
+        Assert.Contains("is a symbolic link", Assert.Throws<IOException>(() => fromGit.ReadContent()).Message);
+        Assert.Contains("is a symbolic link", Assert.Throws<IOException>(() => fromDisk.ReadContent()).Message);
+        Assert.Equal(fromGit.ContentId, fromDisk.ContentId);
+    }
 }

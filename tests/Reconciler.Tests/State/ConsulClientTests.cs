@@ -201,6 +201,16 @@ public sealed class ConsulClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_address_that_is_not_consul_is_a_clear_store_error()
+    {
+        _server.NotConsul = true;
+        await using var store = Store();
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadAsync("prod", Ct));
+        Assert.Contains("not Consul's JSON", e.Message);
+        Assert.Contains("<html>", e.Message);
+    }
+
+    [Fact]
     public async Task A_read_that_meets_a_5xx_is_retried_with_backoff_and_succeeds()
     {
         using var c = Client();

@@ -91,8 +91,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             using var command = _ssh.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
             var run = command.ExecuteAsync(limit.Token);
-            await using (var input = command.CreateInputStream())
+            await using (var input = TryCreateInput(command))
             {
+                if (input is null) return await Finished(command, run); // the script failed before reading anything
                 await input.WriteAsync(configTar, limit.Token);
                 await input.FlushAsync(limit.Token);
                 // SSH.NET's output pipe has no async read: read the one answer line on a pool thread (the CLI
@@ -101,7 +102,8 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
                 if (answer == "need")
                 {
                     await using var file = File.OpenRead(artifactPath);
-                    await file.CopyToAsync(input, 64 * 1024, limit.Token);
+                    try { await file.CopyToAsync(input, 64 * 1024, limit.Token); }
+                    catch (Exception e) when (run.IsCompleted && e is not OperationCanceledException) { return await Finished(command, run); }
                     _driver.CountUpload();
                 }
             }
@@ -116,6 +118,18 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
         }
+    }
+
+    private static Stream? TryCreateInput(SshCommand command)
+    {
+        try { return command.CreateInputStream(); }
+        catch (InvalidOperationException) { return null; }
+    }
+
+    private static async Task<ExecResult> Finished(SshCommand command, Task run)
+    {
+        await run;
+        return new ExecResult(command.ExitStatus ?? -1, command.Result, command.Error);
     }
 
     /// <summary>Reads stdout up to the first "need", "have" or "present" line, byte by byte so nothing after it is
@@ -270,10 +284,15 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             using var command = _ssh.CreateCommand(commandText);
             var run = command.ExecuteAsync(limit.Token);
-            // Always close stdin (EOF), so a command that reads it cannot wait forever.
-            await using (var input = command.CreateInputStream())
+            // Always close stdin (EOF), so a command that reads it cannot wait forever. A command that already
+            // finished has no input stream any more: its result is what matters.
+            await using (var input = TryCreateInput(command))
             {
-                if (stdin is not null) await input.WriteAsync(stdin, limit.Token);
+                if (input is not null && stdin is not null)
+                {
+                    try { await input.WriteAsync(stdin, limit.Token); }
+                    catch (Exception e) when (run.IsCompleted && e is not OperationCanceledException) { }
+                }
             }
             await run;
             return new ExecResult(command.ExitStatus ?? -1, command.Result, command.Error);
