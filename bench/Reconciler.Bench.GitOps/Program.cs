@@ -1,7 +1,9 @@
 // Commit -> apply-start latency of `reconciler run` (docs/benchmarks/gitops.md).
 //
-// A real origin repository gets a new commit; the daemon follows it through a file:// remote (bare mirror + fetch,
-// the same path as an https remote) and loads the desired state of the new head. "Apply start" is the moment the daemon
+// A real origin repository (a copy of examples/infra-repo: 6 services, 2 environments) gets a new commit changing one
+// config value; the daemon follows it through a file:// remote (bare mirror + fetch, the same code path as an https
+// remote) and loads, validates and resolves the desired state of the new head with the real loader (parse cache in
+// memory, as in `reconciler run`). "Apply start" is the moment the daemon
 // hands the loaded commit to IReconciler (the recording reconciler below returns at once, so a run measures the
 // GitOps loop itself, not host work). Two modes:
 //   webhook:  interval 10 min; after each commit a signed POST /hooks/git is sent; latency = commit written -> apply start.
@@ -45,20 +47,21 @@ static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Le
 static async Task<double[]> Measure(string root, string name, int samples, bool useWebhook, TimeSpan interval)
 {
     var originPath = Path.Combine(root, name, "origin");
+    CopyExampleRepo(originPath);
     Repository.Init(originPath);
     using var origin = new Repository(originPath);
     origin.Refs.UpdateTarget("HEAD", "refs/heads/main");
+    var apiYaml = Path.Combine(originPath, "services", "api.yaml");
+    var apiText = File.ReadAllText(apiYaml);
     var counter = 0;
     Commit CommitNext()
     {
+        // One config value of one service changes per commit, as in a typical PR.
         counter++;
-        var services = Path.Combine(originPath, "services");
-        Directory.CreateDirectory(services);
-        File.WriteAllText(Path.Combine(originPath, "reconciler.yaml"), "apiVersion: reconciler/v1\nkind: Repository\n");
-        File.WriteAllText(Path.Combine(services, "api.yaml"), $"apiVersion: reconciler/v1\nkind: Service\nname: api\nversion: 1.0.{counter}\n");
+        File.WriteAllText(apiYaml, apiText.Replace("LOG_LEVEL: info", $"LOG_LEVEL: info-{counter}", StringComparison.Ordinal));
         Commands.Stage(origin, "*");
         var sig = new Signature("Bench", "bench@example.com", DateTimeOffset.Now);
-        return origin.Commit($"api 1.0.{counter}", sig, sig);
+        return origin.Commit($"api log level {counter}", sig, sig);
     }
     CommitNext();
 
@@ -66,7 +69,8 @@ static async Task<double[]> Measure(string root, string name, int samples, bool 
     var reconciler = new RecordingReconciler(starts);
     var follower = new GitFollower(new Uri(originPath).AbsoluteUri, "main", Path.Combine(root, name, "state"));
     const string secret = "bench-secret";
-    var daemon = new GitOpsDaemon(new DaemonOptions("bench", interval, "bench@localhost"), follower, new TreeReadingLoader(),
+    var cache = new Reconciler.Schema.Loading.MemoryParseCache();
+    var daemon = new GitOpsDaemon(new DaemonOptions("staging", interval, "bench@localhost"), follower, new GitDesiredStateLoader(cache),
         reconciler, store: null, TimeProvider.System, TextWriter.Null);
     using var stop = new CancellationTokenSource();
     var loop = daemon.RunAsync(stop.Token);
@@ -99,6 +103,25 @@ static async Task<double[]> Measure(string root, string name, int samples, bool 
     return [.. latencies];
 }
 
+static void CopyExampleRepo(string to)
+{
+    var from = FindExample();
+    foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+    {
+        var relative = Path.GetRelativePath(from, file);
+        if (relative.StartsWith(".reconciler", StringComparison.Ordinal)) continue;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
+        File.Copy(file, Path.Combine(to, relative));
+    }
+}
+
+static string FindExample()
+{
+    for (var dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+        if (File.Exists(Path.Combine(dir, "Reconciler.sln"))) return Path.Combine(dir, "examples", "infra-repo");
+    throw new InvalidOperationException("run from inside the Reconciler repository (examples/infra-repo is the bench's repo)");
+}
+
 static async Task WaitFor(Func<bool> condition, TimeSpan timeout)
 {
     var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -119,28 +142,3 @@ sealed class RecordingReconciler(ConcurrentDictionary<string, long> starts) : IR
     }
 }
 
-/// <summary>Stand-in until the schema loader is on this branch: reads every file of the commit's tree from the mirror.</summary>
-sealed class TreeReadingLoader : IDesiredStateLoader
-{
-    public Reconciler.Schema.Model.DesiredState Load(string repositoryPath, string commit, string environment)
-    {
-        using var repo = new Repository(repositoryPath);
-        var tree = repo.Lookup<Commit>(commit).Tree;
-        var bytes = tree.Where(e => e.TargetType == TreeEntryTargetType.Blob).Sum(e => ((Blob)e.Target).Size);
-        _ = bytes;
-        return Minimal(environment, commit);
-    }
-
-    private static Reconciler.Schema.Model.DesiredState Minimal(string environment, string commit)
-    {
-        var health = new Reconciler.Schema.Model.HealthSpec([], TimeSpan.FromSeconds(1), 1, TimeSpan.Zero, TimeSpan.FromSeconds(5));
-        var defaults = new Reconciler.Schema.Model.Defaults(5, Reconciler.Schema.Model.OnFailure.Rollback,
-            new Reconciler.Schema.Model.StrategySpec(Reconciler.Schema.Model.StrategyKind.Rolling, new Reconciler.Schema.Model.MaxParallel(1, false), 0), health);
-        var repoSpec = new Reconciler.Schema.Model.RepositorySpec(null, defaults, [], null);
-        var env = new Reconciler.Schema.Model.EnvironmentSpec(environment, [],
-            System.Collections.Immutable.ImmutableSortedDictionary<string, Reconciler.Schema.Model.HostGroup>.Empty, [], null, null);
-        return new Reconciler.Schema.Model.DesiredState(environment, commit, env,
-            System.Collections.Immutable.ImmutableSortedDictionary<string, Reconciler.Schema.Model.ServiceSpec>.Empty,
-            System.Collections.Immutable.ImmutableSortedDictionary<string, Reconciler.Schema.Model.DesiredToggle>.Empty, repoSpec);
-    }
-}

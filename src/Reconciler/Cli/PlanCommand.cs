@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using Reconciler.Diff.Live;
 using Reconciler.Diff.Planning;
@@ -21,7 +22,8 @@ internal static class PlanCommand
         var rev = new Option<string?>("--rev") { Description = "Plan this commit (SHA, branch, tag) read straight from Git. Default: the files on disk." };
         var env = new Option<string?>("--env") { Description = "Environment to plan. Default: the only environment, if there is exactly one." };
         var allEnvs = new Option<bool>("--all-envs") { Description = "Plan every environment." };
-        var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md). Default: none, everything is created." };
+        var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md) instead of the state store." };
+        var state = new Option<string?>("--state") { Description = "State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms };
         var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
         var format = new Option<string>("--format") { Description = "text, markdown or json.", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "markdown", "json");
@@ -31,7 +33,7 @@ internal static class PlanCommand
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
-        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, state, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -39,18 +41,19 @@ internal static class PlanCommand
             var stderr = parseResult.InvocationConfiguration.Error;
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
                 parseResult.GetValue(repo)!, parseResult.GetValue(rev), parseResult.GetValue(env), parseResult.GetValue(allEnvs),
-                parseResult.GetValue(live), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
+                parseResult.GetValue(live), parseResult.GetValue(state), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
                 parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose)), stdout, stderr, ct)));
         });
         return cmd;
     }
 
-    internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? Base, string Format,
+    internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? State, string? Base, string Format,
         string? Out, bool DetailedExitCode, bool NoColor, bool Verbose);
 
     internal static int Run(PlanArgs a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (a.Env is not null && a.AllEnvs) throw new UserError("--env and --all-envs exclude each other; pass one.");
+        if (a.Live is not null && a.State is not null) throw new UserError("--live and --state exclude each other: --live reads live state from a file instead of the store.");
         if (a.Live is not null && a.Base is not null) throw new UserError("--live and --base exclude each other: --base plans against another commit instead of live state.");
         if (a.AllEnvs && a.Live is not null) throw new UserError("--live holds the state of one environment; use it with --env.");
         if (a.AllEnvs && a.Out is not null) throw new UserError("--out saves the plan of one environment; use it with --env.");
@@ -82,12 +85,18 @@ internal static class PlanCommand
         if (liveFromFile is not null && environments.Single() is var only && liveFromFile.Environment != only)
             throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
+        // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
+        var liveFromStore = liveFromFile is null && baseModel is null
+            ? ReadLiveFromStore(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, environments, ct)
+            : null;
+
         var planning = Stopwatch.StartNew();
+        var planningCpu = CpuMs();
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
             var desired = BuildDesired(model, name);
-            var liveState = liveFromFile ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
+            var liveState = liveFromFile ?? liveFromStore?[name] ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
                 ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
                 : LiveState.Empty(name));
             try
@@ -109,28 +118,47 @@ internal static class PlanCommand
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         var plans = attempts.Select(x => x.Plan!).ToList();
         planning.Stop();
+        planningCpu = CpuMs() - planningCpu;
+        var rendering = Stopwatch.StartNew();
+        var renderingCpu = CpuMs();
 
         var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
                     && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
-        stdout.Write(Render(plans, a.Format, color));
-
-        if (a.Out is not null)
+        if (a.Format == "json")
         {
-            WriteAtomically(a.Out, JsonPlanView.Render(plans.Single()));
-            stderr.WriteLine($"saved the plan to {a.Out}; apply it with `reconciler apply --plan {a.Out}`.");
+            // UTF-8 bytes straight to stdout (when it is the console) and to --out: no transcoding of tens of MB.
+            var bytes = JsonBytes(plans);
+            if (ReferenceEquals(stdout, Console.Out))
+            {
+                stdout.Flush();
+                using var raw = Console.OpenStandardOutput();
+                raw.Write(bytes);
+            }
+            else stdout.Write(Encoding.UTF8.GetString(bytes));
+            if (a.Out is not null) SavePlan(a.Out, bytes, stderr); // --out implies one environment: the same document
+        }
+        else
+        {
+            stdout.Write(Render(plans, a.Format, color));
+            if (a.Out is not null) SavePlan(a.Out, JsonPlanView.RenderUtf8(plans.Single()), stderr);
         }
         if (a.Verbose)
-            stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms; total {total.ElapsedMilliseconds} ms");
+            stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
+                             $"rendered and wrote in {rendering.ElapsedMilliseconds} ms ({CpuMs() - renderingCpu} ms CPU); " +
+                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started)");
 
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
     }
 
+    private static long CpuMs() => (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+
     private static RepoModel Load(InfraRepo infra, FileParseCache cache, PlanArgs a, TextWriter stderr, string label)
     {
         var watch = Stopwatch.StartNew();
+        var cpu = CpuMs();
         var result = RepoLoader.Load(infra.Source, cache);
         if (a.Verbose)
-            stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms");
+            stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms ({CpuMs() - cpu} ms CPU)");
         if (!result.HasErrors) return result.Model!;
         var prefix = a.Repo is "." or "./" ? "" : a.Repo.TrimEnd('/') + "/";
         var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
@@ -151,15 +179,45 @@ internal static class PlanCommand
         }
     }
 
+    /// <summary>One plan: its document. Several environments: a JSON array of plan documents (docs/plan-json.md).</summary>
+    internal static byte[] JsonBytes(IReadOnlyList<Plan> plans)
+    {
+        if (plans.Count == 1) return JsonPlanView.RenderUtf8(plans[0]);
+        using var buffer = new MemoryStream();
+        buffer.Write("[\n"u8);
+        for (var i = 0; i < plans.Count; i++)
+        {
+            var doc = JsonPlanView.RenderUtf8(plans[i]);
+            buffer.Write(doc, 0, doc.Length - 1); // without its trailing newline
+            buffer.Write(i < plans.Count - 1 ? ",\n"u8 : "\n]\n"u8);
+        }
+        return buffer.ToArray();
+    }
+
     internal static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
     {
-        "json" when plans.Count == 1 => JsonPlanView.Render(plans[0]),
-        // Several environments: a JSON array of plan documents, each as documented in docs/plan-json.md.
-        "json" => "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n",
+        "json" => Encoding.UTF8.GetString(JsonBytes(plans)),
         // One PR comment for all environments: share the size limit between them.
         "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
     };
+
+    /// <summary>Live state of each environment from the store. A SQLite store that does not exist yet means nothing is
+    /// deployed; it is not created by a plan.</summary>
+    private static Dictionary<string, LiveState> ReadLiveFromStore(string? url, string repoRoot, IEnumerable<string> environments, CancellationToken ct)
+    {
+        if (StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file))
+            return environments.ToDictionary(e => e, LiveState.Empty);
+        var store = StateStores.Open(url, repoRoot, TimeProvider.System);
+        try
+        {
+            return environments.ToDictionary(e => e, e => store.ReadAsync(e, ct).GetAwaiter().GetResult());
+        }
+        finally
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
 
     internal static LiveState ReadLive(string path)
     {
@@ -174,7 +232,7 @@ internal static class PlanCommand
         }
         try
         {
-            var state = JsonSerializer.Deserialize<LiveState>(json, ReconcilerJson.Options)
+            var state = JsonSerializer.Deserialize(json, PlanJsonContext.LiveStateInfo)
                         ?? throw new UserError($"{path}: the live state is null; expected an object as documented in docs/plan-json.md.");
             return CheckComplete(state, path);
         }
@@ -216,14 +274,20 @@ internal static class PlanCommand
             : throw new UserError($"{path}: not a valid live state: missing or wrong '{missing}'. Expected the shape in docs/plan-json.md (live state input).");
     }
 
+    private static void SavePlan(string path, byte[] json, TextWriter stderr)
+    {
+        WriteAtomically(path, json);
+        stderr.WriteLine($"saved the plan to {path}; apply it with `reconciler apply --plan {path}`.");
+    }
+
     /// <summary>Write to a temporary file beside the target and rename it over, so a reader never sees half a plan.</summary>
-    private static void WriteAtomically(string path, string content)
+    private static void WriteAtomically(string path, byte[] content)
     {
         var full = Path.GetFullPath(path);
         var temp = full + ".tmp-" + Environment.ProcessId;
         try
         {
-            File.WriteAllText(temp, content);
+            File.WriteAllBytes(temp, content);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

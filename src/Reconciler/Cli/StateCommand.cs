@@ -28,7 +28,7 @@ internal static class StateCommand
         public readonly Option<string> Env = new("--env") { Description = "Environment name (as in environments/*.yaml).", Required = true };
         public readonly Option<string?> State = new("--state")
         {
-            Description = "State store: sqlite:PATH, consul://HOST:PORT/PREFIX, consuls://... (TLS). Default: $RECONCILER_STATE, else sqlite:.reconciler/state.db in the repo.",
+            Description = "State store: sqlite:PATH, consul://HOST:PORT/PREFIX, consuls://... (TLS). Default: $RECONCILER_STATE, else state: in reconciler.yaml, else sqlite:.reconciler/state.db in the repo.",
         };
         public readonly Option<string> Repo = new("--repo") { Description = "Repository root (where the default SQLite store lives).", DefaultValueFactory = _ => "." };
         public readonly Option<string> Format = new("--format") { Description = "Output format: text or json.", DefaultValueFactory = _ => "text" };
@@ -44,8 +44,8 @@ internal static class StateCommand
 
         public IStateStore OpenStore(ParseResult p)
         {
-            var url = p.GetValue(State) ?? Environment.GetEnvironmentVariable("RECONCILER_STATE");
-            return StateStores.Open(url, Path.GetFullPath(p.GetValue(Repo)!), TimeProvider.System);
+            var repo = Path.GetFullPath(p.GetValue(Repo)!);
+            return StateStores.Open(StateStores.ResolveUrl(p.GetValue(State), repo), repo, TimeProvider.System);
         }
 
         public string EnvName(ParseResult p)

@@ -216,7 +216,7 @@ public sealed class ConsulClient : IDisposable
         return r.Status == HttpStatusCode.NotFound ? null : FirstSession(r.Body);
     }
 
-    private static SessionInfo? FirstSession(string body)
+    private SessionInfo? FirstSession(string body)
     {
         var list = Deserialize<List<SessionInfoWire>>(body);
         if (list is not { Count: > 0 }) return null;
@@ -225,6 +225,29 @@ public sealed class ConsulClient : IDisposable
             ? TimeSpan.FromSeconds(secs) : null;
         return new(s.ID, s.Name, ttl, TimeSpan.FromTicks(s.LockDelay / 100), s.Behavior == "delete" ? SessionBehavior.Delete : SessionBehavior.Release,
             s.CreateIndex);
+    }
+
+    // ---- Health (used by the consul health check of the drivers) -----------------------------------------
+
+    /// <summary>Every health check registered for <paramref name="service"/> (GET /v1/health/checks/:service);
+    /// empty when the service has none or is unknown.</summary>
+    public async Task<IReadOnlyList<HealthCheckInfo>> HealthChecksAsync(string service, CancellationToken ct = default)
+    {
+        var r = await SendAsync(HttpMethod.Get, "/v1/health/checks/" + Uri.EscapeDataString(service), null, idempotent: true, null, ct);
+        if (r.Status == HttpStatusCode.NotFound) return [];
+        return (Deserialize<List<HealthCheckWire>>(r.Body) ?? [])
+            .Select(c => new HealthCheckInfo(c.Node ?? "", c.CheckID ?? "", c.Name ?? "", c.Status ?? "", c.Output ?? ""))
+            .OrderBy(c => c.Node, StringComparer.Ordinal).ThenBy(c => c.CheckId, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private sealed class HealthCheckWire
+    {
+        public string? Node { get; set; }
+        public string? CheckID { get; set; }
+        public string? Name { get; set; }
+        public string? Status { get; set; }
+        public string? Output { get; set; }
     }
 
     // ---- Transport --------------------------------------------------------------------------------------
@@ -340,7 +363,20 @@ public sealed class ConsulClient : IDisposable
 
     private static bool ParseBool(string body) => body.Trim() == "true";
 
-    private static T? Deserialize<T>(string body) => string.IsNullOrWhiteSpace(body) ? default : JsonSerializer.Deserialize<T>(body, Wire);
+    private T? Deserialize<T>(string body)
+    {
+        if (string.IsNullOrWhiteSpace(body)) return default;
+        try
+        {
+            return JsonSerializer.Deserialize<T>(body, Wire);
+        }
+        catch (JsonException e)
+        {
+            var start = body.Length > 200 ? body[..200] + "..." : body;
+            throw new ConsulException(ConsulErrorKind.ServerError,
+                $"{Address} answered with something that is not Consul's JSON ({e.Message}): {start}. Is --state pointing at a Consul agent?", inner: e);
+        }
+    }
 
     public void Dispose() => _http.Dispose();
 }

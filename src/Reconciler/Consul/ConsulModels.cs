@@ -35,6 +35,9 @@ public sealed record TxnResult(bool Committed, IReadOnlyList<KvPair> Results, IR
 
 public sealed record TxnError(int OpIndex, string What);
 
+/// <summary>One Consul health check of a service instance; Status is "passing", "warning" or "critical".</summary>
+public sealed record HealthCheckInfo(string Node, string CheckId, string Name, string Status, string Output);
+
 /// <summary>What happens to locks held by a session when it is invalidated.</summary>
 public enum SessionBehavior { Release, Delete }
 

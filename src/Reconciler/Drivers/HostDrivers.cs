@@ -1,6 +1,8 @@
 using System.Net.Http;
 using Reconciler.Cli;
+using Reconciler.Consul;
 using Reconciler.Drivers.Artifacts;
+using Reconciler.Drivers.ConsulKv;
 using Reconciler.Drivers.Health;
 using Reconciler.Drivers.Local;
 using Reconciler.Drivers.Secrets;
@@ -26,6 +28,14 @@ public sealed record HostDriverOptions
 
     public SshUpload SshUpload { get; init; } = SshUpload.Exec;
 
+    /// <summary>For the consul-kv driver (and consul checks/secrets): the Consul client, the environment being
+    /// applied and the state prefix the driver keeps its staged releases under.</summary>
+    public ConsulClient? Consul { get; init; }
+
+    public string? Environment { get; init; }
+
+    public string ConsulPrefix { get; init; } = "reconciler";
+
     public Action<string> Warn { get; init; } = message => Console.Error.WriteLine(message);
 }
 
@@ -48,17 +58,21 @@ public sealed class HostDrivers(HostDriverOptions options)
             Warn = Options.Warn,
         }),
         DriverKind.Local => new LocalHostDriver(new LocalDriverOptions { LocalRoot = Options.LocalRoot }),
-        DriverKind.ConsulKv => throw new UserError("the consul-kv driver needs a Consul address (CONSUL_HTTP_ADDR or a consul:// state store)"),
+        DriverKind.ConsulKv => Options is { Consul: { } consul, Environment: { } environment }
+            ? new ConsulKvDriver(new ConsulKvDriverOptions { Consul = consul, Environment = environment, Prefix = Options.ConsulPrefix })
+            : throw new UserError("the consul-kv driver needs a Consul address: set CONSUL_HTTP_ADDR or use a consul:// state store"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
     /// <summary>http, tcp, command and (when Consul is configured) consul checks.</summary>
-    public static IHealthProbe Probes(HttpClient http, IHealthProbe? consul = null) =>
-        new HealthProbes(new HttpProbe(http), new TcpProbe(), new CommandProbe(), consul);
+    public static IHealthProbe Probes(HttpClient http, ConsulClient? consul = null) =>
+        new HealthProbes(new HttpProbe(http), new TcpProbe(), new CommandProbe(), consul is null ? null : new ConsulHealthProbe(consul));
 
     /// <summary>Artifacts cached under REPO/.reconciler/artifacts.</summary>
     public static IArtifactFetcher Artifacts(string repoRoot, HttpClient http) =>
         new ArtifactFetcher(repoRoot, ArtifactFetcher.DefaultCacheDirectory(repoRoot), http);
 
-    public static ISecretResolver Secrets(ConsulKeyReader? consul = null) => new SecretResolver(consul);
+    /// <summary>env:NAME, and consul:path when a Consul client is given.</summary>
+    public static ISecretResolver Secrets(ConsulClient? consul = null) =>
+        new SecretResolver(consul is null ? null : async (key, ct) => (await consul.GetAsync(key, ct: ct)).Value?.ValueText);
 }

@@ -202,8 +202,10 @@ internal sealed class ApplyRun : IAsyncDisposable
         StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => HostStepAsync(wave, change, h.Host, "activate", ct,
             session => session.ActivateAsync(spec.Deploy.Path, h.ToRelease!, spec.Deploy.RestartCommand, CancellationToken.None))));
-        await Task.WhenAll(work.Where(h => h.ToRelease is null).Select(h => HostStepAsync(wave, change, h.Host, "remove", ct,
+        await Task.WhenAll(work.Where(h => h.ToRelease is null && IsDefined(h.Host)).Select(h => HostStepAsync(wave, change, h.Host, "remove", ct,
             session => session.RemoveAsync(spec.Deploy.Path, spec.Deploy.StopCommand, CancellationToken.None))));
+        foreach (var gone in work.Where(h => h.ToRelease is null && !IsDefined(h.Host)))
+            Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
         ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.Tags(Env, Commit));
 
         var gateStep = $"{prefix}/gate";
@@ -214,7 +216,7 @@ internal sealed class ApplyRun : IAsyncDisposable
             Report(wave.Index, change.Service, null, "gate", "waiting");
             var targets = new List<GateTarget>();
             foreach (var h in deploys)
-                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!));
+                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!, spec.Deploy.Path));
             using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(ct, preempt, _stopNew.Token);
             var result = await _gate.WaitAsync(change.Service, spec.Health, targets, Env, Commit, waitToken.Token);
             if (!result.Passed)
@@ -240,7 +242,7 @@ internal sealed class ApplyRun : IAsyncDisposable
     {
         var fields = _header.Before.Services.TryGetValue(change.Service, out var old) ? old.Fields : ImmutableSortedDictionary<string, string>.Empty;
         var (driver, path, _, stop) = DeployOf(fields);
-        await Task.WhenAll(change.Hosts.Select(h => HostStepAsync(wave, change, h.Host, "remove", ct,
+        await Task.WhenAll(change.Hosts.Where(h => IsDefined(h.Host)).Select(h => HostStepAsync(wave, change, h.Host, "remove", ct,
             session => session.RemoveAsync(path, stop, CancellationToken.None), driver)));
         await JournalAsync($"w{wave.Index}/{change.Service}/state", JournalStatus.Started, null, CancellationToken.None);
         await WriteAsync(new StateChange([], [change.Service], [], []));
@@ -473,7 +475,7 @@ internal sealed class ApplyRun : IAsyncDisposable
                 await session.ActivateAsync(path, previous, restart, CancellationToken.None);
             await JournalAsync(key, JournalStatus.Finished, previous, CancellationToken.None);
         }
-        return previous is null ? null : new GateTarget(hostSpec, session, previous);
+        return previous is null ? null : new GateTarget(hostSpec, session, previous, path);
     }
 
     /// <summary>
@@ -599,6 +601,10 @@ internal sealed class ApplyRun : IAsyncDisposable
     private Task<IHostSession> SessionAsync(DriverKind kind, HostSpec host) =>
         _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(() =>
             _drivers.GetOrAdd(kind, k => _deps.Drivers(k)).OpenAsync(host, CancellationToken.None))).Value;
+
+    /// <summary>A host dropped from the environment's inventory cannot be reached (its address is gone with it): its
+    /// removal is skipped and live state forgets it.</summary>
+    private bool IsDefined(string host) => _desired.EnvironmentSpec.HostGroups.Values.Any(g => g.Hosts.Any(h => h.Name == host));
 
     private HostSpec FindHost(string name) =>
         _desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).FirstOrDefault(h => h.Name == name)

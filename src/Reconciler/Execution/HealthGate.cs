@@ -6,7 +6,7 @@ using Reconciler.Telemetry;
 namespace Reconciler.Execution;
 
 /// <summary>One host to gate: the session command checks run over, and the release it should be running.</summary>
-public sealed record GateTarget(HostSpec Host, IHostSession Session, string ReleaseId);
+public sealed record GateTarget(HostSpec Host, IHostSession Session, string ReleaseId, string? DeployPath = null);
 
 public sealed record GateResult(bool Passed, string Detail)
 {
@@ -56,7 +56,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         var passes = 0;
         DateTimeOffset? healthySince = null;
         var lastProblem = "no check has run yet";
-        var context = new ProbeContext(service, target.ReleaseId, target.Host, target.Session);
+        var context = new ProbeContext(service, target.ReleaseId, target.Host, target.Session, target.DeployPath);
         try
         {
             while (true)

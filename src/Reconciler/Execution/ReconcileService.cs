@@ -15,7 +15,9 @@ namespace Reconciler.Execution;
 /// plan against live state (or check a saved plan is still current), respect freezes, take and renew the lock,
 /// resume or repair an interrupted apply from the journal, run the plan (<see cref="ApplyRun"/>), record history.
 /// </summary>
-public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredState, LiveState, Plan> planner, ReconcileOptions? options = null)
+/// <param name="observer">Told about start, success, rollback and failure (notifications); never blocks the apply.</param>
+public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredState, LiveState, Plan> planner, ReconcileOptions? options = null,
+    IApplyObserver? observer = null)
     : IReconciler
 {
     private readonly ReconcileOptions _options = options ?? new ReconcileOptions();
@@ -61,8 +63,15 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 $"{env} is frozen: {frozen}. Nothing was changed. Wait for the freeze to end, or use --force --reason \"...\".", ExitCodes.LockedOrFrozen));
 
         var applyId = resume ? journal.First(e => e.Step == ApplyRun.BeginStep).ApplyId : NewApplyId(started);
-        var owner = $"{request.AppliedBy} (apply {applyId})";
+        var owner = $"{request.AppliedBy} pid {Environment.ProcessId} (apply {applyId})";
         var attempt = await store.TryAcquireLockAsync(env, owner, $"apply {commit}", _options.LockTtl, ct);
+        if (!attempt.Acquired && HeldByDeadProcessHere(attempt.Holder, request.AppliedBy))
+        {
+            // A crashed (kill -9) apply of this user on this machine: no need to wait for its TTL to resume.
+            progress?.Report(new ApplyProgress(env, commit, 0, null, null, "lock", $"taken over from {attempt.Holder.Owner}: that process is gone"));
+            await store.ReleaseLockAsync(env, attempt.Holder.Owner, force: true, ct);
+            attempt = await store.TryAcquireLockAsync(env, owner, $"apply {commit}", _options.LockTtl, ct);
+        }
         if (!attempt.Acquired && request.Force)
         {
             await store.ReleaseLockAsync(env, owner, force: true, ct);
@@ -104,6 +113,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 journal = [begin];
             }
 
+            Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
                 request.MaxParallel ?? _options.DefaultMaxParallel, progress);
             RunResult result;
@@ -123,6 +133,16 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             var message = request.Force ? $"{result.Message} (forced: {request.ForceReason})" : result.Message;
             await store.AppendHistoryAsync(new HistoryEntry(applyId, env, commit, request.CommitAuthor, request.AppliedBy, started,
                 deps.Time.GetUtcNow(), result.Result, result.ServiceOutcomes, message), CancellationToken.None);
+            // One event per outcome. A pre-empted apply was rolled back; an interrupted one resumes later and says nothing yet.
+            NotificationEvent? outcomeEvent = result.Result switch
+            {
+                ApplyResult.Succeeded => NotificationEvent.Success,
+                ApplyResult.RolledBack => NotificationEvent.Rollback,
+                ApplyResult.Interrupted when request.Preempt.IsCancellationRequested => NotificationEvent.Rollback,
+                ApplyResult.Interrupted => null,
+                _ => NotificationEvent.Failure,
+            };
+            if (outcomeEvent is { } kind) Notify(kind, message);
             return Done(new ReconcileOutcome(result.Result, plan, result.Message, result.Result switch
             {
                 ApplyResult.Succeeded => ExitCodes.Ok,
@@ -138,6 +158,18 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             await renewal;
             if (!lockLost)
                 await store.ReleaseLockAsync(env, owner, force: false, CancellationToken.None);
+        }
+
+        void Notify(NotificationEvent kind, string message)
+        {
+            try
+            {
+                observer?.OnApplyEvent(new ApplyEvent(kind, desired, request.AppliedBy, request.CommitAuthor, message, deps.Time.GetUtcNow(), plan));
+            }
+            catch (Exception)
+            {
+                // A notification never fails a deploy (the observer promises not to throw; this keeps that promise).
+            }
         }
 
         ReconcileOutcome Done(ReconcileOutcome outcome)
@@ -195,6 +227,30 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         await deps.Store.AppendHistoryAsync(new HistoryEntry(applyId, desired.Environment, header.Plan.Commit, null, request.AppliedBy,
             journal[0].At, now, ApplyResult.Interrupted, ImmutableSortedDictionary<string, string>.Empty,
             $"interrupted; superseded by {desired.Revision}. Hosts left mid-switch were returned to their recorded release."), CancellationToken.None);
+    }
+
+    /// <summary>True when the lock's owner is "APPLIEDBY pid N (...)" for this user and machine and process N is not
+    /// running. A reused pid only makes us wait for the TTL, the safe direction.</summary>
+    internal static bool HeldByDeadProcessHere(LockInfo holder, string appliedBy)
+    {
+        var prefix = appliedBy + " pid ";
+        if (!holder.Owner.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        var rest = holder.Owner.AsSpan(prefix.Length);
+        var end = rest.IndexOf(' ');
+        if (!int.TryParse(end < 0 ? rest : rest[..end], out var pid) || pid == Environment.ProcessId) return false;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;   // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
 
     private async Task RenewLockAsync(string env, string owner, Action lost, CancellationToken stop)

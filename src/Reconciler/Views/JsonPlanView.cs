@@ -12,7 +12,17 @@ namespace Reconciler.Views;
 /// </summary>
 public static class JsonPlanView
 {
-    public static string Render(Plan plan) => JsonSerializer.Serialize(plan, ReconcilerJson.Options) + "\n";
+    public static string Render(Plan plan) => JsonSerializer.Serialize(plan, PlanJsonContext.PlanInfo) + "\n";
+
+    /// <summary>The same document as UTF-8 bytes: a large plan is tens of MB, and going through a string would
+    /// transcode it twice on its way to stdout or a file.</summary>
+    public static byte[] RenderUtf8(Plan plan)
+    {
+        using var buffer = new MemoryStream();
+        JsonSerializer.Serialize(buffer, plan, PlanJsonContext.PlanInfo);
+        buffer.WriteByte((byte)'\n');
+        return buffer.ToArray();
+    }
 
     /// <summary>Reads a saved plan. Refuses other format versions rather than guessing what they mean.</summary>
     public static Plan Read(string json, string source)
@@ -34,7 +44,7 @@ public static class JsonPlanView
                 : $"{source}: plan formatVersion {formatVersion} is not supported (this reconciler reads {Plan.CurrentFormatVersion}); re-run `reconciler plan --out` with this version.");
         try
         {
-            return JsonSerializer.Deserialize<Plan>(json, ReconcilerJson.Options)
+            return JsonSerializer.Deserialize(json, PlanJsonContext.PlanInfo)
                    ?? throw new UserError($"{source}: the plan is null; pass a file written by `reconciler plan --out`.");
         }
         catch (JsonException e)

@@ -65,7 +65,15 @@ public static class RepoLoader
                 continue;
             }
             // Read sequentially: a Git-backed source need not be thread-safe.
-            contents[i] = file.ReadContent();
+            try
+            {
+                contents[i] = file.ReadContent();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                parsed[i] = new ParsedFile(kind, null, [], [new FileDiagnostic(Severity.Error, "file.read",
+                    $"the file could not be read: {e.Message}; check that it exists and is readable", 1, 1)]);
+            }
         }
 
         // 2. Parse and validate the rest in parallel: the CPU-heavy part.

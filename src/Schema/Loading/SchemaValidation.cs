@@ -19,7 +19,7 @@ internal static class SchemaValidation
     public static readonly IReadOnlyList<string> Kinds = ["Repository", "Environment", "Service", "Toggle"];
 
     private static readonly Lazy<FrozenDictionary<string, JsonSchema>> Schemas = new(LoadSchemas);
-    private static readonly JsonSchemaValidator Validator = new();
+    private static readonly JsonSchemaValidator Validator = new LeafFastPathValidator();
 
     static SchemaValidation()
     {
@@ -176,7 +176,8 @@ internal static class SchemaValidation
             {
                 var value = token?.Value<string>() ?? "";
                 var (rule, description) = Explain(error.Schema.ActualSchema.Pattern!, value, out var unsafeChar);
-                Add(output, seen, file, unsafeChar is null ? "schema.pattern" : rule, pointer, valueAt: true,
+                // A path that fails its pattern is unsafe even without metacharacters (relative, or "/").
+                Add(output, seen, file, unsafeChar is null && rule != "unsafe.path" ? "schema.pattern" : rule, pointer, valueAt: true,
                     $"{FieldName(pointer)} {Quote(value)} is not valid{UnsafeNote(unsafeChar)}: use {description}");
                 return;
             }
@@ -250,9 +251,9 @@ internal static class SchemaValidation
         ["^[0-9]{1,6}(ms|s|m|h)$"] = new("a duration such as 500ms, 10s, 2m or 1h", Category.Value),
         ["^[a-f0-9]{64}$"] = new("the artifact's SHA-256 as 64 lowercase hex characters", Category.Value),
         ["^[^\\n\\r\\u0000]*$"] = new("a single line (no line breaks or NUL characters); put longer scripts in a file in the artifact", Category.Command),
-        ["^(?!.*/\\.{1,2}(?:/|$))/[A-Za-z0-9._/-]{0,254}$"] = new("an absolute path of letters, digits, '.', '_', '-' and '/', without '.' or '..' segments, such as /srv/api", Category.Path),
-        ["^(?!.*\\.\\.)(?:(?:https?|file)://[A-Za-z0-9.:\\[\\]-]*)?[A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*$"]
-            = new("a repo-relative path, file:// or http(s):// URL of letters, digits and ._~/%+=@- (${version} allowed), without '..'", Category.Path),
+        ["^(?!.*/\\.{1,2}(?:/|$))/[A-Za-z0-9._-][A-Za-z0-9._/-]{0,253}$"] = new("an absolute path below / of letters, digits, '.', '_', '-' and '/', without '.' or '..' segments, such as /srv/api", Category.Path),
+        ["^(?!.*\\.\\.)(?:(?:https?|file)://[A-Za-z0-9.:\\[\\]-]*(?:/[A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)?|[A-Za-z0-9._~%+=@-][A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)$"]
+            = new("a repo-relative path (not starting with '/'), file:// or http(s):// URL of letters, digits and ._~/%+=@- (${version} allowed), without '..'", Category.Path),
         ["^https?://[^\\s'\"`;|&<>\\\\]+$"] = new("an http:// or https:// URL without spaces, quotes or shell characters", Category.Value),
         ["^(?:[A-Za-z0-9.:-]+|\\$\\{host\\.address\\})$"] = new("a hostname, an IP address or ${host.address}", Category.Value),
         ["^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"]
@@ -267,8 +268,8 @@ internal static class SchemaValidation
         ["^(100|[1-9][0-9]?)%$"] = new("a host count such as 2 or a percentage from 1% to 100% such as 25%", Category.Value),
         ["^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})$"]
             = new("an RFC 3339 timestamp such as 2026-12-24T00:00:00Z", Category.Value),
-        ["^(?:sqlite:[A-Za-z0-9._/-]+|consul://[A-Za-z0-9.:\\[\\]-]+(?:/[A-Za-z0-9._-]+)*)$"]
-            = new("sqlite:PATH or consul://HOST:PORT/PREFIX", Category.Path),
+        ["^(?:sqlite:(?!.*\\.\\.)[A-Za-z0-9._/-]+|consul://[A-Za-z0-9.:\\[\\]-]+(?:/[A-Za-z0-9._-]+)*)$"]
+            = new("sqlite:PATH (no '..') or consul://HOST:PORT/PREFIX", Category.Path),
         ["^[0-9A-Za-z.+\\-<>=^~*|, ]+$"] = new("a semver range such as >=1.5.0 or ^2.1.0", Category.Value),
         ["^[^\\u0000]*$"] = new("text without NUL characters", Category.Value),
     }.ToFrozenDictionary(StringComparer.Ordinal);

@@ -30,26 +30,38 @@ internal static partial class SemanticValidation
             ? new RepositorySpec(null, ModelReader.BuiltInDefaults, [], null)
             : ModelReader.ReadRepository(repositoryFile.Path, repositoryFile.Parsed);
 
+        // Reading a service is independent of every other file: do it in parallel (thousands of services).
+        var definitions = new object?[unique.Count];
+        Parallel.For(0, unique.Count, i =>
+        {
+            var f = unique[i];
+            definitions[i] = f.Kind switch
+            {
+                "Environment" => ModelReader.ReadEnvironment(f.Path, f.Parsed),
+                "Service" => ModelReader.ReadService(f.Path, f.Parsed, repository.Defaults),
+                "Toggle" => ModelReader.ReadToggle(f.Path, f.Parsed),
+                _ => null,
+            };
+        });
+
         var environments = ImmutableSortedDictionary.CreateBuilder<string, EnvironmentSpec>(StringComparer.Ordinal);
         var services = ImmutableSortedDictionary.CreateBuilder<string, ServiceDefinition>(StringComparer.Ordinal);
         var toggles = ImmutableSortedDictionary.CreateBuilder<string, ToggleDefinition>(StringComparer.Ordinal);
         var fileOf = new Dictionary<(string Kind, string Name), LoadedFile>();
-        foreach (var f in unique)
+        for (var i = 0; i < unique.Count; i++)
         {
-            switch (f.Kind)
+            var f = unique[i];
+            switch (definitions[i])
             {
-                case "Environment":
-                    var env = ModelReader.ReadEnvironment(f.Path, f.Parsed);
+                case EnvironmentSpec env:
                     environments[env.Name] = env;
                     fileOf[(f.Kind, env.Name)] = f;
                     break;
-                case "Service":
-                    var service = ModelReader.ReadService(f.Path, f.Parsed, repository.Defaults);
+                case ServiceDefinition service:
                     services[service.Name] = service;
                     fileOf[(f.Kind, service.Name)] = f;
                     break;
-                case "Toggle":
-                    var toggle = ModelReader.ReadToggle(f.Path, f.Parsed);
+                case ToggleDefinition toggle:
                     toggles[toggle.Name] = toggle;
                     fileOf[(f.Kind, toggle.Name)] = f;
                     break;
@@ -62,6 +74,7 @@ internal static partial class SemanticValidation
         foreach (var env in model.Environments.Values) CheckEnvironment(context, env, fileOf[("Environment", env.Name)]);
         foreach (var service in model.Services.Values) CheckService(context, service, fileOf[("Service", service.Name)]);
         CheckCycles(context);
+        CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
         return model;
     }
@@ -182,14 +195,42 @@ internal static partial class SemanticValidation
 
         foreach (var (envName, env) in model.Environments)
         {
-            var spec = DesiredStateBuilder.Resolve(service, envName, env, model.Repository.Defaults);
-            if (!spec.Enabled || env.HostGroups.ContainsKey(spec.HostGroup)) continue;
-            var overridden = service.Overrides.TryGetValue(envName, out var o) && o.HostGroup is not null;
+            // The same merge DesiredStateBuilder does, for the two fields that matter here.
+            service.Overrides.TryGetValue(envName, out var o);
+            var enabled = o?.Enabled ?? service.Base.Enabled;
+            var hostGroup = o?.HostGroup ?? service.Base.HostGroup;
+            if (!enabled || env.HostGroups.ContainsKey(hostGroup)) continue;
+            var overridden = o?.HostGroup is not null;
             var pointer = overridden ? $"/environments/{envName}/hostGroup" : "/hostGroup";
             var envFile = c.FileOf[("Environment", envName)].Path;
             c.Error("ref.host-group",
-                $"host group '{spec.HostGroup}' is not defined in environment '{envName}' ({envFile} defines: {(env.HostGroups.IsEmpty ? "none" : string.Join(", ", env.HostGroups.Keys))}); add it there, or set hostGroup or 'enabled: false' under environments.{envName}",
+                $"host group '{hostGroup}' is not defined in environment '{envName}' ({envFile} defines: {(env.HostGroups.IsEmpty ? "none" : string.Join(", ", env.HostGroups.Keys))}); add it there, or set hostGroup or 'enabled: false' under environments.{envName}",
                 f.At(pointer), pointer);
+        }
+    }
+
+    /// <summary>Two services deployed to the same path on the same hosts would overwrite each other's releases.</summary>
+    private static void CheckDeployPaths(Context c)
+    {
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (envName, env) in c.Model.Environments)
+        {
+            var owner = new Dictionary<(string HostGroup, string Path), string>();
+            foreach (var (name, service) in c.Model.Services)
+            {
+                var spec = DesiredStateBuilder.Resolve(service, envName, env, c.Model.Repository.Defaults);
+                if (!spec.Enabled || spec.Deploy.Driver == DriverKind.ConsulKv) continue;
+                var key = (spec.HostGroup, spec.Deploy.Path.TrimEnd('/'));
+                if (!owner.TryAdd(key, name))
+                {
+                    if (!reported.Add(name)) continue;
+                    var f = c.FileOf[("Service", name)];
+                    var pointer = f.Parsed.Nodes.ContainsKey($"/environments/{envName}/deploy/path") ? $"/environments/{envName}/deploy/path" : "/deploy/path";
+                    c.Error("duplicate.deploy-path",
+                        $"service '{name}' deploys to {spec.Deploy.Path} on host group '{spec.HostGroup}' in environment '{envName}', like service '{owner[key]}'; the two would overwrite each other's releases, so give each its own path",
+                        f.At(pointer), pointer);
+                }
+            }
         }
     }
 

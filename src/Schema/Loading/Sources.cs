@@ -32,6 +32,8 @@ public sealed record LoadStats(int Files, int CacheHits, int Parsed);
 /// <summary>
 /// Parse results keyed by <see cref="RepoFile.ContentId"/> (the Git blob id), so planning a commit that changes one
 /// file of a large repo parses only that file. Owned by the loader; persisted by <c>FileParseCache</c>.
+/// Entries are opaque, versioned bytes: the loader treats an entry it cannot read as a miss. RepoLoader calls
+/// TryGet and Put from a single thread.
 /// </summary>
 public interface IParseCache
 {

@@ -68,6 +68,17 @@ public sealed class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task All_environments_as_json_is_an_array_of_plan_documents()
+    {
+        var (exit, stdout, stderr) = await Plan("--rev", "HEAD", "--all-envs", "--format", "json");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(["production", "staging"], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("environment").GetString()));
+        var single = await Plan("--rev", "HEAD", "--env", "staging", "--format", "json");
+        Assert.Equal(JsonDocument.Parse(single.Out).RootElement.GetRawText(), doc.RootElement[1].GetRawText());
+    }
+
+    [Fact]
     public async Task Base_preview_shows_only_what_the_commit_changes()
     {
         var baseSha = _git.Repository.Head.Tip.Sha;

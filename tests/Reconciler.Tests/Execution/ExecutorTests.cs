@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using Reconciler.Cli;
 using Reconciler.Diff.Planning;
 using Reconciler.Drivers;
+using Reconciler.Execution;
 using Reconciler.Schema.Model;
 using Reconciler.State;
 using static Reconciler.Tests.Execution.ExecutorWorld;
@@ -483,5 +484,82 @@ public sealed class ExecutorTests
         Assert.Contains(w.ProgressEvents, p => p is { Wave: 1, Service: "db", Host: "web-2", Step: "activate", Status: "finished" });
         Assert.Contains(w.ProgressEvents, p => p is { Service: "db", Step: "gate", Status: "passed" });
         Assert.Contains(w.ProgressEvents, p => p is { Step: "wave", Status: "finished" });
+    }
+
+    [Fact]
+    public async Task A_host_dropped_from_the_inventory_is_forgotten_not_contacted()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        var desired = w.Desired("c1", [DbOld, ApiOld]);
+        var fewer = desired with
+        {
+            EnvironmentSpec = desired.EnvironmentSpec with
+            {
+                HostGroups = desired.EnvironmentSpec.HostGroups.SetItem("web", new HostGroup("web", [.. w.Hosts.Take(3)])),
+            },
+        };
+        // The test planner only plans hosts of the group; plan the removal from web-4 by hand, as the real planner does.
+        var live = await w.LiveAsync();
+        var removal = new ServiceChange("db", ServiceAction.Upgrade, "host web-4 leaves", "2.0.0", "2.0.0", live.Services["db"].ReleaseId,
+            live.Services["db"].ReleaseId, "web", [], [new HostChange("web-4", null, live.Services["db"].ReleaseId, null)], 1);
+        var plan = TestPlanner.Plan(fewer, live) is var p ? p with
+        {
+            Services = [.. p.Services.Where(s => s.Service != "db").Append(removal)],
+            Waves = [new PlanWave(1, WaveKind.Deploy, ["db"], [], [])],
+        } : null;
+
+        var outcome = await w.ApplyAsync(w.Request(fewer, plan));
+
+        Assert.True(outcome.Result == ApplyResult.Succeeded, outcome.Message);
+        Assert.DoesNotContain(w.Driver.Calls, c => c.StartsWith("web-4 ", StringComparison.Ordinal) && !c.Contains(" open"));
+        Assert.False((await w.LiveAsync()).Services["db"].Hosts.ContainsKey("web-4"));
+        Assert.Contains(w.ProgressEvents, e => e.Host == "web-4" && e.Status.StartsWith("skipped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_lock_left_by_a_dead_process_of_the_same_user_and_machine_is_taken_over_without_waiting_for_its_ttl()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        using var gone = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        await gone.WaitForExitAsync();
+        await w.Store.TryAcquireLockAsync(Env, $"alice@laptop pid {gone.Id} (apply x)", "apply c1", TimeSpan.FromHours(1), CancellationToken.None);
+
+        var outcome = await w.ApplyAsync(w.Request(w.Desired("c1", [Service("db", "2.1.0"), ApiOld])));
+
+        Assert.True(outcome.Result == ApplyResult.Succeeded, outcome.Message);
+        Assert.Contains(w.ProgressEvents, p => p.Step == "lock" && p.Status.Contains("that process is gone"));
+        // Someone else's lock, or one of a live process, is respected.
+        await w.Store.TryAcquireLockAsync(Env, $"bob@ci pid {gone.Id} (apply y)", "apply", TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal(ExitCodes.LockedOrFrozen, (await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.2.0"), ApiOld])))).ExitCode);
+        await w.Store.ReleaseLockAsync(Env, "", force: true, CancellationToken.None);
+        await w.Store.TryAcquireLockAsync(Env, $"alice@laptop pid {Environment.ProcessId} (apply z)", "apply", TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Equal(ExitCodes.LockedOrFrozen, (await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.2.0"), ApiOld])))).ExitCode);
+    }
+
+    private sealed class RecordingObserver : IApplyObserver
+    {
+        public List<ApplyEvent> Events { get; } = [];
+        public void OnApplyEvent(ApplyEvent applyEvent) { lock (Events) Events.Add(applyEvent); }
+    }
+
+    [Fact]
+    public async Task Observer_hears_start_and_one_outcome_per_apply_and_nothing_for_no_changes()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        var observer = new RecordingObserver();
+        var deps = new ExecutorDependencies(w.Store, _ => w.Driver, w.Probe, w.Artifacts, new FakeSecretResolver(), w.Time);
+        var service = new ReconcileService(deps, TestPlanner.Plan, null, observer);
+        var good = w.Desired("c1", [Service("db", "2.1.0"), ApiOld]);
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
+        var bad = Service("api", "1.5.0", dependsOn: ["db"]);
+        w.Probe.Healthy = (_, r) => r != ServiceFields.ReleaseId(bad);
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(w.Desired("c2", [Service("db", "2.1.0"), bad])), null, CancellationToken.None)));
+
+        Assert.Equal(["Start c1", "Success c1", "Start c2", "Rollback c2"], observer.Events.Select(e => $"{e.Kind} {e.Desired.Revision}"));
+        Assert.Contains("reconciler revert c2", observer.Events[^1].Message);
     }
 }

@@ -73,6 +73,22 @@ internal sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>Writes one line to the child's stdin (e.g. a go signal).</summary>
+    public async Task SendLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Reads stdout to the end and waits for exit (for a child started with readStdout: false).</summary>
+    public async Task<(int Code, string Out, string Err)> WaitReadingAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var output = await _process.StandardOutput.ReadToEndAsync(cts.Token);
+        var (code, _, err) = await WaitAsync(timeout);
+        return (code, output, err);
+    }
+
     /// <summary>SIGKILL: the process gets no chance to clean up, as in a crash.</summary>
     public void Kill()
     {

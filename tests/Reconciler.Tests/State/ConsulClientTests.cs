@@ -201,6 +201,39 @@ public sealed class ConsulClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_address_that_is_not_consul_is_a_clear_store_error()
+    {
+        _server.NotConsul = true;
+        await using var store = Store();
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadAsync("prod", Ct));
+        Assert.Contains("not Consul's JSON", e.Message);
+        Assert.Contains("<html>", e.Message);
+    }
+
+    [Fact]
+    public async Task A_read_that_meets_a_5xx_is_retried_with_backoff_and_succeeds()
+    {
+        using var c = Client();
+        await c.PutAsync("r/key", B("v"), ct: Ct);
+        _server.FailNextRequests = 2;
+        var before = _server.Requests;
+        Assert.Equal("v", (await c.GetAsync("r/key", ct: Ct)).Value!.ValueText);
+        Assert.Equal(before + 3, _server.Requests);
+    }
+
+    [Fact]
+    public async Task A_cas_write_that_meets_a_5xx_is_not_retried_because_it_may_have_been_applied()
+    {
+        using var c = Client();
+        _server.FailNextRequests = 1;
+        var before = _server.Requests;
+        var e = await Assert.ThrowsAsync<ConsulException>(() => c.PutAsync("r/key", B("v"), cas: 0, Ct));
+        Assert.Equal(ConsulErrorKind.ServerError, e.Kind);
+        Assert.Contains("503", e.Message);
+        Assert.Equal(before + 1, _server.Requests);
+    }
+
+    [Fact]
     public async Task Stored_keys_follow_the_documented_layout_and_close_deletes_only_that_applys_journal()
     {
         await using var store = Store();

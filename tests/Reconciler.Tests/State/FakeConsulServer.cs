@@ -57,6 +57,10 @@ public sealed class FakeConsulServer : IAsyncDisposable
     public string? RequiredToken { get; set; }
     /// <summary>Answer every request with 500 "No cluster leader", as an agent whose cluster lost quorum does.</summary>
     public bool NoLeader { get; set; }
+    /// <summary>Answer like a web server that is not Consul (200 with an HTML page).</summary>
+    public bool NotConsul { get; set; }
+    /// <summary>Answer this many coming requests with 503, as an overloaded or restarting agent does.</summary>
+    public int FailNextRequests;
     public Uri Address { get; private set; } = null!;
     /// <summary>Successful writes (KV puts/deletes, committed write transactions, session changes).</summary>
     public int Writes => Volatile.Read(ref _writes);
@@ -95,6 +99,8 @@ public sealed class FakeConsulServer : IAsyncDisposable
         Interlocked.Increment(ref Requests);
         var path = ctx.Request.Path.Value ?? "";
         if (NoLeader) { await Text(ctx, 500, "No cluster leader"); return; }
+        if (NotConsul) { await Text(ctx, 200, "<html><body>It works!</body></html>"); return; }
+        if (Interlocked.Decrement(ref FailNextRequests) >= 0) { await Text(ctx, 503, "rpc error: service unavailable"); return; }
         if (RequiredToken is not null && ctx.Request.Headers["X-Consul-Token"].ToString() != RequiredToken)
         {
             await Text(ctx, 403, "Permission denied: token lacks permission 'key:read'");

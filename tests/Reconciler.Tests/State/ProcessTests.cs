@@ -59,6 +59,29 @@ public abstract class StoreProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_processes_writing_with_cas_on_one_version_exactly_one_wins_and_the_other_is_told_the_key_and_both_versions()
+    {
+        long seeded;
+        await using (var store = OpenStore())
+            seeded = await store.WriteAsync("prod", 0, new StateChange([StateStoreContract.Service("api", "1.0.0")], [], [], []), CancellationToken.None);
+        using var a = ChildProcess.Start(ChildProcess.StateProbe, ["cas-write", StateUrl, Dir.Path, "prod", seeded.ToString(), "2.0.0-a"], readStdout: false);
+        using var b = ChildProcess.Start(ChildProcess.StateProbe, ["cas-write", StateUrl, Dir.Path, "prod", seeded.ToString(), "2.0.0-b"], readStdout: false);
+        await Task.WhenAll(a.WaitForLineAsync("ready", TimeSpan.FromSeconds(60)), b.WaitForLineAsync("ready", TimeSpan.FromSeconds(60)));
+        await Task.WhenAll(a.SendLineAsync("go"), b.SendLineAsync("go"));
+        var results = await Task.WhenAll(a.WaitReadingAsync(TimeSpan.FromSeconds(60)), b.WaitReadingAsync(TimeSpan.FromSeconds(60)));
+
+        var winner = Assert.Single(results, r => r.Code == ExitCodes.Ok);
+        var loser = Assert.Single(results, r => r.Code == ExitCodes.StaleOrConflict);
+        var newVersion = long.Parse(winner.Out.Trim()["won ".Length..]);
+        Assert.Contains($"expected version {seeded}, found {newVersion}", loser.Out);
+        Assert.Contains("prod", loser.Out);
+        await using var check = OpenStore();
+        var live = await check.ReadAsync("prod", CancellationToken.None);
+        Assert.Equal(newVersion, live.Version);
+        Assert.Equal(results[0].Code == ExitCodes.Ok ? "2.0.0-a" : "2.0.0-b", live.Services["api"].Version);
+    }
+
+    [Fact]
     public async Task A_run_killed_between_journal_steps_leaves_a_journal_the_next_run_reads()
     {
         using (var crashed = ChildProcess.Start(ChildProcess.StateProbe, ["journal-then-hang", StateUrl, Dir.Path, "prod", "apply-42"], readStdout: false))

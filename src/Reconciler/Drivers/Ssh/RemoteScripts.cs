@@ -15,95 +15,118 @@ internal static class RemoteScripts
     public const int ExitForeignRelease = 13;
     public const string SwitchedMarker = "@reconciler:switched";
 
-    /// <summary>$1 deploy path, $2 release id, $3 artifact sha256, $4 uploaded temp file (relative to $1) or "".
-    /// stdin: a tar of config.json, .env and the release marker. Makes releases/ID complete or exits
-    /// <see cref="ExitNeedsUpload"/> when neither the release nor its artifact is on the host.</summary>
-    public const string Stage = """
+    /// <summary>Shell functions (builtins only: a fork+exec is what a loaded host is slowest at). read_marker FILE
+    /// sets M_SERVICE and M_SHA from a release marker; fails when the file does not exist.</summary>
+    private const string Functions = """
+        read_marker() {
+          M_SERVICE=; M_SHA=
+          [ -f "$1" ] || return 1
+          while IFS= read -r l || [ -n "$l" ]; do
+            case $l in service=*) M_SERVICE=${l#service=} ;; sha256=*) M_SHA=${l#sha256=} ;; esac
+          done < "$1"
+        }
+        """;
+
+    /// <summary>Prints what is in the deploy path (the working directory): "C target" of current,
+    /// "R mtime ./releases/ID" and "S releases/ID SHA256" per complete release, "A file" per cached artifact.
+    /// One `find` whatever the number of releases. Shared by <see cref="Stage"/> (so a prune after a stage needs
+    /// no listing round trip) and <see cref="List"/>.</summary>
+    private const string ListBody = """
+        find . -maxdepth 3 \( -path ./current -type l -printf 'C %l\n' \) \
+          -o \( -path './releases/*/.reconciler-release' -printf 'R %T@ %h\n' \) \
+          -o \( -path './.artifacts/*.tar.gz' -printf 'A %f\n' \) 2>/dev/null || true
+        for m in releases/*/.reconciler-release; do
+          read_marker "$m" && printf 'S %s %s\n' "${m%/.reconciler-release}" "$M_SHA"
+        done
+        exit 0
+        """;
+
+    /// <summary>$1 deploy path, $2 release id, $3 artifact sha256, $4 byte length of the config tar, $5 how the
+    /// artifact arrives: "-" = on stdin after the config tar when the script asks for it (it prints "need";
+    /// "have" when the host already has it), a path (relative to $1) = already uploaded by SFTP, "" = not at all
+    /// (exit <see cref="ExitNeedsUpload"/> when it is needed). stdin starts with a tar of config.json, .env and the
+    /// release marker. Unpacks into a temp dir renamed to releases/ID when complete, then prints the listing.</summary>
+    public static readonly string Stage = Functions + "\n" + """
         set -eu
-        P=$1; ID=$2; SHA=$3; UP=$4
-        mkdir -p "$P/releases" "$P/.artifacts"
+        P=$1; ID=$2; SHA=$3; N=$4; UP=$5
+        [ -d "$P/releases" ] && [ -d "$P/.artifacts" ] || mkdir -p "$P/releases" "$P/.artifacts"
         cd "$P"
-        A=".artifacts/$SHA.tar.gz"
-        T="releases/.tmp-$ID.$$"
-        trap 'rm -rf "$T" "$T.cfg"' EXIT
-        rm -rf "$T" "$T.cfg"
-        mkdir "$T.cfg"
-        tar -x -m -f - -C "$T.cfg"
-        chmod 600 "$T.cfg/config.json" "$T.cfg/.env"
-        if [ -f "releases/$ID/.reconciler-release" ] && grep -qx "sha256=$SHA" "releases/$ID/.reconciler-release"; then
-          for f in config.json .env .reconciler-release; do mv -f "$T.cfg/$f" "releases/$ID/$f"; done
+        A=".artifacts/$SHA.tar.gz"; T="releases/.tmp-$ID.$$"; U=".artifacts/.upload-$SHA.$$"
+        trap '[ ! -e "$T" ] || rm -rf "$T"; [ ! -e "$U" ] || rm -f "$U"' EXIT
+        mkdir "$T"
+        head -c "$N" | tar -x -m -f - -C "$T"
+        if read_marker "releases/$ID/.reconciler-release" && [ "$M_SHA" = "$SHA" ]; then
+          mv -f "$T/config.json" "$T/.env" "$T/.reconciler-release" "releases/$ID/"
           echo present
-          exit 0
+        ListBody
         fi
-        if [ -n "$UP" ]; then
+        verified=no
+        if [ "$UP" = "-" ]; then
+          if [ -f "$A" ] && echo "$SHA  $A" | sha256sum -c --status; then
+            echo have
+          else
+            echo need
+            cat > "$U"
+            if ! echo "$SHA  $U" | sha256sum -c --status; then
+              echo "the uploaded artifact does not match sha256 $SHA" >&2; exit 11
+            fi
+            mv -f "$U" "$A"
+          fi
+          verified=yes
+        elif [ -n "$UP" ]; then
           if ! echo "$SHA  $UP" | sha256sum -c --status; then
             rm -f "$UP"; echo "the uploaded artifact does not match sha256 $SHA" >&2; exit 11
           fi
-          mv -f "$UP" "$A"
+          mv -f "$UP" "$A"; verified=yes
         fi
         [ -f "$A" ] || exit 10
-        if ! echo "$SHA  $A" | sha256sum -c --status; then
+        if [ $verified = no ] && ! echo "$SHA  $A" | sha256sum -c --status; then
           rm -f "$A"; echo "the artifact cached on the host does not match sha256 $SHA" >&2; exit 11
         fi
-        mkdir "$T"
-        tar -x -z -f "$A" -C "$T" --no-same-owner
-        for f in config.json .env .reconciler-release; do mv -f "$T.cfg/$f" "$T/$f"; done
+        # The config files are already in $T: the artifact must not overwrite them.
+        tar -x -z -f "$A" -C "$T" --no-same-owner --skip-old-files
         if [ -e "releases/$ID" ] || [ -L "releases/$ID" ]; then
-          if [ "$(readlink current 2>/dev/null || true)" = "releases/$ID" ]; then
+          if [ "releases/$ID" -ef current ]; then
             echo "releases/$ID exists without a matching marker and is current; refusing to replace it (move it away by hand)" >&2; exit 13
           fi
           rm -rf "releases/$ID"
         fi
         mv "$T" "releases/$ID"
         echo staged
-        """;
-
-    /// <summary>$1 file to write (relative to $2), $2 deploy path. stdin: the artifact. The upload path when
-    /// uploads go over the exec channel instead of SFTP.</summary>
-    public const string Upload = """
-        set -eu
-        cd "$2"
-        cat > "$1"
-        """;
+        ListBody
+        """.Replace("ListBody", ListBody, StringComparison.Ordinal);
 
     /// <summary>$1 deploy path, $2 release id, $3 restart command ("" for none), $4 host name. Switches `current`
     /// with a temporary link renamed over it (rename(2) is atomic; `current` never dangles), then runs the
     /// restart command in the release directory with stdin closed and output to .restart.log, so a daemon it
     /// leaves running does not hold the SSH channel open.</summary>
-    public const string Activate = """
+    public static readonly string Activate = Functions + "\n" + """
         set -eu
         P=$1; ID=$2; CMD=$3
         cd "$P"
-        if [ ! -f "releases/$ID/.reconciler-release" ]; then
+        if ! read_marker "releases/$ID/.reconciler-release"; then
           echo "release $ID is not staged in $P" >&2; exit 12
         fi
         L=".current.tmp.$$"
-        rm -f "$L"
         ln -s "releases/$ID" "$L"
         mv -T -f "$L" current
         echo "@reconciler:switched"
         [ -n "$CMD" ] || exit 0
         cd "releases/$ID"
-        RECONCILER_SERVICE=$(sed -n 's/^service=//p' .reconciler-release)
-        RECONCILER_RELEASE=$ID; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$4
+        RECONCILER_SERVICE=$M_SERVICE; RECONCILER_RELEASE=$ID; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$4
         export RECONCILER_SERVICE RECONCILER_RELEASE RECONCILER_DEPLOY_PATH RECONCILER_HOST
         set +e
         /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
         rc=$?
-        tail -c 2000 "$P/.restart.log"
+        [ $rc -eq 0 ] || tail -c 2000 "$P/.restart.log"
         exit $rc
         """;
 
-    /// <summary>$1 deploy path. Prints "C target", "R mtime id sha256" per complete release, "A file" per cached
-    /// artifact. Prints nothing when the deploy path does not exist.</summary>
-    public const string List = """
+    /// <summary>$1 deploy path: the listing (see <see cref="ListBody"/>); nothing when the path does not exist.</summary>
+    public static readonly string List = Functions + "\n" + """
         cd "$1" 2>/dev/null || exit 0
-        printf 'C %s\n' "$(readlink current 2>/dev/null || true)"
-        find releases -mindepth 2 -maxdepth 2 -name .reconciler-release -printf '%T@ %h\n' 2>/dev/null |
-          while read -r t d; do printf 'R %s %s %s\n' "$t" "${d#releases/}" "$(sed -n 's/^sha256=//p' "$d/.reconciler-release")"; done
-        find .artifacts -mindepth 1 -maxdepth 1 -name '*.tar.gz' -printf 'A %f\n' 2>/dev/null
-        exit 0
-        """;
+        ListBody
+        """.Replace("ListBody", ListBody, StringComparison.Ordinal);
 
     /// <summary>$1 deploy path, then paths relative to it to delete.</summary>
     public const string Delete = """
@@ -115,15 +138,15 @@ internal static class RemoteScripts
 
     /// <summary>$1 deploy path, $2 stop command ("" for none), $3 host name, $4 release id current points at.
     /// Runs the stop command in the current release, then removes the `current` link.</summary>
-    public const string Remove = """
+    public static readonly string Remove = Functions + "\n" + """
         set -eu
         P=$1; CMD=$2
         cd "$P" 2>/dev/null || exit 0
         [ -L current ] || exit 0
         if [ -n "$CMD" ] && [ -d "releases/$4" ]; then
           cd "releases/$4"
-          RECONCILER_SERVICE=$(sed -n 's/^service=//p' .reconciler-release 2>/dev/null || true)
-          RECONCILER_RELEASE=$4; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$3
+          read_marker .reconciler-release || true
+          RECONCILER_SERVICE=$M_SERVICE; RECONCILER_RELEASE=$4; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$3
           export RECONCILER_SERVICE RECONCILER_RELEASE RECONCILER_DEPLOY_PATH RECONCILER_HOST
           set +e
           /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
@@ -135,8 +158,9 @@ internal static class RemoteScripts
         rm -f current
         """;
 
-    /// <summary>$1 deploy path, $2 release id: prints the release's marker file.</summary>
-    public const string ReadMarker = """
-        cat "$1/releases/$2/.reconciler-release" 2>/dev/null || true
+    /// <summary>$1 deploy path, $2 release id: prints the release's service name.</summary>
+    public static readonly string ReadService = Functions + "\n" + """
+        read_marker "$1/releases/$2/.reconciler-release" && printf '%s\n' "$M_SERVICE"
+        exit 0
         """;
 }

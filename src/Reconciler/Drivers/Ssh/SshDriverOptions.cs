@@ -37,6 +37,13 @@ public sealed record SshDriverOptions
 
     public SshUpload Upload { get; init; } = SshUpload.Exec;
 
+    /// <summary>Key exchange algorithms tried first, in order (the rest follow in SSH.NET's order). Default: the
+    /// ML-KEM hybrid (post-quantum, cheap) where the server has it (OpenSSH 9.9+), else curve25519. The
+    /// sntrup761 hybrid comes after them: SSH.NET's managed sntrup761 costs ~85 ms of client CPU per handshake
+    /// against ~8 ms for curve25519 (measured here), which is most of the cost of connecting to 50 hosts.</summary>
+    public IReadOnlyList<string> PreferredKeyExchange { get; init; } =
+        ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"];
+
     /// <summary>Where loud warnings go (trusting an unknown host key). The CLI points this at stderr.</summary>
     public Action<string> Warn { get; init; } = message => Console.Error.WriteLine(message);
 

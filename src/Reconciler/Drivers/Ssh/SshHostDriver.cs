@@ -105,6 +105,7 @@ public sealed partial class SshHostDriver : IHostDriver
         {
             Timeout = Options.ConnectTimeout,
         };
+        PreferKeyExchange(info, Options.PreferredKeyExchange);
         // With a full key pinned, offer only that key's algorithms so a server with several host keys presents
         // the pinned one (a fingerprint pin does not say which type it is).
         if (HostKeyPolicy.PinnedKeyType(host.HostKey) is { } type)
@@ -115,6 +116,18 @@ public sealed partial class SshHostDriver : IHostDriver
                     info.HostKeyAlgorithms.Remove(name);
         }
         return info;
+    }
+
+    /// <summary>Moves the named key exchange algorithms to the front, in that order; the rest keep SSH.NET's order.
+    /// The client's order decides (RFC 4253 7.1), so this picks what both sides support earliest in the list.</summary>
+    private static void PreferKeyExchange(ConnectionInfo info, IReadOnlyList<string> preferred)
+    {
+        var all = info.KeyExchangeAlgorithms.ToList();
+        info.KeyExchangeAlgorithms.Clear();
+        foreach (var name in preferred)
+            if (all.FirstOrDefault(a => a.Key == name) is { Value: not null } entry) info.KeyExchangeAlgorithms.Add(entry.Key, entry.Value);
+        foreach (var entry in all.Where(a => !info.KeyExchangeAlgorithms.ContainsKey(a.Key)))
+            info.KeyExchangeAlgorithms.Add(entry.Key, entry.Value);
     }
 
     private async Task ConnectAsync(BaseClient client, HostSpec host, string step, CancellationToken ct)

@@ -15,6 +15,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     private readonly SshClient _ssh;
     private readonly SemaphoreSlim _sftpGate = new(1, 1);
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
+    private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
     private SftpClient? _sftp;
 
     public SshHostSession(SshHostDriver driver, HostSpec host, SshClient ssh)
@@ -53,17 +54,98 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"config of {bundle.Service} cannot be written: {e.Message}");
         }
         _serviceOfRelease[(path, id)] = bundle.Service;
+        _listings.TryRemove(path, out _);
 
-        var result = await ExecAsync(step, Shell.Script(RemoteScripts.Stage, path, id, sha, ""), configTar, StepTimeout, ct);
-        // A corrupt cached artifact was removed by the script: upload a fresh one, like a missing one.
-        if (result.ExitCode is RemoteScripts.ExitNeedsUpload or RemoteScripts.ExitChecksumMismatch)
+        ExecResult result;
+        if (_driver.Options.Upload == SshUpload.Exec)
+            result = await StageStreamingAsync(path, id, sha, configTar, bundle.ArtifactPath, ct);
+        else
         {
-            var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.{Guid.NewGuid():N}";
-            await UploadAsync(bundle.ArtifactPath, path, upload, ct);
-            result = await ExecAsync(step, Shell.Script(RemoteScripts.Stage, path, id, sha, upload), configTar, StepTimeout, ct);
+            result = await ExecAsync(step, StageCommand(path, id, sha, configTar, ""), configTar, StepTimeout, ct);
+            // Not on the host (or its cached copy was corrupt and removed): upload by SFTP, then stage from it.
+            if (result.ExitCode is RemoteScripts.ExitNeedsUpload or RemoteScripts.ExitChecksumMismatch)
+            {
+                var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.{Guid.NewGuid():N}";
+                await SftpUploadAsync(bundle.ArtifactPath, $"{path}/{upload}", ct);
+                result = await ExecAsync(step, StageCommand(path, id, sha, configTar, upload), configTar, StepTimeout, ct);
+            }
         }
         if (result.ExitCode != 0)
             throw new HostStepException(Host.Name, step, $"staging release {id} in {path} failed (exit {result.ExitCode}): {Tail(result)}");
+        _listings[path] = Listing.Parse(result.Stdout);
+    }
+
+    private static string StageCommand(string path, string id, string sha, byte[] configTar, string upload) =>
+        Shell.Script(RemoteScripts.Stage, path, id, sha, configTar.Length.ToString(CultureInfo.InvariantCulture), upload);
+
+    /// <summary>Stage in one exec channel: send the config tar, let the host say whether it has the artifact
+    /// ("have") or not ("need"), and stream the artifact only when asked.</summary>
+    private async Task<ExecResult> StageStreamingAsync(string path, string id, string sha, byte[] configTar, string artifactPath, CancellationToken ct)
+    {
+        const string step = "stage";
+        if (!File.Exists(artifactPath))
+            throw new HostStepException(Host.Name, step, $"artifact file {artifactPath} does not exist");
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(StepTimeout);
+        try
+        {
+            using var command = _ssh.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
+            var run = command.ExecuteAsync(limit.Token);
+            await using (var input = TryCreateInput(command))
+            {
+                if (input is null) return await Finished(command, run); // the script failed before reading anything
+                await input.WriteAsync(configTar, limit.Token);
+                await input.FlushAsync(limit.Token);
+                // SSH.NET's output pipe has no async read: read the one answer line on a pool thread (the CLI
+                // raises the pool minimum for this; see docs/benchmarks/drivers.md).
+                var answer = await Task.Run(() => ReadAnswer(command.OutputStream), limit.Token);
+                if (answer == "need")
+                {
+                    await using var file = File.OpenRead(artifactPath);
+                    try { await file.CopyToAsync(input, 64 * 1024, limit.Token); }
+                    catch (Exception e) when (run.IsCompleted && e is not OperationCanceledException) { return await Finished(command, run); }
+                    _driver.CountUpload();
+                }
+            }
+            await run;
+            return new ExecResult(command.ExitStatus ?? -1, command.Result, command.Error);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new HostStepException(Host.Name, step, $"timed out after {StepTimeout.TotalSeconds:0.#}s");
+        }
+        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException or SshException)
+        {
+            throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
+        }
+    }
+
+    private static Stream? TryCreateInput(SshCommand command)
+    {
+        try { return command.CreateInputStream(); }
+        catch (InvalidOperationException) { return null; }
+    }
+
+    private static async Task<ExecResult> Finished(SshCommand command, Task run)
+    {
+        await run;
+        return new ExecResult(command.ExitStatus ?? -1, command.Result, command.Error);
+    }
+
+    /// <summary>Reads stdout up to the first "need", "have" or "present" line, byte by byte so nothing after it is
+    /// consumed (the rest is read as the command's result). Null at end of output.</summary>
+    private static string? ReadAnswer(Stream output)
+    {
+        var line = new System.Text.StringBuilder();
+        for (var guard = 0; guard < 4096; guard++)
+        {
+            var b = output.ReadByte();
+            if (b < 0) return null;
+            if (b != '\n') { line.Append((char)b); continue; }
+            if (line.ToString() is "need" or "have" or "present") return line.ToString();
+            line.Clear();
+        }
+        return null;
     }
 
     public async Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
@@ -76,6 +158,10 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             ? ""
             : Interpolation.ExpandCommand(restartCommand, Interpolation.Variables(Host, await ServiceOfAsync(path, id, restartCommand, ct), id, path));
         var result = await ExecAsync(step, Shell.Script(RemoteScripts.Activate, path, id, command, Host.Name), null, StepTimeout, ct);
+        if (result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal) && _listings.TryGetValue(path, out var known))
+            _listings[path] = known with { Current = id };
+        else
+            _listings.TryRemove(path, out _);
         if (result.ExitCode == 0) return;
         if (!result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal))
             throw new HostStepException(Host.Name, step, $"switching current to {id} in {path} failed (exit {result.ExitCode}): {Tail(result)}");
@@ -100,7 +186,8 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         const string step = "prune";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
-        var listing = await ListAsync(path, step, ct);
+        // The listing the last stage printed is still true (one applier per environment holds the lock).
+        var listing = _listings.TryRemove(path, out var known) ? known : await ListAsync(path, step, ct);
         var doomed = ReleaseLayout.ReleasesToPrune(listing.Releases, listing.Current, keep, protect);
         var keptShas = listing.Releases.Where(r => !doomed.Contains(r.Id)).Select(r => r.ArtifactSha256).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var targets = doomed.Select(ReleaseLayout.ReleaseLinkTarget)
@@ -116,6 +203,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         const string step = "remove";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
+        _listings.TryRemove(path, out _);
         var current = (await ListAsync(path, step, ct)).Current;
         if (current is null) return;
         var command = string.IsNullOrWhiteSpace(stopCommand)
@@ -141,34 +229,24 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         if (_serviceOfRelease.TryGetValue((path, id), out var known)) return known;
         // Only a command that uses ${service.name} needs it before the switch; the scripts read it on the host.
         if (!template.Contains("service.name", StringComparison.Ordinal)) return null;
-        var marker = await ExecAsync("activate", Shell.Script(RemoteScripts.ReadMarker, path, id), null, StepTimeout, ct);
-        return ReleaseLayout.MarkerValue(marker.Stdout, "service");
+        var marker = await ExecAsync("activate", Shell.Script(RemoteScripts.ReadService, path, id), null, StepTimeout, ct);
+        return marker.Stdout.Trim() is { Length: > 0 } service ? service : null;
     }
 
-    private async Task UploadAsync(string localFile, string deployPath, string remoteRelative, CancellationToken ct)
+    private async Task SftpUploadAsync(string localFile, string remotePath, CancellationToken ct)
     {
         const string step = "upload";
         if (!File.Exists(localFile))
             throw new HostStepException(Host.Name, step, $"artifact file {localFile} does not exist");
-        if (_driver.Options.Upload == SshUpload.Sftp)
+        var sftp = await SftpAsync(ct);
+        try
         {
-            var sftp = await SftpAsync(ct);
-            try
-            {
-                await using var file = File.OpenRead(localFile);
-                await sftp.UploadFileAsync(file, $"{deployPath}/{remoteRelative}", ct);
-            }
-            catch (Exception e) when (e is SshException or SocketException or IOException)
-            {
-                throw new HostStepException(Host.Name, step, $"SFTP upload to {deployPath}/{remoteRelative} failed: {e.Message}", e);
-            }
+            await using var file = File.OpenRead(localFile);
+            await sftp.UploadFileAsync(file, remotePath, ct);
         }
-        else
+        catch (Exception e) when (e is SshException or SocketException or IOException)
         {
-            var bytes = await File.ReadAllBytesAsync(localFile, ct);
-            var result = await ExecAsync(step, Shell.Script(RemoteScripts.Upload, remoteRelative, deployPath), bytes, StepTimeout, ct);
-            if (result.ExitCode != 0)
-                throw new HostStepException(Host.Name, step, $"upload to {deployPath}/{remoteRelative} failed (exit {result.ExitCode}): {Tail(result)}");
+            throw new HostStepException(Host.Name, step, $"SFTP upload to {remotePath} failed: {e.Message}", e);
         }
         _driver.CountUpload();
     }
@@ -206,10 +284,15 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             using var command = _ssh.CreateCommand(commandText);
             var run = command.ExecuteAsync(limit.Token);
-            // Always close stdin (EOF), so a command that reads it cannot wait forever.
-            await using (var input = command.CreateInputStream())
+            // Always close stdin (EOF), so a command that reads it cannot wait forever. A command that already
+            // finished has no input stream any more: its result is what matters.
+            await using (var input = TryCreateInput(command))
             {
-                if (stdin is not null) await input.WriteAsync(stdin, limit.Token);
+                if (input is not null && stdin is not null)
+                {
+                    try { await input.WriteAsync(stdin, limit.Token); }
+                    catch (Exception e) when (run.IsCompleted && e is not OperationCanceledException) { }
+                }
             }
             await run;
             return new ExecResult(command.ExitStatus ?? -1, command.Result, command.Error);
@@ -241,20 +324,26 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         public static Listing Parse(string output)
         {
             string? current = null;
-            var releases = ImmutableArray.CreateBuilder<StagedRelease>();
+            var staged = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+            var shas = new Dictionary<string, string>(StringComparer.Ordinal);
             var artifacts = ImmutableArray.CreateBuilder<string>();
+            const string releasesPrefix = ReleaseLayout.ReleasesDir + "/";
             foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 if (line.StartsWith("C ", StringComparison.Ordinal))
                     current = ReleaseLayout.ReleaseIdFromLinkTarget(line[2..]);
                 else if (line.StartsWith("R ", StringComparison.Ordinal))
                 {
-                    var parts = line[2..].Split(' ');
-                    if (parts.Length >= 2 && ReleaseLayout.IsValidReleaseId(parts[1])
-                        && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
-                        releases.Add(new StagedRelease(parts[1],
-                            DateTimeOffset.UnixEpoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond)),
-                            parts.Length >= 3 && ReleaseLayout.IsValidSha256(parts[2]) ? parts[2] : null));
+                    var parts = line[2..].Split(' ', 2);
+                    var id = parts.Length == 2 && parts[1].StartsWith("./" + releasesPrefix, StringComparison.Ordinal)
+                        ? parts[1][(releasesPrefix.Length + 2)..] : "";
+                    if (ReleaseLayout.IsValidReleaseId(id) && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+                        staged[id] = DateTimeOffset.UnixEpoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
+                }
+                else if (line.StartsWith("S " + releasesPrefix, StringComparison.Ordinal))
+                {
+                    var parts = line[(2 + releasesPrefix.Length)..].Split(' ', 2);
+                    if (parts.Length == 2 && ReleaseLayout.IsValidReleaseId(parts[0]) && ReleaseLayout.IsValidSha256(parts[1])) shas[parts[0]] = parts[1];
                 }
                 else if (line.StartsWith("A ", StringComparison.Ordinal) && line.EndsWith(".tar.gz", StringComparison.Ordinal))
                 {
@@ -262,7 +351,8 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
                     if (ReleaseLayout.IsValidSha256(sha)) artifacts.Add(sha);
                 }
             }
-            return new Listing(current, releases.ToImmutable(), artifacts.ToImmutable());
+            var releases = staged.Select(r => new StagedRelease(r.Key, r.Value, shas.GetValueOrDefault(r.Key))).ToImmutableArray();
+            return new Listing(current, releases, artifacts.ToImmutable());
         }
     }
 }

@@ -35,7 +35,15 @@ public sealed class ConsulStateStore : IStateStore
     /// holder that is alive but cut off has time to notice its failed renewal and stop.</summary>
     public TimeSpan LockDelay { get; }
 
-    public string Describe => $"consul://{new Uri(_client.Address).Authority}/{_prefix}";
+    /// <summary>consul://HOST:PORT/PREFIX, or consuls:// over TLS.</summary>
+    public string Describe
+    {
+        get
+        {
+            var a = new Uri(_client.Address);
+            return $"{(a.Scheme == Uri.UriSchemeHttps ? "consuls" : "consul")}://{a.Host}:{a.Port}/{_prefix}";
+        }
+    }
 
     // ---- live state -------------------------------------------------------------------------------------
 
@@ -224,9 +232,10 @@ public sealed class ConsulStateStore : IStateStore
         {
             if (held.Owner != owner) return new LockAttempt(false, ToInfo(environment, held));
             // Ours already: renew and refresh reason and expiry with the same session.
-            if (await _client.RenewSessionAsync(session, ct) is not null)
+            if (await _client.RenewSessionAsync(session, ct) is { } renewed)
             {
-                var again = held with { Reason = reason, ExpiresAt = _time.GetUtcNow() + effectiveTtl };
+                // A session renews to the TTL it was created with, whatever this call asked for.
+                var again = held with { Reason = reason, ExpiresAt = _time.GetUtcNow() + (renewed.Ttl ?? effectiveTtl) };
                 if (await _client.AcquireAsync(key, session, StateJson.SerializeBytes(again), ct))
                     return new LockAttempt(true, ToInfo(environment, again));
             }

@@ -1,0 +1,46 @@
+using Reconciler.Cli;
+using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
+using Reconciler.Drivers;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>The composition of a real reconciler for `apply` and `run`: drivers, probes, artifacts and secrets
+/// from the drivers' factory, the pure planner, and the given store.</summary>
+public static class ExecutorWiring
+{
+    /// <summary>One client for the process: health probes, artifact downloads and notifications share its pool.</summary>
+    public static HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>Driver options as the CLI sets them: the local driver's hosts live under REPO/.reconciler/local.</summary>
+    public static HostDriverOptions DriverOptions(string repoRoot, string? sshKeyPath, bool trustUnknownHostKeys, TextWriter warnings) => new()
+    {
+        LocalRoot = Path.Combine(repoRoot, ".reconciler", "local"),
+        SshKeyPath = sshKeyPath,
+        TrustUnknownHostKeys = trustUnknownHostKeys,
+        Warn = message => { lock (warnings) warnings.WriteLine("warning: " + message); },
+    };
+
+    /// <param name="artifacts">Default: repo-relative paths from the working tree (pass a Git fetcher to apply a commit).</param>
+    public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,
+        IArtifactFetcher? artifacts = null) =>
+        new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http), artifacts ?? HostDrivers.Artifacts(repoRoot, Http), HostDrivers.Secrets(), time);
+
+    public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
+        new(dependencies, Plan, options, observer);
+
+    /// <summary>The pure planner, with its refusal turned into a user-facing error.</summary>
+    public static Plan Plan(DesiredState desired, LiveState live)
+    {
+        try
+        {
+            return Planner.Plan(desired, live);
+        }
+        catch (PlanningException e)
+        {
+            throw new UserError($"cannot plan environment '{desired.Environment}' at {desired.Revision}: {e.Message}");
+        }
+    }
+}
