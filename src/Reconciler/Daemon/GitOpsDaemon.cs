@@ -222,7 +222,7 @@ public sealed class GitOpsDaemon
         }
         else
         {
-            result = Kebab(outcome.Result);
+            result = StatusReports.Kebab(outcome.Result);
             if (outcome.Result == ApplyResult.Interrupted) settle = false;   // pre-empted or stopping: not the commit's fault
             else if (IsTransient(outcome.ExitCode)) { settle = false; result = "retrying"; }
             if (outcome.ExitCode == ExitCodes.Quarantined) result = "quarantined";
@@ -315,13 +315,6 @@ public sealed class GitOpsDaemon
 
     private static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;
 
-    private static string Kebab(ApplyResult r) => r switch
-    {
-        ApplyResult.NoChanges => "no-changes",
-        ApplyResult.RolledBack => "rolled-back",
-        ApplyResult.LockBroken => "lock-broken",
-        _ => r.ToString().ToLowerInvariant(),
-    };
 
     private sealed class Attempt(string commit, DateTimeOffset started, CancellationTokenSource preempt)
     {

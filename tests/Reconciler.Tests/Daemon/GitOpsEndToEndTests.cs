@@ -217,6 +217,36 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_frozen_environment_is_not_applied_by_run_until_the_freeze_is_lifted()
+    {
+        var sha = WriteArtifact();
+        var a = _repo.Commit("api 1.0.0", InfraFiles(sha, _healthPort));
+        await using (var store = StateStores.Open("sqlite:.reconciler/state.db", _repo.Path, TimeProvider.System))
+            await store.SetFreezeAsync("test", new FreezeInfo("release freeze", "alice", DateTimeOffset.UtcNow), CancellationToken.None);
+
+        var log = new SynchronizedLog();
+        using var stop = new CancellationTokenSource();
+        var run = RunCommand.RunAsync(new RunCommand.RunSettings("test", _repo.Path, "main", TimeSpan.FromMilliseconds(200), null, null, null, null, false), log, stop.Token);
+        try
+        {
+            await using var store = StateStores.Open("sqlite:.reconciler/state.db", _repo.Path, TimeProvider.System);
+            await Until(() => Task.FromResult(log.Count("frozen") >= 1), "the freeze refusal", run, log);
+            await Task.Delay(TimeSpan.FromMilliseconds(1000));   // several intervals
+            Assert.Empty(await store.ReadHistoryAsync("test", 10, CancellationToken.None));
+            Assert.Equal(1, log.Count("release freeze"));   // retried every interval, reported once
+
+            await store.SetFreezeAsync("test", null, CancellationToken.None);
+            await Until(async () => (await store.ReadHistoryAsync("test", 10, CancellationToken.None)).Count == 1, "applied after the freeze", run, log);
+            Assert.Equal(a.Sha, (await store.ReadHistoryAsync("test", 1, CancellationToken.None))[0].Commit);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(ExitCodes.Ok, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+    }
+
     private static async Task Until(Func<Task<bool>> condition, string what, Task<int> run, SynchronizedLog log)
     {
         var deadline = Environment.TickCount64 + 30_000;
