@@ -13,6 +13,9 @@ using Reconciler.Tests.Infrastructure;
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
 var withSftp = !args.Contains("--no-sftp");
+var withApply = args.Contains("--apply");
+// The CLI built with this bench (ProjectReference): `reconciler apply` measured end to end when --apply is given.
+var cli = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/bin/Release/net10.0/reconciler.dll"));
 var script = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "deploy-xargs.sh"));
 const string DriverPath = "/srv/bench/driver/api";
 const string BashPath = "/srv/bench/bash/api";
@@ -50,6 +53,11 @@ try
         ($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex", r => BashRunAsync(r, batchSize, "bc", "-o KexAlgorithms=curve25519-sha256")),
     };
     if (!withSftp) modes.RemoveAt(2);
+    if (withApply)
+    {
+        modes.Insert(0, ($"reconciler apply, 1 batch of {hostCount}", r => ApplyRunAsync(r, "100%", "ae")));
+        modes.Insert(1, ($"reconciler apply, batches of {batchSize} (25%)", r => ApplyRunAsync(r, "25%", "ab")));
+    }
     var times = modes.Select(_ => new List<double>()).ToArray();
     for (var round = 0; round <= rounds; round++) // round 0 warms up (JIT, page cache, first releases)
         for (var m = 0; m < modes.Count; m++)
@@ -72,9 +80,12 @@ try
     var sameKexOne = MedianOf($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (as the driver)");
     var sameKexBatches = MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex");
     Console.WriteLine(FormattableString.Invariant(
-        $"driver / bash with the same key exchange: one batch {Median(times[0]) / sameKexOne:0.00}x, batches of {batchSize} {Median(times[1]) / sameKexBatches:0.00}x"));
+        $"driver / bash with the same key exchange: one batch {MedianOf($"driver, 1 batch of {hostCount} (exec upload)") / sameKexOne:0.00}x, batches of {batchSize} {MedianOf($"driver, batches of {batchSize} (25%, exec upload)") / sameKexBatches:0.00}x"));
+    if (withApply)
+        Console.WriteLine(FormattableString.Invariant(
+            $"reconciler apply / bash with the same key exchange: one batch {MedianOf($"reconciler apply, 1 batch of {hostCount}") / sameKexOne:0.00}x, batches of {batchSize} {MedianOf($"reconciler apply, batches of {batchSize} (25%)") / sameKexBatches:0.00}x"));
     Console.WriteLine(FormattableString.Invariant(
-        $"driver / bash with ssh's default key exchange: one batch {Median(times[0]) / MedianOf($"bash xargs -P {hostCount}, 1 batch"):0.00}x, batches of {batchSize} {Median(times[1]) / MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}"):0.00}x"));
+        $"driver / bash with ssh's default key exchange: one batch {MedianOf($"driver, 1 batch of {hostCount} (exec upload)") / MedianOf($"bash xargs -P {hostCount}, 1 batch"):0.00}x, batches of {batchSize} {MedianOf($"driver, batches of {batchSize} (25%, exec upload)") / MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}"):0.00}x"));
     Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
 }
 finally
@@ -149,13 +160,74 @@ async Task<double> BashRunAsync(int round, int batch, string tag, string sshOpti
     return seconds;
 }
 
+// The same job through the CLI: a Git repo with 50 pinned hosts; each round commits a new version and artifact,
+// then `reconciler apply --yes` (load, plan, lock, stage/switch/prune per batch, health gate, state writes).
+async Task<double> ApplyRunAsync(int round, string maxParallel, string tag)
+{
+    var repo = Path.Combine(work, "repo-" + tag);
+    var deployPath = $"/srv/bench/apply-{tag}/api";
+    if (!Directory.Exists(repo))
+    {
+        Directory.CreateDirectory(Path.Combine(repo, "environments"));
+        Directory.CreateDirectory(Path.Combine(repo, "services"));
+        Directory.CreateDirectory(Path.Combine(repo, "artifacts"));
+        await File.WriteAllTextAsync(Path.Combine(repo, "reconciler.yaml"), $"""
+            apiVersion: reconciler/v1
+            kind: Repository
+            state: sqlite:.reconciler/state.db
+            defaults:
+              keepReleases: 5
+              strategy: {"{"} type: rolling, maxParallel: "{maxParallel}" {"}"}
+              health: {"{"} interval: 100ms, consecutivePasses: 1, minHealthy: 0s, deadline: 10s {"}"}
+
+            """);
+        await File.WriteAllTextAsync(Path.Combine(repo, "environments", "bench.yaml"),
+            "apiVersion: reconciler/v1\nkind: Environment\nname: bench\nhostGroups:\n  app:\n    hosts:\n" +
+            string.Concat(fleet.Hosts.Select(h =>
+                $"      - {{ name: {h.Name}, address: {h.Address}, port: {h.Port}, user: {h.User}, hostKey: \"{h.HostKey}\" }}\n")));
+        await File.WriteAllTextAsync(Path.Combine(repo, ".gitignore"), ".reconciler/\n");
+        await RunAsync("git", repo, "init", "-q");
+    }
+    var artifact = NewArtifact(round, tag);
+    File.Copy(artifact.Path, Path.Combine(repo, "artifacts", $"app-{round}.tar.gz"), overwrite: true);
+    await File.WriteAllTextAsync(Path.Combine(repo, "services", "api.yaml"), $"""
+        apiVersion: reconciler/v1
+        kind: Service
+        name: api
+        version: 1.{round}.0
+        artifact: {"{"} url: artifacts/app-{round}.tar.gz, sha256: {artifact.Sha256} {"}"}
+        hostGroup: app
+        deploy: {"{"} driver: ssh, path: {deployPath}, restartCommand: ./bin/restart {"}"}
+        config: {"{"} LOG_LEVEL: info {"}"}
+
+        """);
+    await RunAsync("git", repo, "add", "-A");
+    await RunAsync("git", repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", $"api 1.{round}.0");
+    var sw = Stopwatch.StartNew();
+    await RunAsync("dotnet", repo, cli, "apply", "--repo", repo, "--env", "bench", "--yes", "--no-color", "--ssh-key", fleet.ClientKeyPath);
+    var seconds = sw.Elapsed.TotalSeconds;
+    Verify(deployPath, $"1.{round}.0-", prefix: true);
+    return seconds;
+}
+
+static async Task RunAsync(string file, string cwd, params string[] arguments)
+{
+    var psi = new ProcessStartInfo(file) { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var a in arguments) psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    var stdout = p.StandardOutput.ReadToEndAsync();
+    var stderr = p.StandardError.ReadToEndAsync();
+    await p.WaitForExitAsync();
+    if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {p.ExitCode}: {await stderr}{await stdout}");
+}
+
 // Both jobs must have done the whole job on every host, or the timing means nothing.
-void Verify(string deployPath, string id)
+void Verify(string deployPath, string id, bool prefix = false)
 {
     for (var i = 0; i < fleet.Hosts.Length; i++)
     {
         var current = new FileInfo(fleet.OnHost(i, deployPath + "/current")).LinkTarget;
-        if (current != $"releases/{id}") throw new InvalidOperationException($"host {i + 1}: current is {current}, expected releases/{id}");
+        if (prefix ? current?.StartsWith($"releases/{id}", StringComparison.Ordinal) != true : current != $"releases/{id}") throw new InvalidOperationException($"host {i + 1}: current is {current}, expected releases/{id}");
         if (!File.Exists(fleet.OnHost(i, deployPath + "/restarted"))) throw new InvalidOperationException($"host {i + 1}: restart did not run");
         var releases = Directory.GetDirectories(fleet.OnHost(i, deployPath + "/releases")).Length;
         if (releases > 5) throw new InvalidOperationException($"host {i + 1}: {releases} releases kept, expected at most 5");

@@ -50,7 +50,7 @@ internal static class ServiceClassifier
         {
             action = versionOrder < 0 ? ServiceAction.Upgrade : ServiceAction.Downgrade;
             reason = $"version {live.Version} -> {spec.Version}";
-            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease || h.ToRelease is null).ToList();
+            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease).ToList();
         }
         else if (otherReleaseChanges.Count > 0 || (live.Version != spec.Version))
         {
@@ -67,7 +67,7 @@ internal static class ServiceClassifier
             reason = configChanges.Count > 0
                 ? $"config changed: {string.Join(", ", configChanges.Select(DescribeConfig(fields)))}"
                 : $"release {live.ReleaseId} -> {release}";
-            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease || h.ToRelease is null).ToList();
+            hosts = allHosts.Where(h => h.FromRelease != h.ToRelease).ToList();
         }
         else if (driftedHosts.Count > 0)
         {

@@ -36,7 +36,7 @@ internal static class WaveBuilder
             var afterWave = false;
             if (t.Action == ToggleAction.On)
             {
-                var (gate, gatingService) = OnGate(desired, live, byName, deployWave, t);
+                var (gate, gatingService) = OnGate(live, byName, deployWave, t);
                 if (gate > 0)
                 {
                     wave = gate;
@@ -47,7 +47,7 @@ internal static class WaveBuilder
             }
             else if (t.Action == ToggleAction.Off)
             {
-                var (gate, breaking) = OffGate(desired, byName, deployWave, t);
+                var (gate, breaking) = OffGate(byName, deployWave, t);
                 wave = gate > 0 ? gate : 1;
                 if (gate > 0) reason += $", before {breaking} {byName[breaking!].Action.ToString().ToLowerInvariant()} to {byName[breaking!].ToVersion} breaks {t.Requires[breaking!]}";
             }
@@ -68,7 +68,9 @@ internal static class WaveBuilder
         for (var i = 1; i <= waveCount; i++)
         {
             var index = i;
-            waves.Add(new PlanWave(index, index <= deployCount || deployCount == 0 && removeWave.Count == 0 ? WaveKind.Deploy : WaveKind.Remove,
+            // Waves after the deploy waves are removal waves; a toggle-only plan's single wave is a deploy wave.
+            var kind = index <= deployCount || removeWave.Count == 0 ? WaveKind.Deploy : WaveKind.Remove;
+            waves.Add(new PlanWave(index, kind,
                 [.. byWave[index]],
                 Sorted(before.GetValueOrDefault(index)), Sorted(after.GetValueOrDefault(index))));
         }
@@ -142,7 +144,7 @@ internal static class WaveBuilder
     }
 
     /// <summary>The wave after which every required service runs a satisfying version (0: already true now).</summary>
-    private static (int Wave, string? Service) OnGate(DesiredState desired, LiveState live, Dictionary<string, ServiceChange> changes,
+    private static (int Wave, string? Service) OnGate(LiveState live, Dictionary<string, ServiceChange> changes,
         Dictionary<string, int> deployWave, ToggleChange toggle)
     {
         var gate = 0;
@@ -160,7 +162,7 @@ internal static class WaveBuilder
     }
 
     /// <summary>The earliest wave whose change breaks a requirement of the toggle (0: none does).</summary>
-    private static (int Wave, string? Service) OffGate(DesiredState desired, Dictionary<string, ServiceChange> changes,
+    private static (int Wave, string? Service) OffGate(Dictionary<string, ServiceChange> changes,
         Dictionary<string, int> deployWave, ToggleChange toggle)
     {
         var gate = 0;

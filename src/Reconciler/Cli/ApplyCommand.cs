@@ -1,7 +1,11 @@
 using System.CommandLine;
+using Reconciler.Daemon;
 using Reconciler.Diff.Planning;
+using Reconciler.Drivers;
+using Reconciler.Drivers.Artifacts;
 using Reconciler.Execution;
 using Reconciler.Git;
+using Reconciler.Notifications;
 using Reconciler.Schema.Loading;
 using Reconciler.Schema.Model;
 using Reconciler.State;
@@ -90,10 +94,14 @@ internal static class ApplyCommand
 
         var time = TimeProvider.System;
         await using var store = StateStores.Open(a.State ?? model.Repository.StateUrl, infra.Directory, time);
+        // A commit's repo-relative artifacts come from its Git objects, not from whatever the work tree holds now.
+        IArtifactFetcher? artifacts = infra.Source.Revision == WorkingTreeSource.WorkingTreeRevision ? null
+            : new GitArtifactFetcher(infra.Directory, infra.Source.Revision, infra.GitSubdirectory,
+                ArtifactFetcher.DefaultCacheDirectory(infra.Directory), HostDrivers.Artifacts(infra.Directory, ExecutorWiring.Http));
         var deps = ExecutorWiring.Dependencies(store, infra.Directory, time,
-            ExecutorWiring.DriverOptions(infra.Directory, a.SshKey, a.TrustUnknownHostKeys, stderr));
-        await using var notifier = new Notifications.Notifier(ExecutorWiring.Http, stderr);
-        var reconciler = ExecutorWiring.Reconciler(deps, observer: notifier);
+            ExecutorWiring.DriverOptions(infra.Directory, a.SshKey, a.TrustUnknownHostKeys, stderr), artifacts);
+        await using var notifier = new Notifier(ExecutorWiring.Http, stderr);
+        IReconciler reconciler = ExecutorWiring.Reconciler(deps, observer: notifier);
 
         if (saved is null)
         {

@@ -22,7 +22,8 @@ internal static class PlanCommand
         var rev = new Option<string?>("--rev") { Description = "Plan this commit (SHA, branch, tag) read straight from Git. Default: the files on disk." };
         var env = new Option<string?>("--env") { Description = "Environment to plan. Default: the only environment, if there is exactly one." };
         var allEnvs = new Option<bool>("--all-envs") { Description = "Plan every environment." };
-        var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md). Default: none, everything is created." };
+        var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md) instead of the state store." };
+        var state = new Option<string?>("--state") { Description = "State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms };
         var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
         var format = new Option<string>("--format") { Description = "text, markdown or json.", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "markdown", "json");
@@ -32,7 +33,7 @@ internal static class PlanCommand
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
-        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, state, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -40,18 +41,19 @@ internal static class PlanCommand
             var stderr = parseResult.InvocationConfiguration.Error;
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
                 parseResult.GetValue(repo)!, parseResult.GetValue(rev), parseResult.GetValue(env), parseResult.GetValue(allEnvs),
-                parseResult.GetValue(live), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
+                parseResult.GetValue(live), parseResult.GetValue(state), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
                 parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose)), stdout, stderr, ct)));
         });
         return cmd;
     }
 
-    internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? Base, string Format,
+    internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? State, string? Base, string Format,
         string? Out, bool DetailedExitCode, bool NoColor, bool Verbose);
 
     internal static int Run(PlanArgs a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         if (a.Env is not null && a.AllEnvs) throw new UserError("--env and --all-envs exclude each other; pass one.");
+        if (a.Live is not null && a.State is not null) throw new UserError("--live and --state exclude each other: --live reads live state from a file instead of the store.");
         if (a.Live is not null && a.Base is not null) throw new UserError("--live and --base exclude each other: --base plans against another commit instead of live state.");
         if (a.AllEnvs && a.Live is not null) throw new UserError("--live holds the state of one environment; use it with --env.");
         if (a.AllEnvs && a.Out is not null) throw new UserError("--out saves the plan of one environment; use it with --env.");
@@ -83,13 +85,18 @@ internal static class PlanCommand
         if (liveFromFile is not null && environments.Single() is var only && liveFromFile.Environment != only)
             throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
+        // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
+        var liveFromStore = liveFromFile is null && baseModel is null
+            ? ReadLiveFromStore(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, environments, ct)
+            : null;
+
         var planning = Stopwatch.StartNew();
         var planningCpu = CpuMs();
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
             var desired = BuildDesired(model, name);
-            var liveState = liveFromFile ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
+            var liveState = liveFromFile ?? liveFromStore?[name] ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
                 ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
                 : LiveState.Empty(name));
             try
@@ -194,6 +201,23 @@ internal static class PlanCommand
         "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
     };
+
+    /// <summary>Live state of each environment from the store. A SQLite store that does not exist yet means nothing is
+    /// deployed; it is not created by a plan.</summary>
+    private static Dictionary<string, LiveState> ReadLiveFromStore(string? url, string repoRoot, IEnumerable<string> environments, CancellationToken ct)
+    {
+        if (StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file))
+            return environments.ToDictionary(e => e, LiveState.Empty);
+        var store = StateStores.Open(url, repoRoot, TimeProvider.System);
+        try
+        {
+            return environments.ToDictionary(e => e, e => store.ReadAsync(e, ct).GetAwaiter().GetResult());
+        }
+        finally
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
 
     internal static LiveState ReadLive(string path)
     {

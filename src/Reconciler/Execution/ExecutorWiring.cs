@@ -23,8 +23,10 @@ public static class ExecutorWiring
         Warn = message => { lock (warnings) warnings.WriteLine("warning: " + message); },
     };
 
-    public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers) =>
-        new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http), HostDrivers.Artifacts(repoRoot, Http), HostDrivers.Secrets(), time);
+    /// <param name="artifacts">Default: repo-relative paths from the working tree (pass a Git fetcher to apply a commit).</param>
+    public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,
+        IArtifactFetcher? artifacts = null) =>
+        new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http), artifacts ?? HostDrivers.Artifacts(repoRoot, Http), HostDrivers.Secrets(), time);
 
     public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
         new(dependencies, Plan, options, observer);

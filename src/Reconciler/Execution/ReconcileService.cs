@@ -133,11 +133,12 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             var message = request.Force ? $"{result.Message} (forced: {request.ForceReason})" : result.Message;
             await store.AppendHistoryAsync(new HistoryEntry(applyId, env, commit, request.CommitAuthor, request.AppliedBy, started,
                 deps.Time.GetUtcNow(), result.Result, result.ServiceOutcomes, message), CancellationToken.None);
-            // One event per outcome; an interrupted apply is resumed later and says nothing yet.
+            // One event per outcome. A pre-empted apply was rolled back; an interrupted one resumes later and says nothing yet.
             NotificationEvent? outcomeEvent = result.Result switch
             {
                 ApplyResult.Succeeded => NotificationEvent.Success,
                 ApplyResult.RolledBack => NotificationEvent.Rollback,
+                ApplyResult.Interrupted when request.Preempt.IsCancellationRequested => NotificationEvent.Rollback,
                 ApplyResult.Interrupted => null,
                 _ => NotificationEvent.Failure,
             };

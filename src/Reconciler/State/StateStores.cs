@@ -51,6 +51,18 @@ public static class StateStores
         return new ConsulStateStore(new ConsulClient(ConsulClientOptions.FromEnvironment(address)), prefix, time);
     }
 
+    /// <summary>The database file a SQLite URL names (null for other stores), so read-only commands can tell
+    /// "no state yet" from an empty store without creating the file.</summary>
+    public static string? SqlitePath(string? url, string repoRoot)
+    {
+        if (string.IsNullOrWhiteSpace(url)) return Path.GetFullPath(Path.Combine(repoRoot, DefaultRelativePath));
+        url = url.Trim();
+        if (!url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return null;
+        var path = url["sqlite:".Length..];
+        if (path.StartsWith("//", StringComparison.Ordinal)) path = path[2..];
+        return path.Length == 0 ? null : Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(repoRoot, path));
+    }
+
     /// <summary>Which store a command uses: <paramref name="explicitUrl"/> (--state), else $RECONCILER_STATE, else
     /// <c>state:</c> in REPO/reconciler.yaml (read from the working tree: only that one key, so a broken service file elsewhere
     /// does not keep anyone from inspecting or unlocking an environment), else null (the SQLite default).</summary>

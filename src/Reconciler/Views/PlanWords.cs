@@ -56,11 +56,28 @@ internal static class PlanWords
         _ => $"{f.Path}: {Value(f.Before)} -> {Value(f.After)}",
     };
 
-    /// <summary>Values are quoted so that empty strings and spaces are visible; secrets appear as their reference.</summary>
+    /// <summary>Values are quoted so that empty strings and spaces are visible; secrets appear as their reference.
+    /// Control characters are escaped: a config value must not be able to move a reviewer's cursor or recolour
+    /// the terminal.</summary>
     private static string Value(string? v) => v is null ? "(none)"
-        : ServiceFields.IsSecret(v) ? $"secret {v[ServiceFields.SecretPrefix.Length..^1]}"
-        : "\"" + v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)
-            .Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal) + "\"";
+        : ServiceFields.IsSecret(v) ? $"secret {Escape(v[ServiceFields.SecretPrefix.Length..^1])}"
+        : "\"" + Escape(v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)) + "\"";
+
+    private static string Escape(string s)
+    {
+        if (!s.Any(char.IsControl)) return s;
+        var sb = new System.Text.StringBuilder(s.Length + 8);
+        foreach (var c in s)
+            sb.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return sb.ToString();
+    }
 
     /// <summary>Fields a reviewer reads. A removal lists none: its version and hosts say it all (the JSON keeps them).</summary>
     public static IEnumerable<FieldChange> ShownFields(ServiceChange s) => s.Action == ServiceAction.Remove ? [] : s.Fields;

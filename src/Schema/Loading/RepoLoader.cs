@@ -78,7 +78,9 @@ public static class RepoLoader
 
         // 2. Parse and validate the rest in parallel: the CPU-heavy part.
         var entries = new byte[]?[classified.Count];
-        Parallel.For(0, classified.Count, i =>
+        // At most one worker per core: the CLI raises the pool's minimum threads for SSH.NET, and without a cap
+        // Parallel.For would run that many parsers at once (more CPU and memory, no speed-up; docs/benchmarks/repo.md).
+        Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
             if (contents[i] is not { } bytes) return;
             var result = ParseAndValidate(bytes, classified[i].Kind);

@@ -486,31 +486,6 @@ public sealed class ExecutorTests
         Assert.Contains(w.ProgressEvents, p => p is { Step: "wave", Status: "finished" });
     }
 
-    private sealed class RecordingObserver : IApplyObserver
-    {
-        public List<ApplyEvent> Events { get; } = [];
-        public void OnApplyEvent(ApplyEvent applyEvent) { lock (Events) Events.Add(applyEvent); }
-    }
-
-    [Fact]
-    public async Task Observer_hears_start_and_one_outcome_per_apply_and_nothing_for_no_changes()
-    {
-        var w = new ExecutorWorld();
-        w.Deployed("c0", DbOld, ApiOld);
-        var observer = new RecordingObserver();
-        var deps = new ExecutorDependencies(w.Store, _ => w.Driver, w.Probe, w.Artifacts, new FakeSecretResolver(), w.Time);
-        var service = new ReconcileService(deps, TestPlanner.Plan, null, observer);
-        var good = w.Desired("c1", [Service("db", "2.1.0"), ApiOld]);
-        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
-        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
-        var bad = Service("api", "1.5.0", dependsOn: ["db"]);
-        w.Probe.Healthy = (_, r) => r != ServiceFields.ReleaseId(bad);
-        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(w.Desired("c2", [Service("db", "2.1.0"), bad])), null, CancellationToken.None)));
-
-        Assert.Equal(["Start c1", "Success c1", "Start c2", "Rollback c2"], observer.Events.Select(e => $"{e.Kind} {e.Desired.Revision}"));
-        Assert.Contains("reconciler revert c2", observer.Events[^1].Message);
-    }
-
     [Fact]
     public async Task A_host_dropped_from_the_inventory_is_forgotten_not_contacted()
     {
@@ -561,5 +536,30 @@ public sealed class ExecutorTests
         await w.Store.ReleaseLockAsync(Env, "", force: true, CancellationToken.None);
         await w.Store.TryAcquireLockAsync(Env, $"alice@laptop pid {Environment.ProcessId} (apply z)", "apply", TimeSpan.FromHours(1), CancellationToken.None);
         Assert.Equal(ExitCodes.LockedOrFrozen, (await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.2.0"), ApiOld])))).ExitCode);
+    }
+
+    private sealed class RecordingObserver : IApplyObserver
+    {
+        public List<ApplyEvent> Events { get; } = [];
+        public void OnApplyEvent(ApplyEvent applyEvent) { lock (Events) Events.Add(applyEvent); }
+    }
+
+    [Fact]
+    public async Task Observer_hears_start_and_one_outcome_per_apply_and_nothing_for_no_changes()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        var observer = new RecordingObserver();
+        var deps = new ExecutorDependencies(w.Store, _ => w.Driver, w.Probe, w.Artifacts, new FakeSecretResolver(), w.Time);
+        var service = new ReconcileService(deps, TestPlanner.Plan, null, observer);
+        var good = w.Desired("c1", [Service("db", "2.1.0"), ApiOld]);
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(good), null, CancellationToken.None)));
+        var bad = Service("api", "1.5.0", dependsOn: ["db"]);
+        w.Probe.Healthy = (_, r) => r != ServiceFields.ReleaseId(bad);
+        await w.Drive(Task.Run(() => service.ReconcileAsync(w.Request(w.Desired("c2", [Service("db", "2.1.0"), bad])), null, CancellationToken.None)));
+
+        Assert.Equal(["Start c1", "Success c1", "Start c2", "Rollback c2"], observer.Events.Select(e => $"{e.Kind} {e.Desired.Revision}"));
+        Assert.Contains("reconciler revert c2", observer.Events[^1].Message);
     }
 }

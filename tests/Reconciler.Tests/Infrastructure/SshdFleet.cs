@@ -164,13 +164,14 @@ public sealed class SshdFleet : IAsyncDisposable
                 """, ct);
             var log = Path.Combine(hostDir, "sshd.log");
             // unshare execs sh in a private mount namespace; sh bind-mounts this host's root over /srv and execs
-            // sshd, so the process we hold is sshd itself.
+            // timeout, whose child is sshd; Kill(entireProcessTree) stops both.
             var psi = new ProcessStartInfo("/usr/bin/unshare")
             {
                 ArgumentList =
                 {
                     "--mount", "--propagation", "private", "/bin/sh", "-c",
-                    "mount --bind \"$1\" \"$2\" && exec /usr/sbin/sshd -D -e -f \"$3\" 2>>\"$4\"",
+                    // timeout: if this process dies without disposing the fleet, its sshd still go away.
+                    "mount --bind \"$1\" \"$2\" && exec timeout -s KILL 2h /usr/sbin/sshd -D -e -f \"$3\" 2>>\"$4\"",
                     "sh", _hostRoots[index], IsolatedRoot, config, log,
                 },
                 UseShellExecute = false,

@@ -95,6 +95,19 @@ public class PlanViewTests
     }
 
     [Fact]
+    public void Control_characters_in_values_are_escaped()
+    {
+        var before = PlanScenarios.Desired([PlanScenarios.Svc("api", "1.0.0", "app", [], ("BANNER", "plain"))], []);
+        var after = PlanScenarios.Desired([PlanScenarios.Svc("api", "1.0.0", "app", [], ("BANNER", "\u001b[2Jline1\nline2\t\"q\""))], []);
+        var plan = Planner.Plan(after, PlanScenarios.Applied(before, 1), PlanOptions.Default);
+        foreach (var output in new[] { TextPlanView.Render(plan), MarkdownPlanView.Render(plan) })
+        {
+            Assert.DoesNotContain("\u001b", output);
+            Assert.Contains("config.BANNER: \"plain\" -> \"\\u001b[2Jline1\\nline2\\t\\\"q\\\"\"", output);
+        }
+    }
+
+    [Fact]
     public void No_changes_is_said_plainly()
     {
         var desired = PlanScenarios.Desired([PlanScenarios.Svc("api", "1.0.0", "app", [])], []);
