@@ -26,7 +26,7 @@ internal static class ApplyCommand
         var planFile = new Option<string?>("--plan") { Description = "Apply exactly this saved plan (`reconciler plan --out FILE`); refused if live state moved since." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)." };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply. Default 32." };
-        var state = new Option<string?>("--state") { Description = "State store URL; overrides reconciler.yaml's state. " + StateStores.AcceptedForms };
+        var state = new Option<string?>("--state") { Description = "State store URL; default: $RECONCILER_STATE, then reconciler.yaml's state. " + StateStores.AcceptedForms };
         var force = new Option<bool>("--force") { Description = "Break another applier's lock or apply during a freeze. Needs --reason; recorded in history." };
         var reason = new Option<string?>("--reason") { Description = "Why --force was needed (recorded in history)." };
         var sshKey = new Option<string?>("--ssh-key") { Description = "Private key for the ssh driver. Default: $RECONCILER_SSH_KEY, else ~/.ssh/id_ed25519." };
@@ -93,7 +93,7 @@ internal static class ApplyCommand
             await stderr.WriteLineAsync($"warning: applying {infra.Describe()}; history will record 'working-tree', which no revert can name. Commit first to apply a commit.");
 
         var time = TimeProvider.System;
-        await using var store = StateStores.Open(a.State ?? model.Repository.StateUrl, infra.Directory, time);
+        await using var store = StateStores.Open(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, time);
         // A commit's repo-relative artifacts come from its Git objects, not from whatever the work tree holds now.
         IArtifactFetcher? artifacts = infra.Source.Revision == WorkingTreeSource.WorkingTreeRevision ? null
             : new GitArtifactFetcher(infra.Directory, infra.Source.Revision, infra.GitSubdirectory,

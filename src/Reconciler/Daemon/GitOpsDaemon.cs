@@ -122,10 +122,12 @@ public sealed class GitOpsDaemon
             }
             return head;
         }
-        catch (UserError e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            lock (_gate) _lastFetchError = e.Message;
-            LogOnce("fetch:" + e.Message, $"error: {e.Message}");
+            // A remote that is down, a repo moved away: keep running, report once, try again at the next interval.
+            var message = e is UserError ? e.Message : $"fetching failed: {e.GetType().Name}: {e.Message}";
+            lock (_gate) _lastFetchError = message;
+            LogOnce("fetch:" + message, $"error: {message}");
             return null;
         }
     }

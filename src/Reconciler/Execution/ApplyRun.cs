@@ -216,7 +216,8 @@ internal sealed class ApplyRun : IAsyncDisposable
             Report(wave.Index, change.Service, null, "gate", "waiting");
             var targets = new List<GateTarget>();
             foreach (var h in deploys)
-                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!, spec.Deploy.Path));
+                targets.Add(new GateTarget(FindHost(h.Host), await SessionAsync(spec.Deploy.Driver, FindHost(h.Host)), h.ToRelease!,
+                    PathOnHost(spec.Deploy.Driver, h.Host, spec.Deploy.Path)));
             using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(ct, preempt, _stopNew.Token);
             var result = await _gate.WaitAsync(change.Service, spec.Health, targets, Env, Commit, waitToken.Token);
             if (!result.Passed)
@@ -475,7 +476,7 @@ internal sealed class ApplyRun : IAsyncDisposable
                 await session.ActivateAsync(path, previous, restart, CancellationToken.None);
             await JournalAsync(key, JournalStatus.Finished, previous, CancellationToken.None);
         }
-        return previous is null ? null : new GateTarget(hostSpec, session, previous, path);
+        return previous is null ? null : new GateTarget(hostSpec, session, previous, PathOnHost(driver, host, path));
     }
 
     /// <summary>
@@ -601,6 +602,11 @@ internal sealed class ApplyRun : IAsyncDisposable
     private Task<IHostSession> SessionAsync(DriverKind kind, HostSpec host) =>
         _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(() =>
             _drivers.GetOrAdd(kind, k => _deps.Drivers(k)).OpenAsync(host, CancellationToken.None))).Value;
+
+    /// <summary>The deploy path as commands on the host see it (checks interpolate ${deploy.path} with it). The local
+    /// driver keeps each "host" under its own root, so there the path is mapped; elsewhere it is the path itself.</summary>
+    private string PathOnHost(DriverKind kind, string host, string deployPath) =>
+        _drivers.GetValueOrDefault(kind) is Drivers.Local.LocalHostDriver local ? local.MapPath(host, deployPath) : deployPath;
 
     /// <summary>A host dropped from the environment's inventory cannot be reached (its address is gone with it): its
     /// removal is skipped and live state forgets it.</summary>

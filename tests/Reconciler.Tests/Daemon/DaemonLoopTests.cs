@@ -194,4 +194,45 @@ public sealed class DaemonLoopTests : IAsyncDisposable
         var json = System.Text.Json.JsonSerializer.Serialize(await daemon.GetStatusAsync(default), ReconcilerJson.Options);
         Reconciler.Testing.Golden.Match(json + "\n", "daemon-status.json");
     }
+
+    [Fact]
+    public async Task A_failing_fetch_is_reported_once_and_the_loop_keeps_going()
+    {
+        var follower = new FlakyFollower();
+        _daemon = new GitOpsDaemon(new DaemonOptions("prod", Interval, "daemon@test"), follower, _loader, _reconciler, _store, _time, _log);
+        _loop = _daemon.RunAsync(_stop.Token);
+        for (var i = 0; i < 4; i++)
+        {
+            var before = follower.Fetches;
+            for (var tries = 0; follower.Fetches == before; tries++)
+            {
+                Assert.True(tries < 400, "the loop stopped fetching");
+                _time.Advance(Interval);
+                await Task.Delay(5);
+            }
+        }
+        Assert.Equal(1, _log.ToString().Split('\n').Count(l => l.Contains("remote hung up", StringComparison.Ordinal)));
+        Assert.Equal("fetching failed: IOException: remote hung up", (await _daemon.GetStatusAsync(default)).Environments[0].FetchError);
+        follower.Healthy = true;
+        for (var tries = 0; _reconciler.Results.IsEmpty; tries++)
+        {
+            Assert.True(tries < 400, "not applied after the remote came back");
+            _time.Advance(Interval);
+            await Task.Delay(5);
+        }
+    }
+
+    private sealed class FlakyFollower : Reconciler.Git.IBranchFollower
+    {
+        private int _fetches;
+        public volatile bool Healthy;
+        public int Fetches => Volatile.Read(ref _fetches);
+        public string RepositoryPath => "/fake";
+        public Task<Reconciler.Git.BranchHead> FetchAsync(CancellationToken ct)
+        {
+            Interlocked.Increment(ref _fetches);
+            return Healthy ? Task.FromResult(new Reconciler.Git.BranchHead("aaaa1111", null, "A")) : Task.FromException<Reconciler.Git.BranchHead>(new IOException("remote hung up"));
+        }
+        public IReadOnlyList<string> CommitsBetween(string? fromSha, string toSha, int max) => [toSha];
+    }
 }
