@@ -21,40 +21,21 @@ cli=(dotnet src/Reconciler/bin/Release/net10.0/reconciler.dll)
 export DEMO_DB_PASSWORD="${DEMO_DB_PASSWORD:-demo-db-password}"
 export DEMO_JWT_SIGNING_KEY="${DEMO_JWT_SIGNING_KEY:-demo-signing-key}"
 
-# A command of the CLI that is not built yet says so in its help; such steps are reported, never faked.
-built() { ! "${cli[@]}" "$1" --help 2>/dev/null | grep -q '(not built yet)'; }
-skipped=()
-
 step "reconciler validate --repo $repo"
 "${cli[@]}" validate --repo "$repo" || fail "validate reported errors"
 
-if built plan; then
-  step "reconciler plan --repo $repo --env $env"
-  rc=0; "${cli[@]}" plan --repo "$repo" --env "$env" --detailed-exitcode || rc=$?
-  [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "plan failed (exit $rc)"
-else
-  skipped+=(plan)
-fi
+step "reconciler plan --repo $repo --env $env"
+rc=0; "${cli[@]}" plan --repo "$repo" --env "$env" --detailed-exitcode || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || fail "plan failed (exit $rc)"
 
-if built apply; then
-  step "reconciler apply --repo $repo --env $env (first run: deploys the six services with health gates)"
-  "${cli[@]}" apply --repo "$repo" --env "$env" --yes || fail "apply failed (exit $?)"
-  step "reconciler apply again: nothing to do"
-  "${cli[@]}" apply --repo "$repo" --env "$env" --yes || fail "second apply failed (exit $?)"
-  if built plan; then
-    step "reconciler plan --detailed-exitcode after apply: expect exit 0 (no changes)"
-    rc=0; "${cli[@]}" plan --repo "$repo" --env "$env" --detailed-exitcode || rc=$?
-    [ "$rc" -eq 0 ] || fail "plan after apply still has changes (exit $rc): apply is not idempotent"
-  fi
-  echo
-  echo "The staging services run on 127.0.0.1:18081-18084, e.g. curl -s http://127.0.0.1:18082/health"
-else
-  skipped+=(apply)
-fi
-
+step "reconciler apply --repo $repo --env $env (first run: deploys the six services with health gates)"
+"${cli[@]}" apply --repo "$repo" --env "$env" --yes || fail "apply failed (exit $?)"
+step "reconciler apply again: nothing to do"
+"${cli[@]}" apply --repo "$repo" --env "$env" --yes || fail "second apply failed (exit $?)"
+step "reconciler plan --detailed-exitcode after apply: expect exit 0 (no changes)"
+rc=0; "${cli[@]}" plan --repo "$repo" --env "$env" --detailed-exitcode || rc=$?
+[ "$rc" -eq 0 ] || fail "plan after apply still has changes (exit $rc): apply is not idempotent"
 echo
-if [ ${#skipped[@]} -gt 0 ]; then
-  echo "quickstart: done, but these commands are not built yet and were skipped: ${skipped[*]}"
-else
-  echo "quickstart: done"
-fi
+echo "The staging services run on 127.0.0.1:18081-18084, e.g. curl -s http://127.0.0.1:18082/health"
+
+echo "quickstart: done"

@@ -99,7 +99,7 @@ internal static class ApplyCommand
             : new GitArtifactFetcher(infra.Directory, infra.Source.Revision, infra.GitSubdirectory,
                 ArtifactFetcher.DefaultCacheDirectory(infra.Directory), HostDrivers.Artifacts(infra.Directory, ExecutorWiring.Http));
         var deps = ExecutorWiring.Dependencies(store, infra.Directory, time,
-            ExecutorWiring.DriverOptions(infra.Directory, a.SshKey, a.TrustUnknownHostKeys, stderr), artifacts);
+            ExecutorWiring.DriverOptions(infra.Directory, a.SshKey, a.TrustUnknownHostKeys, stderr, environment), artifacts);
         await using var notifier = new Notifier(ExecutorWiring.Http, stderr);
         IReconciler reconciler = ExecutorWiring.Reconciler(deps, observer: notifier);
 

@@ -69,7 +69,7 @@ internal static class RunCommand
         using (var source = GitRepoSource.Open(follower.RepositoryPath, head.Sha)) subdirectory = source.Subdirectory;
 
         var dependencies = ExecutorWiring.Dependencies(store, baseDirectory, time,
-            ExecutorWiring.DriverOptions(baseDirectory, s.SshKey, s.TrustUnknownHostKeys, log));
+            ExecutorWiring.DriverOptions(baseDirectory, s.SshKey, s.TrustUnknownHostKeys, log, s.Environment));
         await using var notifier = new Notifier(ExecutorWiring.Http, log);
         var reconciler = new CommitReconciler(dependencies, follower.RepositoryPath, subdirectory,
             Path.Combine(stateDirectory, "artifacts-from-git"), notifier);
