@@ -26,3 +26,11 @@ public interface ISecretResolver
 {
     Task<string> ResolveAsync(string reference, CancellationToken ct);
 }
+
+/// <summary>Makes toggle values visible to apps (consul-template reads <c>toggles/ENV/NAME</c>). Called by the executor
+/// after each toggle is switched in live state, and again with the old values when a change is rolled back.
+/// A null value removes the toggle.</summary>
+public interface ITogglePublisher
+{
+    Task PublishAsync(string environment, IReadOnlyDictionary<string, bool?> toggles, CancellationToken ct);
+}

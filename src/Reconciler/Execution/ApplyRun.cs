@@ -324,8 +324,31 @@ internal sealed class ApplyRun : IAsyncDisposable
                 ? new StateChange([], [], [], [name])
                 : new StateChange([], [], [new LiveToggle(name, toggle.After ?? false, Commit)], []);
             await WriteAsync(change);
+            if (await PublishTogglesAsync(new Dictionary<string, bool?> { [name] = toggle.Action == ToggleAction.Removed ? null : toggle.After ?? false })
+                is { } publishError)
+            {
+                Fail(null, $"toggle {name}: {publishError}");   // the rollback restores live state and publishes the old value
+                return;
+            }
             await JournalAsync(key, JournalStatus.Finished, null, CancellationToken.None);
             Report(wave.Index, null, null, $"toggle {name}", toggle.After == true ? "on" : "off");
+        }
+    }
+
+    /// <summary>Apps see a toggle switch right after live state records it; a re-run after a crash publishes again
+    /// (the journal step is not finished yet), which is harmless since the values are absolute.</summary>
+    /// <returns>null when published (or nothing to publish), else what went wrong.</returns>
+    private async Task<string?> PublishTogglesAsync(IReadOnlyDictionary<string, bool?> toggles)
+    {
+        if (_deps.Toggles is null || toggles.Count == 0) return null;
+        try
+        {
+            await _deps.Toggles.PublishAsync(Env, toggles, CancellationToken.None);
+            return null;
+        }
+        catch (Exception e) when (e is HostStepException or UserError or HttpRequestException or Consul.ConsulException)
+        {
+            return $"publishing toggles failed: {e.Message}";
         }
     }
 
@@ -426,6 +449,8 @@ internal sealed class ApplyRun : IAsyncDisposable
         {
             await JournalAsync("rollback/state", JournalStatus.Started, null, CancellationToken.None);
             await WriteAsync(restore);
+            problem ??= await PublishTogglesAsync(touchedToggles.ToDictionary(t => t,
+                t => _header.Before.Toggles.TryGetValue(t, out var before) ? before.Enabled : (bool?)null));
             await JournalAsync("rollback/state", JournalStatus.Finished, null, CancellationToken.None);
         }
 

@@ -14,7 +14,8 @@ public sealed record ExecutorDependencies(
     IHealthProbe Probe,
     IArtifactFetcher Artifacts,
     ISecretResolver Secrets,
-    TimeProvider Time);
+    TimeProvider Time,
+    ITogglePublisher? Toggles = null);                // apps' view of toggles (Consul); null = live state only
 
 public sealed record ReconcileOptions
 {

@@ -44,7 +44,8 @@ public static class ExecutorWiring
     public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,
         IArtifactFetcher? artifacts = null) =>
         new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http, drivers.Consul), artifacts ?? HostDrivers.Artifacts(repoRoot, Http),
-            HostDrivers.Secrets(drivers.Consul), time);
+            HostDrivers.Secrets(drivers.Consul), time,
+            drivers.Consul is null ? null : new Drivers.ConsulKv.ConsulTogglePublisher(drivers.Consul));
 
     public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
         new(dependencies, Plan, options, observer);
