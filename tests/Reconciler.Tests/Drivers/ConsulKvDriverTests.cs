@@ -79,7 +79,7 @@ public sealed class ConsulKvDriverTests : IAsyncLifetime
         await session.PruneAsync("/srv/api", keep: 1, protect: ["1.0.0-aaaaaaaaaa"], Ct);
         Assert.Equal(["1.0.0-aaaaaaaaaa", "1.2.0-aaaaaaaaaa"], (await session.InspectAsync("/srv/api", Ct)).Releases.ToArray());
 
-        await driver.PublishTogglesAsync(new Dictionary<string, bool> { ["new-checkout"] = true, ["dark-mode"] = false }, Ct);
+        await new ConsulTogglePublisher(_consul).PublishAsync("staging", new Dictionary<string, bool?> { ["new-checkout"] = true, ["dark-mode"] = false }, Ct);
         await session.RemoveAsync("/srv/api", null, Ct);
 
         Assert.Equal(new Dictionary<string, string>

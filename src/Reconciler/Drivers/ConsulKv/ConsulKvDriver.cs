@@ -51,15 +51,6 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Publishes toggles/ENV/NAME = "true"/"false" for each toggle, in transactions of at most 64.</summary>
-    public async Task PublishTogglesAsync(IReadOnlyDictionary<string, bool> toggles, CancellationToken ct)
-    {
-        var ops = toggles.OrderBy(t => t.Key, StringComparer.Ordinal)
-            .Select(t => TxnOp.Set(ConsulKeys.AppToggle(Options.Environment, t.Key), Encoding.UTF8.GetBytes(t.Value ? "true" : "false")))
-            .ToList();
-        await CommitAsync(ops, "publish toggles", host: "consul", ct);
-    }
-
     internal string ReleasesPath(string deployPath) => $"{Options.Prefix.Trim('/')}/{Options.Environment}/kv-releases{deployPath}";
 
     internal Task StageOnceAsync(HostSpec host, ReleaseBundle bundle, CancellationToken ct) =>
