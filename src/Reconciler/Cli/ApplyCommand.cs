@@ -86,10 +86,8 @@ internal static class ApplyCommand
         {
             throw new UserError(e.Message + ".");
         }
-        // A clean work tree is its HEAD commit: history, quarantine and revert hints then name a real commit.
-        if (desired.Revision == WorkingTreeSource.WorkingTreeRevision && infra.BaseCommit is not null && !infra.IsDirty)
-            desired = desired with { Revision = infra.BaseCommit };
-        else if (desired.Revision == WorkingTreeSource.WorkingTreeRevision)
+        desired = desired with { Revision = infra.BoundRevision };
+        if (desired.Revision == WorkingTreeSource.WorkingTreeRevision)
             await stderr.WriteLineAsync($"warning: applying {infra.Describe()}; history will record 'working-tree', which no revert can name. Commit first to apply a commit.");
 
         var time = TimeProvider.System;

@@ -95,7 +95,7 @@ internal static class PlanCommand
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
-            var desired = BuildDesired(model, name);
+            var desired = BuildDesired(model, name) with { Revision = infra.BoundRevision };
             var liveState = liveFromFile ?? liveFromStore?[name] ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
                 ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
                 : LiveState.Empty(name));

@@ -34,6 +34,11 @@ public sealed class InfraRepo : IDisposable
 
     /// <summary>"at commit abc123def456", "in the working tree (HEAD abc123def456, uncommitted changes)", or
     /// "in the working tree (not in Git)": where the files came from, for messages.</summary>
+    /// <summary>The revision a plan or an apply is bound to: the commit when read from Git; for a clean work tree its
+    /// HEAD commit (so history, quarantine and revert hints name a real commit); otherwise "working-tree".</summary>
+    public string BoundRevision =>
+        Source.Revision == WorkingTreeSource.WorkingTreeRevision && BaseCommit is not null && !IsDirty ? BaseCommit : Source.Revision;
+
     public string Describe() => Source.Revision != WorkingTreeSource.WorkingTreeRevision
         ? "at commit " + Source.Revision[..Math.Min(12, Source.Revision.Length)]
         : BaseCommit is null
