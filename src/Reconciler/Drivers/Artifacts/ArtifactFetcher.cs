@@ -20,9 +20,34 @@ public sealed class ArtifactFetcher(string repoRoot, string cacheDirectory, Http
 
     public async Task<string> FetchAsync(ArtifactSpec artifact, CancellationToken ct)
     {
+        var expected = ExpectedSha256(artifact);
+        return await GetOrAddAsync(cacheDirectory, expected, async temp =>
+        {
+            if (Uri.TryCreate(artifact.Url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+                return await DownloadAsync(uri, temp, ct);
+            var source = LocalSource(artifact.Url);
+            await using var from = OpenLocal(source, artifact.Url);
+            await using var to = File.Create(temp);
+            return await CopyHashingAsync(from, to, ct);
+        }, actual => new ArtifactException(
+            $"artifact {artifact.Url}: sha256 mismatch: expected {expected}, actual {actual}. If the artifact changed on purpose, " +
+            "update artifact.sha256 in the service file; otherwise the artifact was tampered with or corrupted."), ct);
+    }
+
+    /// <summary>The pinned sha256, normalised; a clear error when it is not 64 hex digits.</summary>
+    public static string ExpectedSha256(ArtifactSpec artifact)
+    {
         var expected = artifact.Sha256.Trim().ToLowerInvariant();
-        if (!ReleaseLayout.IsValidSha256(expected))
-            throw new ArtifactException($"artifact {artifact.Url}: sha256 '{ReleaseLayout.Printable(artifact.Sha256)}' is not 64 hex digits");
+        return ReleaseLayout.IsValidSha256(expected) ? expected
+            : throw new ArtifactException($"artifact {artifact.Url}: sha256 '{ReleaseLayout.Printable(artifact.Sha256)}' is not 64 hex digits");
+    }
+
+    /// <summary>The content-addressed cache every artifact source shares: returns CACHE/SHA256 when it is there and intact;
+    /// otherwise <paramref name="fill"/> writes the artifact to a temporary file and returns the sha256 of what it wrote,
+    /// which must equal <paramref name="expected"/> before the file is renamed into place (never a half-written entry).</summary>
+    public static async Task<string> GetOrAddAsync(string cacheDirectory, string expected, Func<string, Task<string>> fill,
+        Func<string, Exception> mismatch, CancellationToken ct)
+    {
         Directory.CreateDirectory(cacheDirectory);
         var cached = Path.Combine(cacheDirectory, expected);
         if (File.Exists(cached) && await HashAsync(cached, ct) == expected) return cached;
@@ -30,20 +55,8 @@ public sealed class ArtifactFetcher(string repoRoot, string cacheDirectory, Http
         var temp = Path.Combine(cacheDirectory, $".{expected}.{Guid.NewGuid():N}.part");
         try
         {
-            string actual;
-            if (Uri.TryCreate(artifact.Url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-                actual = await DownloadAsync(uri, temp, ct);
-            else
-            {
-                var source = LocalSource(artifact.Url);
-                await using (var from = OpenLocal(source, artifact.Url))
-                await using (var to = File.Create(temp))
-                    actual = await CopyHashingAsync(from, to, ct);
-            }
-            if (actual != expected)
-                throw new ArtifactException(
-                    $"artifact {artifact.Url}: sha256 mismatch: expected {expected}, actual {actual}. If the artifact changed on purpose, " +
-                    "update artifact.sha256 in the service file; otherwise the artifact was tampered with or corrupted.");
+            var actual = await fill(temp);
+            if (actual != expected) throw mismatch(actual);
             File.Move(temp, cached, overwrite: true);
             return cached;
         }
@@ -107,7 +120,7 @@ public sealed class ArtifactFetcher(string repoRoot, string cacheDirectory, Http
         }
     }
 
-    private static async Task<string> CopyHashingAsync(Stream from, Stream to, CancellationToken ct)
+    public static async Task<string> CopyHashingAsync(Stream from, Stream to, CancellationToken ct)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[81920];
