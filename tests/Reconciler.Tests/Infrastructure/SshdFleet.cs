@@ -33,6 +33,9 @@ public sealed class SshdFleet : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     private readonly string _dir;
     private readonly ConcurrentDictionary<int, Process> _processes = new();
+
+    /// <summary>Process ids of the running host processes (for tests of the fleet itself).</summary>
+    internal IReadOnlyList<int> ProcessIds => [.. _processes.Values.Select(p => p.Id)];
     private readonly string[] _hostRoots;
 
     private SshdFleet(string dir, string clientKeyPath, string[] hostRoots, ImmutableArray<string> hostPublicKeys)
