@@ -51,8 +51,11 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         {
             plan = PlanOrCheckSaved(request, live);
             if (!plan.HasChanges && journal.Count == 0)
+            {
+                await RecordConvergedAsync(live);
                 return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan,
                     $"No changes. {env} already matches {commit}.", ExitCodes.Ok));
+            }
         }
 
         if (request.Force && string.IsNullOrWhiteSpace(request.ForceReason))
@@ -102,7 +105,10 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                     return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan, $"No changes. {env} already matches {commit}.", ExitCodes.Ok));
             }
             if (!resume && !plan.HasChanges)
+            {
+                await RecordConvergedAsync(locked);
                 return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan, $"No changes. {env} already matches {commit}.", ExitCodes.Ok));
+            }
 
             var header = resume ? openHeader! : new ApplyHeader(plan, locked, ChangedFields(desired, plan));
             if (!resume)
@@ -158,6 +164,24 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             await renewal;
             if (!lockLost)
                 await store.ReleaseLockAsync(env, owner, force: false, CancellationToken.None);
+        }
+
+        // A new commit that needs no change (say, the revert of a commit that was rolled back) is from now on what runs:
+        // history and the last good commit say so, once. The same commit applied again touches nothing.
+        async Task RecordConvergedAsync(LiveState current)
+        {
+            if (commit == "working-tree" || current.LastGoodCommit == commit) return;
+            try
+            {
+                await store.WriteAsync(env, current.Version, StateChange.Empty with { LastGoodCommit = commit }, ct);
+            }
+            catch (StateConflictException)
+            {
+                return; // another apply wrote meanwhile and records its own outcome
+            }
+            await store.AppendHistoryAsync(new HistoryEntry(NewApplyId(started), env, commit, request.CommitAuthor, request.AppliedBy,
+                started, deps.Time.GetUtcNow(), ApplyResult.NoChanges, ImmutableSortedDictionary<string, string>.Empty,
+                $"No changes: {env} already matched {commit}."), CancellationToken.None);
         }
 
         void Notify(NotificationEvent kind, string message)

@@ -170,6 +170,11 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             Assert.Equal(releaseOfA, new DirectoryInfo(current).LinkTarget);
             var live = await store.ReadAsync("test", CancellationToken.None);
             Assert.Equal("1.0.0", live.Services["api"].Version);
+            // History names the revert as what runs now, and the revert is the last good commit.
+            await Until(async () => (await History()).Count == 3, "revert recorded", run, log);
+            Assert.Equal([revert.NewSha, b.Sha, a.Sha], (await History()).Select(h => h.Commit));
+            Assert.Equal([ApplyResult.NoChanges, ApplyResult.RolledBack, ApplyResult.Succeeded], (await History()).Select(h => h.Result));
+            Assert.Equal(revert.NewSha, (await store.ReadAsync("test", CancellationToken.None)).LastGoodCommit);
 
             // The log tells the story in order: A applied, B applied and rolled back, revert applied; B never again.
             var text = log.ToString();
@@ -184,19 +189,20 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             var sentinel = Path.Combine(Path.GetDirectoryName(current)!, releaseOfA!, "sentinel-from-test");
             File.WriteAllText(sentinel, "still here");
             var d = _repo.Commit("api 1.1.0", ("services/api.yaml", ApiYaml("1.1.0", sha, _healthPort)));
-            await Until(async () => (await History()).Count == 3, "D applied", run, log);
+            await Until(async () => (await History()).Count == 4, "D applied", run, log);
             Assert.NotEqual(releaseOfA, new DirectoryInfo(current).LinkTarget);
             var revertD = GitRevert.Revert(_repo.Path, d.Sha, null, null, DateTimeOffset.Now);
-            await Until(async () => (await History()).Count == 4, "revert of D applied", run, log);
+            await Until(async () => (await History()).Count == 5, "revert of D applied", run, log);
             Assert.Equal(releaseOfA, new DirectoryInfo(current).LinkTarget);
             Assert.True(File.Exists(sentinel), "the old release was unpacked again instead of reused");
 
-            // History: the four deploys, newest first.
+            // History: every commit that became live, newest first.
             var history = await History();
-            Assert.Equal([revertD.NewSha, d.Sha, b.Sha, a.Sha], history.Select(h => h.Commit));
-            Assert.Equal([ApplyResult.Succeeded, ApplyResult.Succeeded, ApplyResult.RolledBack, ApplyResult.Succeeded], history.Select(h => h.Result));
+            Assert.Equal([revertD.NewSha, d.Sha, revert.NewSha, b.Sha, a.Sha], history.Select(h => h.Commit));
+            Assert.Equal([ApplyResult.Succeeded, ApplyResult.Succeeded, ApplyResult.NoChanges, ApplyResult.RolledBack, ApplyResult.Succeeded],
+                history.Select(h => h.Result));
             Assert.Contains("1.1.0 -> 1.0.0", history[0].ServiceOutcomes["api"]);
-            Assert.Equal("rolled back", history[2].ServiceOutcomes["api"]);
+            Assert.Equal("rolled back", history[3].ServiceOutcomes["api"]);
             Assert.Equal(1, log.Count($"applying {b.Sha[..12]}"));   // B was never tried again
 
             // Notifications (Slack-compatible POSTs to the hook in reconciler.yaml), in order; sent in the background.
