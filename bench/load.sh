@@ -16,22 +16,11 @@ if [ ! -x /usr/bin/time ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null
 fi
 
-# Two builds of the same CLI: the plain Release build (JIT at start-up) and a ReadyToRun publish (precompiled, how
-# the CLI is meant to ship); BENCH_BUILDS=build or =r2r runs one of them.
 builds="${BENCH_BUILDS:-build r2r}"
-dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
 r2r_dir="${TMPDIR:-/tmp}/reconciler-bench-r2r"
-case " $builds " in *" build "*) dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
-case " $builds " in *" r2r "*)
-  dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-    -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
-esac
-
-if [ ! -d "$repo/.git" ]; then
-  dotnet bench/Reconciler.Bench/bin/Release/net10.0/Reconciler.Bench.dll generate-repo "$repo" --services "$services" --toggles 100
-  # A clone is packed; so is the benchmark repo (loose objects cost ~2x on the Git read).
-  git -C "$repo" gc -q
-fi
+. bench/common.sh
+build_cli
+generate_repo
 
 measure() { # label, cli dll, prep command (run before each run, untimed), extra args...
   local label="$1" cli="$2" prep="$3"; shift 3

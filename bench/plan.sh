@@ -17,17 +17,9 @@ repo="${BENCH_PLAN_REPO:-${TMPDIR:-/tmp}/reconciler-plan-bench-$services}"
 builds="${BENCH_BUILDS:-build r2r}"
 r2r_dir="${TMPDIR:-/tmp}/reconciler-plan-bench-r2r"
 
-dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
-case " $builds " in *" build "*) dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
-case " $builds " in *" r2r "*)
-  dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-    -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
-esac
-
-if [ ! -d "$repo/.git" ]; then
-  dotnet bench/Reconciler.Bench/bin/Release/net10.0/Reconciler.Bench.dll generate-repo "$repo" --services "$services" --toggles 100
-  git -C "$repo" gc -q
-fi
+. bench/common.sh
+build_cli
+generate_repo
 git -C "$repo" config user.name bench
 git -C "$repo" config user.email bench@example.invalid
 
