@@ -49,16 +49,23 @@ public static class RepoLoader
 
         var parsed = new ParsedFile?[classified.Count];
         var contents = new byte[]?[classified.Count];
-        var hits = 0;
+        var cachedEntries = new byte[]?[classified.Count];
+        if (cache is not null)
+        {
+            // Look up sequentially (the cache is called from one thread), decode in parallel: decoding is most of a warm load.
+            for (var i = 0; i < classified.Count; i++)
+                if (cache.TryGet(classified[i].File.ContentId, out var entry)) cachedEntries[i] = entry;
+            Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            {
+                if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, out var cached)) parsed[i] = cached;
+                cachedEntries[i] = null;
+            });
+        }
+        var hits = parsed.Count(p => p is not null);
         for (var i = 0; i < classified.Count; i++)
         {
+            if (parsed[i] is not null) continue;
             var (file, kind, _) = classified[i];
-            if (cache is not null && cache.TryGet(file.ContentId, out var entry) && ParseCacheEntry.TryRead(entry, kind, out var cached))
-            {
-                parsed[i] = cached;
-                hits++;
-                continue;
-            }
             if (file.Size > YamlToJson.MaxFileBytes)
             {
                 parsed[i] = new ParsedFile(kind, null, [], [YamlToJson.TooLarge(file.Size)]);
