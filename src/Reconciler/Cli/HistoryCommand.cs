@@ -27,12 +27,9 @@ internal static class HistoryCommand
             var environment = GitOpsOptions.CheckEnvironment(parse.GetValue(env)!);
             var max = parse.GetValue(limit);
             if (max is < 1 or > 10_000) throw new UserError($"--limit {max} is out of range; use 1..10000.");
-            var directory = parse.GetValue(repo)!;
-            var cliState = parse.GetValue(state);
-            string? repoState = null;
-            if (cliState is null && Environment.GetEnvironmentVariable("RECONCILER_STATE") is null)
-                repoState = StateUrlAtHead(directory);
-            await using var store = GitOpsOptions.OpenStore(cliState, repoState, directory, TimeProvider.System);
+            var directory = Path.GetFullPath(parse.GetValue(repo)!);
+            // Only the store's URL is needed: a broken service file must not keep anyone from reading history.
+            await using var store = StateStores.Open(StateStores.ResolveUrl(parse.GetValue(state), directory), directory, TimeProvider.System);
             var entries = await store.ReadHistoryAsync(environment, max, ct);
             var output = parse.InvocationConfiguration.Output;
             await output.WriteAsync(parse.GetValue(format) == "json"
@@ -41,15 +38,5 @@ internal static class HistoryCommand
             return ExitCodes.Ok;
         }));
         return command;
-    }
-
-    /// <summary>`state:` of reconciler.yaml at HEAD, or null outside Git (then the default store is used).</summary>
-    private static string? StateUrlAtHead(string directory)
-    {
-        if (!Directory.Exists(directory))
-            throw new UserError($"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml, or --state URL.");
-        if (LibGit2Sharp.Repository.Discover(Path.GetFullPath(directory)) is null) return null;
-        var loader = new GitDesiredStateLoader(new FileParseCache(FileParseCache.DefaultDirectory(directory)));
-        return loader.LoadModel(directory, StatusCommand.HeadOf(directory)).Repository.StateUrl;
     }
 }

@@ -128,26 +128,10 @@ internal static class StateCommand
             await using var store = common.OpenStore(p);
             var entries = await store.ReadHistoryAsync(env, n, ct);
             var output = p.InvocationConfiguration.Output;
-            await output.WriteAsync(common.Json(p) ? JsonSerializer.Serialize(entries, ReconcilerJson.Options) + "\n" : RenderHistory(env, entries));
+            await output.WriteAsync(common.Json(p) ? JsonSerializer.Serialize(entries, ReconcilerJson.Options) + "\n" : Daemon.StatusReports.RenderHistoryText(env, entries));
             return ExitCodes.Ok;
         }));
         return c;
-    }
-
-    internal static string RenderHistory(string env, IReadOnlyList<HistoryEntry> entries)
-    {
-        if (entries.Count == 0) return $"no deploys recorded for environment '{env}'\n";
-        var sb = new StringBuilder();
-        foreach (var h in entries)
-        {
-            var duration = h.Finished is { } end ? $" ({(end - h.Started).TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s)" : " (unfinished)";
-            sb.Append(CultureInfo.InvariantCulture,
-                $"{Time(h.Started)}  {Kebab(h.Result),-11}  {Short(h.Commit)}  by {h.AppliedBy}{(h.CommitAuthor is { } a ? $", author {a}" : "")}{duration}  id {h.Id}\n");
-            if (h.Message is { Length: > 0 } m) sb.Append(CultureInfo.InvariantCulture, $"    {m}\n");
-            foreach (var (service, outcome) in h.ServiceOutcomes)
-                sb.Append(CultureInfo.InvariantCulture, $"    {service}: {outcome}\n");
-        }
-        return sb.ToString();
     }
 
     private static Command Lock()

@@ -119,7 +119,7 @@ public static class StatusReports
               .Append("  by ").Append(e.AppliedBy);
             if (e.CommitAuthor is { Length: > 0 } author) sb.Append(", commit by ").Append(author);
             if (e.Finished is { } finished)
-                sb.Append(", took ").Append(ServiceFields.Duration(finished - e.Started));
+                sb.Append(", took ").Append(Took(finished - e.Started));
             sb.Append('\n');
             foreach (var (service, outcome) in e.ServiceOutcomes)
                 sb.Append("    ").Append(service).Append(": ").Append(outcome).Append('\n');
@@ -128,6 +128,11 @@ public static class StatusReports
         }
         return sb.ToString();
     }
+
+    /// <summary>"7.5s", "1m47s": how long a deploy took, for people (ServiceFields.Duration is the spec format).</summary>
+    private static string Took(TimeSpan d) => d.TotalSeconds < 60
+        ? d.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "s"
+        : $"{(int)d.TotalMinutes}m{d.Seconds:00}s";
 
     internal static string Kebab(ApplyResult r) => r switch
     {

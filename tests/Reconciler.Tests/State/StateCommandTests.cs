@@ -68,7 +68,7 @@ public sealed class StateCommandTests : IDisposable
         var json = await Run("state", "history", "--env", "prod", "--state", Url, "--format", "json", "--limit", "1");
         Assert.Equal(ExitCodes.Ok, json.Code);
         Golden.Match(json.Out, "state-history-limit-1.json");
-        Assert.Equal("no deploys recorded for environment 'staging'\n", (await Run("state", "history", "--env", "staging", "--state", Url)).Out);
+        Assert.Equal("no deploys recorded for staging\n", (await Run("state", "history", "--env", "staging", "--state", Url)).Out);
     }
 
     [Fact]
