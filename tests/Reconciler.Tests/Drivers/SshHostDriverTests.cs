@@ -11,14 +11,7 @@ using Xunit;
 namespace Reconciler.Tests.Drivers;
 
 /// <summary>Four real sshd hosts shared by the tests of this class; every test deploys under its own path.</summary>
-public sealed class FourHostFleet : IAsyncLifetime
-{
-    public SshdFleet Fleet { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Fleet = await SshdFleet.StartAsync(4, "app");
-
-    public async Task DisposeAsync() => await Fleet.DisposeAsync();
-}
+public sealed class FourHostFleet() : SshdFleetFixture(4, "app");
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SshHostDriverTests(FourHostFleet fixture) : IClassFixture<FourHostFleet>, IDisposable

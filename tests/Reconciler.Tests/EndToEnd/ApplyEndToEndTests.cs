@@ -17,14 +17,7 @@ using Xunit;
 namespace Reconciler.Tests.EndToEnd;
 
 /// <summary>Four real sshd hosts on 127.0.0.1 shared by the end-to-end tests; every test deploys under its own /srv path.</summary>
-public sealed class EndToEndFleet : IAsyncLifetime
-{
-    public SshdFleet Fleet { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Fleet = await SshdFleet.StartAsync(4, "web");
-
-    public async Task DisposeAsync() => await Fleet.DisposeAsync();
-}
+public sealed class EndToEndFleet() : SshdFleetFixture(4, "web");
 
 /// <summary>
 /// The executor with every real part: sshd hosts, the SSH driver, command health checks run over SSH, the artifact
