@@ -257,13 +257,3 @@ public sealed class SshdFleet : IAsyncDisposable
         catch (UnauthorizedAccessException) { }
     }
 }
-
-/// <summary>A fleet shared by the tests of one class (xUnit class fixture); derive with the size and host group.</summary>
-public abstract class SshdFleetFixture(int hosts, string group) : Xunit.IAsyncLifetime
-{
-    public SshdFleet Fleet { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Fleet = await SshdFleet.StartAsync(hosts, group);
-
-    public async Task DisposeAsync() => await Fleet.DisposeAsync();
-}
