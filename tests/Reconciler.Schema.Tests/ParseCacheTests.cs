@@ -34,6 +34,58 @@ public class ParseCacheTests
     }
 
     [Fact]
+    public void The_example_repo_loaded_from_the_cache_equals_the_example_parsed_from_scratch()
+    {
+        var files = Directory.EnumerateFiles(ExampleRepo(), "*.y*ml", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(ExampleRepo(), f).StartsWith('.'))
+            .ToDictionary(f => Path.GetRelativePath(ExampleRepo(), f).Replace('\\', '/'), File.ReadAllBytes, StringComparer.Ordinal);
+        var cache = new MemoryParseCache();
+        var fromScratch = RepoLoader.Load(new InMemoryRepoSource(files), cache);
+
+        var fromCache = RepoLoader.Load(new InMemoryRepoSource(files), cache);
+
+        Assert.False(fromScratch.HasErrors, FixtureRepo.Render(fromScratch));
+        Assert.Equal(new LoadStats(files.Count, files.Count, 0), fromCache.Stats);
+        Assert.Equal(Dump(fromScratch), Dump(fromCache));
+    }
+
+    public static TheoryData<string> BadCases() => [.. FixtureRepo.BadCases()];
+
+    /// <summary>A warm load decodes a file's tree only to place an error; the findings must not change.</summary>
+    [Theory]
+    [MemberData(nameof(BadCases))]
+    public void Every_bad_case_reports_the_same_diagnostics_from_a_warm_cache(string badCase)
+    {
+        var cache = new MemoryParseCache();
+        RepoLoader.Load(FixtureRepo.Source(badCase), cache);
+
+        var warm = RepoLoader.Load(FixtureRepo.Source(badCase), cache);
+
+        Assert.Equal(0, warm.Stats.Parsed);
+        Assert.Equal(FixtureRepo.Render(RepoLoader.Load(FixtureRepo.Source(badCase))), FixtureRepo.Render(warm));
+    }
+
+    [Fact]
+    public void Cached_service_definitions_are_read_again_when_the_repository_defaults_change()
+    {
+        var cache = new MemoryParseCache();
+        var files = FixtureRepo.Files();
+        RepoLoader.Load(new InMemoryRepoSource(files), cache);
+        files["reconciler.yaml"] = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(files["reconciler.yaml"])
+            .Replace("keepReleases: 5", "keepReleases: 7").Replace("deadline: 30s", "deadline: 45s"));
+
+        var warm = RepoLoader.Load(new InMemoryRepoSource(files), cache);
+        var again = RepoLoader.Load(new InMemoryRepoSource(files), cache);
+
+        Assert.Equal(1, warm.Stats.Parsed);
+        // reports sets no keepReleases and no health timings of its own: both come from the new defaults.
+        var reports = again.Model?.Services["reports"].Base ?? throw new InvalidOperationException(FixtureRepo.Render(again));
+        Assert.Equal(7, reports.Deploy.KeepReleases);
+        Assert.Equal(TimeSpan.FromSeconds(45), reports.Health.Deadline);
+        Assert.Equal(Dump(RepoLoader.Load(new InMemoryRepoSource(files))), Dump(again));
+    }
+
+    [Fact]
     public void Cached_diagnostics_are_reported_again_with_the_same_text_and_positions()
     {
         var cache = new MemoryParseCache();
@@ -81,6 +133,9 @@ public class ParseCacheTests
         Assert.Equal("ce013625030ba8dba906f756967f9e9ca394464a", InMemoryRepoSource.GitBlobId("hello\n"u8));
         Assert.Equal("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", InMemoryRepoSource.GitBlobId([]));
     }
+
+    private static string ExampleRepo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "examples", "infra-repo"));
 
     private static string Dump(LoadResult r) =>
         System.Text.Json.JsonSerializer.Serialize(r.Model, new System.Text.Json.JsonSerializerOptions { WriteIndented = false, IncludeFields = true })

@@ -54,10 +54,10 @@ public sealed class FileParseCache : IParseCache
             Interlocked.Increment(ref _hits);
             return true;
         }
-        if (_onDisk.Value.TryGetValue(contentId, out var record) && TryVerify(record.Span, out var payload))
+        if (_onDisk.Value.TryGetValue(contentId, out var record))
         {
             _used[contentId] = true;
-            entry = payload.ToArray();
+            entry = record[ChecksumLength..].ToArray();
             Interlocked.Increment(ref _hits);
             return true;
         }
@@ -146,7 +146,9 @@ public sealed class FileParseCache : IParseCache
         return true;
     }
 
-    /// <summary>Indexes the pack; stops at the first structural damage and keeps what came before it.</summary>
+    /// <summary>Indexes the pack and verifies every entry's checksum (on all cores: it is ~25 MB for 5,000 services);
+    /// stops at the first structural damage and keeps what came before it; drops entries that fail their checksum.
+    /// The index maps ids to verified records (checksum, then payload).</summary>
     private Dictionary<string, ReadOnlyMemory<byte>> ReadPack()
     {
         var index = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
@@ -178,6 +180,11 @@ public sealed class FileParseCache : IParseCache
             index[id] = new ReadOnlyMemory<byte>(bytes, pos, length);
             pos += length;
         }
+        var records = index.ToArray();
+        var valid = new bool[records.Length];
+        Parallel.For(0, records.Length, i => valid[i] = TryVerify(records[i].Value.Span, out _));
+        for (var i = 0; i < records.Length; i++)
+            if (!valid[i]) index.Remove(records[i].Key);
         return index;
     }
 }

@@ -5,39 +5,107 @@ using Reconciler.Schema.Model;
 namespace Reconciler.Schema.Loading;
 
 /// <summary>
-/// The bytes the parse cache stores for one blob: the JSON tree, the position map and the file-level diagnostics
-/// (no path: the same blob may sit at another path). The format carries a version; an entry of another version or
-/// one that does not read is treated as a miss, never as an error, so an old on-disk cache is simply rebuilt.
+/// The bytes the parse cache stores for one blob, in three parts:
+/// (1) a header: format version, schema fingerprint, kind and the file-level diagnostics;
+/// (2) when the file is valid: its typed definition (<see cref="ModelCodec"/>) and per-file findings, with the
+///     fingerprint of the repository defaults they were made under;
+/// (3) the JSON tree and the position map, decoded only on demand (to place an error, or to read the definition
+///     again under other defaults).
+/// No path is stored (the same blob may sit at another path). An entry of another version, or one that does not
+/// read, is a miss, never an error, so an old on-disk cache is simply rebuilt.
 /// </summary>
 internal static class ParseCacheEntry
 {
     /// <summary>Bump whenever the entry layout, the schemas or the diagnostic texts change.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+
+    private static ReadOnlySpan<byte> Magic => "RCPE"u8;
 
     private static readonly string SchemaFingerprint = ComputeSchemaFingerprint();
 
-    public static byte[] Write(ParsedFile file)
+    /// <summary>A freshly parsed file, with its definition when it has one.</summary>
+    public static byte[] Write(ParsedFile file, FileModel? model)
+    {
+        var treeSection = file.TreeSection ?? WriteTree(file);
+        var w = new ModelWriter();
+        foreach (var b in Magic) w.Byte(b);
+        w.Int(FormatVersion);
+        w.Int(ModelCodec.Version);
+        w.String(SchemaFingerprint);
+        w.String(file.Kind);
+        w.Bool(file.HasRoot);
+        WriteDiagnostics(w, file.Diagnostics);
+        w.Bool(model is not null);
+        if (model is not null)
+        {
+            w.String(model.DefaultsFingerprint);
+            WriteDiagnostics(w, model.Diagnostics);
+            ModelCodec.Write(w, model.Definition);
+        }
+        w.Bytes(treeSection);
+        return w.WrittenSpan.ToArray();
+    }
+
+    public static bool TryRead(byte[] entry, string expectedKind, string path, out ParsedFile? file)
+    {
+        file = null;
+        try
+        {
+            var r = new ModelReaderSpan(entry);
+            foreach (var b in Magic)
+                if (r.Byte() != b) return false;
+            if (r.Int() != FormatVersion || r.Int() != ModelCodec.Version || r.String() != SchemaFingerprint || r.String() != expectedKind)
+                return false;
+            var hasRoot = r.Bool();
+            var diagnostics = ReadDiagnostics(ref r);
+            FileModel? model = null;
+            if (r.Bool())
+            {
+                var fingerprint = r.String();
+                var modelDiagnostics = ReadDiagnostics(ref r);
+                model = new FileModel(ModelCodec.Read(ref r, path), fingerprint, modelDiagnostics);
+            }
+            var tree = r.Bytes().ToArray();
+            if (!r.AtEnd) return false;
+            file = new ParsedFile(expectedKind, hasRoot, () => ReadTree(tree), diagnostics, tree, model);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false; // a damaged or foreign entry: parse the file again
+        }
+    }
+
+    private static void WriteDiagnostics(ModelWriter w, List<FileDiagnostic> diagnostics)
+    {
+        w.Count(diagnostics.Count);
+        foreach (var d in diagnostics)
+        {
+            w.Int((int)d.Severity);
+            w.String(d.RuleId);
+            w.String(d.Message);
+            w.Int(d.Line);
+            w.Int(d.Column);
+            w.NullableString(d.Pointer);
+        }
+    }
+
+    private static List<FileDiagnostic> ReadDiagnostics(ref ModelReaderSpan r)
+    {
+        var count = r.Count();
+        var diagnostics = new List<FileDiagnostic>(count);
+        for (var i = 0; i < count; i++)
+            diagnostics.Add(new FileDiagnostic((Severity)r.Int(), r.String(), r.String(), r.Int(), r.Int(), r.NullableString()));
+        return diagnostics;
+    }
+
+    /// <summary>The tree part: the position map and the JSON tree as one JSON document.</summary>
+    private static byte[] WriteTree(ParsedFile file)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteNumber("format", FormatVersion);
-            w.WriteString("schemas", SchemaFingerprint);
-            w.WriteString("kind", file.Kind);
-            w.WriteStartArray("diagnostics");
-            foreach (var d in file.Diagnostics)
-            {
-                w.WriteStartArray();
-                w.WriteNumberValue((int)d.Severity);
-                w.WriteStringValue(d.RuleId);
-                w.WriteStringValue(d.Message);
-                w.WriteNumberValue(d.Line);
-                w.WriteNumberValue(d.Column);
-                if (d.Pointer is null) w.WriteNullValue(); else w.WriteStringValue(d.Pointer);
-                w.WriteEndArray();
-            }
-            w.WriteEndArray();
             w.WriteStartArray("nodes");
             foreach (var (pointer, n) in file.Nodes)
             {
@@ -59,39 +127,20 @@ internal static class ParseCacheEntry
         return buffer.ToArray();
     }
 
-    public static bool TryRead(byte[] entry, string expectedKind, out ParsedFile? file)
+    /// <summary>The tree part was checksummed with the rest of the entry, so damage here means a bug, not a bad disk:
+    /// let it surface rather than mask it.</summary>
+    private static (JToken? Root, Dictionary<string, NodeInfo> Nodes) ReadTree(byte[] tree)
     {
-        file = null;
-        try
-        {
-            using var doc = JsonDocument.Parse(entry);
-            var e = doc.RootElement;
-            if (e.ValueKind != JsonValueKind.Object
-                || !e.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.Number || format.GetInt32() != FormatVersion
-                || e.GetProperty("schemas").GetString() != SchemaFingerprint
-                || e.GetProperty("kind").GetString() != expectedKind)
-                return false;
-
-            var diagnostics = new List<FileDiagnostic>();
-            foreach (var d in e.GetProperty("diagnostics").EnumerateArray())
-                diagnostics.Add(new FileDiagnostic((Severity)d[0].GetInt32(), d[1].GetString()!, d[2].GetString()!,
-                    d[3].GetInt32(), d[4].GetInt32(), d[5].ValueKind == JsonValueKind.Null ? null : d[5].GetString()));
-
-            var nodesElement = e.GetProperty("nodes");
-            var nodes = new Dictionary<string, NodeInfo>(nodesElement.GetArrayLength(), StringComparer.Ordinal);
-            foreach (var n in nodesElement.EnumerateArray())
-                nodes[n[0].GetString()!] = new NodeInfo(n[1].GetInt32(), n[2].GetInt32(), n[3].GetInt32(), n[4].GetInt32(),
-                    (NodeKind)n[5].GetInt32(), n[6].ValueKind == JsonValueKind.Null ? null : n[6].GetString());
-
-            var rootElement = e.GetProperty("root");
-            var root = rootElement.ValueKind == JsonValueKind.Null && !nodes.ContainsKey("") ? null : ReadToken(rootElement);
-            file = new ParsedFile(expectedKind, root, nodes, diagnostics);
-            return true;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException or FormatException)
-        {
-            return false; // a damaged or foreign entry: parse the file again
-        }
+        using var doc = JsonDocument.Parse(tree);
+        var e = doc.RootElement;
+        var nodesElement = e.GetProperty("nodes");
+        var nodes = new Dictionary<string, NodeInfo>(nodesElement.GetArrayLength(), StringComparer.Ordinal);
+        foreach (var n in nodesElement.EnumerateArray())
+            nodes[n[0].GetString()!] = new NodeInfo(n[1].GetInt32(), n[2].GetInt32(), n[3].GetInt32(), n[4].GetInt32(),
+                (NodeKind)n[5].GetInt32(), n[6].ValueKind == JsonValueKind.Null ? null : n[6].GetString());
+        var rootElement = e.GetProperty("root");
+        var root = rootElement.ValueKind == JsonValueKind.Null && !nodes.ContainsKey("") ? null : ReadToken(rootElement);
+        return (root, nodes);
     }
 
     private static void WriteToken(Utf8JsonWriter w, JToken? token)

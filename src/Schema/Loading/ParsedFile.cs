@@ -18,21 +18,54 @@ internal sealed record FileDiagnostic(Severity Severity, string RuleId, string M
         new(Severity, RuleId, Message, new SourceLocation(file, Line, Column), string.IsNullOrEmpty(Pointer) ? null : Pointer);
 }
 
-/// <summary>One file after the expensive part (decode, YAML to JSON, schema validation): the unit the parse cache stores.</summary>
-internal sealed class ParsedFile(string kind, JToken? root, Dictionary<string, NodeInfo> nodes, List<FileDiagnostic> diagnostics)
+/// <summary>One file after the expensive part (decode, YAML to JSON, schema validation): the unit the parse cache stores.
+/// A file from the cache decodes its JSON tree and position map only when something asks for them (an error to
+/// place, or a definition to read again): a warm load of a valid repo never does (docs/benchmarks/repo.md).</summary>
+internal sealed class ParsedFile
 {
+    private readonly Lazy<(JToken? Root, Dictionary<string, NodeInfo> Nodes)> _tree;
+
+    public ParsedFile(string kind, JToken? root, Dictionary<string, NodeInfo> nodes, List<FileDiagnostic> diagnostics)
+    {
+        Kind = kind;
+        HasRoot = root is not null;
+        Diagnostics = diagnostics;
+        _tree = new Lazy<(JToken?, Dictionary<string, NodeInfo>)>((root, nodes));
+    }
+
+    /// <summary>A cached file: <paramref name="decodeTree"/> runs at most once, on first use of <see cref="Root"/> or <see cref="Nodes"/>.</summary>
+    public ParsedFile(string kind, bool hasRoot, Func<(JToken? Root, Dictionary<string, NodeInfo> Nodes)> decodeTree,
+        List<FileDiagnostic> diagnostics, byte[] treeSection, FileModel? cachedModel)
+    {
+        Kind = kind;
+        HasRoot = hasRoot;
+        Diagnostics = diagnostics;
+        _tree = new Lazy<(JToken?, Dictionary<string, NodeInfo>)>(decodeTree, LazyThreadSafetyMode.ExecutionAndPublication);
+        TreeSection = treeSection;
+        CachedModel = cachedModel;
+    }
+
     /// <summary>The kind the file's location asks for (Repository, Environment, Service, Toggle).</summary>
-    public string Kind { get; } = kind;
+    public string Kind { get; }
+
+    /// <summary>False when the file could not be read as YAML at all.</summary>
+    public bool HasRoot { get; }
 
     /// <summary>The document as JSON; null when the file could not be read as YAML at all.</summary>
-    public JToken? Root { get; } = root;
+    public JToken? Root => _tree.Value.Root;
 
     /// <summary>JSON pointer (RFC 6901, "" for the root) to YAML position.</summary>
-    public Dictionary<string, NodeInfo> Nodes { get; } = nodes;
+    public Dictionary<string, NodeInfo> Nodes => _tree.Value.Nodes;
 
-    public List<FileDiagnostic> Diagnostics { get; } = diagnostics;
+    public List<FileDiagnostic> Diagnostics { get; }
 
-    public bool HasErrors => Root is null || Diagnostics.Exists(d => d.Severity == Severity.Error);
+    /// <summary>For a file from the cache: its encoded tree and positions, written back unchanged when the entry is rewritten.</summary>
+    public byte[]? TreeSection { get; }
+
+    /// <summary>For a file from the cache: its typed definition and per-file findings, if the entry had them.</summary>
+    public FileModel? CachedModel { get; }
+
+    public bool HasErrors => !HasRoot || Diagnostics.Exists(d => d.Severity == Severity.Error);
 
     /// <summary>Position of the value at <paramref name="pointer"/>, or of its nearest ancestor that has one.</summary>
     public (int Line, int Column) ValueAt(string pointer)
@@ -61,4 +94,20 @@ internal sealed class ParsedFile(string kind, JToken? root, Dictionary<string, N
         pointer + "/" + (key.Contains('~') || key.Contains('/') ? key.Replace("~", "~0").Replace("/", "~1") : key);
 
     public static string Child(string pointer, int index) => pointer + "/" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// What the model reader and the per-file checks made of one schema-valid file: its typed definition and the
+/// findings that depend on that file alone (and, for a service, on the repository defaults it was read with,
+/// identified by <paramref name="DefaultsFingerprint"/>). Cached beside the parse result.
+/// </summary>
+internal sealed record FileModel(object Definition, string DefaultsFingerprint, List<FileDiagnostic> Diagnostics)
+{
+    public string Name => Definition switch
+    {
+        EnvironmentSpec e => e.Name,
+        ServiceDefinition s => s.Name,
+        ToggleDefinition t => t.Name,
+        _ => "reconciler",
+    };
 }

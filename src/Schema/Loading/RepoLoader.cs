@@ -6,6 +6,12 @@ namespace Reconciler.Schema.Loading;
 /// <summary>A file of the repo with its parse result and where it belongs.</summary>
 internal sealed record LoadedFile(string Path, string Kind, string Stem, ParsedFile Parsed)
 {
+    /// <summary>Set by the semantic pass for a file without errors.</summary>
+    public FileModel? Model { get; set; }
+
+    /// <summary>True when <see cref="Model"/> was made now rather than taken from the cache: the entry is rewritten.</summary>
+    public bool ModelIsNew { get; set; }
+
     public SourceLocation At(string pointer)
     {
         var (line, column) = Parsed.ValueAt(pointer);
@@ -57,7 +63,7 @@ public static class RepoLoader
                 if (cache.TryGet(classified[i].File.ContentId, out var entry)) cachedEntries[i] = entry;
             Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
-                if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, out var cached)) parsed[i] = cached;
+                if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, classified[i].File.Path, out var cached)) parsed[i] = cached;
                 cachedEntries[i] = null;
             });
         }
@@ -84,7 +90,7 @@ public static class RepoLoader
         }
 
         // 2. Parse and validate the rest in parallel: the CPU-heavy part.
-        var entries = new byte[]?[classified.Count];
+        var parsedNow = new bool[classified.Count];
         // At most one worker per core: the CLI raises the pool's minimum threads for SSH.NET, and without a cap
         // Parallel.For would run that many parsers at once (more CPU and memory, no speed-up; docs/benchmarks/repo.md).
         Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
@@ -92,12 +98,9 @@ public static class RepoLoader
             if (contents[i] is not { } bytes) return;
             var result = ParseAndValidate(bytes, classified[i].Kind);
             parsed[i] = result;
+            parsedNow[i] = true;
             contents[i] = null;
-            if (cache is not null) entries[i] = ParseCacheEntry.Write(result);
         });
-        if (cache is not null)
-            for (var i = 0; i < classified.Count; i++)
-                if (entries[i] is { } entry) cache.Put(classified[i].File.ContentId, entry);
 
         var files = new List<LoadedFile>(classified.Count);
         for (var i = 0; i < classified.Count; i++)
@@ -108,8 +111,22 @@ public static class RepoLoader
             foreach (var d in loaded.Parsed.Diagnostics) diagnostics.Add(d.WithFile(file.Path));
         }
 
-        // 3. The model and the checks across files.
+        // 3. The typed model, and the checks across files.
         var model = SemanticValidation.BuildAndCheck(source.Revision, files, diagnostics);
+
+        // 4. Cache what was made now: new parses, and definitions read again (new files, or other defaults).
+        if (cache is not null)
+        {
+            var entries = new byte[]?[files.Count];
+            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            {
+                var f = files[i];
+                // Not a file that could not be read: that may be a passing I/O error, not the blob's content.
+                if (parsedNow[i] || (f.ModelIsNew && f.Parsed.TreeSection is not null)) entries[i] = ParseCacheEntry.Write(f.Parsed, f.Model);
+            });
+            for (var i = 0; i < files.Count; i++)
+                if (entries[i] is { } entry) cache.Put(classified[i].File.ContentId, entry);
+        }
 
         diagnostics.Sort(DiagnosticOrder.Instance);
         var hasErrors = diagnostics.Exists(d => d.Severity == Severity.Error);

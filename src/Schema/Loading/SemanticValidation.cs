@@ -19,39 +19,36 @@ internal static partial class SemanticValidation
         var broken = files.Where(f => f.Parsed.HasErrors).Select(f => (f.Kind, f.Stem)).ToHashSet();
         var good = files.Where(f => !f.Parsed.HasErrors).ToList();
 
+        // The repository file first (the one DropDuplicates keeps): services are read with its defaults.
+        var repositoryFile = good.Where(f => f.Kind == "Repository").MinBy(f => f.Path, StringComparer.Ordinal);
+        if (repositoryFile is not null) repositoryFile.Model = ModelOf(repositoryFile, ModelReader.BuiltInDefaults, "");
+        var repository = repositoryFile?.Model!.Definition as RepositorySpec ?? new RepositorySpec(null, ModelReader.BuiltInDefaults, [], null);
+        var defaultsFingerprint = ModelCodec.DefaultsFingerprint(repository.Defaults);
+
+        // Each other file on its own, in parallel (thousands of services): from the cache when it holds this
+        // file's definition under the same defaults, else read from its JSON tree.
+        Parallel.For(0, good.Count, i =>
+        {
+            var f = good[i];
+            if (f.Kind is "Environment" or "Toggle") f.Model = ModelOf(f, repository.Defaults, "");
+            else if (f.Kind == "Service") f.Model = ModelOf(f, repository.Defaults, defaultsFingerprint);
+        });
+
         CheckNamesMatchFiles(good, diagnostics);
         var unique = DropDuplicates(good, diagnostics);
 
-        var repositoryFile = unique.FirstOrDefault(f => f.Kind == "Repository");
         if (repositoryFile is null && !files.Exists(f => f.Kind == "Repository"))
             diagnostics.Add(new Diagnostic(Severity.Error, "repo.missing-file",
                 "the repo has no reconciler.yaml at its root; create one with 'apiVersion: reconciler/v1' and 'kind: Repository'", null));
-        var repository = repositoryFile is null
-            ? new RepositorySpec(null, ModelReader.BuiltInDefaults, [], null)
-            : ModelReader.ReadRepository(repositoryFile.Path, repositoryFile.Parsed);
-
-        // Reading a service is independent of every other file: do it in parallel (thousands of services).
-        var definitions = new object?[unique.Count];
-        Parallel.For(0, unique.Count, i =>
-        {
-            var f = unique[i];
-            definitions[i] = f.Kind switch
-            {
-                "Environment" => ModelReader.ReadEnvironment(f.Path, f.Parsed),
-                "Service" => ModelReader.ReadService(f.Path, f.Parsed, repository.Defaults),
-                "Toggle" => ModelReader.ReadToggle(f.Path, f.Parsed),
-                _ => null,
-            };
-        });
 
         var environments = ImmutableSortedDictionary.CreateBuilder<string, EnvironmentSpec>(StringComparer.Ordinal);
         var services = ImmutableSortedDictionary.CreateBuilder<string, ServiceDefinition>(StringComparer.Ordinal);
         var toggles = ImmutableSortedDictionary.CreateBuilder<string, ToggleDefinition>(StringComparer.Ordinal);
         var fileOf = new Dictionary<(string Kind, string Name), LoadedFile>();
-        for (var i = 0; i < unique.Count; i++)
+        foreach (var f in unique)
         {
-            var f = unique[i];
-            switch (definitions[i])
+            foreach (var d in f.Model!.Diagnostics) diagnostics.Add(d.WithFile(f.Path));
+            switch (f.Model.Definition)
             {
                 case EnvironmentSpec env:
                     environments[env.Name] = env;
@@ -70,14 +67,49 @@ internal static partial class SemanticValidation
 
         var model = new RepoModel(revision, repository, environments.ToImmutable(), services.ToImmutable(), toggles.ToImmutable());
         var context = new Context(model, fileOf, broken, diagnostics);
-        if (repositoryFile is not null) CheckTiming(context, repositoryFile, repository.Defaults.Health, "/defaults/health", "reconciler.yaml defaults");
-        foreach (var env in model.Environments.Values) CheckEnvironment(context, env, fileOf[("Environment", env.Name)]);
         foreach (var service in model.Services.Values) CheckService(context, service, fileOf[("Service", service.Name)]);
         CheckCycles(context);
         CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
         return model;
     }
+
+    /// <summary>The typed definition of one valid file and the findings about that file alone.</summary>
+    private static FileModel ModelOf(LoadedFile f, Defaults defaults, string defaultsFingerprint)
+    {
+        if (f.Parsed.CachedModel is { } cached && cached.DefaultsFingerprint == defaultsFingerprint) return cached;
+        var findings = new List<Diagnostic>();
+        object definition;
+        switch (f.Kind)
+        {
+            case "Repository":
+                var repository = ModelReader.ReadRepository(f.Path, f.Parsed);
+                CheckTiming(findings, f, repository.Defaults.Health, "/defaults/health", "reconciler.yaml defaults");
+                definition = repository;
+                break;
+            case "Environment":
+                var environment = ModelReader.ReadEnvironment(f.Path, f.Parsed);
+                CheckEnvironment(findings, environment, f);
+                definition = environment;
+                break;
+            case "Service":
+                var service = ModelReader.ReadService(f.Path, f.Parsed, defaults);
+                CheckServiceFile(findings, service, f);
+                definition = service;
+                break;
+            case "Toggle":
+                definition = ModelReader.ReadToggle(f.Path, f.Parsed);
+                break;
+            default:
+                throw new InvalidOperationException($"no definition for kind {f.Kind}");
+        }
+        f.ModelIsNew = true;
+        return new FileModel(definition, defaultsFingerprint,
+            findings.ConvertAll(d => new FileDiagnostic(d.Severity, d.RuleId, d.Message, d.Location!.Line, d.Location.Column, d.JsonPointer)));
+    }
+
+    private static void Error(List<Diagnostic> sink, string rule, string message, SourceLocation location, string? pointer) =>
+        sink.Add(new Diagnostic(Severity.Error, rule, message, location, pointer));
 
     private sealed record Context(
         RepoModel Model,
@@ -91,7 +123,7 @@ internal static partial class SemanticValidation
         public bool IsBroken(string kind, string name) => Broken.Contains((kind, name));
     }
 
-    private static string? NameOf(LoadedFile f) => ModelReader.Str((Newtonsoft.Json.Linq.JObject)f.Parsed.Root!, "name");
+    private static string NameOf(LoadedFile f) => f.Model!.Name;
 
     private static void CheckNamesMatchFiles(List<LoadedFile> files, List<Diagnostic> diagnostics)
     {
@@ -99,7 +131,7 @@ internal static partial class SemanticValidation
         {
             if (f.Kind == "Repository") continue;
             var name = NameOf(f);
-            if (name is null || name == f.Stem) continue;
+            if (name == f.Stem) continue;
             var extension = f.Path[f.Path.LastIndexOf('.')..];
             diagnostics.Add(new Diagnostic(Severity.Error, "name.file-mismatch",
                 $"name '{name}' does not match the file name '{f.Stem}{extension}'; rename the file to {name}{extension} or set 'name: {f.Stem}'",
@@ -114,7 +146,7 @@ internal static partial class SemanticValidation
         var kept = new List<LoadedFile>(files.Count);
         foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal))
         {
-            var name = f.Kind == "Repository" ? "reconciler" : NameOf(f) ?? f.Stem;
+            var name = NameOf(f);
             if (first.TryGetValue((f.Kind, name), out var original))
             {
                 var what = f.Kind == "Repository" ? "the repository settings are" : $"{f.Kind.ToLowerInvariant()} '{name}' is";
@@ -129,7 +161,7 @@ internal static partial class SemanticValidation
         return kept;
     }
 
-    private static void CheckEnvironment(Context c, EnvironmentSpec env, LoadedFile f)
+    private static void CheckEnvironment(List<Diagnostic> sink, EnvironmentSpec env, LoadedFile f)
     {
         var regions = env.Regions.ToHashSet(StringComparer.Ordinal);
         var hostSeen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -140,13 +172,13 @@ internal static partial class SemanticValidation
                 var host = group.Hosts[i];
                 var pointer = $"/hostGroups/{groupName}/hosts/{i}";
                 if (hostSeen.TryGetValue(host.Name, out var otherGroup))
-                    c.Error("duplicate.name",
+                    Error(sink, "duplicate.name",
                         $"host '{host.Name}' is already defined in host group '{otherGroup}'; host names must be unique within an environment",
                         f.At(pointer + "/name"), pointer + "/name");
                 else hostSeen[host.Name] = groupName;
 
                 if (host.Region is { } region && !regions.Contains(region))
-                    c.Error("region.unknown",
+                    Error(sink, "region.unknown",
                         env.Regions.IsEmpty
                             ? $"host '{host.Name}' is in region '{region}', but the environment lists no regions; add 'regions: [{region}]' (the rollout order)"
                             : $"host '{host.Name}' is in region '{region}', which is not in this environment's regions ({string.Join(", ", env.Regions)}); add it to 'regions' or fix the name",
@@ -157,7 +189,7 @@ internal static partial class SemanticValidation
         {
             var w = env.FreezeWindows[i];
             if (w.End <= w.Start)
-                c.Error("freeze.range", "freeze window ends before it starts; 'end' must be later than 'start'",
+                Error(sink, "freeze.range", "freeze window ends before it starts; 'end' must be later than 'start'",
                     f.At($"/freezeWindows/{i}/end"), $"/freezeWindows/{i}/end");
         }
     }
@@ -185,13 +217,6 @@ internal static partial class SemanticValidation
                 f.KeyAt(pointer), pointer);
         }
 
-        CheckTiming(c, f, service.Base.Health, "/health", $"service '{service.Name}'", ownOnly: true);
-        CheckInterpolation(c, f, service.Base, "");
-        foreach (var (environment, o) in service.Overrides)
-        {
-            var prefix = "/environments/" + environment;
-            if (o.Health is { } health) CheckTiming(c, f, health, prefix + "/health", $"service '{service.Name}' in '{environment}'", ownOnly: true);
-        }
 
         foreach (var (envName, env) in model.Environments)
         {
@@ -209,6 +234,18 @@ internal static partial class SemanticValidation
         }
     }
 
+    /// <summary>What can be wrong with a service file by itself: timings it sets, placeholders it uses.</summary>
+    private static void CheckServiceFile(List<Diagnostic> sink, ServiceDefinition service, LoadedFile f)
+    {
+        CheckTiming(sink, f, service.Base.Health, "/health", $"service '{service.Name}'", ownOnly: true);
+        CheckInterpolation(sink, f, service.Base, "");
+        foreach (var (environment, o) in service.Overrides)
+        {
+            var prefix = "/environments/" + environment;
+            if (o.Health is { } health) CheckTiming(sink, f, health, prefix + "/health", $"service '{service.Name}' in '{environment}'", ownOnly: true);
+        }
+    }
+
     /// <summary>Two services deployed to the same path on the same hosts would overwrite each other's releases.</summary>
     private static void CheckDeployPaths(Context c)
     {
@@ -218,16 +255,19 @@ internal static partial class SemanticValidation
             var owner = new Dictionary<(string HostGroup, string Path), string>();
             foreach (var (name, service) in c.Model.Services)
             {
-                var spec = DesiredStateBuilder.Resolve(service, envName, env, c.Model.Repository.Defaults);
-                if (!spec.Enabled || spec.Deploy.Driver == DriverKind.ConsulKv) continue;
-                var key = (spec.HostGroup, spec.Deploy.Path.TrimEnd('/'));
+                // The fields DesiredStateBuilder.Resolve would merge, without building the whole spec 15,000 times.
+                service.Overrides.TryGetValue(envName, out var o);
+                var deploy = o?.Deploy ?? service.Base.Deploy;
+                if (!(o?.Enabled ?? service.Base.Enabled) || deploy.Driver == DriverKind.ConsulKv) continue;
+                var hostGroup = o?.HostGroup ?? service.Base.HostGroup;
+                var key = (hostGroup, deploy.Path.TrimEnd('/'));
                 if (!owner.TryAdd(key, name))
                 {
                     if (!reported.Add(name)) continue;
                     var f = c.FileOf[("Service", name)];
                     var pointer = f.Parsed.Nodes.ContainsKey($"/environments/{envName}/deploy/path") ? $"/environments/{envName}/deploy/path" : "/deploy/path";
                     c.Error("duplicate.deploy-path",
-                        $"service '{name}' deploys to {spec.Deploy.Path} on host group '{spec.HostGroup}' in environment '{envName}', like service '{owner[key]}'; the two would overwrite each other's releases, so give each its own path",
+                        $"service '{name}' deploys to {deploy.Path} on host group '{hostGroup}' in environment '{envName}', like service '{owner[key]}'; the two would overwrite each other's releases, so give each its own path",
                         f.At(pointer), pointer);
                 }
             }
@@ -235,7 +275,7 @@ internal static partial class SemanticValidation
     }
 
     /// <summary>deadline must exceed minHealthy, and leave room for the consecutive passes at the interval.</summary>
-    private static void CheckTiming(Context c, LoadedFile f, HealthSpec h, string pointer, string what, bool ownOnly = false)
+    private static void CheckTiming(List<Diagnostic> sink, LoadedFile f, HealthSpec h, string pointer, string what, bool ownOnly = false)
     {
         // Only blame a service for timings it sets itself; defaults are checked once, in reconciler.yaml.
         var own = f.Parsed.Nodes.ContainsKey(pointer + "/deadline") || f.Parsed.Nodes.ContainsKey(pointer + "/minHealthy")
@@ -247,14 +287,14 @@ internal static partial class SemanticValidation
         var deadline = ModelReader.FormatDuration(h.Deadline);
         if (h.Deadline <= h.MinHealthy)
         {
-            c.Error("timing.deadline",
+            Error(sink, "timing.deadline",
                 $"{what}: health deadline {deadline} must be greater than minHealthy {ModelReader.FormatDuration(h.MinHealthy)}, or no host can ever pass; raise deadline or lower minHealthy",
                 f.At(at), at);
             return;
         }
         var needed = h.Interval * (h.ConsecutivePasses - 1);
         if (needed >= h.Deadline)
-            c.Error("timing.deadline",
+            Error(sink, "timing.deadline",
                 $"{what}: health deadline {deadline} is too short for {h.ConsecutivePasses} consecutive passes {ModelReader.FormatDuration(h.Interval)} apart; make deadline greater than {ModelReader.FormatDuration(needed)}",
                 f.At(at), at);
     }
@@ -272,7 +312,7 @@ internal static partial class SemanticValidation
     }
 
     /// <summary>Unknown ${...} placeholders in commands and check strings would reach a shell unexpanded.</summary>
-    private static void CheckInterpolation(Context c, LoadedFile f, ServiceSpec s, string prefix)
+    private static void CheckInterpolation(List<Diagnostic> sink, LoadedFile f, ServiceSpec s, string prefix)
     {
         void Check(string? text, string pointer)
         {
@@ -281,7 +321,7 @@ internal static partial class SemanticValidation
             {
                 var name = m.Groups[1].Value;
                 if (KnownPlaceholders.Contains(name)) continue;
-                c.Error("interpolation.unknown",
+                Error(sink, "interpolation.unknown",
                     $"unknown placeholder '${{{name}}}'; available: {KnownPlaceholders}",
                     f.At(pointer), pointer);
             }
