@@ -2,6 +2,7 @@ using Reconciler.Bench;
 
 // reconciler-bench generate-repo DIR [--services N] [--toggles N]
 // reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
+// reconciler-bench seed-state DIR [REV]: writes what a full apply of REV (default HEAD) leaves in the repo's state store.
 // generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
 // bench/load.sh (docs/benchmarks/repo.md).
 if (args is ["generate-repo", var dir, .. var rest])
@@ -26,5 +27,9 @@ if (args is ["git-read", var repoDir, ..])
     GitReadBench.Run(repoDir, rounds: 3);
     return 0;
 }
-Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR");
+if (args is ["read-state", var readDir])
+    return await StateSeeder.TimeReadsAsync(readDir);
+if (args is ["seed-state", var seedDir, .. var seedRest])
+    return await StateSeeder.RunAsync(seedDir, seedRest is [var rev, ..] ? rev : "HEAD");
+Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench seed-state DIR [REV]");
 return 1;

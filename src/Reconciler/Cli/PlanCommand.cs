@@ -79,16 +79,22 @@ internal static class PlanCommand
             baseModel = Load(baseRepo, cache, a, stderr, $" (base {baseRepo.Describe()})");
             baseCommit = baseRepo.Source.Revision;
         }
+        var flushing = Stopwatch.StartNew();
+        var added = cache.Added;
         cache.Flush();
+        if (a.Verbose && added > 0) stderr.WriteLine($"wrote {added} new parse-cache entr{(added == 1 ? "y" : "ies")} in {flushing.ElapsedMilliseconds} ms");
 
         var liveFromFile = a.Live is null ? null : ReadLive(a.Live);
         if (liveFromFile is not null && environments.Single() is var only && liveFromFile.Environment != only)
             throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
         // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
+        var reading = Stopwatch.StartNew();
         var liveFromStore = liveFromFile is null && baseModel is null
             ? ReadLiveFromStore(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, environments, ct)
             : null;
+        if (a.Verbose && liveFromStore is not null)
+            stderr.WriteLine($"read the live state of {liveFromStore.Count} environment(s) ({liveFromStore.Values.Sum(l => l.Services.Count)} services) from the state store in {reading.ElapsedMilliseconds} ms");
 
         var planning = Stopwatch.StartNew();
         var planningCpu = CpuMs();

@@ -42,6 +42,9 @@ public sealed class FileParseCache : IParseCache
 
     public string PackPath => Path.Combine(_directory, PackFileName);
 
+    /// <summary>Entries put since the pack was read: what the next <see cref="Flush"/> writes.</summary>
+    public int Added => _added.Count;
+
     public int Hits => _hits;
     public int Misses => _misses;
     private int _hits, _misses;

@@ -16,7 +16,9 @@ internal static class StateJson
     {
         try
         {
-            var value = JsonSerializer.Deserialize<T>(json, ReconcilerJson.Options)
+            var value = typeof(T) == typeof(LiveService)
+                ? (T)(object)LiveServiceReader.Read(json)
+                : JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
                         ?? throw new JsonException("the value is null");
             return Normalize(value);
         }
@@ -26,6 +28,21 @@ internal static class StateJson
                 $"stored value at {where} is not valid {typeof(T).Name} JSON ({e.Message}). The store was changed by hand or by an " +
                 "incompatible version; fix or remove that value. Nothing was written.", e);
         }
+    }
+
+    /// <summary>Parses many stored values on every core (an environment holds thousands of services); the first bad
+    /// value in list order is the one reported, as a sequential read would.</summary>
+    public static List<T> DeserializeAll<T>(IReadOnlyList<(string Name, string Body)> bodies, Func<string, string> where)
+    {
+        var values = new T[bodies.Count];
+        var errors = new Exception?[bodies.Count];
+        Parallel.For(0, bodies.Count, i =>
+        {
+            try { values[i] = Deserialize<T>(bodies[i].Body, where(bodies[i].Name)); }
+            catch (StateStoreUnavailableException e) { errors[i] = e; }
+        });
+        if (Array.Find(errors, e => e is not null) is { } first) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        return [.. values];
     }
 
     public static T Deserialize<T>(ReadOnlySpan<byte> utf8, string where) => Deserialize<T>(System.Text.Encoding.UTF8.GetString(utf8), where);

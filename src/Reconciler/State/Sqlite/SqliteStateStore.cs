@@ -42,8 +42,9 @@ public sealed class SqliteStateStore : IStateStore
         StateNames.Check("environment", environment);
         using var tx = c.BeginTransaction(deferred: true);   // one read snapshot for all three reads (WAL: readers never block writers)
         var (version, lastGood) = ReadEnvironmentRow(c, tx, environment);
-        var services = ReadBodies(c, tx, "SELECT name, body FROM services WHERE env = $env ORDER BY name", environment)
-            .Select(b => StateJson.Deserialize<LiveService>(b.Body, $"{Describe} services[{environment}/{b.Name}]")).ToList();
+        var services = StateJson.DeserializeAll<LiveService>(
+            ReadBodies(c, tx, "SELECT name, body FROM services WHERE env = $env ORDER BY name", environment),
+            name => $"{Describe} services[{environment}/{name}]");
         var toggles = ReadBodies(c, tx, "SELECT name, body FROM toggles WHERE env = $env ORDER BY name", environment)
             .Select(b => StateJson.Deserialize<LiveToggle>(b.Body, $"{Describe} toggles[{environment}/{b.Name}]")).ToList();
         tx.Commit();

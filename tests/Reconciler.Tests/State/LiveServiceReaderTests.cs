@@ -1,0 +1,65 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Reconciler.Diff.Live;
+using Reconciler.State;
+using Xunit;
+
+namespace Reconciler.Tests.State;
+
+public class LiveServiceReaderTests
+{
+    private static ImmutableSortedDictionary<string, T> Map<T>(params (string Key, T Value)[] items) =>
+        items.ToImmutableSortedDictionary(i => i.Key, i => i.Value, StringComparer.Ordinal);
+
+    public static TheoryData<string> StoredServices()
+    {
+        LiveService[] services =
+        [
+            new("api", "1.5.0", "1.5.0-0123456789", new string('a', 64), new string('c', 40), ["auth", "db-migrate"],
+                Map(("config.DB_PASSWORD", "secret(env:DB_PASSWORD)"), ("config.LOG_LEVEL", "info"), ("health.checks[0]", "http http://${host.address}:8080/health expect 200 timeout 2s")),
+                Map(("web-1", new LiveHost("web-1", "1.5.0-0123456789", "1.4.2-9876543210")), ("web-2", new LiveHost("web-2", "1.5.0-0123456789", null)))),
+            new("config-only", "0.1.0", "0.1.0-ffffffffff", new string('b', 64), "working-tree", [], Map<string>(), Map<LiveHost>()),
+            // Keys and values that need escaping, non-ASCII text, keys whose ordinal and cultural orders differ.
+            new("quoting", "2.0.0-rc.1+build.5", "r", "h", "c", ["a"],
+                Map(("config.B", "line\nbreak \"quoted\" \\ back\tslash"), ("config.a", "ünïcødé ✓ <&>"), ("config._", ""), ("config.Z", "\u0001")),
+                Map(("h\"1", new LiveHost("h\"1", "r", null)))),
+        ];
+        var data = new TheoryData<string>();
+        foreach (var s in services) data.Add(StateJson.Serialize(s));
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(StoredServices))]
+    public void Reads_what_the_store_writes_exactly_as_the_serializer_does(string stored)
+    {
+        var bySerializer = JsonSerializer.Deserialize<LiveService>(stored, ReconcilerJson.Options)!;
+        var byReader = LiveServiceReader.Read(stored);
+
+        Assert.Equal(StateJson.Serialize(bySerializer), StateJson.Serialize(byReader));
+        Assert.Equal(stored, StateJson.Serialize(byReader));
+        Assert.Same(StringComparer.Ordinal, byReader.Fields.KeyComparer);
+        Assert.Same(StringComparer.Ordinal, byReader.Hosts.KeyComparer);
+        Assert.Equal(bySerializer.Fields.Keys.Order(StringComparer.Ordinal), byReader.Fields.Keys);
+    }
+
+    [Theory]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{},"extra":1}""", "unknown property 'extra'")]
+    [InlineData("""{"version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "missing property 'name'")]
+    [InlineData("""{"name":"a","name":"b","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "duplicate property 'name'")]
+    [InlineData("""{"name":1,"version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "expected a string")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"1","k":"2"},"hosts":{}}""", "duplicate key 'k'")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{"h":{"host":"h"}}}""", "missing property 'activeRelease'")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{"h":{"host":"h","activeRelease":"r","x":"y"}}}""", "unknown or duplicate property 'x'")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}} []""", "")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{""", "")]
+    [InlineData("""[]""", "expected StartObject")]
+    [InlineData("", "")]
+    public void A_damaged_stored_service_is_reported_as_unavailable_state_naming_where_it_is(string stored, string reason)
+    {
+        var e = Assert.Throws<StateStoreUnavailableException>(() => StateJson.Deserialize<LiveService>(stored, "test.db services[prod/a]"));
+
+        Assert.Contains("stored value at test.db services[prod/a] is not valid LiveService JSON", e.Message);
+        Assert.Contains(reason, e.Message);
+    }
+}
