@@ -9,14 +9,18 @@ namespace Reconciler.Git;
 /// <summary>
 /// The loader's parse cache persisted on disk as one pack file (<c>DIR/parse.pack</c>; default DIR is
 /// <c>&lt;infra repo&gt;/.reconciler/cache/parse</c>). One pack beats one file per entry: 15,000 entries load with a
-/// single read instead of 15,000 opens (docs/benchmarks/repo.md). The pack is read once, lazily; <see cref="Flush"/>
-/// writes a new pack to a temporary file and renames it over the old one, so a concurrent reader sees the old or the
-/// new pack, never half of one (two concurrent writers: the last rename wins; the loser's new entries are re-parsed
-/// next time). Each entry carries a checksum; a corrupt or truncated pack, or entry, is ignored (a cache miss).
+/// single read instead of 15,000 opens (docs/benchmarks/repo.md). New entries go to a small delta pack
+/// (<c>parse.delta.pack</c>) until it outgrows an eighth of the main pack, when both are folded into a new main pack.
+/// The packs are read once, lazily; <see cref="Flush"/> writes a pack to a temporary file and renames it over the
+/// old one, so a concurrent reader sees the old or the new pack, never half of one (two concurrent writers: the last
+/// rename wins; the loser's new entries are re-parsed next time). Entries are keyed by content, so any mix of old and
+/// new packs is still correct. Each entry carries a checksum; a corrupt or truncated pack, or entry, is a cache miss.
 /// </summary>
 public sealed class FileParseCache : IParseCache
 {
     public const string PackFileName = "parse.pack";
+    public const string DeltaFileName = "parse.delta.pack";
+    private const long MinDeltaBytes = 1024 * 1024;
     private static ReadOnlySpan<byte> Magic => "RCPC0001"u8;
     private const int ChecksumLength = 8;
     private const int MaxIdLength = 128;
@@ -28,12 +32,14 @@ public sealed class FileParseCache : IParseCache
     private readonly Lazy<Dictionary<string, ReadOnlyMemory<byte>>> _onDisk;
     private readonly ConcurrentDictionary<string, byte[]> _added = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _used = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _inDelta = new(StringComparer.Ordinal);
+    private long _basePackBytes;
 
     public FileParseCache(string directory, long maxPackBytes = DefaultMaxPackBytes)
     {
         _directory = Path.GetFullPath(directory);
         _maxPackBytes = maxPackBytes;
-        _onDisk = new Lazy<Dictionary<string, ReadOnlyMemory<byte>>>(ReadPack, LazyThreadSafetyMode.ExecutionAndPublication);
+        _onDisk = new Lazy<Dictionary<string, ReadOnlyMemory<byte>>>(ReadPacks, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The default location for an infra repo directory.</summary>
@@ -41,6 +47,9 @@ public sealed class FileParseCache : IParseCache
         Path.Combine(Path.GetFullPath(infraRepoDirectory), ".reconciler", "cache", "parse");
 
     public string PackPath => Path.Combine(_directory, PackFileName);
+
+    /// <summary>Entries added since the main pack was last written (see <see cref="Flush"/>).</summary>
+    public string DeltaPath => Path.Combine(_directory, DeltaFileName);
 
     /// <summary>Entries put since the pack was read: what the next <see cref="Flush"/> writes.</summary>
     public int Added => _added.Count;
@@ -84,42 +93,60 @@ public sealed class FileParseCache : IParseCache
         var addedSnapshot = _added.ToArray();   // a Put during the flush must not change the count written
         long added = addedSnapshot.Sum(e => (long)e.Value.Length);
         var keepOld = old.Where(e => !_added.ContainsKey(e.Key)).ToList();
-        if (added + keepOld.Sum(e => (long)e.Value.Length) > _maxPackBytes)
-            keepOld = keepOld.Where(e => _used.ContainsKey(e.Key)).ToList();
-
-        string? temp = null;
+        var total = added + keepOld.Sum(e => (long)e.Value.Length);
         try
         {
             Directory.CreateDirectory(_directory);
-            temp = Path.Combine(_directory, $"{PackFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            // A few new entries go to the small delta pack: rewriting a 25 MB pack for one changed file cost more than
+            // the rest of a warm load. The delta is folded into the main pack once it grows past an eighth of it.
+            var deltaOld = keepOld.Where(e => _inDelta.Contains(e.Key)).ToList();
+            var deltaSize = added + deltaOld.Sum(e => (long)e.Value.Length);
+            if (_basePackBytes > 0 && total <= _maxPackBytes && deltaSize <= Math.Max(MinDeltaBytes, _basePackBytes / 8))
+            {
+                WritePack(DeltaPath, addedSnapshot, deltaOld);
+                return true;
+            }
+            if (total > _maxPackBytes) keepOld = keepOld.Where(e => _used.ContainsKey(e.Key)).ToList();
+            WritePack(PackPath, addedSnapshot, keepOld);
+            File.Delete(DeltaPath);   // everything it held is in the main pack now
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Writes a pack to a temporary file and renames it over <paramref name="path"/>: readers see the old or the new pack.</summary>
+    private void WritePack(string path, KeyValuePair<string, byte[]>[] added, List<KeyValuePair<string, ReadOnlyMemory<byte>>> kept)
+    {
+        string? temp = null;
+        try
+        {
+            temp = Path.Combine(_directory, $"{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 stream.Write(Magic);
                 Span<byte> number = stackalloc byte[4];
-                BinaryPrimitives.WriteInt32LittleEndian(number, addedSnapshot.Length + keepOld.Count);
+                BinaryPrimitives.WriteInt32LittleEndian(number, added.Length + kept.Count);
                 stream.Write(number);
                 Span<byte> hash = stackalloc byte[32];
-                // Streamed, not assembled in memory: a 5,000-service repo's entries are ~18 MB.
-                foreach (var (id, payload) in addedSnapshot)
+                // Streamed, not assembled in memory: a 5,000-service repo's entries are ~25 MB.
+                foreach (var (id, payload) in added)
                 {
                     WriteEntryHeader(stream, id, ChecksumLength + payload.Length);
                     SHA256.HashData(payload, hash);
                     stream.Write(hash[..ChecksumLength]);
                     stream.Write(payload);
                 }
-                foreach (var (id, record) in keepOld)
+                foreach (var (id, record) in kept)
                 {
                     WriteEntryHeader(stream, id, record.Length);
                     stream.Write(record.Span);
                 }
             }
-            File.Move(temp, PackPath, overwrite: true);
+            File.Move(temp, path, overwrite: true);
             temp = null;
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
         finally
         {
@@ -149,23 +176,32 @@ public sealed class FileParseCache : IParseCache
         return true;
     }
 
-    /// <summary>Indexes the pack and verifies every entry's checksum (on all cores: it is ~25 MB for 5,000 services);
-    /// stops at the first structural damage and keeps what came before it; drops entries that fail their checksum.
-    /// The index maps ids to verified records (checksum, then payload).</summary>
-    private Dictionary<string, ReadOnlyMemory<byte>> ReadPack()
+    /// <summary>The main pack, then the delta pack over it. The index maps ids to verified records (checksum, then payload).</summary>
+    private Dictionary<string, ReadOnlyMemory<byte>> ReadPacks()
     {
         var index = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
+        _basePackBytes = ReadPack(PackPath, index, delta: false);
+        ReadPack(DeltaPath, index, delta: true);
+        return index;
+    }
+
+    /// <summary>Indexes one pack into <paramref name="index"/> and verifies every entry's checksum (on all cores: a
+    /// 5,000-service repo is ~25 MB); stops at the first structural damage and keeps what came before it; drops
+    /// entries that fail their checksum. Returns the pack's size (0 when absent or unreadable).</summary>
+    private long ReadPack(string path, Dictionary<string, ReadOnlyMemory<byte>> index, bool delta)
+    {
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(PackPath);
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return index; // absent or unreadable: an empty cache
+            return 0; // absent or unreadable: nothing cached there
         }
         var span = bytes.AsSpan();
-        if (span.Length < Magic.Length + 4 || !span[..Magic.Length].SequenceEqual(Magic)) return index;
+        if (span.Length < Magic.Length + 4 || !span[..Magic.Length].SequenceEqual(Magic)) return 0;
+        var found = new List<KeyValuePair<string, ReadOnlyMemory<byte>>>();
         var count = BinaryPrimitives.ReadInt32LittleEndian(span[Magic.Length..]);
         var pos = Magic.Length + 4;
         for (var i = 0; i < count; i++)
@@ -180,14 +216,17 @@ public sealed class FileParseCache : IParseCache
             var length = BinaryPrimitives.ReadInt32LittleEndian(span[pos..]);
             pos += 4;
             if (length < ChecksumLength || length > span.Length - pos) break;
-            index[id] = new ReadOnlyMemory<byte>(bytes, pos, length);
+            found.Add(new(id, new ReadOnlyMemory<byte>(bytes, pos, length)));
             pos += length;
         }
-        var records = index.ToArray();
-        var valid = new bool[records.Length];
-        Parallel.For(0, records.Length, i => valid[i] = TryVerify(records[i].Value.Span, out _));
-        for (var i = 0; i < records.Length; i++)
-            if (!valid[i]) index.Remove(records[i].Key);
-        return index;
+        var valid = new bool[found.Count];
+        Parallel.For(0, found.Count, i => valid[i] = TryVerify(found[i].Value.Span, out _));
+        for (var i = 0; i < found.Count; i++)
+        {
+            if (!valid[i]) continue;
+            index[found[i].Key] = found[i].Value;
+            if (delta) _inDelta.Add(found[i].Key);
+        }
+        return bytes.Length;
     }
 }

@@ -47,6 +47,38 @@ public sealed class FileParseCacheTests
     }
 
     [Fact]
+    public void A_small_addition_goes_to_the_delta_pack_and_a_large_one_folds_everything_into_the_main_pack()
+    {
+        using var dir = new TempDir();
+        var first = new FileParseCache(dir.Path);
+        for (var i = 0; i < 100; i++) first.Put($"base{i}", new byte[10_000]);
+        first.Flush();
+        var mainPack = File.ReadAllBytes(first.PackPath);
+
+        var second = new FileParseCache(dir.Path);
+        Assert.True(second.TryGet("base1", out _));
+        second.Put("small", Bytes("one changed file"));
+        second.Flush();
+
+        Assert.Equal(mainPack, File.ReadAllBytes(second.PackPath));   // the 1 MB main pack was not rewritten
+        Assert.True(File.Exists(second.DeltaPath));
+        var third = new FileParseCache(dir.Path);
+        Assert.True(third.TryGet("small", out var small));
+        Assert.Equal("one changed file", Encoding.UTF8.GetString(small));
+        Assert.True(third.TryGet("base99", out _));
+
+        third.Put("large", new byte[2_000_000]);   // beyond an eighth of the main pack and beyond 1 MB
+        third.Flush();
+
+        Assert.False(File.Exists(third.DeltaPath));
+        var fourth = new FileParseCache(dir.Path);
+        Assert.True(fourth.TryGet("small", out _));
+        Assert.True(fourth.TryGet("large", out _));
+        Assert.True(fourth.TryGet("base0", out _));
+        Assert.Equal([FileParseCache.PackFileName], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Over_the_size_cap_only_entries_used_by_this_process_are_kept()
     {
         using var dir = new TempDir();
@@ -121,7 +153,7 @@ public sealed class FileParseCacheTests
         var reader = new FileParseCache(dir.Path);
         var complete = Enumerable.Range(0, caches.Count).Count(i => Enumerable.Range(0, 200).All(j => reader.TryGet($"id-{i}-{j}", out _)));
         Assert.True(complete >= 1, "the last writer's entries must all be there");
-        Assert.Equal([FileParseCache.PackFileName], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+        Assert.All(Directory.GetFiles(dir.Path).Select(Path.GetFileName), f => Assert.Contains(f, new[] { FileParseCache.PackFileName, FileParseCache.DeltaFileName }));
     }
 
     [Fact]
