@@ -67,6 +67,8 @@ internal static class SchemaValidation
             return;
         }
 
+        // Most files are valid: settle those without loading NJsonSchema at all.
+        if (CertainValidity.IsCertainlyValid(kind, root)) return;
         var errors = Validator.Validate(root, For(kind));
         var file = new ParsedFile(kind, root, nodes, []);
         var seen = new HashSet<(string, int, int, string)>();
