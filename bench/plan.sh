@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Plan benchmark (issue 3): the whole `reconciler plan` process on a generated repo of 5,000 services x 3
-# environments (+ 100 toggles; generator: bench/Reconciler.Bench generate-repo), median of RUNS runs.
-#   cold: no parse cache; every file parsed.                         target <= 2 s
-#   warm: one service file changed and committed before each run,    target <= 0.5 s
-#         parse cache filled by the previous run; --verbose shows the cache hits.
-#   pr:   warm, as a PR preview (--base HEAD~1, Markdown comment), for reference.
-# cold and warm plan all three environments against an empty live state (every service a create), JSON to
-# /dev/null (55 MB). Wall time and CPU time (user+sys, GNU time) of the process; on a shared machine the CPU
-# time is the steadier figure. Two builds, as bench/load.sh: plain Release (JIT) and ReadyToRun.
+# Plan benchmark (issue 3): the whole `reconciler plan --all-envs` process on a generated repo of 5,000 services x
+# 3 environments (+ 100 toggles; generator: bench/Reconciler.Bench generate-repo), median of RUNS runs per case.
+# Two live states:
+#   deployed: the state store holds what a full apply of the repo's first commit left (15,000 services; written once
+#             by `reconciler-bench seed-state`), so a changed file plans as that one change: the pull-request case.
+#   empty:    no store (--state pointing at a file that does not exist): every service is a create, 55 MB of JSON.
+# Cases (JSON to /dev/null, --verbose shows cache hits and per-phase times in the last run's lines):
+#   cold:  no parse cache; every file parsed.                                   target <= 2 s
+#   warm:  one service file changed and committed before each run (a new blob;   target <= 0.5 s
+#          the parse cache holds the others).
+#   pr:    warm, as a PR preview (--base HEAD~1, Markdown): two commits loaded, no store.
+# Wall time and CPU time (user+sys, GNU time) of the process; on a shared machine the CPU time is the steadier figure.
+# Two builds, as bench/load.sh: plain Release (JIT) and ReadyToRun.
 # Usage: bench/plan.sh [RUNS=5] [SERVICES=5000]; BENCH_BUILDS=build|r2r for one. Figures: docs/benchmarks/planner.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +26,12 @@ build_cli
 generate_repo
 git -C "$repo" config user.name bench
 git -C "$repo" config user.email bench@example.invalid
+deployed_state="sqlite:$repo/.reconciler/deployed.db"
+empty_state="sqlite:$repo/.reconciler/no-such-store.db"   # never created: plan does not create a store
+if [ ! -f "$repo/.reconciler/deployed.db" ]; then
+  # The state a full apply of the repo's first commit leaves, in every environment.
+  dotnet bench/Reconciler.Bench/bin/Release/net10.0/Reconciler.Bench.dll seed-state "$repo" "$(git -C "$repo" rev-list --max-parents=0 HEAD)" "$deployed_state"
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -34,29 +44,33 @@ run_plan() { # cli dll, extra args...; appends "wall cpu" to $times
   awk '{printf "%s %.2f\n", $1, $2 + $3}' "$times.one" >>"$times"
 }
 
-# A new blob for one service each time (a config value changes), so a warm run has exactly one file to parse.
+# A new blob for one service each time: a config value that no environment overrides changes, so against the
+# deployed state the plan is one reconfigure per environment, and a warm run has exactly one file to parse.
 touch_one_file() {
   local f="$repo/services/$(ls "$repo/services" | head -1)"
-  sed -i -E "0,/^  LOG_LEVEL: .*/s//  LOG_LEVEL: bench-$1/" "$f"
+  sed -i -E "0,/^  CACHE_TTL: .*/s//  CACHE_TTL: \"bench-$1\"/" "$f"
   grep -q "bench-$1" "$f" || printf '# bench %s\n' "$1" >>"$f"
   git -C "$repo" commit -qam "bench change $1"
 }
 
 report() { # label
-  printf '%-12s median wall %5.2f s, CPU %5.2f s  (wall: %s)\n' "$1" \
+  printf '%-22s median wall %5.2f s, CPU %5.2f s  (wall: %s)\n' "$1" \
     "$(cut -d' ' -f1 "$times" | median)" "$(cut -d' ' -f2 "$times" | median)" "$(cut -d' ' -f1 "$times" | tr '\n' ' ')"
-  sed 's/^/               last run: /' "$last_err"
+  sed 's/^/                         last run: /' "$last_err"
   : >"$times"
 }
 
 echo "repo: $repo ($(ls "$repo/services" | wc -l) services, 3 environments); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs each"
 for build in $builds; do
   if [ "$build" = r2r ]; then cli="$r2r_dir/reconciler.dll"; else cli=src/Reconciler/bin/Release/net10.0/reconciler.dll; fi
-  for _ in $(seq "$runs"); do rm -rf "$repo/.reconciler/cache"; run_plan "$cli" --format json; done
-  report "$build cold"
-  run_plan "$cli" --format json; : >"$times"   # fills the parse cache
-  for i in $(seq "$runs"); do touch_one_file "$build-w$i-$$"; run_plan "$cli" --format json; done
-  report "$build warm"
+  for live in deployed empty; do
+    if [ "$live" = deployed ]; then state="$deployed_state"; else state="$empty_state"; fi
+    for _ in $(seq "$runs"); do rm -rf "$repo/.reconciler/cache"; run_plan "$cli" --state "$state" --format json; done
+    report "$build $live cold"
+    run_plan "$cli" --state "$state" --format json; : >"$times"   # fills the parse cache
+    for i in $(seq "$runs"); do touch_one_file "$build-$live-w$i-$$"; run_plan "$cli" --state "$state" --format json; done
+    report "$build $live warm"
+  done
   for i in $(seq "$runs"); do touch_one_file "$build-p$i-$$"; run_plan "$cli" --base HEAD~1 --format markdown; done
   report "$build pr"
 done

@@ -2,7 +2,8 @@ using Reconciler.Bench;
 
 // reconciler-bench generate-repo DIR [--services N] [--toggles N]
 // reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
-// reconciler-bench seed-state DIR [REV]: writes what a full apply of REV (default HEAD) leaves in the repo's state store.
+// reconciler-bench seed-state DIR [REV] [STATE-URL]: writes what a full apply of REV (default HEAD) leaves in the state
+// store (default: the repo's own).
 // generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
 // bench/load.sh (docs/benchmarks/repo.md).
 if (args is ["generate-repo", var dir, .. var rest])
@@ -30,6 +31,6 @@ if (args is ["git-read", var repoDir, ..])
 if (args is ["read-state", var readDir])
     return await StateSeeder.TimeReadsAsync(readDir);
 if (args is ["seed-state", var seedDir, .. var seedRest])
-    return await StateSeeder.RunAsync(seedDir, seedRest is [var rev, ..] ? rev : "HEAD");
-Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench seed-state DIR [REV]");
+    return await StateSeeder.RunAsync(seedDir, seedRest is [var rev, ..] ? rev : "HEAD", seedRest is [_, var url, ..] ? url : null);
+Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench seed-state DIR [REV] [STATE-URL]\n       reconciler-bench read-state DIR");
 return 1;

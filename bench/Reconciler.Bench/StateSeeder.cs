@@ -14,7 +14,7 @@ namespace Reconciler.Bench;
 /// </summary>
 internal static class StateSeeder
 {
-    public static async Task<int> RunAsync(string repoDirectory, string revision)
+    public static async Task<int> RunAsync(string repoDirectory, string revision, string? stateUrl)
     {
         using var infra = InfraRepo.Open(repoDirectory, revision);
         var result = RepoLoader.Load(infra.Source);
@@ -24,7 +24,7 @@ internal static class StateSeeder
             return 1;
         }
         var model = result.Model!;
-        await using var store = StateStores.Open(StateStores.ResolveUrl(null, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, TimeProvider.System);
+        await using var store = StateStores.Open(StateStores.ResolveUrl(stateUrl, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, TimeProvider.System);
         foreach (var environment in model.Environments.Keys)
         {
             var applied = LiveProjection.AsApplied(DesiredStateBuilder.Build(model, environment) with { Revision = infra.BoundRevision });
