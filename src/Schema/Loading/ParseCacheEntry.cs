@@ -16,8 +16,8 @@ namespace Reconciler.Schema.Loading;
 /// </summary>
 internal static class ParseCacheEntry
 {
-    /// <summary>Bump whenever the entry layout, the schemas or the diagnostic texts change.</summary>
-    public const int FormatVersion = 2;
+    /// <summary>Bump whenever the entry layout, the schemas, the diagnostic texts or the set of per-file checks change.</summary>
+    public const int FormatVersion = 3;
 
     private static ReadOnlySpan<byte> Magic => "RCPE"u8;
 

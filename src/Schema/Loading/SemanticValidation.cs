@@ -98,7 +98,9 @@ internal static partial class SemanticValidation
                 definition = service;
                 break;
             case "Toggle":
-                definition = ModelReader.ReadToggle(f.Path, f.Parsed);
+                var toggle = ModelReader.ReadToggle(f.Path, f.Parsed);
+                CheckToggleFile(findings, toggle, f);
+                definition = toggle;
                 break;
             default:
                 throw new InvalidOperationException($"no definition for kind {f.Kind}");
@@ -433,6 +435,19 @@ internal static partial class SemanticValidation
         return [start, start];
     }
 
+    /// <summary>Version ranges are checked with the file (and cached with it): parsing them is not free.</summary>
+    private static void CheckToggleFile(List<Diagnostic> sink, ToggleDefinition toggle, LoadedFile f)
+    {
+        foreach (var (service, range) in toggle.Requires)
+        {
+            var pointer = "/requires/" + service;
+            if (!SemVersionRange.TryParse(range, out _))
+                Error(sink, "toggle.range",
+                    $"{SchemaValidation.Quote(range)} is not a valid version range; use a range such as '>=1.5.0', '^1.5.0' or '>=1.5.0 <2.0.0'",
+                    f.At(pointer), pointer);
+        }
+    }
+
     private static void CheckToggle(Context c, ToggleDefinition toggle, LoadedFile f)
     {
         foreach (var (service, range) in toggle.Requires)
@@ -445,10 +460,6 @@ internal static partial class SemanticValidation
                     $"toggle '{toggle.Name}' requires service '{service}', which is not defined{(hint is null ? "" : $" (did you mean '{hint}'?)")}; fix the name or remove the requirement",
                     f.KeyAt(pointer), pointer);
             }
-            if (!SemVersionRange.TryParse(range, out _))
-                c.Error("toggle.range",
-                    $"{SchemaValidation.Quote(range)} is not a valid version range; use a range such as '>=1.5.0', '^1.5.0' or '>=1.5.0 <2.0.0'",
-                    f.At(pointer), pointer);
         }
         foreach (var environment in toggle.Environments.Keys)
         {
