@@ -44,26 +44,23 @@ public static class DesiredStateBuilder
     /// <summary>One service as it should run in one environment (returned even when disabled there).</summary>
     public static ServiceSpec Resolve(ServiceDefinition definition, string environment, EnvironmentSpec? env, Defaults defaults)
     {
+        // One copy of the spec per service and environment (15,000 for a large repo): merge into it in one step.
         var s = definition.Base;
-        if (definition.Overrides.TryGetValue(environment, out var o))
-        {
-            s = s with
-            {
-                Enabled = o.Enabled ?? s.Enabled,
-                Version = o.Version ?? s.Version,
-                Artifact = o.Artifact ?? s.Artifact,
-                HostGroup = o.HostGroup ?? s.HostGroup,
-                Deploy = o.Deploy ?? s.Deploy,
-                Strategy = o.Strategy ?? s.Strategy,
-                Health = o.Health ?? s.Health,
-                Config = s.Config.SetItems(o.Config),
-                OnFailure = o.OnFailure ?? s.OnFailure,
-            };
-        }
+        definition.Overrides.TryGetValue(environment, out var o);
+        var version = o?.Version ?? s.Version;
+        var artifact = o?.Artifact ?? s.Artifact;
+        var url = artifact.Url.Replace("${version}", version, StringComparison.Ordinal);
         return s with
         {
-            OnFailure = s.OnFailure ?? env?.OnFailure ?? defaults.OnFailure,
-            Artifact = s.Artifact with { Url = s.Artifact.Url.Replace("${version}", s.Version, StringComparison.Ordinal) },
+            Enabled = o?.Enabled ?? s.Enabled,
+            Version = version,
+            Artifact = ReferenceEquals(url, artifact.Url) ? artifact : artifact with { Url = url },
+            HostGroup = o?.HostGroup ?? s.HostGroup,
+            Deploy = o?.Deploy ?? s.Deploy,
+            Strategy = o?.Strategy ?? s.Strategy,
+            Health = o?.Health ?? s.Health,
+            Config = o is null || o.Config.IsEmpty ? s.Config : s.Config.SetItems(o.Config),
+            OnFailure = o?.OnFailure ?? s.OnFailure ?? env?.OnFailure ?? defaults.OnFailure,
         };
     }
 }
