@@ -35,13 +35,13 @@ internal sealed class ParsedFile
 
     /// <summary>A cached file: <paramref name="decodeTree"/> runs at most once, on first use of <see cref="Root"/> or <see cref="Nodes"/>.</summary>
     public ParsedFile(string kind, bool hasRoot, Func<(JToken? Root, Dictionary<string, NodeInfo> Nodes)> decodeTree,
-        List<FileDiagnostic> diagnostics, byte[] treeSection, FileModel? cachedModel)
+        List<FileDiagnostic> diagnostics, byte[] source, FileModel? cachedModel)
     {
         Kind = kind;
         HasRoot = hasRoot;
         Diagnostics = diagnostics;
         _tree = new Lazy<(JToken?, Dictionary<string, NodeInfo>)>(decodeTree, LazyThreadSafetyMode.ExecutionAndPublication);
-        TreeSection = treeSection;
+        Source = source;
         CachedModel = cachedModel;
     }
 
@@ -59,8 +59,8 @@ internal sealed class ParsedFile
 
     public List<FileDiagnostic> Diagnostics { get; }
 
-    /// <summary>For a file from the cache: its encoded tree and positions, written back unchanged when the entry is rewritten.</summary>
-    public byte[]? TreeSection { get; }
+    /// <summary>The YAML bytes the file was made from: what the parse cache keeps to rebuild the tree on demand.</summary>
+    public byte[]? Source { get; init; }
 
     /// <summary>For a file from the cache: its typed definition and per-file findings, if the entry had them.</summary>
     public FileModel? CachedModel { get; }

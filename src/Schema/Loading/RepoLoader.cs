@@ -122,7 +122,7 @@ public static class RepoLoader
             {
                 var f = files[i];
                 // Not a file that could not be read: that may be a passing I/O error, not the blob's content.
-                if (parsedNow[i] || (f.ModelIsNew && f.Parsed.TreeSection is not null)) entries[i] = ParseCacheEntry.Write(f.Parsed, f.Model);
+                if (parsedNow[i] || (f.ModelIsNew && f.Parsed.Source is not null)) entries[i] = ParseCacheEntry.Write(f.Parsed, f.Model);
             });
             for (var i = 0; i < files.Count; i++)
                 if (entries[i] is { } entry) cache.Put(classified[i].File.ContentId, entry);
@@ -140,7 +140,7 @@ public static class RepoLoader
     {
         var (root, nodes, diagnostics) = YamlToJson.Convert(bytes);
         if (root is not null) SchemaValidation.Validate(kind, root, nodes, diagnostics);
-        return new ParsedFile(kind, root, nodes, diagnostics);
+        return new ParsedFile(kind, root, nodes, diagnostics) { Source = bytes };
     }
 
     /// <summary>reconciler.yaml, environments/NAME.yaml, services/**/NAME.yaml, toggles/**/NAME.yaml (.yml too).</summary>
