@@ -132,6 +132,110 @@ public partial class YamlToJsonFastPathTests
         Assert.True(accepted > total / 10, $"the fast path accepted {accepted} of {total} mutants");
     }
 
+    [Fact]
+    public void Documents_built_from_tricky_pieces_give_the_same_result_whether_or_not_the_fast_path_is_on()
+    {
+        // Well-formed structure (nesting, indentless sequences, flow collections, comments, odd indentation steps)
+        // around scalars that sit on the edges of the subset, so many documents are accepted and compared.
+        var accepted = 0;
+        var total = 0;
+        Gen.Int.Select(seed => TrickyDocument(new Random(seed))).Sample(text =>
+        {
+            total++;
+            if (AssertSameResult(Encoding.UTF8.GetBytes(text), text, mustUseFastPath: false)) accepted++;
+        }, iter: 3000, threads: 1);
+
+        Assert.True(accepted > total / 20, $"the fast path accepted {accepted} of {total} documents");
+    }
+
+    private static readonly string[] TrickyScalars =
+    [
+        "a", "b c", "x:y", "http://h:8/p?q=1&r=2", "1", "-1", "1.10", "0x1F", "0o7", "1e3", ".inf", "~", "null", "true", "False",
+        "x #y", "x# y", "x:", "x: y", "-", "- x", "-x", "?x", "? x", ":x", "*x", "x *y", "&x", "!x", "%x", "@x", "`x", "|", ">",
+        "'q'", "'q''r'", "\"d\"", "\"d\\n\"", "'", "\"", "[x]", "{x}", "x,y", "x [y]", "x {y}", "...", "---", "--- x", "x ---",
+        "\u00e9\u2014\u00fc", "a\u00a0b", "a  b", " a", "a ", "#", "x #", "y:z:w", "x:,", "x:]", "25%", "${v}", "a\\b", "<<", "=",
+        "2026-12-24T00:00:00Z",
+    ];
+
+    private static string TrickyDocument(Random r)
+    {
+        var sb = new StringBuilder();
+        if (r.Next(10) == 0) sb.Append("---\n");
+        Mapping(0, 0, firstInline: true);
+        return sb.ToString();
+
+        string Scalar(bool mayQuote)
+        {
+            var a = TrickyScalars[r.Next(TrickyScalars.Length)];
+            if (r.Next(3) == 0) a = a.Replace(" ", "");
+            if (!mayQuote || r.Next(4) != 0) return a;
+            return r.Next(2) == 0 ? "'" + a.Replace("'", "''") + "'" : "\"" + a + "\"";
+        }
+
+        string Key() => r.Next(3) == 0 ? Scalar(true) : "k" + r.Next(6);
+
+        string Flow(int depth)
+        {
+            if (depth > 2 || r.Next(3) == 0) return Scalar(true);
+            var items = Enumerable.Range(0, r.Next(4));
+            if (r.Next(2) == 0) return "[" + string.Join(", ", items.Select(_ => Flow(depth + 1))) + "]";
+            var pad = r.Next(2) == 0 ? " " : "";
+            return "{" + pad + string.Join(r.Next(2) == 0 ? ", " : ",", items.Select(_ => Key() + ": " + Flow(depth + 1))) + pad + "}";
+        }
+
+        void Comment()
+        {
+            if (r.Next(8) == 0) sb.Append(' ', r.Next(6)).Append("# c\n");
+            if (r.Next(10) == 0) sb.Append('\n');
+        }
+
+        void Mapping(int indent, int depth, bool firstInline)
+        {
+            var n = 1 + r.Next(4);
+            for (var i = 0; i < n; i++)
+            {
+                if (!(firstInline && i == 0))
+                {
+                    Comment();
+                    sb.Append(' ', indent + (r.Next(30) == 0 ? 1 : 0));
+                }
+                sb.Append(Key()).Append(r.Next(20) == 0 ? " :" : ":");
+                Value(indent, depth);
+            }
+        }
+
+        void Value(int indent, int depth)
+        {
+            var step = r.Next(5) == 0 ? 4 : r.Next(8) == 0 ? 1 : 2;
+            switch (depth > 3 ? r.Next(3) : r.Next(6))
+            {
+                case 0: sb.Append(' ').Append(Scalar(true)).Append(r.Next(6) == 0 ? " # t" : "").Append('\n'); break;
+                case 1: sb.Append(' ').Append(Flow(0)).Append('\n'); break;
+                case 2: sb.Append(r.Next(2) == 0 ? "\n" : "  # e\n"); break;
+                case 3:
+                    sb.Append('\n').Append(' ', indent + step);
+                    Mapping(indent + step, depth + 1, firstInline: true);
+                    break;
+                default:
+                    sb.Append('\n');
+                    var seqIndent = r.Next(3) == 0 ? indent : indent + step;
+                    var items = 1 + r.Next(3);
+                    for (var i = 0; i < items; i++)
+                    {
+                        if (i > 0) Comment();
+                        sb.Append(' ', seqIndent).Append("- ");
+                        switch (r.Next(3))
+                        {
+                            case 0: sb.Append(Scalar(true)).Append('\n'); break;
+                            case 1: sb.Append(Flow(0)).Append('\n'); break;
+                            default: Mapping(seqIndent + 2, depth + 1, firstInline: true); break;
+                        }
+                    }
+                    break;
+            }
+        }
+    }
+
     private static string Mutate(string text, (int Kind, int Position, int Char, int Length)[] edits, string alphabet)
     {
         var sb = new StringBuilder(text);
