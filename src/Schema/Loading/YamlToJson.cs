@@ -36,7 +36,8 @@ internal static class YamlToJson
     {
         usedFastPath = false;
         var diagnostics = new List<FileDiagnostic>();
-        var nodes = new Dictionary<string, NodeInfo>(StringComparer.Ordinal);
+        // Sized for about one node per 16 bytes (repository files have one per ~19), so the map rarely grows.
+        var nodes = new Dictionary<string, NodeInfo>(bytes.Length <= MaxFileBytes ? bytes.Length / 16 : 0, StringComparer.Ordinal);
 
         if (bytes.LongLength > MaxFileBytes)
         {
@@ -46,8 +47,7 @@ internal static class YamlToJson
         var text = Decode(bytes, diagnostics);
         if (text is null) return (null, nodes, diagnostics);
 
-        if (FindTabIndentation(text, diagnostics)) return (null, nodes, diagnostics);
-
+        // The fast path declines any text with a tab, so it runs before the tab check without hiding a yaml.tab.
         if (fastPath)
         {
             if (FastYaml.TryRead(text, nodes) is { } fastRoot)
@@ -57,6 +57,8 @@ internal static class YamlToJson
             }
             nodes.Clear();
         }
+
+        if (FindTabIndentation(text, diagnostics)) return (null, nodes, diagnostics);
 
         var reader = new EventReader(text, nodes, diagnostics);
         try
