@@ -14,7 +14,8 @@ namespace Reconciler.Schema.Loading;
 /// Works at YamlDotNet's event level (not its object model) so every node keeps its line:col, duplicate keys are
 /// seen, and anchors/aliases are refused before anything is expanded (which is what defeats "billion laughs").
 /// Plain scalars are typed by the YAML 1.2 core schema; their source text is kept so "version: 1.10" (a float)
-/// can be reported as such.
+/// can be reported as such. <see cref="FastYaml"/> reads the common subset of YAML first, with the same result, and
+/// hands everything else to the YamlDotNet path below (docs/benchmarks/repo.md).
 /// </summary>
 internal static class YamlToJson
 {
