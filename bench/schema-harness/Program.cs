@@ -2,8 +2,14 @@ using System.Diagnostics;
 using Reconciler.Schema.Loading;
 
 // Usage: dotnet run -c Release --project bench/schema-harness -- [services=5000] [cold|cache]
+//        dotnet run -c Release --project bench/schema-harness -- yaml DIR [fast|yamldotnet] [rounds=5]   (YamlBench.cs)
 //   cold:  one load in a fresh process (what `reconciler validate` does without a parse cache)
 //   cache: fill a MemoryParseCache, change one service file, load again, then load unchanged three times
+if (args is ["yaml", var yamlDir, .. var yamlRest])
+{
+    YamlBench.Run(yamlDir, fastPath: yamlRest is not ["yamldotnet", ..], rounds: yamlRest.Length > 1 ? int.Parse(yamlRest[1]) : 5);
+    return;
+}
 var n = args.Length > 0 ? int.Parse(args[0]) : 5000;
 var mode = args.Length > 1 ? args[1] : "cold";
 var files = new Dictionary<string, string>();

@@ -14,7 +14,8 @@ namespace Reconciler.Schema.Loading;
 /// Works at YamlDotNet's event level (not its object model) so every node keeps its line:col, duplicate keys are
 /// seen, and anchors/aliases are refused before anything is expanded (which is what defeats "billion laughs").
 /// Plain scalars are typed by the YAML 1.2 core schema; their source text is kept so "version: 1.10" (a float)
-/// can be reported as such.
+/// can be reported as such. <see cref="FastYaml"/> reads the common subset of YAML first, with the same result, and
+/// hands everything else to the YamlDotNet path below (docs/benchmarks/repo.md).
 /// </summary>
 internal static class YamlToJson
 {
@@ -23,10 +24,21 @@ internal static class YamlToJson
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    public static (JToken? Root, Dictionary<string, NodeInfo> Nodes, List<FileDiagnostic> Diagnostics) Convert(byte[] bytes)
+    public static (JToken? Root, Dictionary<string, NodeInfo> Nodes, List<FileDiagnostic> Diagnostics) Convert(byte[] bytes) =>
+        Convert(bytes, fastPath: true, out _);
+
+    /// <summary>
+    /// <paramref name="fastPath"/> tries <see cref="FastYaml"/> first (the common subset our files use) and falls back
+    /// to YamlDotNet when it declines; <paramref name="usedFastPath"/> says which one produced the result. The two
+    /// must agree exactly (YamlToJsonFastPathTests); the switch exists for those tests and bench/schema-harness.
+    /// </summary>
+    internal static (JToken? Root, Dictionary<string, NodeInfo> Nodes, List<FileDiagnostic> Diagnostics) Convert(
+        byte[] bytes, bool fastPath, out bool usedFastPath)
     {
+        usedFastPath = false;
         var diagnostics = new List<FileDiagnostic>();
-        var nodes = new Dictionary<string, NodeInfo>(StringComparer.Ordinal);
+        // Sized for about one node per 16 bytes (repository files have one per ~19), so the map rarely grows.
+        var nodes = new Dictionary<string, NodeInfo>(bytes.Length <= MaxFileBytes ? bytes.Length / 16 : 0, StringComparer.Ordinal);
 
         if (bytes.LongLength > MaxFileBytes)
         {
@@ -35,6 +47,17 @@ internal static class YamlToJson
         }
         var text = Decode(bytes, diagnostics);
         if (text is null) return (null, nodes, diagnostics);
+
+        // The fast path declines any text with a tab, so it runs before the tab check without hiding a yaml.tab.
+        if (fastPath)
+        {
+            if (FastYaml.TryRead(text, nodes) is { } fastRoot)
+            {
+                usedFastPath = true;
+                return (fastRoot, nodes, diagnostics);
+            }
+            nodes.Clear();
+        }
 
         if (FindTabIndentation(text, diagnostics)) return (null, nodes, diagnostics);
 
@@ -154,6 +177,74 @@ internal static class YamlToJson
         var m = message.StartsWith("(Line:", StringComparison.Ordinal) && i > 0 ? message[(i + 3)..] : message;
         m = m.Trim().TrimEnd('.');
         return m.Length > 0 ? char.ToLowerInvariant(m[0]) + m[1..] : "unexpected content";
+    }
+
+    /// <summary>YAML 1.2 core schema for plain scalars (so "yes"/"no"/"on" stay strings, unlike YAML 1.1).</summary>
+    internal static (JToken Value, NodeKind Kind) ResolvePlain(string value)
+    {
+        switch (value)
+        {
+            case "" or "~" or "null" or "Null" or "NULL": return (JValue.CreateNull(), NodeKind.Null);
+            case "true" or "True" or "TRUE": return (new JValue(true), NodeKind.Boolean);
+            case "false" or "False" or "FALSE": return (new JValue(false), NodeKind.Boolean);
+            case ".inf" or ".Inf" or ".INF" or "+.inf" or "+.Inf" or "+.INF": return (new JValue(double.PositiveInfinity), NodeKind.Float);
+            case "-.inf" or "-.Inf" or "-.INF": return (new JValue(double.NegativeInfinity), NodeKind.Float);
+            case ".nan" or ".NaN" or ".NAN": return (new JValue(double.NaN), NodeKind.Float);
+        }
+        var c = value[0];
+        if (!(char.IsAsciiDigit(c) || c is '-' or '+' or '.')) return (new JValue(value), NodeKind.String);
+
+        if (IsDecimalInteger(value))
+            return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
+                ? (new JValue(l), NodeKind.Integer)
+                : (new JValue(double.Parse(value, CultureInfo.InvariantCulture)), NodeKind.Float);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'x' &&
+            long.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex))
+            return (new JValue(hex), NodeKind.Integer);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsOctal(value.AsSpan(2)))
+            return (new JValue(System.Convert.ToInt64(value[2..], 8)), NodeKind.Integer);
+        if (IsFloat(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
+            return (new JValue(d), NodeKind.Float);
+        return (new JValue(value), NodeKind.String);
+    }
+
+    private static bool IsDecimalInteger(string s)
+    {
+        var i = s[0] is '-' or '+' ? 1 : 0;
+        if (i >= s.Length) return false;
+        for (; i < s.Length; i++) if (!char.IsAsciiDigit(s[i])) return false;
+        return true;
+    }
+
+    private static bool IsOctal(ReadOnlySpan<char> s)
+    {
+        foreach (var ch in s) if (ch is < '0' or > '7') return false;
+        return s.Length is > 0 and <= 21;
+    }
+
+    // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+    private static bool IsFloat(string s)
+    {
+        var i = 0;
+        if (i < s.Length && s[i] is '-' or '+') i++;
+        var intDigits = 0;
+        while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; intDigits++; }
+        var fracDigits = 0;
+        if (i < s.Length && s[i] == '.')
+        {
+            i++;
+            while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; fracDigits++; }
+        }
+        if (intDigits == 0 && fracDigits == 0) return false;
+        if (i < s.Length && s[i] is 'e' or 'E')
+        {
+            i++;
+            if (i < s.Length && s[i] is '-' or '+') i++;
+            var expDigits = 0;
+            while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; expDigits++; }
+            if (expDigits == 0) return false;
+        }
+        return i == s.Length;
     }
 
     private sealed class FatalYamlError(FileDiagnostic diagnostic) : Exception(diagnostic.Message)
@@ -304,74 +395,6 @@ internal static class YamlToJson
             }
             if (scalar.Style != ScalarStyle.Plain || scalar.Tag.IsNonSpecific) return (new JValue(value), NodeKind.String);
             return ResolvePlain(value);
-        }
-
-        /// <summary>YAML 1.2 core schema for plain scalars (so "yes"/"no"/"on" stay strings, unlike YAML 1.1).</summary>
-        internal static (JToken Value, NodeKind Kind) ResolvePlain(string value)
-        {
-            switch (value)
-            {
-                case "" or "~" or "null" or "Null" or "NULL": return (JValue.CreateNull(), NodeKind.Null);
-                case "true" or "True" or "TRUE": return (new JValue(true), NodeKind.Boolean);
-                case "false" or "False" or "FALSE": return (new JValue(false), NodeKind.Boolean);
-                case ".inf" or ".Inf" or ".INF" or "+.inf" or "+.Inf" or "+.INF": return (new JValue(double.PositiveInfinity), NodeKind.Float);
-                case "-.inf" or "-.Inf" or "-.INF": return (new JValue(double.NegativeInfinity), NodeKind.Float);
-                case ".nan" or ".NaN" or ".NAN": return (new JValue(double.NaN), NodeKind.Float);
-            }
-            var c = value[0];
-            if (!(char.IsAsciiDigit(c) || c is '-' or '+' or '.')) return (new JValue(value), NodeKind.String);
-
-            if (IsDecimalInteger(value))
-                return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
-                    ? (new JValue(l), NodeKind.Integer)
-                    : (new JValue(double.Parse(value, CultureInfo.InvariantCulture)), NodeKind.Float);
-            if (value.Length > 2 && value[0] == '0' && value[1] == 'x' &&
-                long.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex))
-                return (new JValue(hex), NodeKind.Integer);
-            if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsOctal(value.AsSpan(2)))
-                return (new JValue(System.Convert.ToInt64(value[2..], 8)), NodeKind.Integer);
-            if (IsFloat(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
-                return (new JValue(d), NodeKind.Float);
-            return (new JValue(value), NodeKind.String);
-        }
-
-        private static bool IsDecimalInteger(string s)
-        {
-            var i = s[0] is '-' or '+' ? 1 : 0;
-            if (i >= s.Length) return false;
-            for (; i < s.Length; i++) if (!char.IsAsciiDigit(s[i])) return false;
-            return true;
-        }
-
-        private static bool IsOctal(ReadOnlySpan<char> s)
-        {
-            foreach (var ch in s) if (ch is < '0' or > '7') return false;
-            return s.Length is > 0 and <= 21;
-        }
-
-        // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
-        private static bool IsFloat(string s)
-        {
-            var i = 0;
-            if (i < s.Length && s[i] is '-' or '+') i++;
-            var intDigits = 0;
-            while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; intDigits++; }
-            var fracDigits = 0;
-            if (i < s.Length && s[i] == '.')
-            {
-                i++;
-                while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; fracDigits++; }
-            }
-            if (intDigits == 0 && fracDigits == 0) return false;
-            if (i < s.Length && s[i] is 'e' or 'E')
-            {
-                i++;
-                if (i < s.Length && s[i] is '-' or '+') i++;
-                var expDigits = 0;
-                while (i < s.Length && char.IsAsciiDigit(s[i])) { i++; expDigits++; }
-                if (expDigits == 0) return false;
-            }
-            return i == s.Length;
         }
 
         private static int Line(Mark m) => Math.Max(1, (int)m.Line);
