@@ -89,20 +89,27 @@ internal static class PlanCommand
             throw new UserError($"{a.Live}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
         // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
-        var reading = Stopwatch.StartNew();
-        var liveFromStore = liveFromFile is null && baseModel is null
-            ? ReadLiveFromStore(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, environments, ct)
+        // Each environment reads its own live state as part of its planning, so one environment's read overlaps
+        // another's planning (thousands of stored services take a while to read).
+        using var liveStore = liveFromFile is null && baseModel is null
+            ? LiveStoreReader.Open(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory)
             : null;
-        if (a.Verbose && liveFromStore is not null)
-            stderr.WriteLine($"read the live state of {liveFromStore.Count} environment(s) ({liveFromStore.Values.Sum(l => l.Services.Count)} services) from the state store in {reading.ElapsedMilliseconds} ms");
 
         var planning = Stopwatch.StartNew();
         var planningCpu = CpuMs();
+        var storeReads = new System.Collections.Concurrent.ConcurrentDictionary<string, (int Services, long Ms)>();
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
+            LiveState? fromStore = null;
+            if (liveStore is not null)
+            {
+                var reading = Stopwatch.StartNew();
+                fromStore = liveStore.Read(name, ct);
+                storeReads[name] = (fromStore.Services.Count, reading.ElapsedMilliseconds);
+            }
             var desired = BuildDesired(model, name) with { Revision = infra.BoundRevision };
-            var liveState = liveFromFile ?? liveFromStore?[name] ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
+            var liveState = liveFromFile ?? fromStore ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
                 ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
                 : LiveState.Empty(name));
             try
@@ -118,13 +125,16 @@ internal static class PlanCommand
         var attempts = environments.AsParallel().AsOrdered().Select(name =>
         {
             try { return (Plan: PlanOne(name), Error: (Exception?)null); }
-            catch (Exception e) when (e is UserError or OperationCanceledException) { return (Plan: (Plan?)null, Error: e); }
+            catch (Exception e) { return (Plan: (Plan?)null, Error: e); }   // rethrown as it is below, not wrapped by PLINQ
         }).ToList();
         if (attempts.FirstOrDefault(x => x.Error is not null).Error is { } failure)
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         var plans = attempts.Select(x => x.Plan!).ToList();
         planning.Stop();
         planningCpu = CpuMs() - planningCpu;
+        if (a.Verbose)
+            foreach (var (name, (services, ms)) in storeReads.OrderBy(r => r.Key, StringComparer.Ordinal))
+                stderr.WriteLine($"read the live state of {name} ({services} services) from the state store in {ms} ms");
         var rendering = Stopwatch.StartNew();
         var renderingCpu = CpuMs();
 
@@ -208,21 +218,21 @@ internal static class PlanCommand
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
     };
 
-    /// <summary>Live state of each environment from the store. A SQLite store that does not exist yet means nothing is
-    /// deployed; it is not created by a plan.</summary>
-    private static Dictionary<string, LiveState> ReadLiveFromStore(string? url, string repoRoot, IEnumerable<string> environments, CancellationToken ct)
+    /// <summary>Live state from the store, one environment at a time from any thread. A SQLite store that does not
+    /// exist yet means nothing is deployed; it is not created by a plan.</summary>
+    private sealed class LiveStoreReader : IDisposable
     {
-        if (StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file))
-            return environments.ToDictionary(e => e, LiveState.Empty);
-        var store = StateStores.Open(url, repoRoot, TimeProvider.System);
-        try
-        {
-            return environments.ToDictionary(e => e, e => store.ReadAsync(e, ct).GetAwaiter().GetResult());
-        }
-        finally
-        {
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
+        private readonly IStateStore? _store;
+
+        private LiveStoreReader(IStateStore? store) => _store = store;
+
+        public static LiveStoreReader Open(string? url, string repoRoot) =>
+            new(StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file) ? null : StateStores.Open(url, repoRoot, TimeProvider.System));
+
+        public LiveState Read(string environment, CancellationToken ct) =>
+            _store is null ? LiveState.Empty(environment) : _store.ReadAsync(environment, ct).GetAwaiter().GetResult();
+
+        public void Dispose() => _store?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     internal static LiveState ReadLive(string path)
