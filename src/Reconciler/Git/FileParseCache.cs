@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using Reconciler.Schema.Loading;
 
@@ -21,7 +21,7 @@ public sealed class FileParseCache : IParseCache
     public const string PackFileName = "parse.pack";
     public const string DeltaFileName = "parse.delta.pack";
     private const long MinDeltaBytes = 1024 * 1024;
-    private static ReadOnlySpan<byte> Magic => "RCPC0001"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPC0002"u8;
     private const int ChecksumLength = 8;
     private const int MaxIdLength = 128;
     /// <summary>Above this size, a flush keeps only the entries used by this process (old repos' entries age out).</summary>
@@ -130,13 +130,13 @@ public sealed class FileParseCache : IParseCache
                 Span<byte> number = stackalloc byte[4];
                 BinaryPrimitives.WriteInt32LittleEndian(number, added.Length + kept.Count);
                 stream.Write(number);
-                Span<byte> hash = stackalloc byte[32];
+                Span<byte> hash = stackalloc byte[ChecksumLength];
                 // Streamed, not assembled in memory: a 5,000-service repo's entries are ~25 MB.
                 foreach (var (id, payload) in added)
                 {
                     WriteEntryHeader(stream, id, ChecksumLength + payload.Length);
-                    SHA256.HashData(payload, hash);
-                    stream.Write(hash[..ChecksumLength]);
+                    XxHash3.Hash(payload, hash);
+                    stream.Write(hash);
                     stream.Write(payload);
                 }
                 foreach (var (id, record) in kept)
@@ -164,14 +164,15 @@ public sealed class FileParseCache : IParseCache
         stream.Write(header[..(1 + n + 4)]);
     }
 
-    /// <summary>A record is an 8-byte checksum (SHA-256 prefix) followed by the payload.</summary>
+    /// <summary>A record is an 8-byte checksum (XxHash3: this guards against torn or damaged files, not against an
+    /// attacker, and hashes the ~10 MB of a large repo's pack in a few milliseconds) followed by the payload.</summary>
     private static bool TryVerify(ReadOnlySpan<byte> record, out ReadOnlySpan<byte> payload)
     {
         payload = default;
         if (record.Length < ChecksumLength) return false;
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(record[ChecksumLength..], hash);
-        if (!hash[..ChecksumLength].SequenceEqual(record[..ChecksumLength])) return false;
+        Span<byte> hash = stackalloc byte[ChecksumLength];
+        XxHash3.Hash(record[ChecksumLength..], hash);
+        if (!hash.SequenceEqual(record[..ChecksumLength])) return false;
         payload = record[ChecksumLength..];
         return true;
     }

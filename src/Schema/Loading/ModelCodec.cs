@@ -217,7 +217,10 @@ internal static class ModelCodec
     {
         var w = new ModelWriter();
         WriteDefaults(w, defaults);
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(w.WrittenSpan))[..16];
+        // FNV-1a over a hundred bytes: stable across processes, and no crypto library to load for a cache key.
+        var hash = 14695981039346656037UL;
+        foreach (var b in w.WrittenSpan) hash = (hash ^ b) * 1099511628211UL;
+        return hash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static void WriteArtifact(ModelWriter w, ArtifactSpec a)

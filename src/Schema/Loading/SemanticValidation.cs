@@ -67,7 +67,9 @@ internal static partial class SemanticValidation
 
         var model = new RepoModel(revision, repository, environments.ToImmutable(), services.ToImmutable(), toggles.ToImmutable());
         var context = new Context(model, fileOf, broken, diagnostics);
-        foreach (var service in model.Services.Values) CheckService(context, service, fileOf[("Service", service.Name)]);
+        // Each service is checked against the whole model but reports only about itself: check them on every core.
+        var serviceFiles = model.Services.Values.Select(service => (service, fileOf[("Service", service.Name)])).ToArray();
+        Parallel.For(0, serviceFiles.Length, i => CheckService(context, serviceFiles[i].service, serviceFiles[i].Item2));
         CheckCycles(context);
         CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
@@ -119,8 +121,15 @@ internal static partial class SemanticValidation
         HashSet<(string Kind, string Stem)> Broken,
         List<Diagnostic> Diagnostics)
     {
-        public void Error(string rule, string message, SourceLocation location, string? pointer = null) =>
-            Diagnostics.Add(new Diagnostic(Severity.Error, rule, message, location, pointer));
+        /// <summary>Thread-safe: services are checked in parallel (findings are sorted at the end).</summary>
+        public void Error(string rule, string message, SourceLocation location, string? pointer = null)
+        {
+            var diagnostic = new Diagnostic(Severity.Error, rule, message, location, pointer);
+            lock (Diagnostics) Diagnostics.Add(diagnostic);
+        }
+
+        /// <summary>The environments in name order, each with its spec: looked at for every service.</summary>
+        public KeyValuePair<string, EnvironmentSpec>[] Environments { get; } = [.. Model.Environments];
 
         public bool IsBroken(string kind, string name) => Broken.Contains((kind, name));
     }
@@ -210,7 +219,7 @@ internal static partial class SemanticValidation
                 f.At(pointer), pointer);
         }
 
-        foreach (var environment in service.Overrides.Keys)
+        foreach (var (environment, _) in service.Overrides)
         {
             if (model.Environments.ContainsKey(environment) || c.IsBroken("Environment", environment)) continue;
             var pointer = "/environments/" + environment;
@@ -220,7 +229,7 @@ internal static partial class SemanticValidation
         }
 
 
-        foreach (var (envName, env) in model.Environments)
+        foreach (var (envName, env) in c.Environments)
         {
             // The same merge DesiredStateBuilder does, for the two fields that matter here.
             service.Overrides.TryGetValue(envName, out var o);
