@@ -8,8 +8,8 @@ namespace Reconciler.State;
 
 /// <summary>
 /// Reads one stored <see cref="LiveService"/> with <see cref="Utf8JsonReader"/> directly. Every plan and apply reads
-/// every service of an environment from the store; through the serializer that cost ~28 us a service (~420 ms CPU
-/// for 5,000 services x 3 environments), this ~3x less (docs/benchmarks/planner.md). It accepts exactly what
+/// every service of an environment from the store; this takes 2-3x less CPU than the serializer (5,000 services, first
+/// use in a process: ~65 ms against ~190 ms; docs/benchmarks/planner.md). It accepts exactly what
 /// ReconcilerJson writes for the type and is as strict as the serializer's options: an unknown or duplicate
 /// property, a missing required one or a wrong type is a <see cref="JsonException"/>.
 /// A test holds it to the serializer on every shape of value the executor writes.
