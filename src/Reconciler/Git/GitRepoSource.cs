@@ -131,8 +131,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         if (entry.Mode == Mode.SymbolicLink)
             return new RepoFile(path, id.Sha, 0, () => throw RepoLayout.SymlinkRefused(path));
         // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
-        var size = _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size;
-        return new RepoFile(path, id.Sha, size, () => ReadBlob(id));
+        return new RepoFile(path, id.Sha, () => { lock (_gate) return _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size; }, () => ReadBlob(id));
     }
 
     private byte[] ReadBlob(ObjectId id)

@@ -5,7 +5,35 @@ namespace Reconciler.Schema.Loading;
 
 /// <summary>One file of the infra repo. <see cref="ContentId"/> is the Git blob id (or, for files read from
 /// disk, the same SHA-1 Git would compute), so parse results can be cached across commits.</summary>
-public sealed record RepoFile(string Path, string ContentId, long Size, Func<byte[]> ReadContent);
+public sealed class RepoFile
+{
+    private readonly Lazy<long> _size;
+
+    public RepoFile(string path, string contentId, long size, Func<byte[]> readContent)
+        : this(path, contentId, () => size, readContent)
+    {
+    }
+
+    /// <summary>For sources where the size costs a lookup (a Git object header): asked only for files the parse cache
+    /// does not hold, so a warm load of 5,000 files skips 5,000 lookups.</summary>
+    public RepoFile(string path, string contentId, Func<long> size, Func<byte[]> readContent)
+    {
+        Path = path;
+        ContentId = contentId;
+        ReadContent = readContent;
+        _size = new Lazy<long>(size, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>Relative to the repo root, with '/'.</summary>
+    public string Path { get; }
+
+    public string ContentId { get; }
+
+    /// <summary>Size in bytes, checked against the file size limit before the content is read.</summary>
+    public long Size => _size.Value;
+
+    public Func<byte[]> ReadContent { get; }
+}
 
 /// <summary>Where the repo's files come from: a Git commit (in src/Reconciler, via LibGit2Sharp) or a directory.
 /// The Schema project does no Git I/O itself.</summary>
