@@ -65,6 +65,6 @@ public class DiagnosticsTests
         public string Revision => inner.Revision;
 
         public IReadOnlyList<RepoFile> ListFiles() =>
-            inner.ListFiles().Select(f => f with { ReadContent = () => { reads.Add(f.Path); return f.ReadContent(); } }).ToList();
+            inner.ListFiles().Select(f => new RepoFile(f.Path, f.ContentId, () => f.Size, () => { reads.Add(f.Path); return f.ReadContent(); })).ToList();
     }
 }
