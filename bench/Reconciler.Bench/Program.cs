@@ -2,6 +2,7 @@ using Reconciler.Bench;
 
 // reconciler-bench generate-repo DIR [--services N] [--toggles N]
 // reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
+// reconciler-bench plan-phases REPO [--iterations N]: times Planner.Plan and the plan views in-process (PlanPhasesBench).
 // generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
 // bench/load.sh (docs/benchmarks/repo.md).
 if (args is ["generate-repo", var dir, .. var rest])
@@ -26,5 +27,10 @@ if (args is ["git-read", var repoDir, ..])
     GitReadBench.Run(repoDir, rounds: 3);
     return 0;
 }
-Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR");
+if (args is ["plan-phases", var planRepo, .. var planRest])
+{
+    var iterations = planRest is ["--iterations", var n] ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 5;
+    return PlanPhasesBench.Run(planRepo, iterations);
+}
+Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench plan-phases REPO [--iterations 5]");
 return 1;
