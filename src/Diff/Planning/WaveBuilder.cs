@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
 using Semver;
@@ -14,7 +15,7 @@ namespace Reconciler.Diff.Planning;
 /// </summary>
 internal static class WaveBuilder
 {
-    public static Plan Build(DesiredState desired, LiveState live, PlanOptions options, List<ServiceChange> changes, List<ToggleChange> toggles)
+    public static Plan Build(DesiredState desired, LiveState live, PlanOptions options, ServiceChange[] changes, List<ToggleChange> toggles)
     {
         var byName = changes.ToDictionary(c => c.Service, StringComparer.Ordinal);
         var deployWave = DeployLevels(desired, byName);
@@ -58,10 +59,17 @@ internal static class WaveBuilder
             placedToggles.Add(t with { Wave = wave, Reason = reason });
         }
 
-        var services = changes
-            .Select(c => c with { Wave = deployWave.GetValueOrDefault(c.Service, removeWave.GetValueOrDefault(c.Service)) })
-            .OrderBy(c => c.Wave).ThenBy(c => c.Service, StringComparer.Ordinal)
-            .ToImmutableArray();
+        // A no-op keeps wave 0 and its instance (no copy); service names are unique, so an unstable sort by
+        // (wave, name) is exact.
+        var placed = new ServiceChange[changes.Length];
+        for (var i = 0; i < changes.Length; i++)
+        {
+            var c = changes[i];
+            var wave = deployWave.TryGetValue(c.Service, out var w) ? w : removeWave.GetValueOrDefault(c.Service);
+            placed[i] = c.Wave == wave ? c : c with { Wave = wave };
+        }
+        Array.Sort(placed, static (x, y) => x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service));
+        var services = ImmutableCollectionsMarshal.AsImmutableArray(placed); // placed is not touched after this
 
         var byWave = services.Where(s => s.Wave > 0).ToLookup(s => s.Wave, s => s.Service);
         var waves = ImmutableArray.CreateBuilder<PlanWave>();
