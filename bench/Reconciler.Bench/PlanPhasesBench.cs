@@ -10,7 +10,7 @@ using Reconciler.Views;
 namespace Reconciler.Bench;
 
 /// <summary>
-/// `plan-phases REPO [--iterations N]`: loads a repo's HEAD once through the library, then times the planner and
+/// `plan-phases REPO [--iterations N] [--only creates|converged|one-upgrade]`: loads a repo's HEAD once through the library, then times the planner and
 /// each view in-process, JIT warm, for three live states per environment: empty (every service a create),
 /// converged (the projection of the desired state as applied: every service a no-op) and converged with one
 /// service one version behind (one upgrade). Prints per phase the median wall and process-CPU milliseconds (CPU
@@ -20,7 +20,7 @@ namespace Reconciler.Bench;
 /// </summary>
 public static class PlanPhasesBench
 {
-    public static int Run(string directory, int iterations)
+    public static int Run(string directory, int iterations, string? only = null)
     {
         var load = Stopwatch.StartNew();
         using var source = GitRepoSource.Open(directory, "HEAD");
@@ -50,6 +50,7 @@ public static class PlanPhasesBench
         };
         foreach (var (name, live) in scenarios)
         {
+            if (only is not null && only != name) continue;
             Plan[] plans = [];
             Time($"{name}: Planner.Plan x{desired.Length}", iterations, () =>
             {
@@ -62,6 +63,14 @@ public static class PlanPhasesBench
 
             Time($"{name}: JsonPlanView.RenderUtf8", iterations, () => plans.Sum(p => (long)JsonPlanView.RenderUtf8(p).Length),
                 () => Hash(plans.Select(JsonPlanView.RenderUtf8)));
+            Time($"{name}: JsonPlanView.RenderUtf8(plans)", iterations, () => JsonPlanView.RenderUtf8(plans).Length,
+                () => Hash([JsonPlanView.RenderUtf8(plans)]));
+            Time($"{name}: JsonPlanView.WriteUtf8(null, plans)", iterations, () =>
+            {
+                using var sink = new CountingStream();
+                JsonPlanView.WriteUtf8(sink, plans);
+                return sink.Length;
+            });
             Time($"{name}: TextPlanView.Render", iterations, () => plans.Sum(p => (long)TextPlanView.Render(p).Length),
                 () => Hash(plans.Select(p => System.Text.Encoding.UTF8.GetBytes(TextPlanView.Render(p)))));
             Time($"{name}: MarkdownPlanView.Render", iterations, () => plans.Sum(p => (long)MarkdownPlanView.Render(p).Length),
@@ -127,5 +136,23 @@ public static class PlanPhasesBench
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var o in outputs) sha.AppendData(o);
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
+    }
+
+    /// <summary>Counts what is written and keeps none of it (Stream.Null does not count).</summary>
+    private sealed class CountingStream : Stream
+    {
+        private long _length;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Write(byte[] buffer, int offset, int count) => _length += count;
+        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
+        public override void WriteByte(byte value) => _length++;
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

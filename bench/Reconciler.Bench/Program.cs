@@ -2,7 +2,7 @@ using Reconciler.Bench;
 
 // reconciler-bench generate-repo DIR [--services N] [--toggles N]
 // reconciler-bench git-read DIR: times Git listing/reading and the parse-cache layouts (no YAML).
-// reconciler-bench plan-phases REPO [--iterations N]: times Planner.Plan and the plan views in-process (PlanPhasesBench).
+// reconciler-bench plan-phases REPO [--iterations N] [--only SCENARIO]: times Planner.Plan and the plan views in-process (PlanPhasesBench).
 // generate-repo writes a Git repository with N services x 3 environments (dev, staging, production) and toggles: the input of
 // bench/load.sh (docs/benchmarks/repo.md).
 if (args is ["generate-repo", var dir, .. var rest])
@@ -29,8 +29,18 @@ if (args is ["git-read", var repoDir, ..])
 }
 if (args is ["plan-phases", var planRepo, .. var planRest])
 {
-    var iterations = planRest is ["--iterations", var n] ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 5;
-    return PlanPhasesBench.Run(planRepo, iterations);
+    var iterations = 5;
+    string? only = null;
+    for (var i = 0; i + 1 < planRest.Length; i += 2)
+    {
+        switch (planRest[i])
+        {
+            case "--iterations": iterations = int.Parse(planRest[i + 1], System.Globalization.CultureInfo.InvariantCulture); break;
+            case "--only": only = planRest[i + 1]; break;
+            default: Console.Error.WriteLine($"unknown option {planRest[i]}"); return 1;
+        }
+    }
+    return PlanPhasesBench.Run(planRepo, iterations, only);
 }
-Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench plan-phases REPO [--iterations 5]");
+Console.Error.WriteLine("usage: reconciler-bench generate-repo DIR [--services 5000] [--toggles 100]\n       reconciler-bench git-read DIR\n       reconciler-bench plan-phases REPO [--iterations 5] [--only creates|converged|one-upgrade]");
 return 1;
