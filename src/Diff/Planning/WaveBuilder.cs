@@ -17,7 +17,11 @@ internal static class WaveBuilder
 {
     public static Plan Build(DesiredState desired, LiveState live, PlanOptions options, ServiceChange[] changes, List<ToggleChange> toggles)
     {
-        var byName = changes.ToDictionary(c => c.Service, StringComparer.Ordinal);
+        // Only services with work: every lookup below treats a missing name as a no-op, and a converged plan of
+        // 15,000 services then builds an empty map.
+        var byName = new Dictionary<string, ServiceChange>(StringComparer.Ordinal);
+        foreach (var c in changes)
+            if (c.Action != ServiceAction.NoOp) byName.Add(c.Service, c);
         var deployWave = DeployLevels(desired, byName);
         var deployCount = deployWave.Count == 0 ? 0 : deployWave.Values.Max();
         var removeWave = RemoveLevels(live, byName, deployCount);
@@ -99,7 +103,7 @@ internal static class WaveBuilder
         var waves = new Dictionary<string, int>(StringComparer.Ordinal);
         var visiting = new List<string>();
 
-        int Visit(string name)
+        int Visit(string name, ServiceSpec spec)
         {
             if (effective.TryGetValue(name, out var known)) return known;
             var cycleStart = visiting.IndexOf(name);
@@ -108,15 +112,15 @@ internal static class WaveBuilder
                     $"dependsOn cycle: {string.Join(" -> ", visiting.Skip(cycleStart).Append(name))}; remove one of these dependsOn entries.");
             visiting.Add(name);
             var deps = 0;
-            foreach (var dep in desired.Services[name].DependsOn)
-                if (desired.Services.ContainsKey(dep)) deps = Math.Max(deps, Visit(dep)); // unknown/disabled: validation reports it
+            foreach (var dep in spec.DependsOn)
+                if (desired.Services.TryGetValue(dep, out var depSpec)) deps = Math.Max(deps, Visit(dep, depSpec)); // unknown/disabled: validation reports it
             visiting.RemoveAt(visiting.Count - 1);
             var changed = changes.TryGetValue(name, out var c) && IsDeploy(c.Action);
             if (changed) waves[name] = deps + 1;
             return effective[name] = changed ? deps + 1 : deps;
         }
 
-        foreach (var name in desired.Services.Keys) Visit(name);
+        foreach (var (name, spec) in desired.Services) Visit(name, spec);
         return waves;
     }
 
