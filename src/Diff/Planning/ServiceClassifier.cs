@@ -16,7 +16,6 @@ internal static class ServiceClassifier
 
     public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder)
     {
-        var desiredFields = ServiceFields.FlattenSorted(spec);
         var release = ServiceFields.ReleaseId(spec);
         var group = hostOrder.Group(spec.HostGroup) ?? throw new PlanningException(
             $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
@@ -29,16 +28,18 @@ internal static class ServiceClassifier
             return new ServiceChange(spec.Name, ServiceAction.Create,
                 $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
                 null, spec.Version, null, release, spec.HostGroup,
-                Diff(NoFields, desiredFields), created.MoveToImmutable(), 0);
+                Diff(NoFields, ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
         }
 
-        var fields = Diff(live.Fields, desiredFields);
         // Converged (most services of a large repo on most runs): no field, version or release differs and every
-        // host of the group runs the release. Decided without the host lists below; anything less certain (a host
-        // missing, extra or keyed oddly) takes the full classification, which gives the same answer.
-        if (fields.IsEmpty && live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release))
+        // host of the group runs the release. Decided without building the fields or the host lists below; anything
+        // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
+        // classification, which gives the same answer.
+        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live.Fields))
             return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
                 live.ReleaseId, release, spec.HostGroup, [], [], 0);
+
+        var fields = Diff(live.Fields, ServiceFields.FlattenSorted(spec));
 
         var changedPaths = fields.Select(f => f.Path).ToList();
 

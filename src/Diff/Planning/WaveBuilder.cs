@@ -99,7 +99,7 @@ internal static class WaveBuilder
     /// where an unchanged service passes through the wave of its own dependencies.</summary>
     private static Dictionary<string, int> DeployLevels(DesiredState desired, Dictionary<string, ServiceChange> changes)
     {
-        var effective = new Dictionary<string, int>(StringComparer.Ordinal);
+        var effective = new Dictionary<string, int>(desired.Services.Count, StringComparer.Ordinal);
         var waves = new Dictionary<string, int>(StringComparer.Ordinal);
         var visiting = new List<string>();
 

@@ -48,6 +48,39 @@ public class ServiceFieldsTests
     }
 
     [Fact]
+    public void The_converged_shortcut_agrees_with_the_field_diff()
+    {
+        var full = Svc("api", "1.2.3", ["db", "cache"], config: [("A", "1"), ("S", "secret:env:X")]) with
+        {
+            Health = Health with
+            {
+                Checks = [Check, new(HealthCheckKind.Tcp, null, null, null, 8080, null, null, TimeSpan.FromMinutes(2)),
+                    new(HealthCheckKind.Command, null, null, null, null, "./ok", null, TimeSpan.Zero)],
+            },
+            Strategy = new StrategySpec(StrategyKind.Canary, new MaxParallel(25, true), 2),
+            OnFailure = OnFailure.Rollback,
+            Deploy = Svc("api").Deploy with { StopCommand = "./bin/stop" },
+        };
+        var bare = Svc("web") with { Deploy = Svc("web").Deploy with { RestartCommand = null } };
+        foreach (var (spec, exact) in new[] { (full, true), (bare, true), (Awkward(), false) })
+        {
+            var snapshot = ServiceFields.Flatten(spec);
+            var variants = new List<ImmutableSortedDictionary<string, string>> { snapshot, snapshot.Add("zz", "1"), snapshot.Add("a", "1") };
+            foreach (var (path, value) in snapshot)
+                variants.AddRange([snapshot.SetItem(path, value + "x"), snapshot.SetItem(path, ""), snapshot.Remove(path), snapshot.SetItem(path, "secret(" + value + ")")]);
+            foreach (var live in variants)
+            {
+                var same = ServiceClassifier.Diff(live, ServiceFields.FlattenSorted(spec)).IsEmpty;
+                var shortcut = ServiceFields.FieldsEqual(spec, live);
+                // The shortcut may decline (and the planner then diffs), but never claims equal fields that differ.
+                if (exact) Assert.Equal(same, shortcut);
+                else Assert.True(!shortcut || same);
+            }
+            Assert.Equal(exact, ServiceFields.FieldsEqual(spec, snapshot));
+        }
+    }
+
+    [Fact]
     public void Config_hash_is_the_sha256_of_the_documented_text()
     {
         var spec = Awkward();
