@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
 using Semver;
@@ -11,9 +12,6 @@ namespace Reconciler.Diff.Planning;
 /// </summary>
 internal static class ServiceClassifier
 {
-    private static readonly ImmutableSortedDictionary<string, string> NoFields =
-        ImmutableSortedDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal);
-
     public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder)
     {
         var release = ServiceFields.ReleaseId(spec);
@@ -28,7 +26,7 @@ internal static class ServiceClassifier
             return new ServiceChange(spec.Name, ServiceAction.Create,
                 $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
                 null, spec.Version, null, release, spec.HostGroup,
-                Diff(NoFields, ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
+                Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
         }
 
         // Converged (most services of a large repo on most runs): no field, version or release differs and every
@@ -160,6 +158,14 @@ internal static class ServiceClassifier
             }
         }
         return result is null ? [] : result.DrainToImmutable();
+    }
+
+    /// <summary>What <see cref="Diff"/> gives against an empty snapshot (every field added), without walking one.</summary>
+    private static ImmutableArray<FieldChange> Added(KeyValuePair<string, string>[] fields)
+    {
+        var added = new FieldChange[fields.Length];
+        for (var i = 0; i < fields.Length; i++) added[i] = new FieldChange(fields[i].Key, FieldChangeKind.Added, null, fields[i].Value);
+        return ImmutableCollectionsMarshal.AsImmutableArray(added);
     }
 
     /// <summary>Semver precedence (build metadata ignored); versions that do not parse compare ordinally, which

@@ -94,31 +94,21 @@ public static class ServiceFields
         // hashes every service of a plan.
         var chars = ArrayPool<char>.Shared.Rent(1024);
         var at = 0;
-        void Put(string text)
-        {
-            if (chars.Length - at < text.Length)
-            {
-                var larger = ArrayPool<char>.Shared.Rent(Math.Max(chars.Length * 2, at + text.Length));
-                chars.AsSpan(0, at).CopyTo(larger);
-                ArrayPool<char>.Shared.Return(chars);
-                chars = larger;
-            }
-            text.CopyTo(chars.AsSpan(at));
-            at += text.Length;
-        }
-        Put("version="); Put(s.Version); Put("\n");
-        Put("artifact="); Put(s.Artifact.Sha256); Put("\n");
+        Put(ref chars, ref at, "version="); Put(ref chars, ref at, s.Version);
+        Put(ref chars, ref at, "\nartifact="); Put(ref chars, ref at, s.Artifact.Sha256);
         foreach (var (key, value) in s.Config)
         {
-            Put("config."); Put(key); Put("=");
+            Put(ref chars, ref at, "\nconfig."); Put(ref chars, ref at, key); Put(ref chars, ref at, "=");
             switch (value) // as Display
             {
-                case ConfigValue.Literal l: Put(l.Value); break;
-                case ConfigValue.Secret secret: Put(SecretPrefix); Put(secret.Reference); Put(")"); break;
+                case ConfigValue.Literal l: Put(ref chars, ref at, l.Value); break;
+                case ConfigValue.Secret secret:
+                    Put(ref chars, ref at, SecretPrefix); Put(ref chars, ref at, secret.Reference); Put(ref chars, ref at, ")");
+                    break;
                 default: throw new ArgumentOutOfRangeException(nameof(s));
             }
-            Put("\n");
         }
+        Put(ref chars, ref at, "\n");
         var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(at));
         try
         {
@@ -132,6 +122,20 @@ public static class ServiceFields
             ArrayPool<char>.Shared.Return(chars);
             ArrayPool<byte>.Shared.Return(bytes);
         }
+    }
+
+    /// <summary>Appends <paramref name="text"/> to a rented buffer, renting a larger one when it is full.</summary>
+    private static void Put(ref char[] chars, ref int at, string text)
+    {
+        if (chars.Length - at < text.Length)
+        {
+            var larger = ArrayPool<char>.Shared.Rent(Math.Max(chars.Length * 2, at + text.Length));
+            chars.AsSpan(0, at).CopyTo(larger);
+            ArrayPool<char>.Shared.Return(chars);
+            chars = larger;
+        }
+        text.CopyTo(chars.AsSpan(at));
+        at += text.Length;
     }
 
     /// <summary>Release directory name on a host: version plus a short config hash, so a config change is a
