@@ -31,9 +31,7 @@ public static class TextPlanView
             if (s.Action == ServiceAction.NoOp) continue;
             var marker = PlanWords.Marker(s.Action);
             c.Open(sb, marker).Append(marker).Append(' ').Append(s.Service);
-            c.Close(sb, marker).Append("  ").Append(PlanWords.Name(s.Action)).Append(' ');
-            if (s.Action is ServiceAction.Upgrade or ServiceAction.Downgrade) sb.Append(s.FromVersion).Append(" -> ").Append(s.ToVersion);
-            else sb.Append(PlanWords.Versions(s));
+            c.Close(sb, marker).Append("  ").Append(PlanWords.Name(s.Action)).Append(' ').Append(PlanWords.Versions(s));
             sb.Append("  [wave ").Append(s.Wave).Append("]\n");
             sb.Append("    # ").Append(s.Reason).Append('\n');
             if (s.Action != ServiceAction.Remove) // PlanWords.ShownFields
