@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
@@ -20,6 +21,7 @@ public sealed record PlanOptions(string? BaseCommit = null)
 public static class Planner
 {
     private const int ParallelThreshold = 512;
+    private const int ChunkSize = 256;
 
     public static Plan Plan(DesiredState desired, LiveState live, PlanOptions? options = null)
     {
@@ -31,42 +33,75 @@ public static class Planner
                 $"live state is for environment '{live.Environment}' but the desired state is for '{desired.Environment}'; pass the live state of '{desired.Environment}'.");
 
         var hostOrder = new HostOrder(desired.EnvironmentSpec);
-        var names = desired.Services.Keys.Union(live.Services.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        (ServiceChange? Change, PlanningException? Error) ClassifyOne(string name)
+        var pairs = Pair(desired.Services, live.Services);
+        var changes = new ServiceChange[pairs.Count];
+        var errors = new PlanningException?[pairs.Count];
+        void ClassifyRange(int from, int to)
         {
-            desired.Services.TryGetValue(name, out var spec);
-            live.Services.TryGetValue(name, out var liveService);
-            try
+            for (var i = from; i < to; i++)
             {
-                return (spec is null
-                    ? ServiceClassifier.Remove(liveService!, hostOrder)
-                    : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder), null);
-            }
-            catch (PlanningException e)
-            {
-                return (null, e);
+                var (spec, liveService) = pairs[i];
+                try
+                {
+                    changes[i] = spec is null
+                        ? ServiceClassifier.Remove(liveService!, hostOrder)
+                        : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder);
+                }
+                catch (PlanningException e)
+                {
+                    errors[i] = e;
+                }
             }
         }
-        // Each service is classified independently of the others, so large plans use every core; AsOrdered keeps
-        // the result in name order, and the output is the same as a sequential run.
-        var results = names.Length >= ParallelThreshold
-            ? names.AsParallel().AsOrdered().Select(ClassifyOne).ToList()
-            : names.Select(ClassifyOne).ToList();
+        // Each service is classified independently of the others, so large plans use every core. Each worker
+        // takes a contiguous range and writes its own slots: the result is in name order, as a sequential run.
+        if (pairs.Count >= ParallelThreshold)
+            Parallel.ForEach(Partitioner.Create(0, pairs.Count, ChunkSize),
+                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, r => ClassifyRange(r.Item1, r.Item2));
+        else ClassifyRange(0, pairs.Count);
         // The first error in name order, whichever thread met it first.
-        if (results.FirstOrDefault(r => r.Error is not null).Error is { } error) throw error;
-        var changes = results.Select(r => r.Change!).ToList();
+        if (Array.Find(errors, e => e is not null) is { } error) throw error;
 
         var toggles = ToggleClassifier.Classify(desired, live);
         return WaveBuilder.Build(desired, live, options, changes, toggles);
     }
+
+    /// <summary>Every service name of either side in ordinal order, with its desired spec and live entry (either
+    /// may be null). Both dictionaries are normally sorted ordinally already, so this is one merge walk.</summary>
+    private static List<(ServiceSpec? Spec, LiveService? Live)> Pair(
+        ImmutableSortedDictionary<string, ServiceSpec> desired, ImmutableSortedDictionary<string, LiveService> live)
+    {
+        var result = new List<(ServiceSpec?, LiveService?)>(Math.Max(desired.Count, live.Count));
+        if (!ReferenceEquals(desired.KeyComparer, StringComparer.Ordinal) || !ReferenceEquals(live.KeyComparer, StringComparer.Ordinal))
+        {
+            // Another key comparer (a hand-built state): look each name up with the dictionaries' own comparers.
+            foreach (var name in desired.Keys.Union(live.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+                result.Add((desired.GetValueOrDefault(name), live.GetValueOrDefault(name)));
+            return result;
+        }
+        using var d = desired.GetEnumerator();
+        using var l = live.GetEnumerator();
+        var hasD = d.MoveNext();
+        var hasL = l.MoveNext();
+        while (hasD || hasL)
+        {
+            var order = !hasD ? 1 : !hasL ? -1 : string.CompareOrdinal(d.Current.Key, l.Current.Key);
+            result.Add((order <= 0 ? d.Current.Value : null, order >= 0 ? l.Current.Value : null));
+            if (order <= 0) hasD = d.MoveNext();
+            if (order >= 0) hasL = l.MoveNext();
+        }
+        return result;
+    }
 }
 
 /// <summary>Rollout order of hosts inside one service: hosts without a region first, then regions in the
-/// environment's listed order, then by host name. Hosts in an unlisted region (validation forbids it) go last.</summary>
+/// environment's listed order, then by host name. Hosts in an unlisted region (validation forbids it) go last.
+/// Built once per plan, before services are classified in parallel; read-only afterwards.</summary>
 internal sealed class HostOrder
 {
     private readonly Dictionary<string, int> _regionRank = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _regionOfHost = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GroupHosts> _groups = new(StringComparer.Ordinal);
 
     public HostOrder(EnvironmentSpec environment)
     {
@@ -74,14 +109,45 @@ internal sealed class HostOrder
         foreach (var group in environment.HostGroups.Values)
         foreach (var host in group.Hosts)
             _regionOfHost.TryAdd(host.Name, host.Region);
+        // Every service of a group has the same hosts in the same rollout order: sort them once per group.
+        foreach (var (name, group) in environment.HostGroups)
+        {
+            var rollout = group.Hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Name, StringComparer.Ordinal).ToArray();
+            var names = group.Hosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
+            _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length);
+        }
     }
+
+    /// <summary>The environment's host group of that name (null: it defines none).</summary>
+    public GroupHosts? Group(string name) => _groups.GetValueOrDefault(name);
 
     /// <summary>Region of a host as the environment declares it (null for hosts it no longer declares).</summary>
     public string? RegionOf(string host) => _regionOfHost.GetValueOrDefault(host);
 
     public ImmutableArray<HostChange> Sort(IEnumerable<HostChange> hosts) =>
-        [.. hosts.OrderBy(Rank).ThenBy(h => h.Host, StringComparer.Ordinal)];
+        [.. hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Host, StringComparer.Ordinal)];
 
-    private int Rank(HostChange h) =>
-        h.Region is null ? -1 : _regionRank.TryGetValue(h.Region, out var r) ? r : int.MaxValue;
+    private int Rank(string? region) =>
+        region is null ? -1 : _regionRank.TryGetValue(region, out var r) ? r : int.MaxValue;
+}
+
+/// <summary>One host group's hosts as declared and in rollout order (the order <see cref="HostOrder.Sort"/> gives).</summary>
+internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] rolloutOrder, bool distinctNames)
+{
+    public ImmutableArray<HostSpec> Hosts { get; } = hosts;
+
+    public HostSpec[] RolloutOrder { get; } = rolloutOrder;
+
+    /// <summary>True when the live service runs <paramref name="release"/> on exactly this group's hosts (so no
+    /// host joins, leaves or drifted). False also when that cannot be told cheaply; the caller then compares
+    /// host by host.</summary>
+    public bool AllHostsRun(LiveService live, string release)
+    {
+        if (!distinctNames || live.Hosts.Count != Hosts.Length || !ReferenceEquals(live.Hosts.KeyComparer, StringComparer.Ordinal))
+            return false;
+        // Each declared name is a distinct key of the same number of live entries, so the key sets are equal.
+        foreach (var h in Hosts)
+            if (!live.Hosts.TryGetValue(h.Name, out var lh) || lh.Host != h.Name || lh.ActiveRelease != release) return false;
+        return true;
+    }
 }

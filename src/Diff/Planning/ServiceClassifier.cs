@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
 using Semver;
@@ -13,20 +14,31 @@ internal static class ServiceClassifier
 {
     public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder)
     {
-        var desiredFields = ServiceFields.Flatten(spec);
         var release = ServiceFields.ReleaseId(spec);
-        var groupHosts = GroupHosts(spec, environment);
+        var group = hostOrder.Group(spec.HostGroup) ?? throw new PlanningException(
+            $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
+        var groupHosts = group.Hosts;
 
         if (live is null)
         {
-            var created = groupHosts.Select(h => new HostChange(h.Name, h.Region, null, release));
+            var created = ImmutableArray.CreateBuilder<HostChange>(group.RolloutOrder.Length);
+            foreach (var h in group.RolloutOrder) created.Add(new HostChange(h.Name, h.Region, null, release));
             return new ServiceChange(spec.Name, ServiceAction.Create,
                 $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
                 null, spec.Version, null, release, spec.HostGroup,
-                Diff(ImmutableSortedDictionary<string, string>.Empty, desiredFields), hostOrder.Sort(created), 0);
+                Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
         }
 
-        var fields = Diff(live.Fields, desiredFields);
+        // Converged (most services of a large repo on most runs): no field, version or release differs and every
+        // host of the group runs the release. Decided without building the fields or the host lists below; anything
+        // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
+        // classification, which gives the same answer.
+        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live.Fields))
+            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
+                live.ReleaseId, release, spec.HostGroup, [], [], 0);
+
+        var fields = Diff(live.Fields, ServiceFields.FlattenSorted(spec));
+
         var changedPaths = fields.Select(f => f.Path).ToList();
 
         // Hosts that leave the group lose the service; hosts that join (or drifted) get the desired release.
@@ -104,55 +116,63 @@ internal static class ServiceClassifier
         return new ServiceChange(live.Name, ServiceAction.Remove,
             $"no longer desired in this environment (deleted or disabled); stop on {Hosts(live.Hosts.Count)}",
             live.Version, null, live.ReleaseId, null, hostGroup,
-            Diff(live.Fields, ImmutableSortedDictionary<string, string>.Empty), hostOrder.Sort(hosts), 0);
+            Diff(live.Fields, []), hostOrder.Sort(hosts), 0);
     }
 
-    /// <summary>Field-level diff of two flattened snapshots, sorted by path. A change that involves a secret on
-    /// either side is <see cref="FieldChangeKind.SecretChanged"/>: only references are ever held here.</summary>
-    public static ImmutableArray<FieldChange> Diff(
-        ImmutableSortedDictionary<string, string> before, ImmutableSortedDictionary<string, string> after)
+    /// <summary>Field-level diff of two flattened snapshots, sorted by path: <paramref name="after"/> as
+    /// <see cref="ServiceFields.FlattenSorted"/> gives it. A change that involves a secret on either side is
+    /// <see cref="FieldChangeKind.SecretChanged"/>: only references are ever held here.</summary>
+    public static ImmutableArray<FieldChange> Diff(ImmutableSortedDictionary<string, string> before, KeyValuePair<string, string>[] after)
     {
         // Both snapshots are sorted: one merge walk, no set or sort per service (this runs 15,000 times for a
         // large repo). Snapshots read from JSON may carry another comparer; re-key those to ordinal first.
         if (!ReferenceEquals(before.KeyComparer, StringComparer.Ordinal)) before = before.WithComparers(StringComparer.Ordinal);
-        if (!ReferenceEquals(after.KeyComparer, StringComparer.Ordinal)) after = after.WithComparers(StringComparer.Ordinal);
-        var result = ImmutableArray.CreateBuilder<FieldChange>();
+        ImmutableArray<FieldChange>.Builder? result = null;
+        void Add(FieldChange change) => (result ??= ImmutableArray.CreateBuilder<FieldChange>()).Add(change);
         using var b = before.GetEnumerator();
-        using var a = after.GetEnumerator();
         var hasB = b.MoveNext();
-        var hasA = a.MoveNext();
-        while (hasB || hasA)
+        var ai = 0;
+        while (hasB || ai < after.Length)
         {
-            var order = !hasB ? 1 : !hasA ? -1 : string.CompareOrdinal(b.Current.Key, a.Current.Key);
+            var order = !hasB ? 1 : ai == after.Length ? -1 : string.CompareOrdinal(b.Current.Key, after[ai].Key);
             if (order < 0)
             {
-                result.Add(new FieldChange(b.Current.Key, FieldChangeKind.Removed, b.Current.Value, null));
+                Add(new FieldChange(b.Current.Key, FieldChangeKind.Removed, b.Current.Value, null));
                 hasB = b.MoveNext();
             }
             else if (order > 0)
             {
-                result.Add(new FieldChange(a.Current.Key, FieldChangeKind.Added, null, a.Current.Value));
-                hasA = a.MoveNext();
+                Add(new FieldChange(after[ai].Key, FieldChangeKind.Added, null, after[ai].Value));
+                ai++;
             }
             else
             {
-                var (path, was, now) = (a.Current.Key, b.Current.Value, a.Current.Value);
+                var (path, was, now) = (after[ai].Key, b.Current.Value, after[ai].Value);
                 if (was != now)
                 {
                     var kind = ServiceFields.IsSecret(was) || ServiceFields.IsSecret(now) ? FieldChangeKind.SecretChanged : FieldChangeKind.Changed;
-                    result.Add(new FieldChange(path, kind, was, now));
+                    Add(new FieldChange(path, kind, was, now));
                 }
                 hasB = b.MoveNext();
-                hasA = a.MoveNext();
+                ai++;
             }
         }
-        return result.DrainToImmutable();
+        return result is null ? [] : result.DrainToImmutable();
+    }
+
+    /// <summary>What <see cref="Diff"/> gives against an empty snapshot (every field added), without walking one.</summary>
+    private static ImmutableArray<FieldChange> Added(KeyValuePair<string, string>[] fields)
+    {
+        var added = new FieldChange[fields.Length];
+        for (var i = 0; i < fields.Length; i++) added[i] = new FieldChange(fields[i].Key, FieldChangeKind.Added, null, fields[i].Value);
+        return ImmutableCollectionsMarshal.AsImmutableArray(added);
     }
 
     /// <summary>Semver precedence (build metadata ignored); versions that do not parse compare ordinally, which
     /// validation should already have prevented.</summary>
     public static int CompareVersions(string from, string to)
     {
+        if (string.Equals(from, to, StringComparison.Ordinal)) return 0; // equal either way below, without parsing
         if (SemVersion.TryParse(from, SemVersionStyles.Strict, out var a) && SemVersion.TryParse(to, SemVersionStyles.Strict, out var b))
             return Math.Sign(SemVersion.ComparePrecedence(a, b));
         return Math.Sign(string.CompareOrdinal(from, to));
@@ -170,12 +190,6 @@ internal static class ServiceClassifier
             _ => key,
         };
     };
-
-    private static ImmutableArray<HostSpec> GroupHosts(ServiceSpec spec, EnvironmentSpec environment) =>
-        environment.HostGroups.TryGetValue(spec.HostGroup, out var group)
-            ? group.Hosts
-            : throw new PlanningException(
-                $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
 
     private static string Hosts(int n) => n == 1 ? "1 host" : $"{n} hosts";
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
 using Semver;
@@ -14,9 +15,13 @@ namespace Reconciler.Diff.Planning;
 /// </summary>
 internal static class WaveBuilder
 {
-    public static Plan Build(DesiredState desired, LiveState live, PlanOptions options, List<ServiceChange> changes, List<ToggleChange> toggles)
+    public static Plan Build(DesiredState desired, LiveState live, PlanOptions options, ServiceChange[] changes, List<ToggleChange> toggles)
     {
-        var byName = changes.ToDictionary(c => c.Service, StringComparer.Ordinal);
+        // Only services with work: every lookup below treats a missing name as a no-op, and a converged plan of
+        // 15,000 services then builds an empty map.
+        var byName = new Dictionary<string, ServiceChange>(StringComparer.Ordinal);
+        foreach (var c in changes)
+            if (c.Action != ServiceAction.NoOp) byName.Add(c.Service, c);
         var deployWave = DeployLevels(desired, byName);
         var deployCount = deployWave.Count == 0 ? 0 : deployWave.Values.Max();
         var removeWave = RemoveLevels(live, byName, deployCount);
@@ -58,10 +63,17 @@ internal static class WaveBuilder
             placedToggles.Add(t with { Wave = wave, Reason = reason });
         }
 
-        var services = changes
-            .Select(c => c with { Wave = deployWave.GetValueOrDefault(c.Service, removeWave.GetValueOrDefault(c.Service)) })
-            .OrderBy(c => c.Wave).ThenBy(c => c.Service, StringComparer.Ordinal)
-            .ToImmutableArray();
+        // A no-op keeps wave 0 and its instance (no copy); service names are unique, so an unstable sort by
+        // (wave, name) is exact.
+        var placed = new ServiceChange[changes.Length];
+        for (var i = 0; i < changes.Length; i++)
+        {
+            var c = changes[i];
+            var wave = deployWave.TryGetValue(c.Service, out var w) ? w : removeWave.GetValueOrDefault(c.Service);
+            placed[i] = c.Wave == wave ? c : c with { Wave = wave };
+        }
+        Array.Sort(placed, static (x, y) => x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service));
+        var services = ImmutableCollectionsMarshal.AsImmutableArray(placed); // placed is not touched after this
 
         var byWave = services.Where(s => s.Wave > 0).ToLookup(s => s.Wave, s => s.Service);
         var waves = ImmutableArray.CreateBuilder<PlanWave>();
@@ -87,11 +99,11 @@ internal static class WaveBuilder
     /// where an unchanged service passes through the wave of its own dependencies.</summary>
     private static Dictionary<string, int> DeployLevels(DesiredState desired, Dictionary<string, ServiceChange> changes)
     {
-        var effective = new Dictionary<string, int>(StringComparer.Ordinal);
+        var effective = new Dictionary<string, int>(desired.Services.Count, StringComparer.Ordinal);
         var waves = new Dictionary<string, int>(StringComparer.Ordinal);
         var visiting = new List<string>();
 
-        int Visit(string name)
+        int Visit(string name, ServiceSpec spec)
         {
             if (effective.TryGetValue(name, out var known)) return known;
             var cycleStart = visiting.IndexOf(name);
@@ -100,15 +112,15 @@ internal static class WaveBuilder
                     $"dependsOn cycle: {string.Join(" -> ", visiting.Skip(cycleStart).Append(name))}; remove one of these dependsOn entries.");
             visiting.Add(name);
             var deps = 0;
-            foreach (var dep in desired.Services[name].DependsOn)
-                if (desired.Services.ContainsKey(dep)) deps = Math.Max(deps, Visit(dep)); // unknown/disabled: validation reports it
+            foreach (var dep in spec.DependsOn)
+                if (desired.Services.TryGetValue(dep, out var depSpec)) deps = Math.Max(deps, Visit(dep, depSpec)); // unknown/disabled: validation reports it
             visiting.RemoveAt(visiting.Count - 1);
             var changed = changes.TryGetValue(name, out var c) && IsDeploy(c.Action);
             if (changed) waves[name] = deps + 1;
             return effective[name] = changed ? deps + 1 : deps;
         }
 
-        foreach (var name in desired.Services.Keys) Visit(name);
+        foreach (var (name, spec) in desired.Services) Visit(name, spec);
         return waves;
     }
 

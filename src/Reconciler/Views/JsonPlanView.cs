@@ -15,12 +15,46 @@ public static class JsonPlanView
     public static string Render(Plan plan) => JsonSerializer.Serialize(plan, PlanJsonContext.PlanInfo) + "\n";
 
     /// <summary>The same document as UTF-8 bytes: a large plan is tens of MB, and going through a string would
-    /// transcode it twice on its way to stdout or a file.</summary>
+    /// transcode it twice on its way to stdout or a file. Built in pooled chunks and copied once into an array of
+    /// the exact size (a growing MemoryStream copied the document about three times over, all of it on the large
+    /// object heap; docs/benchmarks/planner.md).</summary>
     public static byte[] RenderUtf8(Plan plan)
     {
-        using var buffer = new MemoryStream();
-        JsonSerializer.Serialize(buffer, plan, PlanJsonContext.PlanInfo);
-        buffer.WriteByte((byte)'\n');
+        using var buffer = new ChunkedBuffer();
+        WriteUtf8(buffer, plan);
+        return buffer.ToArray();
+    }
+
+    /// <summary>The document straight to <paramref name="destination"/> (stdout, a file), in the serializer's
+    /// small buffers: nothing the size of the plan is held in memory.</summary>
+    public static void WriteUtf8(Stream destination, Plan plan)
+    {
+        JsonSerializer.Serialize(destination, plan, PlanJsonContext.PlanInfo);
+        destination.WriteByte((byte)'\n');
+    }
+
+    /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
+    /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it.</summary>
+    public static void WriteUtf8(Stream destination, IReadOnlyList<Plan> plans)
+    {
+        if (plans.Count == 1)
+        {
+            WriteUtf8(destination, plans[0]);
+            return;
+        }
+        destination.Write("[\n"u8);
+        for (var i = 0; i < plans.Count; i++)
+        {
+            JsonSerializer.Serialize(destination, plans[i], PlanJsonContext.PlanInfo); // without the document's newline
+            destination.Write(i < plans.Count - 1 ? ",\n"u8 : "\n]\n"u8);
+        }
+    }
+
+    /// <summary><see cref="WriteUtf8(Stream, IReadOnlyList{Plan})"/> as one array of the exact size.</summary>
+    public static byte[] RenderUtf8(IReadOnlyList<Plan> plans)
+    {
+        using var buffer = new ChunkedBuffer();
+        WriteUtf8(buffer, plans);
         return buffer.ToArray();
     }
 

@@ -117,11 +117,11 @@ public static class MarkdownPlanView
         sb.Append($"<details><summary><code>{PlanWords.Marker(s.Action)} {s.Service}</code> {PlanWords.Name(s.Action)} {Html(PlanWords.Versions(s))} (wave {s.Wave})</summary>\n\n");
         sb.Append($"{Html(s.Reason)}\n\n");
         var body = new StringBuilder();
-        foreach (var f in PlanWords.ShownFields(s)) body.Append(PlanWords.Marker(f.Kind)).Append(' ').Append(PlanWords.Field(f)).Append('\n');
+        foreach (var f in PlanWords.ShownFields(s)) PlanWords.AppendField(body.Append(PlanWords.Marker(f.Kind)).Append(' '), f).Append('\n');
         if (!s.Hosts.IsEmpty)
         {
             body.Append($"# hosts in group {s.HostGroup} ({s.Hosts.Length}), in rollout order\n");
-            foreach (var line in PlanWords.HostLines(s)) body.Append("  ").Append(line).Append('\n');
+            PlanWords.AppendHostLines(body, s, "  ");
         }
         if (body.Length > 0)
         {

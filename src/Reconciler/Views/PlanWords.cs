@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
 using Reconciler.Diff.Planning;
 
 namespace Reconciler.Views;
@@ -10,7 +13,12 @@ internal static class PlanWords
 
     public static readonly ToggleAction[] ToggleOrder = [ToggleAction.On, ToggleAction.Off, ToggleAction.Created, ToggleAction.Removed];
 
-    public static string Name(ServiceAction a) => a == ServiceAction.NoOp ? "no-op" : a.ToString().ToLowerInvariant();
+    public static string Name(ServiceAction a) =>
+        ActionNames.TryGetValue(a, out var name) ? name : a.ToString().ToLowerInvariant();
+
+    // Once, not per service line of a 15,000-service plan.
+    private static readonly Dictionary<ServiceAction, string> ActionNames =
+        Enum.GetValues<ServiceAction>().ToDictionary(a => a, a => a == ServiceAction.NoOp ? "no-op" : a.ToString().ToLowerInvariant());
 
     public static string Name(ToggleAction a) => a == ToggleAction.NoOp ? "no-op" : a.ToString().ToLowerInvariant();
 
@@ -47,53 +55,89 @@ internal static class PlanWords
         _ => s.ToVersion ?? "",
     };
 
-    /// <summary>One field line without its marker. Secrets: only the reference, and the words a reviewer looks for.</summary>
-    public static string Field(FieldChange f) => f.Kind switch
+    /// <summary>One field line without its marker, appended. Secrets: only the reference, and the words a reviewer
+    /// looks for. Appended rather than returned: the text view writes hundreds of thousands of these for a large
+    /// plan (docs/benchmarks/planner.md).</summary>
+    public static StringBuilder AppendField(StringBuilder sb, FieldChange f)
     {
-        FieldChangeKind.SecretChanged => $"{f.Path}: secret reference changed ({Value(f.Before)} -> {Value(f.After)})",
-        FieldChangeKind.Added => $"{f.Path} = {Value(f.After)}",
-        FieldChangeKind.Removed => $"{f.Path} = {Value(f.Before)}",
-        _ => $"{f.Path}: {Value(f.Before)} -> {Value(f.After)}",
-    };
+        sb.Append(f.Path);
+        switch (f.Kind)
+        {
+            case FieldChangeKind.SecretChanged:
+                AppendValue(sb.Append(": secret reference changed ("), f.Before);
+                return AppendValue(sb.Append(" -> "), f.After).Append(')');
+            case FieldChangeKind.Added:
+                return AppendValue(sb.Append(" = "), f.After);
+            case FieldChangeKind.Removed:
+                return AppendValue(sb.Append(" = "), f.Before);
+            default:
+                AppendValue(sb.Append(": "), f.Before);
+                return AppendValue(sb.Append(" -> "), f.After);
+        }
+    }
 
-    /// <summary>Values are quoted so that empty strings and spaces are visible; secrets appear as their reference.
-    /// Control characters are escaped: a config value must not be able to move a reviewer's cursor or recolour
-    /// the terminal.</summary>
-    private static string Value(string? v) => v is null ? "(none)"
-        : ServiceFields.IsSecret(v) ? $"secret {Escape(v[ServiceFields.SecretPrefix.Length..^1])}"
-        : "\"" + Escape(v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)) + "\"";
-
-    private static string Escape(string s)
+    /// <summary>Values are quoted so that empty strings and spaces are visible (backslash and quote escaped);
+    /// secrets appear as their reference. Control characters are escaped: a config value must not be able to
+    /// move a reviewer's cursor or recolour the terminal.</summary>
+    private static StringBuilder AppendValue(StringBuilder sb, string? v)
     {
-        if (!s.Any(char.IsControl)) return s;
-        var sb = new System.Text.StringBuilder(s.Length + 8);
-        foreach (var c in s)
-            sb.Append(c switch
+        if (v is null) return sb.Append("(none)");
+        if (ServiceFields.IsSecret(v)) return AppendEscaped(sb.Append("secret "), v.AsSpan()[ServiceFields.SecretPrefix.Length..^1], quoted: false);
+        return AppendEscaped(sb.Append('"'), v, quoted: true).Append('"');
+    }
+
+    private static readonly SearchValues<char> ControlChars = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x10000).Select(i => (char)i).Where(char.IsControl)]);
+
+    private static readonly SearchValues<char> ControlCharsAndQuotes = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x10000).Select(i => (char)i).Where(c => char.IsControl(c) || c is '\\' or '"')]);
+
+    private static StringBuilder AppendEscaped(StringBuilder sb, ReadOnlySpan<char> s, bool quoted)
+    {
+        while (!s.IsEmpty)
+        {
+            var i = s.IndexOfAny(quoted ? ControlCharsAndQuotes : ControlChars);
+            if (i < 0) return sb.Append(s);
+            sb.Append(s[..i]);
+            var c = s[i];
+            _ = c switch
             {
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
-                _ => c.ToString(),
-            });
-        return sb.ToString();
+                '\\' => sb.Append(@"\\"),
+                '"' => sb.Append("\\\""),
+                '\n' => sb.Append("\\n"),
+                '\r' => sb.Append("\\r"),
+                '\t' => sb.Append("\\t"),
+                _ => sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)),
+            };
+            s = s[(i + 1)..];
+        }
+        return sb;
     }
 
     /// <summary>Fields a reviewer reads. A removal lists none: its version and hosts say it all (the JSON keeps them).</summary>
     public static IEnumerable<FieldChange> ShownFields(ServiceChange s) => s.Action == ServiceAction.Remove ? [] : s.Fields;
 
-    /// <summary>Hosts grouped into runs of the same region and release transition, in rollout order.</summary>
-    public static IEnumerable<string> HostLines(ServiceChange s)
+    /// <summary>Hosts grouped into runs of the same region and release transition, in rollout order: one line
+    /// each, after <paramref name="indent"/>.</summary>
+    public static void AppendHostLines(StringBuilder sb, ServiceChange s, string indent)
     {
+        var hosts = s.Hosts;
         var i = 0;
-        while (i < s.Hosts.Length)
+        while (i < hosts.Length)
         {
-            var first = s.Hosts[i];
+            var first = hosts[i];
             var j = i;
-            while (j < s.Hosts.Length && s.Hosts[j].Region == first.Region && s.Hosts[j].FromRelease == first.FromRelease && s.Hosts[j].ToRelease == first.ToRelease) j++;
-            var names = string.Join(", ", s.Hosts.Skip(i).Take(j - i).Select(h => h.Host));
-            var region = first.Region is null ? "no region" : $"region {first.Region}";
-            yield return $"{region}: {names}: {first.FromRelease ?? "(none)"} -> {first.ToRelease ?? "(removed)"}";
+            while (j < hosts.Length && hosts[j].Region == first.Region && hosts[j].FromRelease == first.FromRelease && hosts[j].ToRelease == first.ToRelease) j++;
+            sb.Append(indent);
+            if (first.Region is null) sb.Append("no region");
+            else sb.Append("region ").Append(first.Region);
+            sb.Append(": ");
+            for (var k = i; k < j; k++)
+            {
+                if (k > i) sb.Append(", ");
+                sb.Append(hosts[k].Host);
+            }
+            sb.Append(": ").Append(first.FromRelease ?? "(none)").Append(" -> ").Append(first.ToRelease ?? "(removed)").Append('\n');
             i = j;
         }
     }

@@ -25,21 +25,27 @@ public static class TextPlanView
         }
 
         sb.Append('\n');
-        foreach (var s in plan.Services.Where(s => s.Action != ServiceAction.NoOp))
+        // Appended piece by piece, no string per line: a plan of 15,000 creates is about 20 million characters.
+        foreach (var s in plan.Services)
         {
+            if (s.Action == ServiceAction.NoOp) continue;
             var marker = PlanWords.Marker(s.Action);
-            sb.Append(c.ForMarker(marker, $"{marker} {s.Service}")).Append($"  {PlanWords.Name(s.Action)} {PlanWords.Versions(s)}");
-            sb.Append($"  [wave {s.Wave}]\n");
-            sb.Append($"    # {s.Reason}\n");
-            foreach (var f in PlanWords.ShownFields(s))
-            {
-                var m = PlanWords.Marker(f.Kind);
-                sb.Append("    ").Append(c.ForMarker(m, $"{m} {PlanWords.Field(f)}")).Append('\n');
-            }
+            c.Open(sb, marker).Append(marker).Append(' ').Append(s.Service);
+            c.Close(sb, marker).Append("  ").Append(PlanWords.Name(s.Action)).Append(' ').Append(PlanWords.Versions(s));
+            sb.Append("  [wave ").Append(s.Wave).Append("]\n");
+            sb.Append("    # ").Append(s.Reason).Append('\n');
+            if (s.Action != ServiceAction.Remove) // PlanWords.ShownFields
+                foreach (var f in s.Fields)
+                {
+                    var m = PlanWords.Marker(f.Kind);
+                    c.Open(sb.Append("    "), m).Append(m).Append(' ');
+                    PlanWords.AppendField(sb, f);
+                    c.Close(sb, m).Append('\n');
+                }
             if (!s.Hosts.IsEmpty)
             {
-                sb.Append($"    hosts in group {s.HostGroup} ({s.Hosts.Length}), in rollout order:\n");
-                foreach (var line in PlanWords.HostLines(s)) sb.Append("      ").Append(line).Append('\n');
+                sb.Append("    hosts in group ").Append(s.HostGroup).Append(" (").Append(s.Hosts.Length).Append("), in rollout order:\n");
+                PlanWords.AppendHostLines(sb, s, "      ");
             }
             sb.Append('\n');
         }
@@ -74,13 +80,23 @@ public static class TextPlanView
     {
         public string Bold(string s) => Wrap("1", s);
         public string Green(string s) => Wrap("32", s);
-        public string ForMarker(char marker, string s) => marker switch
+        public string ForMarker(char marker, string s) => MarkerCode(marker) is { } code ? Wrap(code, s) : s;
+
+        /// <summary>The colour for a marker, appended: <see cref="ForMarker"/> without a string in between.</summary>
+        public StringBuilder Open(StringBuilder sb, char marker) =>
+            enabled && MarkerCode(marker) is { } code ? sb.Append("\u001b[").Append(code).Append('m') : sb;
+
+        public StringBuilder Close(StringBuilder sb, char marker) =>
+            enabled && MarkerCode(marker) is not null ? sb.Append("\u001b[0m") : sb;
+
+        private static string? MarkerCode(char marker) => marker switch
         {
-            '+' => Wrap("32", s),
-            '-' => Wrap("31", s),
-            '~' => Wrap("33", s),
-            _ => s,
+            '+' => "32",
+            '-' => "31",
+            '~' => "33",
+            _ => null,
         };
+
         private string Wrap(string code, string s) => enabled ? $"\u001b[{code}m{s}\u001b[0m" : s;
     }
 }

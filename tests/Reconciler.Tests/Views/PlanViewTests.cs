@@ -49,6 +49,31 @@ public class PlanViewTests
     }
 
     [Fact]
+    public void Json_bytes_and_stream_are_the_string_form_in_UTF8()
+    {
+        // 3,000 services is about 11 MB of JSON: many of ChunkedBuffer's 1 MB chunks, and writes across their edges.
+        var plan = Large.Value;
+        var expected = System.Text.Encoding.UTF8.GetBytes(JsonPlanView.Render(plan));
+        Assert.True(expected.Length > 3 << 20, $"{expected.Length} bytes");
+        Assert.Equal(expected, JsonPlanView.RenderUtf8(plan));
+        using var stream = new MemoryStream();
+        JsonPlanView.WriteUtf8(stream, plan);
+        Assert.Equal(expected, stream.ToArray());
+    }
+
+    [Fact]
+    public void Several_plans_are_one_JSON_array_of_the_documents()
+    {
+        var (a, b) = (PlanScenarios.Showcase(), PlanScenarios.Generated(60));
+        var expected = "[\n" + JsonPlanView.Render(a).TrimEnd('\n') + ",\n" + JsonPlanView.Render(b).TrimEnd('\n') + "\n]\n";
+        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8([a, b])));
+        using var stream = new MemoryStream();
+        JsonPlanView.WriteUtf8(stream, [a, b]);
+        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        Assert.Equal(JsonPlanView.RenderUtf8(a), JsonPlanView.RenderUtf8([a]));
+    }
+
+    [Fact]
     public void Identical_inputs_give_byte_identical_output()
     {
         var a = PlanScenarios.Generated(300);
