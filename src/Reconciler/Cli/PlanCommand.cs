@@ -142,16 +142,18 @@ internal static class PlanCommand
                     && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
         if (a.Format == "json")
         {
-            // UTF-8 bytes straight to stdout (when it is the console) and to --out: no transcoding of tens of MB.
-            var bytes = JsonBytes(plans);
+            // UTF-8 straight to stdout (when it is the console) and to --out: no transcoding of tens of MB. Without
+            // --out the document is streamed and never held whole in memory.
+            var bytes = a.Out is not null || !ReferenceEquals(stdout, Console.Out) ? JsonPlanView.RenderUtf8(plans) : null;
             if (ReferenceEquals(stdout, Console.Out))
             {
                 stdout.Flush();
-                using var raw = Console.OpenStandardOutput();
-                raw.Write(bytes);
+                using var raw = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
+                if (bytes is null) JsonPlanView.WriteUtf8(raw, plans);
+                else raw.Write(bytes);
             }
-            else stdout.Write(Encoding.UTF8.GetString(bytes));
-            if (a.Out is not null) SavePlan(a.Out, bytes, stderr); // --out implies one environment: the same document
+            else stdout.Write(Encoding.UTF8.GetString(bytes!));
+            if (a.Out is not null) SavePlan(a.Out, bytes!, stderr); // --out implies one environment: the same document
         }
         else
         {
@@ -195,24 +197,9 @@ internal static class PlanCommand
         }
     }
 
-    /// <summary>One plan: its document. Several environments: a JSON array of plan documents (docs/plan-json.md).</summary>
-    internal static byte[] JsonBytes(IReadOnlyList<Plan> plans)
-    {
-        if (plans.Count == 1) return JsonPlanView.RenderUtf8(plans[0]);
-        using var buffer = new MemoryStream();
-        buffer.Write("[\n"u8);
-        for (var i = 0; i < plans.Count; i++)
-        {
-            var doc = JsonPlanView.RenderUtf8(plans[i]);
-            buffer.Write(doc, 0, doc.Length - 1); // without its trailing newline
-            buffer.Write(i < plans.Count - 1 ? ",\n"u8 : "\n]\n"u8);
-        }
-        return buffer.ToArray();
-    }
-
     internal static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
     {
-        "json" => Encoding.UTF8.GetString(JsonBytes(plans)),
+        "json" => Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans)),
         // One PR comment for all environments: share the size limit between them.
         "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
