@@ -12,7 +12,7 @@ namespace Reconciler.Views;
 /// </summary>
 public static class JsonPlanView
 {
-    public static string Render(Plan plan) => JsonSerializer.Serialize(plan, PlanJsonContext.PlanInfo) + "\n";
+    public static string Render(Plan plan) => System.Text.Encoding.UTF8.GetString(RenderUtf8(plan));
 
     /// <summary>The same document as UTF-8 bytes: a large plan is tens of MB, and going through a string would
     /// transcode it twice on its way to stdout or a file. Built in pooled chunks and copied once into an array of
@@ -29,8 +29,15 @@ public static class JsonPlanView
     /// small buffers: nothing the size of the plan is held in memory.</summary>
     public static void WriteUtf8(Stream destination, Plan plan)
     {
-        JsonSerializer.Serialize(destination, plan, PlanJsonContext.PlanInfo);
+        WriteDocument(destination, plan);
         destination.WriteByte((byte)'\n');
+    }
+
+    /// <summary>One plan document, without a trailing newline (<see cref="PlanJsonWriter"/>: the serializer's bytes).</summary>
+    private static void WriteDocument(Stream destination, Plan plan)
+    {
+        using var writer = new Utf8JsonWriter(destination, PlanJsonWriter.Options);
+        PlanJsonWriter.Write(writer, plan);
     }
 
     /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
@@ -45,7 +52,7 @@ public static class JsonPlanView
         destination.Write("[\n"u8);
         for (var i = 0; i < plans.Count; i++)
         {
-            JsonSerializer.Serialize(destination, plans[i], PlanJsonContext.PlanInfo); // without the document's newline
+            WriteDocument(destination, plans[i]); // without the document's newline
             destination.Write(i < plans.Count - 1 ? ",\n"u8 : "\n]\n"u8);
         }
     }

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using Reconciler.Diff.Planning;
+using Reconciler.State;
+
+namespace Reconciler.Views;
+
+/// <summary>
+/// Writes a plan in the product's JSON dialect with <see cref="Utf8JsonWriter"/> directly, property by property, in
+/// the serializer's order and with its rules (camelCase names, nulls left out, enums in kebab-case, the same writer
+/// options). The serializer builds metadata for every plan type in every process and ReadyToRun cannot precompile
+/// its generic code for our types, so a 55 MB plan paid ~500 methods of JIT before writing a byte
+/// (docs/benchmarks/planner.md). Reading a saved plan still goes through the serializer. A test holds this writer to
+/// the serializer's bytes on the golden plans and on random plans with awkward strings.
+/// </summary>
+internal static class PlanJsonWriter
+{
+    /// <summary>The writer options the serializer would use with <see cref="ReconcilerJson.Options"/>.</summary>
+    public static JsonWriterOptions Options { get; } = new()
+    {
+        Encoder = ReconcilerJson.Options.Encoder,
+        Indented = ReconcilerJson.Options.WriteIndented,
+        IndentCharacter = ReconcilerJson.Options.IndentCharacter,
+        IndentSize = ReconcilerJson.Options.IndentSize,
+        NewLine = ReconcilerJson.Options.NewLine,
+        MaxDepth = ReconcilerJson.Options.MaxDepth,
+    };
+
+    private static readonly string[] ServiceActions = Names<ServiceAction>();
+    private static readonly string[] FieldKinds = Names<FieldChangeKind>();
+    private static readonly string[] ToggleActions = Names<ToggleAction>();
+    private static readonly string[] WaveKinds = Names<WaveKind>();
+
+    private static string[] Names<T>() where T : struct, Enum =>
+        [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString()))];
+
+    public static void Write(Utf8JsonWriter w, Plan plan)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("formatVersion", plan.FormatVersion);
+        w.WriteString("environment", plan.Environment);
+        w.WriteString("commit", plan.Commit);
+        if (plan.BaseCommit is not null) w.WriteString("baseCommit", plan.BaseCommit);
+        w.WriteNumber("liveVersion", plan.LiveVersion);
+
+        w.WriteStartArray("services");
+        foreach (var s in plan.Services)
+        {
+            w.WriteStartObject();
+            w.WriteString("service", s.Service);
+            w.WriteString("action", ServiceActions[(int)s.Action]);
+            w.WriteString("reason", s.Reason);
+            Optional(w, "fromVersion", s.FromVersion);
+            Optional(w, "toVersion", s.ToVersion);
+            Optional(w, "fromRelease", s.FromRelease);
+            Optional(w, "toRelease", s.ToRelease);
+            w.WriteString("hostGroup", s.HostGroup);
+            w.WriteStartArray("fields");
+            foreach (var f in s.Fields)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", f.Path);
+                w.WriteString("kind", FieldKinds[(int)f.Kind]);
+                Optional(w, "before", f.Before);
+                Optional(w, "after", f.After);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("hosts");
+            foreach (var h in s.Hosts)
+            {
+                w.WriteStartObject();
+                w.WriteString("host", h.Host);
+                Optional(w, "region", h.Region);
+                Optional(w, "fromRelease", h.FromRelease);
+                Optional(w, "toRelease", h.ToRelease);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNumber("wave", s.Wave);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        w.WriteStartArray("toggles");
+        foreach (var t in plan.Toggles)
+        {
+            w.WriteStartObject();
+            w.WriteString("toggle", t.Toggle);
+            w.WriteString("action", ToggleActions[(int)t.Action]);
+            if (t.Before is { } before) w.WriteBoolean("before", before);
+            if (t.After is { } after) w.WriteBoolean("after", after);
+            w.WriteStartObject("requires");
+            foreach (var (service, range) in t.Requires) w.WriteString(service, range);
+            w.WriteEndObject();
+            w.WriteString("reason", t.Reason);
+            w.WriteNumber("wave", t.Wave);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        w.WriteStartArray("waves");
+        foreach (var wave in plan.Waves)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", wave.Index);
+            w.WriteString("kind", WaveKinds[(int)wave.Kind]);
+            Strings(w, "services", wave.Services);
+            Strings(w, "togglesBefore", wave.TogglesBefore);
+            Strings(w, "togglesAfter", wave.TogglesAfter);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        w.WriteBoolean("hasChanges", plan.HasChanges);
+        w.WriteEndObject();
+    }
+
+    private static void Optional(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is not null) w.WriteString(name, value);
+    }
+
+    private static void Strings(Utf8JsonWriter w, string name, System.Collections.Immutable.ImmutableArray<string> items)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items) w.WriteStringValue(item);
+        w.WriteEndArray();
+    }
+}
