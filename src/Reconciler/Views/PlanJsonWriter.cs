@@ -25,6 +25,8 @@ internal static class PlanJsonWriter
         MaxDepth = ReconcilerJson.Options.MaxDepth,
     };
 
+    private const int FlushThreshold = 32 * 1024;
+
     private static readonly string[] ServiceActions = Names<ServiceAction>();
     private static readonly string[] FieldKinds = Names<FieldChangeKind>();
     private static readonly string[] ToggleActions = Names<ToggleAction>();
@@ -78,6 +80,8 @@ internal static class PlanJsonWriter
             w.WriteEndArray();
             w.WriteNumber("wave", s.Wave);
             w.WriteEndObject();
+            // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
+            if (w.BytesPending > FlushThreshold) w.Flush();
         }
         w.WriteEndArray();
 
