@@ -33,6 +33,18 @@ internal static class LiveServiceReader
 
     public static LiveService Read(ReadOnlySpan<byte> utf8)
     {
+        try
+        {
+            return ReadService(utf8);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new JsonException(e.Message, e);   // e.g. text that is not valid UTF-8: damaged state, not a bug
+        }
+    }
+
+    private static LiveService ReadService(ReadOnlySpan<byte> utf8)
+    {
         var reader = new Utf8JsonReader(utf8);
         Next(ref reader, JsonTokenType.StartObject);
         string? name = null, version = null, releaseId = null, configHash = null, commit = null;
@@ -81,13 +93,34 @@ internal static class LiveServiceReader
     {
         if (!reader.Read()) throw new JsonException("truncated stored service");
         if (reader.TokenType == JsonTokenType.EndObject) return null;
-        var name = reader.GetString()!;
+        var name = Text(ref reader);
         if (!reader.Read()) throw new JsonException("truncated stored service");
         return name;
     }
 
     private static string String(ref Utf8JsonReader reader) =>
-        reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new JsonException($"expected a string, found {reader.TokenType}");
+        reader.TokenType == JsonTokenType.String ? Text(ref reader) : throw new JsonException($"expected a string, found {reader.TokenType}");
+
+    // Field paths, host names and most values repeat across thousands of services: one string each per thread
+    // instead of one per occurrence (less to allocate, and far less for the GC to copy as the state is kept).
+    private const int MaxPooled = 8192, MaxPooledLength = 96;
+
+    [ThreadStatic] private static Dictionary<string, string>? t_pool;
+
+    /// <summary>The current string or property name, pooled when short and plain.</summary>
+    private static string Text(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxPooledLength) return reader.GetString()!;
+        Span<char> chars = stackalloc char[MaxPooledLength];
+        if (System.Text.Unicode.Utf8.ToUtf16(reader.ValueSpan, chars, out _, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done)
+            return reader.GetString()!;   // let the reader report bad UTF-8 as it would
+        var pool = t_pool ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        var lookup = pool.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(chars[..written], out var pooled)) return pooled;
+        var text = new string(chars[..written]);
+        if (pool.Count < MaxPooled) pool.Add(text, text);
+        return text;
+    }
 
     private static ImmutableArray<string> Strings(ref Utf8JsonReader reader)
     {

@@ -43,6 +43,26 @@ public class LiveServiceReaderTests
         Assert.Equal(bySerializer.Fields.Keys.Order(StringComparer.Ordinal), byReader.Fields.Keys);
     }
 
+    [Fact]
+    public void Bytes_that_are_not_UTF8_are_a_format_error_not_a_crash()
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes("""{"name":"aX","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""");
+        bytes[Array.IndexOf(bytes, (byte)'X')] = 0xFF;
+
+        Assert.ThrowsAny<JsonException>(() => LiveServiceReader.Read(bytes));
+    }
+
+    [Fact]
+    public void Pooled_strings_are_the_same_text_across_services()
+    {
+        var first = LiveServiceReader.Read(StateJson.Serialize(new LiveService("a", "1.0.0", "r1", "h", "c", [], Map(("config.PORT", "8080")), Map<LiveHost>())));
+        var second = LiveServiceReader.Read(StateJson.Serialize(new LiveService("b", "1.0.0", "r2", "h", "c", [], Map(("config.PORT", "9090")), Map<LiveHost>())));
+
+        Assert.Equal("8080", first.Fields["config.PORT"]);
+        Assert.Equal("9090", second.Fields["config.PORT"]);
+        Assert.Same(first.Fields.Keys.Single(), second.Fields.Keys.Single());
+    }
+
     [Theory]
     [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{},"extra":1}""", "unknown property 'extra'")]
     [InlineData("""{"version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "missing property 'name'")]
