@@ -103,7 +103,7 @@ internal static class LiveServiceReader
 
     // Field paths, host names and most values repeat across thousands of services: one string each per thread
     // instead of one per occurrence (less to allocate, and far less for the GC to copy as the state is kept).
-    private const int MaxPooled = 8192, MaxPooledLength = 96;
+    private const int MaxPooled = 4096, MaxPooledLength = 64;   // bounded: at most ~0.5 MB per thread, even in the long-running daemon
 
     [ThreadStatic] private static Dictionary<string, string>? t_pool;
 
