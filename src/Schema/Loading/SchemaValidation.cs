@@ -19,7 +19,7 @@ internal static class SchemaValidation
     public static readonly IReadOnlyList<string> Kinds = ["Repository", "Environment", "Service", "Toggle"];
 
     private static readonly Lazy<FrozenDictionary<string, JsonSchema>> Schemas = new(LoadSchemas);
-    private static readonly JsonSchemaValidator Validator = new LeafFastPathValidator();
+    private static readonly JsonSchemaValidator Validator = new();
 
     static SchemaValidation()
     {
