@@ -9,8 +9,8 @@ public class ModelCodecTests
 {
     /// <summary>
     /// The parse cache stores definitions with a hand-written codec (ModelCodec). If this golden changes, a model
-    /// record gained, lost or changed a field: update ModelCodec's Write and Read for it and bump ModelCodec.Version,
-    /// then rewrite this golden (UPDATE_GOLDEN=1).
+    /// record gained, lost or changed a field: update ModelCodec's Write and Read for it, then rewrite this golden
+    /// (UPDATE_GOLDEN=1).
     /// </summary>
     [Fact]
     public void The_model_records_have_the_shapes_the_cache_codec_was_written_for()
@@ -27,7 +27,7 @@ public class ModelCodecTests
                 .OrderByDescending(c => c.GetParameters().Length).First();
             return $"{t.FullName!.Replace('+', '.')}({string.Join(", ", ctor.GetParameters().Select(p => $"{Describe(p.ParameterType)} {p.Name}"))})";
         });
-        Golden.Match(string.Join("\n", lines) + "\n" + $"ModelCodec.Version = {ModelCodec.Version}\n", "model-shapes.txt");
+        Golden.Match(string.Join("\n", lines) + "\n", "model-shapes.txt");
     }
 
     private static string Describe(Type t) =>

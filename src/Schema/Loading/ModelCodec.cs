@@ -12,12 +12,11 @@ namespace Reconciler.Schema.Loading;
 /// Written by hand rather than with System.Text.Json: decoding 5,000 service definitions must cost a few tens of
 /// milliseconds (docs/benchmarks/repo.md), and the model's sorted dictionaries need their ordinal comparer back.
 /// Locations are stored without their path (the same blob can sit at another path) and get it on reading.
-/// A change to any model record must change this file and <see cref="Version"/>; a test pins the records' shapes.
+/// A change to any model record must change this file too; a test pins the records' shapes so that it is not
+/// forgotten. (Cache entries are bound to this assembly's build, so old entries never meet a new codec.)
 /// </summary>
 internal static class ModelCodec
 {
-    public const int Version = 1;
-
     public static void Write(ModelWriter w, object definition)
     {
         switch (definition)

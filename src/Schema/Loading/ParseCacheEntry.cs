@@ -15,12 +15,10 @@ namespace Reconciler.Schema.Loading;
 /// </summary>
 internal static class ParseCacheEntry
 {
-    /// <summary>Bump whenever the entry layout changes (a new build already invalidates entries).</summary>
-    public const int FormatVersion = 4;
-
     private static ReadOnlySpan<byte> Magic => "RCPE"u8;
 
-    /// <summary>The module version id changes with any change to this assembly's code or embedded schemas.</summary>
+    /// <summary>The module version id changes with any change to this assembly's code or embedded schemas, so it
+    /// stands for the entry layout, the codec, the schemas and the messages at once: nothing to bump by hand.</summary>
     private static readonly string BuildId = typeof(ParseCacheEntry).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
     /// <summary>A parsed file (it must have its source), with its definition when it has one.</summary>
@@ -29,8 +27,6 @@ internal static class ParseCacheEntry
         var source = file.Source ?? throw new ArgumentException("only a file with its source can be cached", nameof(file));
         var w = new ModelWriter();
         foreach (var b in Magic) w.Byte(b);
-        w.Int(FormatVersion);
-        w.Int(ModelCodec.Version);
         w.String(BuildId);
         w.String(file.Kind);
         w.Bool(file.HasRoot);
@@ -54,8 +50,7 @@ internal static class ParseCacheEntry
             var r = new ModelReaderSpan(entry);
             foreach (var b in Magic)
                 if (r.Byte() != b) return false;
-            if (r.Int() != FormatVersion || r.Int() != ModelCodec.Version || r.String() != BuildId || r.String() != expectedKind)
-                return false;
+            if (r.String() != BuildId || r.String() != expectedKind) return false;
             var hasRoot = r.Bool();
             var diagnostics = ReadDiagnostics(ref r);
             FileModel? model = null;
