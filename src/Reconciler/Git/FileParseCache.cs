@@ -166,15 +166,12 @@ public sealed class FileParseCache : IParseCache
 
     /// <summary>A record is an 8-byte checksum (XxHash3: this guards against torn or damaged files, not against an
     /// attacker, and hashes the ~10 MB of a large repo's pack in a few milliseconds) followed by the payload.</summary>
-    private static bool TryVerify(ReadOnlySpan<byte> record, out ReadOnlySpan<byte> payload)
+    private static bool IsIntact(ReadOnlySpan<byte> record)
     {
-        payload = default;
         if (record.Length < ChecksumLength) return false;
         Span<byte> hash = stackalloc byte[ChecksumLength];
         XxHash3.Hash(record[ChecksumLength..], hash);
-        if (!hash.SequenceEqual(record[..ChecksumLength])) return false;
-        payload = record[ChecksumLength..];
-        return true;
+        return hash.SequenceEqual(record[..ChecksumLength]);
     }
 
     /// <summary>The main pack, then the delta pack over it. The index maps ids to verified records (checksum, then payload).</summary>
@@ -221,7 +218,7 @@ public sealed class FileParseCache : IParseCache
             pos += length;
         }
         var valid = new bool[found.Count];
-        Parallel.For(0, found.Count, i => valid[i] = TryVerify(found[i].Value.Span, out _));
+        Parallel.For(0, found.Count, i => valid[i] = IsIntact(found[i].Value.Span));
         for (var i = 0; i < found.Count; i++)
         {
             if (!valid[i]) continue;
