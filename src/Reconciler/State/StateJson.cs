@@ -4,8 +4,8 @@ using Reconciler.Diff.Live;
 
 namespace Reconciler.State;
 
-/// <summary>How the stores serialize stored values: ReconcilerJson (compact), with dictionaries rebuilt on the
-/// ordinal comparer the rest of the product sorts by (System.Text.Json would otherwise use the default comparer).</summary>
+/// <summary>How the stores serialize stored values: written with ReconcilerJson (compact); read with dictionaries on
+/// the ordinal comparer the rest of the product sorts by (System.Text.Json would otherwise use the default comparer).</summary>
 internal static class StateJson
 {
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact);
@@ -16,11 +16,9 @@ internal static class StateJson
     {
         try
         {
-            var value = typeof(T) == typeof(LiveService)
-                ? (T)(object)LiveServiceReader.Read(json)
-                : JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
-                        ?? throw new JsonException("the value is null");
-            return Normalize(value);
+            if (typeof(T) == typeof(LiveService)) return (T)(object)LiveServiceReader.Read(json);
+            return JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
+                   ?? throw new JsonException("the value is null");
         }
         catch (JsonException e)
         {
@@ -47,19 +45,6 @@ internal static class StateJson
 
     public static T Deserialize<T>(ReadOnlySpan<byte> utf8, string where) => Deserialize<T>(System.Text.Encoding.UTF8.GetString(utf8), where);
 
-    private static T Normalize<T>(T value) => value switch
-    {
-        LiveService s => (T)(object)Ordinal(s),
-        HistoryEntry h => (T)(object)(h with { ServiceOutcomes = h.ServiceOutcomes.WithComparers(StringComparer.Ordinal) }),
-        _ => value,
-    };
-
-    public static LiveService Ordinal(LiveService s) => s with
-    {
-        Fields = s.Fields.WithComparers(StringComparer.Ordinal),
-        Hosts = s.Hosts.WithComparers(StringComparer.Ordinal),
-        DependsOn = s.DependsOn.IsDefault ? [] : s.DependsOn,
-    };
 
     public static LiveState BuildState(string env, long version, IEnumerable<LiveService> services, IEnumerable<LiveToggle> toggles, string? lastGood) =>
         new(env, version,

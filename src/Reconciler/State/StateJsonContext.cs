@@ -7,14 +7,12 @@ using Reconciler.Diff.Live;
 namespace Reconciler.State;
 
 /// <summary>
-/// How stored values are read: the product's dialect (<see cref="ReconcilerJson.Options"/>) with compile-time metadata
-/// for the values read by the thousand (a 5,000-service environment is 5,000 stored services; reflection metadata and
-/// its JIT cost more than the reading in a short-lived CLI), and sorted dictionaries built on the ordinal comparer
-/// as they are read instead of built on the default comparer and re-sorted. Writing keeps using ReconcilerJson.
+/// How stored values other than services (those go through <see cref="LiveServiceReader"/>) are read: the product's
+/// dialect (<see cref="ReconcilerJson.Options"/>), compile-time metadata for the toggles every plan reads (reflection
+/// metadata and its JIT cost more than the reading in a short-lived CLI), and sorted dictionaries built on the ordinal
+/// comparer as they are read instead of built on the default comparer and re-sorted. Writing keeps using ReconcilerJson.
 /// </summary>
-[JsonSerializable(typeof(LiveService))]
 [JsonSerializable(typeof(LiveToggle))]
-[JsonSerializable(typeof(LiveState))]
 internal sealed partial class StateJsonContext : JsonSerializerContext
 {
     // Lazy: static initializers of the two halves of this partial class run in no defined order.

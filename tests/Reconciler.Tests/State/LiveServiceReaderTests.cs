@@ -43,6 +43,20 @@ public class LiveServiceReaderTests
         Assert.Equal(bySerializer.Fields.Keys.Order(StringComparer.Ordinal), byReader.Fields.Keys);
     }
 
+    /// <summary>Other stored values are read with options that build sorted dictionaries on the ordinal comparer
+    /// (no normalising pass after reading): keys that sort differently by culture must come back in ordinal order.</summary>
+    [Fact]
+    public void Stored_history_comes_back_with_ordinal_dictionaries()
+    {
+        var entry = new HistoryEntry("h1", "prod", "c", null, "ci", DateTimeOffset.UnixEpoch, null, ApplyResult.Succeeded,
+            Map(("b", "x"), ("B", "y"), ("a-b", "z"), ("aB", "w")), null);
+
+        var read = StateJson.Deserialize<HistoryEntry>(StateJson.Serialize(entry), "test");
+
+        Assert.Same(StringComparer.Ordinal, read.ServiceOutcomes.KeyComparer);
+        Assert.Equal(["B", "a-b", "aB", "b"], read.ServiceOutcomes.Keys);
+    }
+
     [Fact]
     public void Bytes_that_are_not_UTF8_are_a_format_error_not_a_crash()
     {
