@@ -16,7 +16,9 @@ namespace Reconciler.Notifications;
 /// Posts Slack-compatible JSON (<c>{"text": ..., "attachments": [...]}</c>) to the hooks of reconciler.yaml for the
 /// events they subscribe to. Sending happens on background tasks: <see cref="OnApplyEvent"/> returns at once, each
 /// attempt has a timeout and is retried once (Polly), and every failure is a warning only. A deploy is never blocked
-/// or failed by a notification. <see cref="DrainAsync"/> gives pending posts a bounded time at shutdown.
+/// or failed by a notification. Posts to one hook are sent one after another, in event order, so a receiver never
+/// reads "succeeded" before "started" or one apply's outcome after the next apply's start; different hooks do not
+/// wait for each other. <see cref="DrainAsync"/> gives pending posts a bounded time at shutdown.
 /// </summary>
 public sealed class Notifier : IApplyObserver, IAsyncDisposable
 {
@@ -24,6 +26,8 @@ public sealed class Notifier : IApplyObserver, IAsyncDisposable
     private readonly TextWriter _warnings;
     private readonly ResiliencePipeline _pipeline;
     private readonly ConcurrentDictionary<int, Task> _pending = new();
+    private readonly Dictionary<string, Task> _lastPostByHook = new(StringComparer.Ordinal);
+    private readonly Lock _orderLock = new();
     private int _nextId;
 
     public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(5);
@@ -62,7 +66,18 @@ public sealed class Notifier : IApplyObserver, IAsyncDisposable
             foreach (var hook in hooks)
             {
                 var id = Interlocked.Increment(ref _nextId);
-                var task = Task.Run(() => SendAsync(hook, applyEvent.Kind, payload));
+                Task task;
+                lock (_orderLock)
+                {
+                    // SendAsync never faults (every failure is a warning), so awaiting the previous post is safe.
+                    var previous = _lastPostByHook.GetValueOrDefault(hook.Url, Task.CompletedTask);
+                    task = Task.Run(async () =>
+                    {
+                        await previous;
+                        await SendAsync(hook, applyEvent.Kind, payload);
+                    });
+                    _lastPostByHook[hook.Url] = task;
+                }
                 _pending[id] = task;
                 task.ContinueWith(_ => _pending.TryRemove(id, out Task? _), TaskScheduler.Default);
             }

@@ -53,6 +53,27 @@ public sealed class NotifierTests
     }
 
     [Fact]
+    public async Task Posts_to_one_hook_arrive_in_event_order_one_at_a_time()
+    {
+        // The first post is answered slowly: sent concurrently, the later events would overtake it.
+        await using var hook = await HookServer.StartAsync(failFirst: 0, slowFirst: TimeSpan.FromMilliseconds(300));
+        using var http = new HttpClient();
+        var warnings = new StringWriter();
+        await using var notifier = new Notifier(http, warnings, retryDelay: TimeSpan.FromMilliseconds(10));
+
+        NotificationEvent[] all = [NotificationEvent.Start, NotificationEvent.Success, NotificationEvent.Rollback];
+        notifier.OnApplyEvent(Event(NotificationEvent.Start, hook.Url, all));
+        notifier.OnApplyEvent(Event(NotificationEvent.Success, hook.Url, all));
+        notifier.OnApplyEvent(Event(NotificationEvent.Rollback, hook.Url, all));
+        Assert.Equal(0, await notifier.DrainAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(["started", "succeeded", "rolled back"],
+            hook.Requests.Select(r => JsonDocument.Parse(r).RootElement.GetProperty("text").GetString()!.Split(" production ")[1]));
+        Assert.Equal(1, hook.MaxInFlight);
+        Assert.Equal("", warnings.ToString());
+    }
+
+    [Fact]
     public async Task A_failing_hook_gives_one_warning_without_the_token_and_never_throws()
     {
         await using var hook = await HookServer.StartAsync(failFirst: int.MaxValue);
@@ -103,10 +124,12 @@ public sealed class NotifierTests
         private readonly WebApplication _app;
         public string Url { get; private set; } = "";
         public ConcurrentQueue<string> Requests { get; } = new();
+        private int _inFlight;
+        public int MaxInFlight { get; private set; }
 
         private HookServer(WebApplication app) => _app = app;
 
-        public static async Task<HookServer> StartAsync(int failFirst, Task? hang = null)
+        public static async Task<HookServer> StartAsync(int failFirst, Task? hang = null, TimeSpan slowFirst = default)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
@@ -114,12 +137,23 @@ public sealed class NotifierTests
             var app = builder.Build();
             var server = new HookServer(app);
             var failures = failFirst;
+            var served = 0;
+            var gate = new Lock();
             app.MapPost("/{**path}", async (HttpContext http) =>
             {
-                using var reader = new StreamReader(http.Request.Body);
-                server.Requests.Enqueue(await reader.ReadToEndAsync());
-                if (hang is not null) await hang.WaitAsync(http.RequestAborted);
-                http.Response.StatusCode = Interlocked.Decrement(ref failures) >= 0 ? 500 : 200;
+                lock (gate) server.MaxInFlight = Math.Max(server.MaxInFlight, ++server._inFlight);
+                try
+                {
+                    using var reader = new StreamReader(http.Request.Body);
+                    server.Requests.Enqueue(await reader.ReadToEndAsync());
+                    if (hang is not null) await hang.WaitAsync(http.RequestAborted);
+                    if (Interlocked.Increment(ref served) == 1 && slowFirst > TimeSpan.Zero) await Task.Delay(slowFirst, http.RequestAborted);
+                    http.Response.StatusCode = Interlocked.Decrement(ref failures) >= 0 ? 500 : 200;
+                }
+                finally
+                {
+                    lock (gate) server._inFlight--;
+                }
             });
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
