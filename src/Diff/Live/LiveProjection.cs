@@ -16,12 +16,17 @@ public static class LiveProjection
         var services = ImmutableSortedDictionary.CreateBuilder<string, LiveService>(StringComparer.Ordinal);
         foreach (var spec in desired.Services.Values)
         {
-            var release = ServiceFields.ReleaseId(spec);
+            var configHash = ServiceFields.ConfigHash(spec);
+            var release = ServiceFields.ReleaseId(spec, configHash);
             var hosts = ImmutableSortedDictionary.CreateBuilder<string, LiveHost>(StringComparer.Ordinal);
             if (desired.EnvironmentSpec.HostGroups.TryGetValue(spec.HostGroup, out var group))
                 foreach (var host in group.Hosts) hosts[host.Name] = new LiveHost(host.Name, release, null);
-            services[spec.Name] = new LiveService(spec.Name, spec.Version, release, ServiceFields.ConfigHash(spec), desired.Revision,
-                spec.DependsOn, ServiceFields.Flatten(spec), hosts.ToImmutable());
+            // Packed, as a store read gives it: a preview compares most services by their packing and never needs
+            // the dictionary. (A lone surrogate in some text cannot be packed exactly: that service keeps the dictionary.)
+            var packed = ServiceFields.Pack(spec);
+            services[spec.Name] = packed.IsExact
+                ? LiveService.FromPacked(spec.Name, spec.Version, release, configHash, desired.Revision, spec.DependsOn, packed, hosts.ToImmutable())
+                : new LiveService(spec.Name, spec.Version, release, configHash, desired.Revision, spec.DependsOn, ServiceFields.Flatten(spec), hosts.ToImmutable());
         }
         var toggles = ImmutableSortedDictionary.CreateBuilder<string, LiveToggle>(StringComparer.Ordinal);
         foreach (var t in desired.Toggles.Values) toggles[t.Name] = new LiveToggle(t.Name, t.Enabled, desired.Revision);

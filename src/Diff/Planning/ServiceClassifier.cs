@@ -33,7 +33,7 @@ internal static class ServiceClassifier
         // host of the group runs the release. Decided without building the fields or the host lists below; anything
         // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
         // classification, which gives the same answer.
-        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live.Fields))
+        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live))
             return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
                 live.ReleaseId, release, spec.HostGroup, [], [], 0);
 

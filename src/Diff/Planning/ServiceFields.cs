@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Reconciler.Diff.Live;
 using Reconciler.Schema.Model;
 
 namespace Reconciler.Diff.Planning;
@@ -24,36 +25,13 @@ public static class ServiceFields
     }
 
     /// <summary>The pairs of <see cref="Flatten"/> as an array sorted ordinally by path. The planner diffs this
-    /// against the live snapshot for every service (15,000 per environment in the benchmark,
-    /// docs/benchmarks/planner.md); an array filled in path order costs a fraction of a sorted tree.</summary>
+    /// against the live snapshot for every changed service; an array filled in path order costs a fraction of a sorted
+    /// tree (docs/benchmarks/planner.md).</summary>
     internal static KeyValuePair<string, string>[] FlattenSorted(ServiceSpec s)
     {
-        var f = new KeyValuePair<string, string>[18 + s.Health.Checks.Length + s.Config.Count];
-        var n = 0;
-        void Add(string path, string value) => f[n++] = new(path, value);
-        // Written in ordinal path order, so that usually nothing needs sorting (checked below, not assumed).
-        Add("artifact.sha256", s.Artifact.Sha256);
-        Add("artifact.url", s.Artifact.Url);
-        foreach (var (key, value) in s.Config)
-            Add("config." + key, Display(value));
-        Add("dependsOn", s.DependsOn.Length == 0 ? "" : string.Join(",", s.DependsOn));
-        Add("deploy.driver", DriverName(s.Deploy.Driver));
-        Add("deploy.keepReleases", Inv(s.Deploy.KeepReleases));
-        Add("deploy.path", s.Deploy.Path);
-        if (s.Deploy.RestartCommand is not null) Add("deploy.restartCommand", s.Deploy.RestartCommand);
-        if (s.Deploy.StopCommand is not null) Add("deploy.stopCommand", s.Deploy.StopCommand);
-        for (var i = 0; i < s.Health.Checks.Length; i++)
-            Add(i < CheckPaths.Length ? CheckPaths[i] : $"health.checks[{i}]", Describe(s.Health.Checks[i]));
-        Add("health.consecutivePasses", Inv(s.Health.ConsecutivePasses));
-        Add("health.deadline", Duration(s.Health.Deadline));
-        Add("health.interval", Duration(s.Health.Interval));
-        Add("health.minHealthy", Duration(s.Health.MinHealthy));
-        Add("hostGroup", s.HostGroup);
-        if (s.OnFailure is { } onFailure) Add("onFailure", OnFailureNames.TryGetValue(onFailure, out var name) ? name : onFailure.ToString().ToLowerInvariant());
-        if (s.Strategy.Kind == StrategyKind.Canary) Add("strategy.canary", Inv(s.Strategy.CanaryHosts));
-        Add("strategy.maxParallel", s.Strategy.MaxParallel.ToString());
-        Add("strategy.type", StrategyName(s.Strategy.Kind));
-        Add("version", s.Version);
+        var sink = new ArraySink(new KeyValuePair<string, string>[18 + s.Health.Checks.Length + s.Config.Count]);
+        Walk(s, ref sink);
+        var (f, n) = (sink.Pairs, sink.Count);
         if (n < f.Length) Array.Resize(ref f, n);
         // Out of order only with ten or more checks ("[10]" sorts before "[2]") or config keys not in ordinal
         // order. Paths are unique (fixed names, one per check index, one per config key): an unstable sort is exact.
@@ -64,6 +42,129 @@ public static class ServiceFields
             break;
         }
         return f;
+    }
+
+    /// <summary>Every field of <paramref name="s"/> into <paramref name="sink"/>, written in ordinal path order except in
+    /// the two cases <see cref="InPathOrder"/> excludes. The one definition of the snapshot's paths and values.</summary>
+    private static void Walk<TSink>(ServiceSpec s, ref TSink sink) where TSink : struct, IFieldSink
+    {
+        Span<char> buffer = stackalloc char[256];
+        sink.Add("artifact.sha256", s.Artifact.Sha256);
+        sink.Add("artifact.url", s.Artifact.Url);
+        foreach (var (key, value) in s.Config) sink.AddConfig(key, value);
+        sink.AddJoined("dependsOn", s.DependsOn);
+        sink.Add("deploy.driver", DriverName(s.Deploy.Driver));
+        sink.Add("deploy.keepReleases", Int(s.Deploy.KeepReleases, buffer));
+        sink.Add("deploy.path", s.Deploy.Path);
+        if (s.Deploy.RestartCommand is not null) sink.Add("deploy.restartCommand", s.Deploy.RestartCommand);
+        if (s.Deploy.StopCommand is not null) sink.Add("deploy.stopCommand", s.Deploy.StopCommand);
+        for (var i = 0; i < s.Health.Checks.Length; i++)
+        {
+            var path = i < CheckPaths.Length ? CheckPaths[i] : $"health.checks[{i}]";
+            if (TryDescribe(s.Health.Checks[i], buffer, out var n)) sink.Add(path, buffer[..n]);
+            else sink.Add(path, Describe(s.Health.Checks[i]));
+        }
+        sink.Add("health.consecutivePasses", Int(s.Health.ConsecutivePasses, buffer));
+        sink.Add("health.deadline", buffer[..FormatDuration(s.Health.Deadline, buffer)]);
+        sink.Add("health.interval", buffer[..FormatDuration(s.Health.Interval, buffer)]);
+        sink.Add("health.minHealthy", buffer[..FormatDuration(s.Health.MinHealthy, buffer)]);
+        sink.Add("hostGroup", s.HostGroup);
+        if (s.OnFailure is { } onFailure) sink.Add("onFailure", OnFailureNames.TryGetValue(onFailure, out var name) ? name : onFailure.ToString().ToLowerInvariant());
+        if (s.Strategy.Kind == StrategyKind.Canary) sink.Add("strategy.canary", Int(s.Strategy.CanaryHosts, buffer));
+        sink.Add("strategy.maxParallel", s.Strategy.MaxParallel.ToString());
+        sink.Add("strategy.type", StrategyName(s.Strategy.Kind));
+        sink.Add("version", s.Version);
+    }
+
+    /// <summary>True when <see cref="Walk"/> writes <paramref name="s"/>'s fields in ordinal path order: fewer than ten
+    /// checks and config keys on the ordinal comparer.</summary>
+    private static bool InPathOrder(ServiceSpec s) =>
+        s.Health.Checks.Length <= CheckPaths.Length && ReferenceEquals(s.Config.KeyComparer, StringComparer.Ordinal);
+
+    /// <summary>Where <see cref="Walk"/> writes.</summary>
+    private interface IFieldSink
+    {
+        void Add(string path, string value);
+        void Add(string path, ReadOnlySpan<char> value);
+        void AddConfig(string key, ConfigValue value);
+        void AddJoined(string path, ImmutableArray<string> names);   // the names joined with ","
+    }
+
+    private struct ArraySink(KeyValuePair<string, string>[] pairs) : IFieldSink
+    {
+        public readonly KeyValuePair<string, string>[] Pairs = pairs;
+        public int Count;
+
+        public void Add(string path, string value) => Pairs[Count++] = new(path, value);
+        public void Add(string path, ReadOnlySpan<char> value) => Pairs[Count++] = new(path, new string(value));
+        public void AddConfig(string key, ConfigValue value) => Pairs[Count++] = new("config." + key, Display(value));
+        public void AddJoined(string path, ImmutableArray<string> names) => Pairs[Count++] = new(path, names.Length == 0 ? "" : string.Join(",", names));
+    }
+
+    private readonly struct PackingSink(PackedFields.Writer writer) : IFieldSink
+    {
+        public void Add(string path, string value) => writer.Add(path, value);
+        public void Add(string path, ReadOnlySpan<char> value) => writer.Add(path, value);
+
+        public void AddConfig(string key, ConfigValue value)
+        {
+            writer.Append("config.");
+            writer.Append(key);
+            writer.EndString();
+            switch (value) // as Display
+            {
+                case ConfigValue.Literal l: writer.Append(l.Value); break;
+                case ConfigValue.Secret secret:
+                    writer.Append(SecretPrefix);
+                    writer.Append(secret.Reference);
+                    writer.Append(")");
+                    break;
+                default: throw new ArgumentOutOfRangeException(nameof(value));
+            }
+            writer.EndString();
+        }
+
+        public void AddJoined(string path, ImmutableArray<string> names)
+        {
+            writer.Append(path);
+            writer.EndString();
+            for (var i = 0; i < names.Length; i++)
+            {
+                if (i > 0) writer.Append(",");
+                writer.Append(names[i]);
+            }
+            writer.EndString();
+        }
+    }
+
+    /// <summary>The snapshot of <paramref name="s"/> packed (what <see cref="Flatten"/> gives, as <see cref="PackedFields"/>).</summary>
+    public static PackedFields Pack(ServiceSpec s)
+    {
+        if (!InPathOrder(s)) return PackedFields.Pack(FlattenSorted(s));
+        var writer = new PackedFields.Writer();
+        var sink = new PackingSink(writer);
+        Walk(s, ref sink);
+        return writer.ToPacked();
+    }
+
+    [ThreadStatic] private static PackedFields.Writer? t_writer;
+
+    /// <summary>
+    /// True when <see cref="FlattenSorted"/> of <paramref name="s"/> is exactly the live snapshot (same paths, same values,
+    /// same order), decided by packing the spec into a reused buffer and comparing it with the live packing byte for byte:
+    /// for a service read from a store, neither side builds a string or a dictionary. False when anything differs, and
+    /// also for specs not written in path order (<see cref="InPathOrder"/>); the caller then diffs in full, which gives
+    /// the same answer.
+    /// </summary>
+    internal static bool FieldsEqual(ServiceSpec s, LiveService live)
+    {
+        if (!InPathOrder(s)) return false;
+        var packed = live.GetPackedFields();
+        var writer = t_writer ??= new PackedFields.Writer();
+        writer.Reset();
+        var sink = new PackingSink(writer);
+        Walk(s, ref sink);
+        return packed.SameAs(writer.Written, writer.IsExact);
     }
 
     private static readonly string[] CheckPaths = [.. Enumerable.Range(0, 10).Select(i => $"health.checks[{i}]")];
@@ -209,108 +310,9 @@ public static class ServiceFields
         return true;
     }
 
-    /// <summary>
-    /// True when <see cref="FlattenSorted"/> of <paramref name="s"/> is exactly <paramref name="fields"/> (same
-    /// paths, same values), decided without building it: a converged service, the common case, then costs a walk
-    /// over the live snapshot and no strings. False when anything differs, and also for the specs whose fields
-    /// need sorting (ten or more checks, config under another comparer) or do not fit the buffer; the caller then
-    /// diffs in full, which gives the same answer.
-    /// </summary>
-    internal static bool FieldsEqual(ServiceSpec s, ImmutableSortedDictionary<string, string> fields)
-    {
-        var checks = s.Health.Checks;
-        if (checks.Length > CheckPaths.Length || !ReferenceEquals(s.Config.KeyComparer, StringComparer.Ordinal)
-            || !ReferenceEquals(fields.KeyComparer, StringComparer.Ordinal))
-            return false;
-        var count = 14 + checks.Length + s.Config.Count + (s.Deploy.RestartCommand is null ? 0 : 1) + (s.Deploy.StopCommand is null ? 0 : 1)
-                    + (s.OnFailure is null ? 0 : 1) + (s.Strategy.Kind == StrategyKind.Canary ? 1 : 0);
-        if (fields.Count != count) return false;
-
-        // The same paths in the same order as FlattenSorted writes them; equal counts make the walk exhaustive.
-        var live = new FieldWalk(fields);
-        try
-        {
-            Span<char> buffer = stackalloc char[256];
-            if (!live.Next("artifact.sha256", s.Artifact.Sha256) || !live.Next("artifact.url", s.Artifact.Url)) return false;
-            foreach (var (key, value) in s.Config)
-                if (!live.NextConfig(key, value)) return false;
-            if (!live.NextJoined("dependsOn", s.DependsOn)) return false;
-            if (!live.Next("deploy.driver", DriverName(s.Deploy.Driver))) return false;
-            if (!live.Next("deploy.keepReleases", Int(s.Deploy.KeepReleases, buffer))) return false;
-            if (!live.Next("deploy.path", s.Deploy.Path)) return false;
-            if (s.Deploy.RestartCommand is not null && !live.Next("deploy.restartCommand", s.Deploy.RestartCommand)) return false;
-            if (s.Deploy.StopCommand is not null && !live.Next("deploy.stopCommand", s.Deploy.StopCommand)) return false;
-            for (var i = 0; i < checks.Length; i++)
-                if (!TryDescribe(checks[i], buffer, out var n) || !live.Next(CheckPaths[i], buffer[..n])) return false;
-            if (!live.Next("health.consecutivePasses", Int(s.Health.ConsecutivePasses, buffer))) return false;
-            if (!live.Next("health.deadline", buffer[..FormatDuration(s.Health.Deadline, buffer)])) return false;
-            if (!live.Next("health.interval", buffer[..FormatDuration(s.Health.Interval, buffer)])) return false;
-            if (!live.Next("health.minHealthy", buffer[..FormatDuration(s.Health.MinHealthy, buffer)])) return false;
-            if (!live.Next("hostGroup", s.HostGroup)) return false;
-            if (s.OnFailure is { } onFailure && !live.Next("onFailure", OnFailureNames.TryGetValue(onFailure, out var name) ? name : onFailure.ToString().ToLowerInvariant()))
-                return false;
-            if (s.Strategy.Kind == StrategyKind.Canary && !live.Next("strategy.canary", Int(s.Strategy.CanaryHosts, buffer))) return false;
-            if (!live.Next("strategy.maxParallel", s.Strategy.MaxParallel.ToString())) return false;
-            if (!live.Next("strategy.type", StrategyName(s.Strategy.Kind))) return false;
-            return live.Next("version", s.Version);
-        }
-        finally
-        {
-            live.Dispose();
-        }
-    }
-
     private static ReadOnlySpan<char> Int(int value, Span<char> buffer)
     {
         value.TryFormat(buffer, out var n, default, CultureInfo.InvariantCulture);
         return buffer[..n];
     }
-
-    /// <summary>Steps through a live snapshot, comparing each entry with the path and value expected next.</summary>
-    private struct FieldWalk(ImmutableSortedDictionary<string, string> fields) : IDisposable
-    {
-        private ImmutableSortedDictionary<string, string>.Enumerator _entries = fields.GetEnumerator();
-
-        public bool Next(string path, ReadOnlySpan<char> value) =>
-            _entries.MoveNext() && _entries.Current.Key == path && _entries.Current.Value is { } shown && value.SequenceEqual(shown);
-
-        public bool NextConfig(string key, ConfigValue value)
-        {
-            if (!_entries.MoveNext()) return false;
-            var (path, shown) = _entries.Current;
-            if (shown is null || path.Length != "config.".Length + key.Length || !path.StartsWith("config.", StringComparison.Ordinal)
-                || !path.AsSpan("config.".Length).SequenceEqual(key))
-                return false;
-            return value switch // as Display
-            {
-                ConfigValue.Literal l => shown == l.Value,
-                ConfigValue.Secret secret => shown.Length == SecretPrefix.Length + secret.Reference.Length + 1
-                    && shown.StartsWith(SecretPrefix, StringComparison.Ordinal)
-                    && shown.AsSpan(SecretPrefix.Length, secret.Reference.Length).SequenceEqual(secret.Reference) && shown[^1] == ')',
-                _ => false,
-            };
-        }
-
-        /// <summary>The next value is the names joined with ",", as <see cref="FlattenSorted"/> writes dependsOn.</summary>
-        public bool NextJoined(string path, ImmutableArray<string> names)
-        {
-            if (!_entries.MoveNext() || _entries.Current.Key != path || _entries.Current.Value is null) return false;
-            var rest = _entries.Current.Value.AsSpan();
-            for (var i = 0; i < names.Length; i++)
-            {
-                if (i > 0)
-                {
-                    if (rest.IsEmpty || rest[0] != ',') return false;
-                    rest = rest[1..];
-                }
-                if (!rest.StartsWith(names[i], StringComparison.Ordinal)) return false;
-                rest = rest[names[i].Length..];
-            }
-            return rest.IsEmpty;
-        }
-
-        public void Dispose() => _entries.Dispose();
-    }
-
-    private static string Inv(long v) => v.ToString(CultureInfo.InvariantCulture);
 }

@@ -50,6 +50,7 @@ internal static class LiveServiceReader
         string? name = null, version = null, releaseId = null, configHash = null, commit = null;
         ImmutableArray<string>? dependsOn = null;
         ImmutableSortedDictionary<string, string>? fields = null;
+        PackedFields? packed = null;
         ImmutableSortedDictionary<string, LiveHost>? hosts = null;
         var seen = 0;
         while (Property(ref reader) is { } property)
@@ -70,15 +71,18 @@ internal static class LiveServiceReader
                 case 8: configHash = String(ref reader); break;
                 case 16: commit = String(ref reader); break;
                 case 32: dependsOn = Strings(ref reader); break;
-                case 64: fields = StringMap(ref reader); break;
+                case 64: (packed, fields) = Fields(ref reader); break;
                 default: hosts = Hosts(ref reader); break;
             }
         }
         if (reader.Read()) throw new JsonException("content after the stored service");
-        return new LiveService(
-            name ?? throw Missing("name"), version ?? throw Missing("version"), releaseId ?? throw Missing("releaseId"),
-            configHash ?? throw Missing("configHash"), commit ?? throw Missing("commit"), dependsOn ?? [],
-            fields ?? throw Missing("fields"), hosts ?? throw Missing("hosts"));
+        if (packed is null && fields is null) throw Missing("fields");
+        (name, version, releaseId) = (name ?? throw Missing("name"), version ?? throw Missing("version"), releaseId ?? throw Missing("releaseId"));
+        (configHash, commit) = (configHash ?? throw Missing("configHash"), commit ?? throw Missing("commit"));
+        if (hosts is null) throw Missing("hosts");
+        return packed is not null
+            ? LiveService.FromPacked(name, version, releaseId, configHash, commit, dependsOn ?? [], packed, hosts)
+            : new LiveService(name, version, releaseId, configHash, commit, dependsOn ?? [], fields!, hosts);
     }
 
     private static JsonException Missing(string property) => new($"missing property '{property}' in a stored service");
@@ -130,13 +134,53 @@ internal static class LiveServiceReader
         return items.ToImmutable();
     }
 
-    private static ImmutableSortedDictionary<string, string> StringMap(ref Utf8JsonReader reader)
+    [ThreadStatic] private static PackedFields.Writer? t_fieldsWriter;
+    [ThreadStatic] private static byte[]? t_unescaped;
+
+    /// <summary>
+    /// The fields object, packed as it is read (no string or dictionary per field: the planner compares a converged
+    /// service by its packing, <see cref="PackedFields"/>). The packing stands for the fields when its paths ascend, as
+    /// the product writes them (a sorted dictionary), which also proves no path repeats. Otherwise the dictionary is
+    /// built now, so that a duplicate path is reported while the store is read, as the serializer would.
+    /// </summary>
+    private static (PackedFields? Packed, ImmutableSortedDictionary<string, string>? Map) Fields(ref Utf8JsonReader reader)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException($"expected an object, found {reader.TokenType}");
-        var map = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        while (Property(ref reader) is { } key)
-            if (!map.TryAdd(key, String(ref reader))) throw new JsonException($"duplicate key '{key}'");
-        return map.ToImmutable();
+        var writer = t_fieldsWriter ??= new PackedFields.Writer();
+        writer.Reset();
+        while (true)
+        {
+            if (!reader.Read()) throw new JsonException("truncated stored service");
+            if (reader.TokenType == JsonTokenType.EndObject) break;
+            AppendText(ref reader, writer);
+            if (!reader.Read()) throw new JsonException("truncated stored service");
+            if (reader.TokenType != JsonTokenType.String) throw new JsonException($"expected a string, found {reader.TokenType}");
+            AppendText(ref reader, writer);
+        }
+        var packed = writer.ToPacked();
+        if (writer.PathsAscending) return (packed, null);
+        try
+        {
+            return (null, packed.Unpack());
+        }
+        catch (InvalidDataException e)
+        {
+            throw new JsonException(e.Message, e);
+        }
+    }
+
+    /// <summary>The current string or property name into the packing, unescaped; text that is not UTF-8 is refused.</summary>
+    private static void AppendText(ref Utf8JsonReader reader, PackedFields.Writer writer)
+    {
+        var utf8 = reader.ValueSpan;
+        if (reader.ValueIsEscaped)
+        {
+            var buffer = t_unescaped is { } b && b.Length >= utf8.Length ? b : t_unescaped = new byte[Math.Max(utf8.Length, 1024)];
+            utf8 = buffer.AsSpan(0, reader.CopyString(buffer));
+        }
+        if (!System.Text.Unicode.Utf8.IsValid(utf8)) throw new JsonException("a stored string is not valid UTF-8");
+        writer.AppendUtf8(utf8);
+        writer.EndString();
     }
 
     private static ImmutableSortedDictionary<string, LiveHost> Hosts(ref Utf8JsonReader reader)

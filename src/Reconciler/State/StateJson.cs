@@ -22,15 +22,32 @@ internal static class StateJson
         }
         catch (JsonException e)
         {
-            throw new StateStoreUnavailableException(
-                $"stored value at {where} is not valid {typeof(T).Name} JSON ({e.Message}). The store was changed by hand or by an " +
-                "incompatible version; fix or remove that value. Nothing was written.", e);
+            throw Corrupt<T>(where, e);
         }
     }
 
+    /// <summary>As <see cref="Deserialize{T}(string, string)"/>, from the stored UTF-8; a service is read straight from
+    /// the bytes, strictly (text that is not UTF-8 is corrupt state).</summary>
+    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, string where)
+    {
+        if (typeof(T) != typeof(LiveService)) return Deserialize<T>(System.Text.Encoding.UTF8.GetString(utf8), where);
+        try
+        {
+            return (T)(object)LiveServiceReader.Read(utf8);
+        }
+        catch (JsonException e)
+        {
+            throw Corrupt<T>(where, e);
+        }
+    }
+
+    private static StateStoreUnavailableException Corrupt<T>(string where, JsonException e) => new(
+        $"stored value at {where} is not valid {typeof(T).Name} JSON ({e.Message}). The store was changed by hand or by an " +
+        "incompatible version; fix or remove that value. Nothing was written.", e);
+
     /// <summary>Parses many stored values on every core (an environment holds thousands of services); the first bad
     /// value in list order is the one reported, as a sequential read would.</summary>
-    public static List<T> DeserializeAll<T>(IReadOnlyList<(string Name, string Body)> bodies, Func<string, string> where)
+    public static List<T> DeserializeAll<T>(IReadOnlyList<(string Name, byte[] Body)> bodies, Func<string, string> where)
     {
         var values = new T[bodies.Count];
         var errors = new Exception?[bodies.Count];
@@ -42,9 +59,6 @@ internal static class StateJson
         if (Array.Find(errors, e => e is not null) is { } first) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         return [.. values];
     }
-
-    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, string where) => Deserialize<T>(System.Text.Encoding.UTF8.GetString(utf8), where);
-
 
     public static LiveState BuildState(string env, long version, IEnumerable<LiveService> services, IEnumerable<LiveToggle> toggles, string? lastGood) =>
         new(env, version,

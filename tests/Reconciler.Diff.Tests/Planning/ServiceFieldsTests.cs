@@ -68,16 +68,44 @@ public class ServiceFieldsTests
             var variants = new List<ImmutableSortedDictionary<string, string>> { snapshot, snapshot.Add("zz", "1"), snapshot.Add("a", "1") };
             foreach (var (path, value) in snapshot)
                 variants.AddRange([snapshot.SetItem(path, value + "x"), snapshot.SetItem(path, ""), snapshot.Remove(path), snapshot.SetItem(path, "secret(" + value + ")")]);
-            foreach (var live in variants)
+            foreach (var fields in variants)
             {
-                var same = ServiceClassifier.Diff(live, ServiceFields.FlattenSorted(spec)).IsEmpty;
-                var shortcut = ServiceFields.FieldsEqual(spec, live);
-                // The shortcut may decline (and the planner then diffs), but never claims equal fields that differ.
-                if (exact) Assert.Equal(same, shortcut);
-                else Assert.True(!shortcut || same);
+                var same = ServiceClassifier.Diff(fields, ServiceFields.FlattenSorted(spec)).IsEmpty;
+                // Both forms a live snapshot comes in: built as a dictionary (tests, hand-written state) and packed (stores).
+                foreach (var live in new[] { Live(fields), LivePacked(fields) })
+                {
+                    var shortcut = ServiceFields.FieldsEqual(spec, live);
+                    // The shortcut may decline (and the planner then diffs), but never claims equal fields that differ.
+                    if (exact) Assert.Equal(same, shortcut);
+                    else Assert.True(!shortcut || same);
+                }
             }
-            Assert.Equal(exact, ServiceFields.FieldsEqual(spec, snapshot));
+            Assert.Equal(exact, ServiceFields.FieldsEqual(spec, Live(snapshot)));
+            Assert.Equal(exact, ServiceFields.FieldsEqual(spec, LivePacked(snapshot)));
         }
+    }
+
+    private static LiveService Live(ImmutableSortedDictionary<string, string> fields) =>
+        new("api", "1.0.0", "r", "h", "c", [], fields, ImmutableSortedDictionary<string, LiveHost>.Empty);
+
+    private static LiveService LivePacked(ImmutableSortedDictionary<string, string> fields) =>
+        LiveService.FromPacked("api", "1.0.0", "r", "h", "c", [], PackedFields.Pack(fields), ImmutableSortedDictionary<string, LiveHost>.Empty);
+
+    [Fact]
+    public void A_spec_packs_to_its_flattened_fields()
+    {
+        var lone = Svc("api", config: [("A", "x\ud800y")]);
+        foreach (var spec in new[] { Svc("api", "1.2.3", ["db", "cache"], config: [("A", "1"), ("S", "secret:env:X")]), Awkward(), Svc("web") })
+        {
+            var packed = ServiceFields.Pack(spec);
+            Assert.True(packed.IsExact);
+            Assert.Equal(PackedFields.Pack(ServiceFields.FlattenSorted(spec)).Bytes.ToArray(), packed.Bytes.ToArray());
+            Assert.Equal(ServiceFields.Flatten(spec), packed.Unpack());
+        }
+        // A lone surrogate cannot be packed exactly: such a packing never proves equality.
+        var inexact = ServiceFields.Pack(lone);
+        Assert.False(inexact.IsExact);
+        Assert.False(ServiceFields.FieldsEqual(lone, Live(ServiceFields.Flatten(lone))));
     }
 
     [Fact]

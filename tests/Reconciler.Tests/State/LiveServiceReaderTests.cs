@@ -41,6 +41,20 @@ public class LiveServiceReaderTests
         Assert.Same(StringComparer.Ordinal, byReader.Fields.KeyComparer);
         Assert.Same(StringComparer.Ordinal, byReader.Hosts.KeyComparer);
         Assert.Equal(bySerializer.Fields.Keys.Order(StringComparer.Ordinal), byReader.Fields.Keys);
+
+        // The stores hand over the stored bytes: the same service, its fields held packed until read.
+        var fromBytes = LiveServiceReader.Read(System.Text.Encoding.UTF8.GetBytes(stored));
+        Assert.Equal(PackedFields.Pack(bySerializer.Fields.WithComparers(StringComparer.Ordinal)).Bytes.ToArray(), fromBytes.GetPackedFields().Bytes.ToArray());
+        Assert.Equal(stored, StateJson.Serialize(fromBytes));
+    }
+
+    [Fact]
+    public void Fields_stored_out_of_order_or_escaped_read_as_the_same_snapshot()
+    {
+        var service = LiveServiceReader.Read("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"version":"1","config.\u0041":"\u00fc\n","artifact.url":"u"},"hosts":{}}""");
+
+        Assert.Equal(Map(("artifact.url", "u"), ("config.A", "ü\n"), ("version", "1")), service.Fields);
+        Assert.Equal(PackedFields.Pack(service.Fields).Bytes.ToArray(), service.GetPackedFields().Bytes.ToArray());
     }
 
     /// <summary>Other stored values are read with options that build sorted dictionaries on the ordinal comparer
@@ -64,6 +78,12 @@ public class LiveServiceReaderTests
         bytes[Array.IndexOf(bytes, (byte)'X')] = 0xFF;
 
         Assert.ThrowsAny<JsonException>(() => LiveServiceReader.Read(bytes));
+        // ... also inside the fields, which are packed without decoding: checked as they are read, not when first used.
+        var inFields = System.Text.Encoding.UTF8.GetBytes("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"aX"},"hosts":{}}""");
+        inFields[Array.IndexOf(inFields, (byte)'X')] = 0xFF;
+        Assert.ThrowsAny<JsonException>(() => LiveServiceReader.Read(inFields));
+        inFields[Array.IndexOf(inFields, (byte)0xFF)] = 0xC3;   // a truncated two-byte sequence
+        Assert.ThrowsAny<JsonException>(() => LiveServiceReader.Read(inFields));
     }
 
     [Fact]
@@ -74,7 +94,8 @@ public class LiveServiceReaderTests
 
         Assert.Equal("8080", first.Fields["config.PORT"]);
         Assert.Equal("9090", second.Fields["config.PORT"]);
-        Assert.Same(first.Fields.Keys.Single(), second.Fields.Keys.Single());
+        Assert.Same(first.Version, second.Version);
+        Assert.Same(first.Commit, second.Commit);
     }
 
     [Theory]
@@ -82,7 +103,10 @@ public class LiveServiceReaderTests
     [InlineData("""{"version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "missing property 'name'")]
     [InlineData("""{"name":"a","name":"b","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "duplicate property 'name'")]
     [InlineData("""{"name":1,"version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}}""", "expected a string")]
-    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"1","k":"2"},"hosts":{}}""", "duplicate key 'k'")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"1","k":"2"},"hosts":{}}""", "duplicate path 'k' in the fields")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"1","j":"2","k":"3"},"hosts":{}}""", "duplicate path 'k' in the fields")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":1},"hosts":{}}""", "expected a string")]
+    [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"k":"\ud800"},"hosts":{}}""", "")]
     [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{"h":{"host":"h"}}}""", "missing property 'activeRelease'")]
     [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{"h":{"host":"h","activeRelease":"r","x":"y"}}}""", "unknown or duplicate property 'x'")]
     [InlineData("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{},"hosts":{}} []""", "")]

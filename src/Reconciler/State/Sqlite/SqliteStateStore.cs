@@ -43,7 +43,7 @@ public sealed class SqliteStateStore : IStateStore
         using var tx = c.BeginTransaction(deferred: true);   // one read snapshot for all three reads (WAL: readers never block writers)
         var (version, lastGood) = ReadEnvironmentRow(c, tx, environment);
         var services = StateJson.DeserializeAll<LiveService>(
-            ReadBodies(c, tx, "SELECT name, body FROM services WHERE env = $env ORDER BY name", environment),
+            ReadUtf8Bodies(c, tx, "SELECT name, body FROM services WHERE env = $env ORDER BY name", environment),
             name => $"{Describe} services[{environment}/{name}]");
         var toggles = ReadBodies(c, tx, "SELECT name, body FROM toggles WHERE env = $env ORDER BY name", environment)
             .Select(b => StateJson.Deserialize<LiveToggle>(b.Body, $"{Describe} toggles[{environment}/{b.Name}]")).ToList();
@@ -229,6 +229,16 @@ public sealed class SqliteStateStore : IStateStore
     {
         using var cmd = Command(c, tx, sql, ("$env", env));
         return ReadAll(cmd);
+    }
+
+    /// <summary>As <see cref="ReadBodies"/>, each body as the UTF-8 SQLite holds (no UTF-16 string to encode again).</summary>
+    private static List<(string Name, byte[] Body)> ReadUtf8Bodies(SqliteConnection c, SqliteTransaction? tx, string sql, string env)
+    {
+        using var cmd = Command(c, tx, sql, ("$env", env));
+        using var r = cmd.ExecuteReader();
+        var list = new List<(string, byte[])>();
+        while (r.Read()) list.Add((r.GetString(0), r.GetFieldValue<byte[]>(1)));
+        return list;
     }
 
     private static List<(string Name, string Body)> ReadAll(SqliteCommand cmd)
