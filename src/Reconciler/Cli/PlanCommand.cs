@@ -97,24 +97,30 @@ internal static class PlanCommand
 
         var planning = Stopwatch.StartNew();
         var planningCpu = CpuMs();
-        var storeReads = new System.Collections.Concurrent.ConcurrentDictionary<string, (int Services, long Ms)>();
+        var phases = new System.Collections.Concurrent.ConcurrentDictionary<string, string>();   // --verbose: where each environment's time went
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
+            var phase = Stopwatch.StartNew();
             LiveState? fromStore = null;
+            var timings = new StringBuilder(name).Append(':');
             if (liveStore is not null)
             {
-                var reading = Stopwatch.StartNew();
                 fromStore = liveStore.Read(name, ct);
-                storeReads[name] = (fromStore.Services.Count, reading.ElapsedMilliseconds);
+                timings.Append($" read the live state ({fromStore.Services.Count} services) from the state store in {phase.ElapsedMilliseconds} ms,");
             }
+            phase.Restart();
             var desired = BuildDesired(model, name) with { Revision = infra.BoundRevision };
             var liveState = liveFromFile ?? fromStore ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
                 ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
                 : LiveState.Empty(name));
+            timings.Append($" desired{(baseModel is null ? "" : " and base")} state in {phase.ElapsedMilliseconds} ms,");
             try
             {
-                return Planner.Plan(desired, liveState, new PlanOptions(baseCommit));
+                phase.Restart();
+                var plan = Planner.Plan(desired, liveState, new PlanOptions(baseCommit));
+                phases[name] = timings.Append($" planner in {phase.ElapsedMilliseconds} ms").ToString();
+                return plan;
             }
             catch (PlanningException e)
             {
@@ -133,8 +139,8 @@ internal static class PlanCommand
         planning.Stop();
         planningCpu = CpuMs() - planningCpu;
         if (a.Verbose)
-            foreach (var (name, (services, ms)) in storeReads.OrderBy(r => r.Key, StringComparer.Ordinal))
-                stderr.WriteLine($"read the live state of {name} ({services} services) from the state store in {ms} ms");
+            foreach (var (_, line) in phases.OrderBy(r => r.Key, StringComparer.Ordinal))
+                stderr.WriteLine(line);
         var rendering = Stopwatch.StartNew();
         var renderingCpu = CpuMs();
 
