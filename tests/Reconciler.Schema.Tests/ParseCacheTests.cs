@@ -143,7 +143,7 @@ public class ParseCacheTests
 
     private sealed class CorruptCache(byte[] entry) : IParseCache
     {
-        public bool TryGet(string contentId, out byte[] value)
+        public bool TryGet(string contentId, out ReadOnlyMemory<byte> value)
         {
             value = entry;
             return true;

@@ -169,7 +169,8 @@ internal static class PlanCommand
         if (a.Verbose)
             stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
                              $"rendered and wrote in {rendering.ElapsedMilliseconds} ms ({CpuMs() - renderingCpu} ms CPU); " +
-                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started)");
+                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started); " +
+                             $"garbage collections gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
 
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
     }

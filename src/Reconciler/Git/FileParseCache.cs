@@ -58,7 +58,7 @@ public sealed class FileParseCache : IParseCache
     public int Misses => _misses;
     private int _hits, _misses;
 
-    public bool TryGet(string contentId, out byte[] entry)
+    public bool TryGet(string contentId, out ReadOnlyMemory<byte> entry)
     {
         if (_added.TryGetValue(contentId, out var added))
         {
@@ -69,12 +69,12 @@ public sealed class FileParseCache : IParseCache
         if (_onDisk.Value.TryGetValue(contentId, out var record))
         {
             _used[contentId] = true;
-            entry = record[ChecksumLength..].ToArray();
+            entry = record[ChecksumLength..];   // a view into the pack, which stays in memory anyway
             Interlocked.Increment(ref _hits);
             return true;
         }
         Interlocked.Increment(ref _misses);
-        entry = [];
+        entry = default;
         return false;
     }
 

@@ -9,14 +9,14 @@ public sealed class MemoryParseCache : IParseCache
 
     public int Count => _entries.Count;
 
-    public bool TryGet(string contentId, out byte[] entry)
+    public bool TryGet(string contentId, out ReadOnlyMemory<byte> entry)
     {
         if (_entries.TryGetValue(contentId, out var found))
         {
             entry = found;
             return true;
         }
-        entry = [];
+        entry = default;
         return false;
     }
 

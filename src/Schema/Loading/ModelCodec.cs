@@ -456,6 +456,9 @@ internal ref struct ModelReaderSpan(ReadOnlySpan<byte> data)
 
     public readonly bool AtEnd => _position == _data.Length;
 
+    /// <summary>How many bytes have been read.</summary>
+    public readonly int Position => _position;
+
     private ReadOnlySpan<byte> Take(int length)
     {
         if (length < 0 || length > _data.Length - _position) throw new FormatException("truncated cache entry");

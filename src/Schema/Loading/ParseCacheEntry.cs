@@ -38,16 +38,18 @@ internal static class ParseCacheEntry
             WriteDiagnostics(w, model.Diagnostics);
             ModelCodec.Write(w, model.Definition);
         }
-        w.Bytes(source);
+        w.Bytes(source.Span);
         return w.WrittenSpan.ToArray();
     }
 
-    public static bool TryRead(byte[] entry, string expectedKind, string path, out ParsedFile? file)
+    /// <summary>Reads an entry; the file's source stays a view into <paramref name="entry"/> (not copied: a warm load
+    /// reads thousands of entries and rarely looks at a source again).</summary>
+    public static bool TryRead(ReadOnlyMemory<byte> entry, string expectedKind, string path, out ParsedFile? file)
     {
         file = null;
         try
         {
-            var r = new ModelReaderSpan(entry);
+            var r = new ModelReaderSpan(entry.Span);
             foreach (var b in Magic)
                 if (r.Byte() != b) return false;
             if (r.String() != BuildId || r.String() != expectedKind) return false;
@@ -60,7 +62,8 @@ internal static class ParseCacheEntry
                 var modelDiagnostics = ReadDiagnostics(ref r);
                 model = new FileModel(ModelCodec.Read(ref r, path), fingerprint, modelDiagnostics);
             }
-            var source = r.Bytes().ToArray();
+            var length = r.Bytes().Length;
+            var source = entry.Slice(r.Position - length, length);
             if (!r.AtEnd) return false;
             file = new ParsedFile(expectedKind, hasRoot, () => ConvertAgain(source), diagnostics, source, model);
             return true;
@@ -72,9 +75,9 @@ internal static class ParseCacheEntry
     }
 
     /// <summary>The same conversion that made the entry (same build), so the same tree and positions.</summary>
-    private static (Newtonsoft.Json.Linq.JToken? Root, Dictionary<string, NodeInfo> Nodes) ConvertAgain(byte[] source)
+    private static (Newtonsoft.Json.Linq.JToken? Root, Dictionary<string, NodeInfo> Nodes) ConvertAgain(ReadOnlyMemory<byte> source)
     {
-        var (root, nodes, _) = YamlToJson.Convert(source);
+        var (root, nodes, _) = YamlToJson.Convert(source.ToArray());   // rare: an error to place, or other defaults
         return (root, nodes);
     }
 

@@ -35,7 +35,7 @@ internal sealed class ParsedFile
 
     /// <summary>A cached file: <paramref name="decodeTree"/> runs at most once, on first use of <see cref="Root"/> or <see cref="Nodes"/>.</summary>
     public ParsedFile(string kind, bool hasRoot, Func<(JToken? Root, Dictionary<string, NodeInfo> Nodes)> decodeTree,
-        List<FileDiagnostic> diagnostics, byte[] source, FileModel? cachedModel)
+        List<FileDiagnostic> diagnostics, ReadOnlyMemory<byte> source, FileModel? cachedModel)
     {
         Kind = kind;
         HasRoot = hasRoot;
@@ -60,7 +60,7 @@ internal sealed class ParsedFile
     public List<FileDiagnostic> Diagnostics { get; }
 
     /// <summary>The YAML bytes the file was made from: what the parse cache keeps to rebuild the tree on demand.</summary>
-    public byte[]? Source { get; init; }
+    public ReadOnlyMemory<byte>? Source { get; init; }
 
     /// <summary>For a file from the cache: its typed definition and per-file findings, if the entry had them.</summary>
     public FileModel? CachedModel { get; }

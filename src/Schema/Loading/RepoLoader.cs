@@ -55,7 +55,7 @@ public static class RepoLoader
 
         var parsed = new ParsedFile?[classified.Count];
         var contents = new byte[]?[classified.Count];
-        var cachedEntries = new byte[]?[classified.Count];
+        var cachedEntries = new ReadOnlyMemory<byte>?[classified.Count];
         if (cache is not null)
         {
             // Look up sequentially (the cache is called from one thread), decode in parallel: decoding is most of a warm load.

@@ -65,6 +65,8 @@ public sealed record LoadStats(int Files, int CacheHits, int Parsed);
 /// </summary>
 public interface IParseCache
 {
-    bool TryGet(string contentId, out byte[] entry);
+    /// <summary>The entry stored for <paramref name="contentId"/>. It may be a view into a larger buffer the cache keeps
+    /// (no copy per entry): the caller must not write to it.</summary>
+    bool TryGet(string contentId, out ReadOnlyMemory<byte> entry);
     void Put(string contentId, byte[] entry);
 }

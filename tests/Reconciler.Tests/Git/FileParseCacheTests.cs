@@ -21,9 +21,9 @@ public sealed class FileParseCacheTests
 
         var second = new FileParseCache(dir.Path);
         Assert.True(second.TryGet("aaaa", out var a));
-        Assert.Equal("parsed a", Encoding.UTF8.GetString(a));
+        Assert.Equal("parsed a", Encoding.UTF8.GetString(a.Span));
         Assert.True(second.TryGet("bbbb", out var b));
-        Assert.Empty(b);
+        Assert.True(b.IsEmpty);
         Assert.False(second.TryGet("cccc", out _));
         Assert.Equal(2, second.Hits);
         Assert.Equal(1, second.Misses);
@@ -64,7 +64,7 @@ public sealed class FileParseCacheTests
         Assert.True(File.Exists(second.DeltaPath));
         var third = new FileParseCache(dir.Path);
         Assert.True(third.TryGet("small", out var small));
-        Assert.Equal("one changed file", Encoding.UTF8.GetString(small));
+        Assert.Equal("one changed file", Encoding.UTF8.GetString(small.Span));
         Assert.True(third.TryGet("base99", out _));
 
         third.Put("large", new byte[2_000_000]);   // beyond an eighth of the main pack and beyond 1 MB
@@ -114,7 +114,7 @@ public sealed class FileParseCacheTests
         var reader = new FileParseCache(dir.Path);
         Assert.False(reader.TryGet("aaaa", out _));
         Assert.True(reader.TryGet("bbbb", out var b));
-        Assert.Equal("second entry payload", Encoding.UTF8.GetString(b));
+        Assert.Equal("second entry payload", Encoding.UTF8.GetString(b.Span));
     }
 
     [Theory]
