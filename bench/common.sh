@@ -1,13 +1,25 @@
 # Sourced by bench/load.sh and bench/plan.sh: builds the CLI the way each case needs and generates the benchmark repo.
-# Needs: $builds ("build", "r2r" or both), $r2r_dir, $repo, $services.
+# Needs: $builds (any of "build", "r2r", "shipped"), $r2r_dir, $repo, $services.
 
-# The plain Release build (JIT at start-up) and a ReadyToRun publish (precompiled, how the CLI is meant to ship).
+# The plain Release build (JIT at start-up), a framework-dependent ReadyToRun publish, and the shipped build
+# (scripts/publish.sh: self-contained, one composite ReadyToRun image of app and runtime).
+shipped_dir="${TMPDIR:-/tmp}/reconciler-bench-shipped"
 build_cli() {
   dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
   case " $builds " in *" build "*) dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
   case " $builds " in *" r2r "*)
     dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
       -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
+  esac
+  case " $builds " in *" shipped "*) scripts/publish.sh "$shipped_dir" >/dev/null ;; esac
+}
+
+# The command that runs the CLI of one build.
+cli_of() {
+  case "$1" in
+    shipped) echo "$shipped_dir/reconciler" ;;
+    r2r) echo "dotnet $r2r_dir/reconciler.dll" ;;
+    *) echo "dotnet src/Reconciler/bin/Release/net10.0/reconciler.dll" ;;
   esac
 }
 

@@ -3,6 +3,8 @@
 # built CLI `reconciler validate --repo DIR --rev HEAD` RUNS times per case: cold (--no-cache: every file parsed),
 # first (no cache yet: every file parsed and the pack written), warm (the pack of the previous run). Reports the
 # median wall time, median CPU time and the peak RSS of the whole process (GNU time). Target: <= 1.5 s wall and <= 400 MB peak on a 2-core machine. Figures: docs/benchmarks/repo.md.
+# Builds (BENCH_BUILDS, default all three): "build" (plain Release, JIT), "r2r" (framework-dependent ReadyToRun),
+# "shipped" (scripts/publish.sh: self-contained composite ReadyToRun).
 # Usage: bench/load.sh [RUNS=5] [SERVICES=5000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ if [ ! -x /usr/bin/time ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null
 fi
 
-builds="${BENCH_BUILDS:-build r2r}"
+builds="${BENCH_BUILDS:-build r2r shipped}"
 r2r_dir="${TMPDIR:-/tmp}/reconciler-bench-r2r"
 . bench/common.sh
 build_cli
@@ -29,7 +31,7 @@ measure() { # label, cli dll, prep command (run before each run, untimed), extra
     $prep
     out="$(mktemp)"
     rc=0
-    /usr/bin/time -f '%e %M %U %S' -o "$out.time" dotnet "$cli" validate --repo "$repo" --rev HEAD "$@" >"$out" 2>&1 || rc=$?
+    /usr/bin/time -f '%e %M %U %S' -o "$out.time" $cli validate --repo "$repo" --rev HEAD "$@" >"$out" 2>&1 || rc=$?
     if [ "$rc" -ne 0 ]; then
       echo "validate failed (exit $rc):" >&2; tail -20 "$out" >&2; exit 1
     fi
@@ -47,7 +49,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 
 echo "repo: $repo ($(find "$repo/services" -name '*.yaml' | wc -l) services, commit $(git -C "$repo" rev-parse --short HEAD)); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $runs runs each"
 for build in $builds; do
-  if [ "$build" = r2r ]; then cli="$r2r_dir/reconciler.dll"; else cli=src/Reconciler/bin/Release/net10.0/reconciler.dll; fi
+  cli="$(cli_of "$build")"
   measure "$build cold" "$cli" true --no-cache
   measure "$build first" "$cli" drop_cache                      # no cache yet: parse everything and write the pack
   measure "$build warm" "$cli" true                             # the pack from the previous run

@@ -11,14 +11,16 @@
 #          the parse cache holds the others).
 #   pr:    warm, as a PR preview (--base HEAD~1, Markdown): two commits loaded, no store.
 # Wall time and CPU time (user+sys, GNU time) of the process; on a shared machine the CPU time is the steadier figure.
-# Two builds, as bench/load.sh: plain Release (JIT) and ReadyToRun.
-# Usage: bench/plan.sh [RUNS=5] [SERVICES=5000]; BENCH_BUILDS=build|r2r for one. Figures: docs/benchmarks/planner.md.
+# Three builds, as bench/load.sh: plain Release (JIT), framework-dependent ReadyToRun, and the shipped build
+# (scripts/publish.sh). A warm run also has the converged memo of the previous run (.reconciler/cache/converged/);
+# a cold run has neither cache.
+# Usage: bench/plan.sh [RUNS=5] [SERVICES=5000]; BENCH_BUILDS="build r2r shipped" picks builds. Figures: docs/benchmarks/planner.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
 services="${2:-5000}"
 repo="${BENCH_PLAN_REPO:-${TMPDIR:-/tmp}/reconciler-plan-bench-$services}"
-builds="${BENCH_BUILDS:-build r2r}"
+builds="${BENCH_BUILDS:-build r2r shipped}"
 r2r_dir="${TMPDIR:-/tmp}/reconciler-plan-bench-r2r"
 
 . bench/common.sh
@@ -37,9 +39,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 last_err="$(mktemp)"
 times="$(mktemp)"
-run_plan() { # cli dll, extra args...; appends "wall cpu" to $times
+run_plan() { # cli command, extra args...; appends "wall cpu" to $times
   local cli="$1" rc=0; shift
-  /usr/bin/time -f '%e %U %S' -o "$times.one" dotnet "$cli" plan --repo "$repo" --rev HEAD --all-envs --verbose "$@" >/dev/null 2>"$last_err" || rc=$?
+  /usr/bin/time -f '%e %U %S' -o "$times.one" $cli plan --repo "$repo" --rev HEAD --all-envs --verbose "$@" >/dev/null 2>"$last_err" || rc=$?
   if [ "$rc" -ne 0 ]; then echo "plan failed (exit $rc):" >&2; tail -20 "$last_err" >&2; exit 1; fi
   awk '{printf "%s %.2f\n", $1, $2 + $3}' "$times.one" >>"$times"
 }
@@ -62,7 +64,7 @@ report() { # label
 
 echo "repo: $repo ($(ls "$repo/services" | wc -l) services, 3 environments); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $runs runs each"
 for build in $builds; do
-  if [ "$build" = r2r ]; then cli="$r2r_dir/reconciler.dll"; else cli=src/Reconciler/bin/Release/net10.0/reconciler.dll; fi
+  cli="$(cli_of "$build")"
   for live in deployed empty; do
     if [ "$live" = deployed ]; then state="$deployed_state"; else state="$empty_state"; fi
     for _ in $(seq "$runs"); do rm -rf "$repo/.reconciler/cache"; run_plan "$cli" --state "$state" --format json; done

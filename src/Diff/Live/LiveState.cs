@@ -22,7 +22,9 @@ public sealed record LiveState(
 /// (see <see cref="Reconciler.Diff.Planning.ServiceFields"/>): field path -> display value, secrets as their
 /// reference only. It lets the planner show field-level diffs without keeping the old YAML.
 /// A service read from a store holds the snapshot packed (<see cref="FromPacked"/>) and builds the dictionary only when
-/// something reads <see cref="Fields"/>: the planner compares a converged service by its packing alone.
+/// something reads <see cref="Fields"/>: the planner compares a converged service by its packing alone. A store may
+/// also hand over a service still undecoded (<see cref="Deferred"/>), decoded on first use of any member but the name:
+/// the planner never decodes one that a <see cref="ConvergedMemo"/> shows converged.
 /// </summary>
 public sealed record LiveService(
     string Name,
@@ -34,17 +36,28 @@ public sealed record LiveService(
     ImmutableSortedDictionary<string, string> Fields,
     ImmutableSortedDictionary<string, LiveHost> Hosts)
 {
+    private string _version = Version, _releaseId = ReleaseId, _configHash = ConfigHash, _commit = Commit;
+    private ImmutableArray<string> _dependsOn = DependsOn;
     // Shared by copies ('with'), so that a copy builds the very same dictionary.
     private Snapshot? _snapshot = Fields is null ? null : new Snapshot(Fields, null);
+    private ImmutableSortedDictionary<string, LiveHost> _hosts = Hosts;
+    private Lazy<LiveService>? _deferred;    // set: every member but Name comes from its value
+    private UInt128? _storedDigest;          // ConvergedMemo's digest of the stored bytes this was read from
+
+    public string Version { get => Decoded._version; init => Own()._version = value; }
+    public string ReleaseId { get => Decoded._releaseId; init => Own()._releaseId = value; }
+    public string ConfigHash { get => Decoded._configHash; init => Own()._configHash = value; }
+    public string Commit { get => Decoded._commit; init => Own()._commit = value; }
+    public ImmutableArray<string> DependsOn { get => Decoded._dependsOn; init => Own()._dependsOn = value; }
 
     public ImmutableSortedDictionary<string, string> Fields
     {
-        get => _snapshot?.Fields!;
-        init => _snapshot = value is null ? null : new Snapshot(value, null);
+        get => Decoded._snapshot?.Fields!;
+        init => Own()._snapshot = value is null ? null : new Snapshot(value, null);
     }
 
-    // Declared (not synthesized) only to stay after Fields in member order, which is the stored JSON's property order.
-    public ImmutableSortedDictionary<string, LiveHost> Hosts { get; init; } = Hosts;
+    // Declared after Fields: member order is the stored JSON's property order.
+    public ImmutableSortedDictionary<string, LiveHost> Hosts { get => Decoded._hosts; init => Own()._hosts = value; }
 
     /// <summary>A service whose snapshot is held packed until <see cref="Fields"/> is read. <paramref name="fields"/>
     /// must be exact and name each path once (<see cref="PackedFields.Writer.PathsAscending"/> proves that).</summary>
@@ -54,8 +67,50 @@ public sealed record LiveService(
             ? new LiveService(name, version, releaseId, configHash, commit, dependsOn, null!, hosts) { _snapshot = new Snapshot(null, fields) }
             : throw new ArgumentException("an inexact packing cannot stand for the fields", nameof(fields));
 
+    /// <summary>A stored service not decoded yet: <paramref name="decode"/> runs once, on first use of any member but
+    /// <see cref="Name"/>, and must give a service of that name. The store vouches that the bytes decode (a
+    /// <see cref="ConvergedMemo"/> only lists bytes that did).</summary>
+    public static LiveService Deferred(string name, UInt128 storedDigest, Func<LiveService> decode) =>
+        new(name, null!, null!, null!, null!, default, null!, null!)
+        {
+            _deferred = new Lazy<LiveService>(() =>
+            {
+                var decoded = decode();
+                return decoded.Name == name ? decoded : throw new InvalidDataException($"stored service '{name}' decoded as '{decoded.Name}'");
+            }),
+            _storedDigest = storedDigest,
+        };
+
+    /// <summary>This service, marked as read from stored bytes of that digest (what <see cref="ConvergedMemo"/> matches).
+    /// Any change made with 'with' drops the mark.</summary>
+    public LiveService FromStoredBytes(UInt128 storedDigest) => this with { _storedDigest = storedDigest };
+
+    /// <summary>The digest of the stored bytes this service was read from, unless it was built or changed since.</summary>
+    public bool TryGetStoredDigest(out UInt128 digest)
+    {
+        digest = _storedDigest.GetValueOrDefault();
+        return _storedDigest.HasValue;
+    }
+
     /// <summary>The snapshot packed in <see cref="Fields"/> order (packed on first use when built from a dictionary).</summary>
-    public PackedFields GetPackedFields() => _snapshot!.Packed;
+    public PackedFields GetPackedFields() => Decoded._snapshot!.Packed;
+
+    private LiveService Decoded => _deferred is null ? this : _deferred.Value;
+
+    /// <summary>Before an init accessor changes a member of a copy: the copy takes the decoded values, and no longer
+    /// stands for the stored bytes.</summary>
+    private LiveService Own()
+    {
+        if (_deferred is { } deferred)
+        {
+            var d = deferred.Value;
+            (_version, _releaseId, _configHash, _commit, _dependsOn, _snapshot, _hosts) =
+                (d._version, d._releaseId, d._configHash, d._commit, d._dependsOn, d._snapshot, d._hosts);
+            _deferred = null;
+        }
+        _storedDigest = null;
+        return this;
+    }
 
     /// <summary>The field snapshot in one form or both, each built from the other on first use (either thread may build
     /// it; one result is kept).</summary>
@@ -71,7 +126,7 @@ public sealed record LiveService(
             _packed ?? Interlocked.CompareExchange(ref _packed, PackedFields.Pack(_fields!), null) ?? _packed!;
     }
 
-    // As the compiler would write it, but through the Fields property: whether the dictionary was built yet must not
+    // As the compiler would write it, but through the properties: whether something was decoded or built yet must not
     // change equality (the collections compare by reference, as in every record here).
     public bool Equals(LiveService? other) =>
         other is not null && (ReferenceEquals(this, other)

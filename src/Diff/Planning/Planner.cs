@@ -7,7 +7,9 @@ namespace Reconciler.Diff.Planning;
 
 /// <summary>Inputs to <see cref="Planner.Plan"/> besides desired and live state.</summary>
 /// <param name="BaseCommit">Set for `plan --base REV` previews: the commit the live state was derived from.</param>
-public sealed record PlanOptions(string? BaseCommit = null)
+/// <param name="Memo">What earlier plans found converged (and where this plan records what it finds): saves work, never
+/// changes the plan.</param>
+public sealed record PlanOptions(string? BaseCommit = null, ConvergedMemo? Memo = null)
 {
     public static PlanOptions Default { get; } = new();
 }
@@ -32,10 +34,10 @@ public static class Planner
             throw new PlanningException(
                 $"live state is for environment '{live.Environment}' but the desired state is for '{desired.Environment}'; pass the live state of '{desired.Environment}'.");
 
-        var hostOrder = new HostOrder(desired.EnvironmentSpec);
+        var hostOrder = new HostOrder(desired.EnvironmentSpec, options.Memo);
         var pairs = Pair(desired.Services, live.Services);
         var changes = new ServiceChange[pairs.Count];
-        var errors = new PlanningException?[pairs.Count];
+        var errors = new Exception?[pairs.Count];
         void ClassifyRange(int from, int to)
         {
             for (var i = from; i < to; i++)
@@ -45,10 +47,12 @@ public static class Planner
                 {
                     changes[i] = spec is null
                         ? ServiceClassifier.Remove(liveService!, hostOrder)
-                        : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder);
+                        : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder, options.Memo);
                 }
-                catch (PlanningException e)
+                catch (Exception e)
                 {
+                    // A plan error, or a stored service that fails to decode on first use (LiveService.Deferred):
+                    // reported as itself, not wrapped by the parallel loop.
                     errors[i] = e;
                 }
             }
@@ -60,7 +64,7 @@ public static class Planner
                 new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, r => ClassifyRange(r.Item1, r.Item2));
         else ClassifyRange(0, pairs.Count);
         // The first error in name order, whichever thread met it first.
-        if (Array.Find(errors, e => e is not null) is { } error) throw error;
+        if (Array.Find(errors, e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
 
         var toggles = ToggleClassifier.Classify(desired, live);
         return WaveBuilder.Build(desired, live, options, changes, toggles);
@@ -103,7 +107,7 @@ internal sealed class HostOrder
     private readonly Dictionary<string, string?> _regionOfHost = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GroupHosts> _groups = new(StringComparer.Ordinal);
 
-    public HostOrder(EnvironmentSpec environment)
+    public HostOrder(EnvironmentSpec environment, ConvergedMemo? memo = null)
     {
         for (var i = 0; i < environment.Regions.Length; i++) _regionRank.TryAdd(environment.Regions[i], i);
         foreach (var group in environment.HostGroups.Values)
@@ -114,8 +118,19 @@ internal sealed class HostOrder
         {
             var rollout = group.Hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Name, StringComparer.Ordinal).ToArray();
             var names = group.Hosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
-            _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length);
+            _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length, memo is null ? default : Digest(memo, name, group.Hosts, rollout));
         }
+    }
+
+    /// <summary>Everything a converged decision reads from a group: its hosts as declared (name, region) and their
+    /// rollout order (which the environment's region order sets).</summary>
+    private static UInt128 Digest(ConvergedMemo memo, string group, ImmutableArray<HostSpec> hosts, HostSpec[] rollout)
+    {
+        var writer = new PackedFields.Writer();
+        writer.Add("group", group);
+        foreach (var h in hosts) writer.Add(h.Name, h.Region ?? "\0none");
+        foreach (var h in rollout) writer.Add("rollout", h.Name);
+        return memo.DigestOf(writer.Written);
     }
 
     /// <summary>The environment's host group of that name (null: it defines none).</summary>
@@ -132,8 +147,11 @@ internal sealed class HostOrder
 }
 
 /// <summary>One host group's hosts as declared and in rollout order (the order <see cref="HostOrder.Sort"/> gives).</summary>
-internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] rolloutOrder, bool distinctNames)
+internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] rolloutOrder, bool distinctNames, UInt128 digest)
 {
+    /// <summary>The group's <see cref="ConvergedMemo"/> digest (planning with a memo only).</summary>
+    public UInt128 Digest { get; } = digest;
+
     public ImmutableArray<HostSpec> Hosts { get; } = hosts;
 
     public HostSpec[] RolloutOrder { get; } = rolloutOrder;

@@ -12,7 +12,7 @@ namespace Reconciler.Diff.Planning;
 /// </summary>
 internal static class ServiceClassifier
 {
-    public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder)
+    public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder, ConvergedMemo? memo = null)
     {
         var release = ServiceFields.ReleaseId(spec);
         var group = hostOrder.Group(spec.HostGroup) ?? throw new PlanningException(
@@ -29,13 +29,24 @@ internal static class ServiceClassifier
                 Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
         }
 
+        // With a memo, a service whose stored entry, spec and host group all have the digests of one found converged
+        // before is converged now: decided without decoding the stored entry (ConvergedMemo says why that is exact).
+        UInt128 liveDigest = default;
+        var specDigest = memo is not null && live.TryGetStoredDigest(out liveDigest) ? ServiceFields.Digest(spec, memo) : null;
+        ServiceChange UpToDate()
+        {
+            if (specDigest is { } digest) memo!.Record(spec.Name, liveDigest, digest, group.Digest);
+            // Converged means live runs exactly this version and release.
+            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, release, release, spec.HostGroup, [], [], 0);
+        }
+        if (specDigest is { } known && memo!.Matches(spec.Name, liveDigest, known, group.Digest)) return UpToDate();
+
         // Converged (most services of a large repo on most runs): no field, version or release differs and every
         // host of the group runs the release. Decided without building the fields or the host lists below; anything
         // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
         // classification, which gives the same answer.
         if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live))
-            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
-                live.ReleaseId, release, spec.HostGroup, [], [], 0);
+            return UpToDate();
 
         var fields = Diff(live.Fields, ServiceFields.FlattenSorted(spec));
 
@@ -101,8 +112,7 @@ internal static class ServiceClassifier
         }
         else
         {
-            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", live.Version, spec.Version,
-                live.ReleaseId, release, spec.HostGroup, [], [], 0);
+            return UpToDate();
         }
 
         return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,

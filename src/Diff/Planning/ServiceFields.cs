@@ -149,6 +149,23 @@ public static class ServiceFields
 
     [ThreadStatic] private static PackedFields.Writer? t_writer;
 
+    /// <summary>The <see cref="ConvergedMemo"/> digest of a spec: its name and packed field snapshot. Null when the
+    /// snapshot cannot be packed exactly (such a spec is never memoised).</summary>
+    internal static UInt128? Digest(ServiceSpec s, ConvergedMemo memo)
+    {
+        var writer = t_writer ??= new PackedFields.Writer();
+        writer.Reset();
+        writer.Add("name", s.Name);
+        if (InPathOrder(s))
+        {
+            var sink = new PackingSink(writer);
+            Walk(s, ref sink);
+        }
+        else
+            foreach (var (path, value) in FlattenSorted(s)) writer.Add(path, value);
+        return writer.IsExact ? memo.DigestOf(writer.Written) : null;
+    }
+
     /// <summary>
     /// True when <see cref="FlattenSorted"/> of <paramref name="s"/> is exactly the live snapshot (same paths, same values,
     /// same order), decided by packing the spec into a reused buffer and comparing it with the live packing byte for byte:

@@ -104,10 +104,12 @@ internal static class PlanCommand
             var phase = Stopwatch.StartNew();
             LiveState? fromStore = null;
             var timings = new StringBuilder(name).Append(':');
+            ConvergedMemo? memo = null;
             if (liveStore is not null)
             {
-                fromStore = liveStore.Read(name, ct);
-                timings.Append($" read the live state ({fromStore.Services.Count} services) from the state store in {phase.ElapsedMilliseconds} ms,");
+                memo = liveStore.LoadMemo(infra.Directory, name);
+                fromStore = liveStore.Read(name, memo, ct);
+                timings.Append($" read the live state ({fromStore.Services.Count} services, {memo?.Known ?? 0} in the converged memo) from the state store in {phase.ElapsedMilliseconds} ms,");
             }
             phase.Restart();
             var desired = BuildDesired(model, name) with { Revision = infra.BoundRevision };
@@ -118,8 +120,14 @@ internal static class PlanCommand
             try
             {
                 phase.Restart();
-                var plan = Planner.Plan(desired, liveState, new PlanOptions(baseCommit));
-                phases[name] = timings.Append($" planner in {phase.ElapsedMilliseconds} ms").ToString();
+                var plan = Planner.Plan(desired, liveState, new PlanOptions(baseCommit, memo));
+                timings.Append($" planner in {phase.ElapsedMilliseconds} ms");
+                if (memo is not null)
+                {
+                    timings.Append($" ({memo.Hits} services settled by the memo)");
+                    liveStore!.SaveMemo(infra.Directory, name, memo);
+                }
+                phases[name] = timings.ToString();
                 return plan;
             }
             catch (PlanningException e)
@@ -223,8 +231,17 @@ internal static class PlanCommand
         public static LiveStoreReader Open(string? url, string repoRoot) =>
             new(StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file) ? null : StateStores.Open(url, repoRoot, TimeProvider.System));
 
-        public LiveState Read(string environment, CancellationToken ct) =>
-            _store is null ? LiveState.Empty(environment) : _store.ReadAsync(environment, ct).GetAwaiter().GetResult();
+        public LiveState Read(string environment, ConvergedMemo? memo, CancellationToken ct) =>
+            _store is null ? LiveState.Empty(environment) : _store.ReadAsync(environment, memo, ct).GetAwaiter().GetResult();
+
+        /// <summary>This environment's converged memo for this store (none without a store: nothing to remember).</summary>
+        public ConvergedMemo? LoadMemo(string repoDirectory, string environment) =>
+            _store is null ? null : ConvergedMemoFile.Load(ConvergedMemoFile.PathFor(repoDirectory, environment), _store.Describe);
+
+        public void SaveMemo(string repoDirectory, string environment, ConvergedMemo memo)
+        {
+            if (_store is not null) ConvergedMemoFile.Save(ConvergedMemoFile.PathFor(repoDirectory, environment), _store.Describe, memo);
+        }
 
         public void Dispose() => _store?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }

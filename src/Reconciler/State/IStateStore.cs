@@ -15,6 +15,11 @@ public interface IStateStore : IAsyncDisposable
 
     Task<LiveState> ReadAsync(string environment, CancellationToken ct);
 
+    /// <summary>As <see cref="ReadAsync(string, CancellationToken)"/> for a plan with a <see cref="ConvergedMemo"/>: each
+    /// service is marked with the memo's digest of its stored bytes, and one the memo may show converged comes back
+    /// undecoded (<see cref="LiveService.Deferred"/>). A store that cannot do that reads as usual.</summary>
+    Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => ReadAsync(environment, ct);
+
     /// <summary>Applies <paramref name="change"/> all or nothing if the environment is still at
     /// <paramref name="expectedVersion"/>; returns the new version. Throws <see cref="StateConflictException"/>.</summary>
     Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct);

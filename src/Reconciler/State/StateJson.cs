@@ -45,15 +45,29 @@ internal static class StateJson
         $"stored value at {where} is not valid {typeof(T).Name} JSON ({e.Message}). The store was changed by hand or by an " +
         "incompatible version; fix or remove that value. Nothing was written.", e);
 
-    /// <summary>Parses many stored values on every core (an environment holds thousands of services); the first bad
-    /// value in list order is the one reported, as a sequential read would.</summary>
-    public static List<T> DeserializeAll<T>(IReadOnlyList<(string Name, byte[] Body)> bodies, Func<string, string> where)
+    /// <summary>Parses an environment's stored services (keyed by service name) on every core: it holds thousands. The
+    /// first bad value in list order is the one reported, as a sequential read would. With a memo, each service is
+    /// marked with the memo's digest of its bytes, and those the memo may show converged are left undecoded: the
+    /// memo only lists bytes that decoded before, and a deferred decode that fails still reports where.</summary>
+    public static List<LiveService> ReadServices(IReadOnlyList<(string Name, byte[] Body)> bodies, Func<string, string> where, ConvergedMemo? memo)
     {
-        var values = new T[bodies.Count];
+        var values = new LiveService[bodies.Count];
         var errors = new Exception?[bodies.Count];
         Parallel.For(0, bodies.Count, i =>
         {
-            try { values[i] = Deserialize<T>(bodies[i].Body, where(bodies[i].Name)); }
+            var (name, body) = bodies[i];
+            try
+            {
+                if (memo is null)
+                {
+                    values[i] = Deserialize<LiveService>(body, where(name));
+                    return;
+                }
+                var digest = memo.DigestOfStored(body);
+                values[i] = memo.MayMatch(name, digest)
+                    ? LiveService.Deferred(name, digest, () => Deserialize<LiveService>(body, where(name)))
+                    : Deserialize<LiveService>(body, where(name)).FromStoredBytes(digest);
+            }
             catch (StateStoreUnavailableException e) { errors[i] = e; }
         });
         if (Array.Find(errors, e => e is not null) is { } first) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);

@@ -143,6 +143,54 @@ public sealed class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_second_plan_against_the_store_is_settled_by_the_converged_memo_and_is_the_same_plan()
+    {
+        var db = _tmp.Combine("state.db");
+        var deployed = LiveProjection.AsApplied(LoadDesired("production"));
+        await using (var store = new Reconciler.State.Sqlite.SqliteStateStore(db, TimeProvider.System))
+            await store.WriteAsync("production", 0, new StateChange([.. deployed.Services.Values], [], [.. deployed.Toggles.Values], [], deployed.LastGoodCommit), CancellationToken.None);
+        string[] args = ["--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}", "--format", "json", "--verbose"];
+        var count = deployed.Services.Count;
+
+        var first = await Plan(args);
+        Assert.True(first.Exit == 0, first.Err);
+        Assert.Contains($"({count} services, 0 in the converged memo)", first.Err);
+        Assert.Contains("(0 services settled by the memo)", first.Err);
+        Assert.True(File.Exists(ConvergedMemoFile.PathFor(_git.Root, "production")));
+
+        var second = await Plan(args);
+        Assert.True(second.Exit == 0, second.Err);
+        Assert.Contains($"({count} services, {count} in the converged memo)", second.Err);
+        Assert.Contains($"({count} services settled by the memo)", second.Err);
+        Assert.Equal(first.Out, second.Out);
+
+        // Someone changes the store by hand: the stored bytes of api no longer match its memo entry, so the plan
+        // compares it in full and shows the drift, exactly as a plan without a memo does.
+        using (var sql = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db}"))
+        {
+            sql.Open();
+            using var update = sql.CreateCommand();
+            update.CommandText = "UPDATE services SET body = replace(body, '\"config.LOG_LEVEL\":\"info\"', '\"config.LOG_LEVEL\":\"debug\"') WHERE env = 'production' AND name = 'api'";
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var drifted = await Plan(args);
+        Assert.True(drifted.Exit == 0, drifted.Err);
+        Assert.Contains($"({count - 1} services settled by the memo)", drifted.Err);
+        Assert.Contains("config changed: LOG_LEVEL", drifted.Out);
+        Directory.Delete(Path.GetDirectoryName(ConvergedMemoFile.PathFor(_git.Root, "production"))!, recursive: true);
+        var withoutMemo = await Plan(args);
+        Assert.Equal(withoutMemo.Out, drifted.Out);
+
+        // A damaged memo is no memo.
+        File.WriteAllText(ConvergedMemoFile.PathFor(_git.Root, "production"), "not a memo");
+        var damaged = await Plan(args);
+        Assert.True(damaged.Exit == 0, damaged.Err);
+        Assert.Contains($"({count} services, 0 in the converged memo)", damaged.Err);
+        Assert.Equal(withoutMemo.Out, damaged.Out);
+    }
+
+    [Fact]
     public async Task A_toggle_that_no_planned_version_satisfies_is_an_error()
     {
         _git.Write("toggles/needs-future.yaml", """

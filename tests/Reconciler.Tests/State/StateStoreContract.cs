@@ -91,6 +91,33 @@ public abstract class StateStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_read_with_a_converged_memo_marks_every_service_and_defers_only_what_the_memo_knows()
+    {
+        var api = Service("api", "1.5.0", "web-1", "web-2");
+        var db = Service("db", "14.1", "db-1");
+        await Open().WriteAsync(Env, 0, Upsert(api, db), Ct);
+
+        // A first read with an empty memo: nothing deferred, every service marked with the digest of its stored bytes.
+        var empty = ConvergedMemo.Create();
+        var first = await Open().ReadAsync(Env, empty, Ct);
+        Assert.True(first.Services["api"].TryGetStoredDigest(out var apiDigest));
+        Assert.True(first.Services["db"].TryGetStoredDigest(out var dbDigest));
+        Assert.NotEqual(apiDigest, dbDigest);
+        Assert.Equal(Json(api), Json(first.Services["api"]));
+
+        // A memo that knows api's stored bytes: api comes back undecoded and decodes to the same service on first use.
+        var memo = new ConvergedMemo(empty.Seed, [new ConvergedMemo.Entry("api", apiDigest, 1, 2), new ConvergedMemo.Entry("db", dbDigest + 1, 1, 2)]);
+        var second = await Open().ReadAsync(Env, memo, Ct);
+        Assert.True(second.Services["api"].TryGetStoredDigest(out var again));
+        Assert.Equal(apiDigest, again);
+        Assert.Equal(Json(api), Json(second.Services["api"]));
+        Assert.Equal(Json(db), Json(second.Services["db"]));
+
+        // Without a memo nothing is marked.
+        Assert.False((await Open().ReadAsync(Env, Ct)).Services["api"].TryGetStoredDigest(out _));
+    }
+
+    [Fact]
     public async Task Every_write_changes_the_version_and_an_unset_last_good_commit_is_kept()
     {
         var store = Open();

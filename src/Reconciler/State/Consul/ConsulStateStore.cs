@@ -47,7 +47,9 @@ public sealed class ConsulStateStore : IStateStore
 
     // ---- live state -------------------------------------------------------------------------------------
 
-    public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => Guard(async () =>
+    public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => ReadAsync(environment, null, ct);
+
+    public Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => Guard(async () =>
     {
         StateNames.Check("environment", environment);
         var versionKey = ConsulKeys.Version(_prefix, environment);
@@ -58,11 +60,12 @@ public sealed class ConsulStateStore : IStateStore
         if (!r.Committed) throw TxnFailed("read", environment, r);
         var version = r.Results.FirstOrDefault(k => k.Key == versionKey);
         var meta = version is null ? new VersionValue(null) : StateJson.Deserialize<VersionValue>(version.Value, $"{Describe} key {versionKey}");
-        var services = r.Results.Where(k => k.Key.StartsWith(servicesTree, StringComparison.Ordinal) && IsLeaf(k.Key, servicesTree))
-            .Select(k => StateJson.Deserialize<LiveService>(k.Value, $"{Describe} key {k.Key}"));
+        var services = StateJson.ReadServices(
+            [.. r.Results.Where(k => k.Key.StartsWith(servicesTree, StringComparison.Ordinal) && IsLeaf(k.Key, servicesTree)).Select(k => (k.Key[servicesTree.Length..], k.Value))],
+            name => $"{Describe} key {servicesTree}{name}", memo);
         var toggles = r.Results.Where(k => k.Key.StartsWith(togglesTree, StringComparison.Ordinal) && IsLeaf(k.Key, togglesTree))
             .Select(k => StateJson.Deserialize<LiveToggle>(k.Value, $"{Describe} key {k.Key}"));
-        return StateJson.BuildState(environment, (long)(version?.ModifyIndex ?? 0), services.ToList(), toggles.ToList(), meta.LastGoodCommit);
+        return StateJson.BuildState(environment, (long)(version?.ModifyIndex ?? 0), services, toggles.ToList(), meta.LastGoodCommit);
     }, ct);
 
     public Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct) => Guard(async () =>

@@ -37,14 +37,16 @@ public sealed class SqliteStateStore : IStateStore
 
     // ---- live state -------------------------------------------------------------------------------------
 
-    public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => Run(c =>
+    public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => ReadAsync(environment, null, ct);
+
+    public Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => Run(c =>
     {
         StateNames.Check("environment", environment);
         using var tx = c.BeginTransaction(deferred: true);   // one read snapshot for all three reads (WAL: readers never block writers)
         var (version, lastGood) = ReadEnvironmentRow(c, tx, environment);
-        var services = StateJson.DeserializeAll<LiveService>(
+        var services = StateJson.ReadServices(
             ReadUtf8Bodies(c, tx, "SELECT name, body FROM services WHERE env = $env ORDER BY name", environment),
-            name => $"{Describe} services[{environment}/{name}]");
+            name => $"{Describe} services[{environment}/{name}]", memo);
         var toggles = ReadBodies(c, tx, "SELECT name, body FROM toggles WHERE env = $env ORDER BY name", environment)
             .Select(b => StateJson.Deserialize<LiveToggle>(b.Body, $"{Describe} toggles[{environment}/{b.Name}]")).ToList();
         tx.Commit();
