@@ -145,6 +145,13 @@ internal sealed class ApplyRun : IAsyncDisposable
         {
             // Another service failed (or a pre-emption arrived): this one stopped at a safe point.
         }
+        catch (OperationCanceledException) when (preempt.IsCancellationRequested)
+        {
+            // Pre-empted, and the wait noticed before the pre-emption callback recorded it (the token's callbacks run
+            // one after another, the gate's linked token first): record it here; the first reason recorded wins.
+            _preempted = true;
+            Fail(null, "pre-empted by a newer commit");
+        }
         catch (Exception e) when (e is HostStepException or UserError or IOException)
         {
             Fail(service, $"{service}: {e.Message}");
