@@ -59,6 +59,7 @@ internal static class PlanCommand
         if (a.AllEnvs && a.Out is not null) throw new UserError("--out saves the plan of one environment; use it with --env.");
 
         var total = Stopwatch.StartNew();
+        using var pause = CollectionPause.Start(256L << 20);
         using var infra = InfraRepo.Open(a.Repo, a.Rev);
         var cache = new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
         var model = Load(infra, cache, a, stderr, "");
