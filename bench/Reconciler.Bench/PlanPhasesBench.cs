@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Reconciler.Diff.Live;
@@ -60,6 +61,7 @@ public static class PlanPhasesBench
             var counts = plans.SelectMany(p => p.Services).GroupBy(s => s.Action).OrderBy(g => g.Key)
                 .Select(g => $"{g.Count()} {g.Key}");
             Console.WriteLine($"    {string.Join(", ", counts)}");
+            if (name == "converged") TimeWithMemo(desired, live, iterations);
 
             Time($"{name}: JsonPlanView.RenderUtf8", iterations, () => plans.Sum(p => (long)JsonPlanView.RenderUtf8(p).Length),
                 () => Hash(plans.Select(JsonPlanView.RenderUtf8)));
@@ -77,6 +79,31 @@ public static class PlanPhasesBench
                 () => Hash(plans.Select(p => System.Text.Encoding.UTF8.GetBytes(MarkdownPlanView.Render(p)))));
         }
         return 0;
+    }
+
+    /// <summary>The converged scenario as `plan` runs it the second time against a store: each live service marked as read
+    /// from stored bytes (here: a digest of its name and release), and a memo holding what the first plan found.</summary>
+    private static void TimeWithMemo(DesiredState[] desired, LiveState[] live, int iterations)
+    {
+        var memos = new ConvergedMemo[desired.Length];
+        var stored = new LiveState[desired.Length];
+        for (var i = 0; i < desired.Length; i++)
+        {
+            var first = ConvergedMemo.Create();
+            stored[i] = live[i] with
+            {
+                Services = live[i].Services.ToImmutableSortedDictionary(kv => kv.Key,
+                    kv => kv.Value.FromStoredBytes(first.DigestOfStored(System.Text.Encoding.UTF8.GetBytes(kv.Key + kv.Value.ReleaseId))), StringComparer.Ordinal),
+            };
+            Planner.Plan(desired[i], stored[i], new PlanOptions(Memo: first));
+            memos[i] = first;
+        }
+        Time($"converged, with the converged memo: Planner.Plan x{desired.Length}", iterations, () =>
+        {
+            for (var i = 0; i < desired.Length; i++)
+                Planner.Plan(desired[i], stored[i], new PlanOptions(Memo: new ConvergedMemo(memos[i].Seed, memos[i].Found)));
+            return -1;
+        });
     }
 
     /// <summary>The first service (by name) as if it still ran version 0.0.0: its live version and

@@ -23,8 +23,9 @@ public sealed class ConvergedMemo
     private readonly ConcurrentDictionary<string, Entry> _found = new(StringComparer.Ordinal);
     private int _hits;
 
-    /// <summary>A digest triple: stored live entry, desired spec, host group.</summary>
-    public readonly record struct Entry(string Service, UInt128 Live, UInt128 Spec, UInt128 Group);
+    /// <summary>A digest triple (stored live entry, desired spec, host group) and the release the spec makes, which the
+    /// spec digest determines (it is a hash over part of what the digest covers), kept to spare a hash per service.</summary>
+    public readonly record struct Entry(string Service, UInt128 Live, UInt128 Spec, UInt128 Group, string Release);
 
     public ConvergedMemo(ulong seed, IEnumerable<Entry> known)
     {
@@ -57,12 +58,15 @@ public sealed class ConvergedMemo
 
     internal UInt128 DigestOf(ReadOnlySpan<byte> bytes) => XxHash128.HashToUInt128(bytes, (long)Seed);
 
-    internal bool Matches(string service, UInt128 live, UInt128 spec, UInt128 group)
+    internal bool TryMatch(string service, UInt128 live, UInt128 spec, UInt128 group, out string release)
     {
+        release = "";
         if (!_known.TryGetValue(service, out var e) || e.Live != live || e.Spec != spec || e.Group != group) return false;
         Interlocked.Increment(ref _hits);
+        release = e.Release;
         return true;
     }
 
-    internal void Record(string service, UInt128 live, UInt128 spec, UInt128 group) => _found[service] = new Entry(service, live, spec, group);
+    internal void Record(string service, UInt128 live, UInt128 spec, UInt128 group, string release) =>
+        _found[service] = new Entry(service, live, spec, group, release);
 }

@@ -14,10 +14,24 @@ internal static class ServiceClassifier
 {
     public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder, ConvergedMemo? memo = null)
     {
-        var release = ServiceFields.ReleaseId(spec);
         var group = hostOrder.Group(spec.HostGroup) ?? throw new PlanningException(
             $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
         var groupHosts = group.Hosts;
+
+        // With a memo, a service whose stored entry, spec and host group all have the digests of one found converged
+        // before is converged now: decided without decoding the stored entry (ConvergedMemo says why that is exact).
+        UInt128 liveDigest = default;
+        var specDigest = memo is not null && live is not null && live.TryGetStoredDigest(out liveDigest) ? ServiceFields.Digest(spec, memo) : null;
+        if (specDigest is { } known && memo!.TryMatch(spec.Name, liveDigest, known, group.Digest, out var memoRelease))
+            return UpToDate(memoRelease);
+
+        var release = ServiceFields.ReleaseId(spec);
+        ServiceChange UpToDate(string releaseId)
+        {
+            if (specDigest is { } digest) memo!.Record(spec.Name, liveDigest, digest, group.Digest, releaseId);
+            // Converged means live runs exactly this version and release.
+            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, releaseId, releaseId, spec.HostGroup, [], [], 0);
+        }
 
         if (live is null)
         {
@@ -29,24 +43,12 @@ internal static class ServiceClassifier
                 Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
         }
 
-        // With a memo, a service whose stored entry, spec and host group all have the digests of one found converged
-        // before is converged now: decided without decoding the stored entry (ConvergedMemo says why that is exact).
-        UInt128 liveDigest = default;
-        var specDigest = memo is not null && live.TryGetStoredDigest(out liveDigest) ? ServiceFields.Digest(spec, memo) : null;
-        ServiceChange UpToDate()
-        {
-            if (specDigest is { } digest) memo!.Record(spec.Name, liveDigest, digest, group.Digest);
-            // Converged means live runs exactly this version and release.
-            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, release, release, spec.HostGroup, [], [], 0);
-        }
-        if (specDigest is { } known && memo!.Matches(spec.Name, liveDigest, known, group.Digest)) return UpToDate();
-
         // Converged (most services of a large repo on most runs): no field, version or release differs and every
         // host of the group runs the release. Decided without building the fields or the host lists below; anything
         // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
         // classification, which gives the same answer.
         if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live))
-            return UpToDate();
+            return UpToDate(release);
 
         var fields = Diff(live.Fields, ServiceFields.FlattenSorted(spec));
 
@@ -112,7 +114,7 @@ internal static class ServiceClassifier
         }
         else
         {
-            return UpToDate();
+            return UpToDate(release);
         }
 
         return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,

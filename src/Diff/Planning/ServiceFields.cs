@@ -149,20 +149,17 @@ public static class ServiceFields
 
     [ThreadStatic] private static PackedFields.Writer? t_writer;
 
-    /// <summary>The <see cref="ConvergedMemo"/> digest of a spec: its name and packed field snapshot. Null when the
-    /// snapshot cannot be packed exactly (such a spec is never memoised).</summary>
+    /// <summary>The <see cref="ConvergedMemo"/> digest of a spec: its name and packed field snapshot. Null (never
+    /// memoised) when the snapshot cannot be packed exactly, or is not written in path order: only then does the packing
+    /// fix the spec's release (<see cref="ConfigHash"/> hashes the config in the spec's own key order).</summary>
     internal static UInt128? Digest(ServiceSpec s, ConvergedMemo memo)
     {
+        if (!InPathOrder(s)) return null;
         var writer = t_writer ??= new PackedFields.Writer();
         writer.Reset();
         writer.Add("name", s.Name);
-        if (InPathOrder(s))
-        {
-            var sink = new PackingSink(writer);
-            Walk(s, ref sink);
-        }
-        else
-            foreach (var (path, value) in FlattenSorted(s)) writer.Add(path, value);
+        var sink = new PackingSink(writer);
+        Walk(s, ref sink);
         return writer.IsExact ? memo.DigestOf(writer.Written) : null;
     }
 

@@ -99,6 +99,7 @@ internal static class PlanCommand
         var planning = Stopwatch.StartNew();
         var planningCpu = CpuMs();
         var phases = new System.Collections.Concurrent.ConcurrentDictionary<string, string>();   // --verbose: where each environment's time went
+        var memos = new System.Collections.Concurrent.ConcurrentDictionary<string, ConvergedMemo>();
         Plan PlanOne(string name)
         {
             ct.ThrowIfCancellationRequested();
@@ -126,7 +127,7 @@ internal static class PlanCommand
                 if (memo is not null)
                 {
                     timings.Append($" ({memo.Hits} services settled by the memo)");
-                    liveStore!.SaveMemo(infra.Directory, name, memo);
+                    memos[name] = memo;
                 }
                 phases[name] = timings.ToString();
                 return plan;
@@ -150,6 +151,11 @@ internal static class PlanCommand
         if (a.Verbose)
             foreach (var (_, line) in phases.OrderBy(r => r.Key, StringComparer.Ordinal))
                 stderr.WriteLine(line);
+        // Kept for the next plan while this one is rendered (best effort: a memo that is not written costs only time).
+        var savingMemos = Task.Run(() =>
+        {
+            foreach (var (name, memo) in memos) liveStore!.SaveMemo(infra.Directory, name, memo);
+        });
         var rendering = Stopwatch.StartNew();
         var renderingCpu = CpuMs();
 
@@ -181,6 +187,7 @@ internal static class PlanCommand
                              $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started); " +
                              $"garbage collections gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
 
+        savingMemos.GetAwaiter().GetResult();
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
     }
 

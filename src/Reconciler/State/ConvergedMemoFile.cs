@@ -12,7 +12,7 @@ namespace Reconciler.State;
 /// commit or machine cannot change a plan. It is still bound to the state store it was made against and to the
 /// planner's build, so that it does not grow stale entries forever. Anything unreadable (absent, damaged, of another
 /// build) is an empty memo; writing is best effort. Layout: magic, checksum (XxHash3 of the rest), build, store, seed,
-/// count, then per entry the service name and the three 128-bit digests.
+/// count, then per entry the service name, the three 128-bit digests and the release.
 /// </summary>
 internal static class ConvergedMemoFile
 {
@@ -62,6 +62,7 @@ internal static class ConvergedMemoFile
                     BinaryPrimitives.WriteUInt128LittleEndian(digest, d);
                     w.Write(digest);
                 }
+                w.Write(e.Release);
             }
         }
         string? temp = null;
@@ -106,7 +107,7 @@ internal static class ConvergedMemoFile
             for (var i = 0; i < count; i++)
             {
                 var service = r.ReadString();
-                entries.Add(new ConvergedMemo.Entry(service, Digest(r), Digest(r), Digest(r)));
+                entries.Add(new ConvergedMemo.Entry(service, Digest(r), Digest(r), Digest(r), r.ReadString()));
             }
             if (r.BaseStream.Position != r.BaseStream.Length) return false;
             memo = new ConvergedMemo(seed, entries);

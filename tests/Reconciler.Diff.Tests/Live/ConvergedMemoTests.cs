@@ -114,6 +114,22 @@ public class ConvergedMemoTests
     }
 
     [Fact]
+    public void A_spec_whose_release_its_packing_does_not_fix_is_never_memoised()
+    {
+        // Config keys under another comparer: the release hashes them in that order, the packing in path order.
+        var awkward = Svc("api", config: [("b", "1"), ("A", "2")]) with
+        {
+            Config = new Dictionary<string, ConfigValue> { ["b"] = new ConfigValue.Literal("1"), ["A"] = new ConfigValue.Literal("2") }
+                .ToImmutableSortedDictionary(StringComparer.OrdinalIgnoreCase),
+        };
+        var desired = Desired([awkward, Svc("web")]);
+        var (plan, memo, _) = PlanWithMemoOf(desired, Applied(desired), desired, Applied(desired));
+        Assert.All(plan.Services, s => Assert.Equal(ServiceAction.NoOp, s.Action));
+        Assert.Equal(["web"], memo.Found.Select(e => e.Service));
+        Assert.Equal(1, memo.Hits);
+    }
+
+    [Fact]
     public void Changing_a_stored_service_drops_its_digest()
     {
         var live = Applied(Desired(Services)).Services["api"].FromStoredBytes(42);

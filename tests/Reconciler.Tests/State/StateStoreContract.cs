@@ -106,7 +106,7 @@ public abstract class StateStoreContract : IAsyncLifetime
         Assert.Equal(Json(api), Json(first.Services["api"]));
 
         // A memo that knows api's stored bytes: api comes back undecoded and decodes to the same service on first use.
-        var memo = new ConvergedMemo(empty.Seed, [new ConvergedMemo.Entry("api", apiDigest, 1, 2), new ConvergedMemo.Entry("db", dbDigest + 1, 1, 2)]);
+        var memo = new ConvergedMemo(empty.Seed, [new ConvergedMemo.Entry("api", apiDigest, 1, 2, "r"), new ConvergedMemo.Entry("db", dbDigest + 1, 1, 2, "r")]);
         var second = await Open().ReadAsync(Env, memo, Ct);
         Assert.True(second.Services["api"].TryGetStoredDigest(out var again));
         Assert.Equal(apiDigest, again);
