@@ -61,6 +61,13 @@ internal sealed class ChunkedBuffer : Stream
         return result;
     }
 
+    /// <summary>Everything written, to <paramref name="destination"/>, chunk by chunk.</summary>
+    public void WriteTo(Stream destination)
+    {
+        for (var i = 0; i < _chunks.Count; i++)
+            destination.Write(_chunks[i], 0, i < _chunks.Count - 1 ? ChunkSize : _used);
+    }
+
     public override void Flush() { }
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();

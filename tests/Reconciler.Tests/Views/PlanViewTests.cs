@@ -64,13 +64,14 @@ public class PlanViewTests
     [Fact]
     public void Several_plans_are_one_JSON_array_of_the_documents()
     {
-        var (a, b) = (PlanScenarios.Showcase(), PlanScenarios.Generated(60));
-        var expected = "[\n" + JsonPlanView.Render(a).TrimEnd('\n') + ",\n" + JsonPlanView.Render(b).TrimEnd('\n') + "\n]\n";
-        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8([a, b])));
+        // Four documents, two of them large (rendered ahead on another thread, across many 1 MB chunks).
+        Plan[] plans = [PlanScenarios.Showcase(), PlanScenarios.Generated(60), Large.Value, Large.Value];
+        var expected = "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n";
+        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans)));
         using var stream = new MemoryStream();
-        JsonPlanView.WriteUtf8(stream, [a, b]);
+        JsonPlanView.WriteUtf8(stream, plans);
         Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-        Assert.Equal(JsonPlanView.RenderUtf8(a), JsonPlanView.RenderUtf8([a]));
+        Assert.Equal(JsonPlanView.RenderUtf8(plans[0]), JsonPlanView.RenderUtf8([plans[0]]));
     }
 
     [Fact]
