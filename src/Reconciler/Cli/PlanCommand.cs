@@ -184,12 +184,14 @@ internal static class PlanCommand
         if (a.Verbose)
             stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
                              $"rendered and wrote in {rendering.ElapsedMilliseconds} ms ({CpuMs() - renderingCpu} ms CPU); " +
-                             $"total {total.ElapsedMilliseconds} ms since the command started ({CpuMs()} ms CPU since the process started); " +
+                             $"total {total.ElapsedMilliseconds} ms since the command started, {SinceProcessStart() - total.ElapsedMilliseconds} ms after the process ({CpuMs()} ms CPU since the process started); " +
                              $"garbage collections gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms");
 
         savingMemos.GetAwaiter().GetResult();
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
     }
+
+    private static long SinceProcessStart() => (long)(DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
 
     private static long CpuMs() => (long)Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
 
