@@ -56,51 +56,31 @@ public static class RepoLoader
         var parsed = new ParsedFile?[classified.Count];
         var contents = new byte[]?[classified.Count];
         var cachedEntries = new ReadOnlyMemory<byte>?[classified.Count];
+        var parsedNow = new bool[classified.Count];
+        // Looked up sequentially: the cache is called from one thread.
         if (cache is not null)
-        {
-            // Look up sequentially (the cache is called from one thread), decode in parallel: decoding is most of a warm load.
             for (var i = 0; i < classified.Count; i++)
                 if (cache.TryGet(classified[i].File.ContentId, out var entry)) cachedEntries[i] = entry;
+
+        // 2. Files the cache has nothing for are parsed while the cached ones are decoded (decoding is most of a warm
+        // load; a one-file change would otherwise parse that file alone, on one core, after it).
+        ReadContents(classified, i => cachedEntries[i] is null, parsed, contents);
+        var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow));
+        var hits = 0;
+        if (cache is not null)
             Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
-                if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, classified[i].File.Path, out var cached)) parsed[i] = cached;
+                if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, classified[i].File.Path, out var cached))
+                {
+                    parsed[i] = cached;
+                    Interlocked.Increment(ref hits);
+                }
                 cachedEntries[i] = null;
             });
-        }
-        var hits = parsed.Count(p => p is not null);
-        for (var i = 0; i < classified.Count; i++)
-        {
-            if (parsed[i] is not null) continue;
-            var (file, kind, _) = classified[i];
-            if (file.Size > YamlToJson.MaxFileBytes)
-            {
-                parsed[i] = new ParsedFile(kind, null, [], [YamlToJson.TooLarge(file.Size)]);
-                continue;
-            }
-            // Read sequentially: a Git-backed source need not be thread-safe.
-            try
-            {
-                contents[i] = file.ReadContent();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                parsed[i] = new ParsedFile(kind, null, [], [new FileDiagnostic(Severity.Error, "file.read",
-                    $"the file could not be read: {e.Message}; check that it exists and is readable", 1, 1)]);
-            }
-        }
-
-        // 2. Parse and validate the rest in parallel: the CPU-heavy part.
-        var parsedNow = new bool[classified.Count];
-        // At most one worker per core: the CLI raises the pool's minimum threads for SSH.NET, and without a cap
-        // Parallel.For would run that many parsers at once (more CPU and memory, no speed-up; docs/benchmarks/repo.md).
-        Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-        {
-            if (contents[i] is not { } bytes) return;
-            var result = ParseAndValidate(bytes, classified[i].Kind);
-            parsed[i] = result;
-            parsedNow[i] = true;
-            contents[i] = null;
-        });
+        parsing.GetAwaiter().GetResult();
+        // Entries that did not decode (another build's, or damaged) are misses: those files are read and parsed now.
+        ReadContents(classified, i => parsed[i] is null, parsed, contents);
+        ParseAll(classified, contents, parsed, parsedNow);
 
         var files = new List<LoadedFile>(classified.Count);
         for (var i = 0; i < classified.Count; i++)
@@ -134,6 +114,46 @@ public static class RepoLoader
         {
             Stats = new LoadStats(classified.Count, hits, classified.Count - hits),
         };
+    }
+
+    /// <summary>Reads the content of the files <paramref name="wanted"/> selects, sequentially (a Git-backed source need
+    /// not be thread-safe); a file too large or unreadable gets its diagnostic instead.</summary>
+    private static void ReadContents(List<(RepoFile File, string Kind, string Stem)> classified, Func<int, bool> wanted,
+        ParsedFile?[] parsed, byte[]?[] contents)
+    {
+        for (var i = 0; i < classified.Count; i++)
+        {
+            if (parsed[i] is not null || contents[i] is not null || !wanted(i)) continue;
+            var (file, kind, _) = classified[i];
+            if (file.Size > YamlToJson.MaxFileBytes)
+            {
+                parsed[i] = new ParsedFile(kind, null, [], [YamlToJson.TooLarge(file.Size)]);
+                continue;
+            }
+            try
+            {
+                contents[i] = file.ReadContent();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                parsed[i] = new ParsedFile(kind, null, [], [new FileDiagnostic(Severity.Error, "file.read",
+                    $"the file could not be read: {e.Message}; check that it exists and is readable", 1, 1)]);
+            }
+        }
+    }
+
+    /// <summary>Parses and validates every file whose content was read, in parallel: the CPU-heavy part.</summary>
+    private static void ParseAll(List<(RepoFile File, string Kind, string Stem)> classified, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow)
+    {
+        // At most one worker per core: the CLI raises the pool's minimum threads for SSH.NET, and without a cap
+        // Parallel.For would run that many parsers at once (more CPU and memory, no speed-up; docs/benchmarks/repo.md).
+        Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        {
+            if (contents[i] is not { } bytes) return;
+            parsed[i] = ParseAndValidate(bytes, classified[i].Kind);
+            parsedNow[i] = true;
+            contents[i] = null;
+        });
     }
 
     internal static ParsedFile ParseAndValidate(byte[] bytes, string kind)
