@@ -93,7 +93,7 @@ public static class PlanPhasesBench
             stored[i] = live[i] with
             {
                 Services = live[i].Services.ToImmutableSortedDictionary(kv => kv.Key,
-                    kv => kv.Value.FromStoredBytes(first.DigestOfStored(System.Text.Encoding.UTF8.GetBytes(kv.Key + kv.Value.ReleaseId))), StringComparer.Ordinal),
+                    kv => kv.Value.FromStoredBytes(first.Digest(System.Text.Encoding.UTF8.GetBytes(kv.Key + kv.Value.ReleaseId))), StringComparer.Ordinal),
             };
             Planner.Plan(desired[i], stored[i], new PlanOptions(Memo: first));
             memos[i] = first;

@@ -49,14 +49,13 @@ public sealed class ConvergedMemo
     /// plan's memo should hold.</summary>
     public IReadOnlyCollection<Entry> Found => [.. _found.Values.OrderBy(e => e.Service, StringComparer.Ordinal)];
 
-    /// <summary>The digest of a stored service's bytes, as a store reader attaches it (<see cref="LiveService.FromStoredBytes"/>).</summary>
-    public UInt128 DigestOfStored(ReadOnlySpan<byte> stored) => XxHash128.HashToUInt128(stored, (long)Seed);
+    /// <summary>This memo's digest of some bytes: a stored service as a store reader attaches it
+    /// (<see cref="LiveService.FromStoredBytes"/>), a packed spec, a host group.</summary>
+    public UInt128 Digest(ReadOnlySpan<byte> bytes) => XxHash128.HashToUInt128(bytes, (long)Seed);
 
     /// <summary>True when an entry names this service with these stored bytes: a store reader may then defer decoding
     /// them (<see cref="LiveService.Deferred"/>), since the planner will likely not need them.</summary>
     public bool MayMatch(string service, UInt128 live) => _known.TryGetValue(service, out var e) && e.Live == live;
-
-    internal UInt128 DigestOf(ReadOnlySpan<byte> bytes) => XxHash128.HashToUInt128(bytes, (long)Seed);
 
     internal bool TryMatch(string service, UInt128 live, UInt128 spec, UInt128 group, out string release)
     {

@@ -130,7 +130,7 @@ internal sealed class HostOrder
         writer.Add("group", group);
         foreach (var h in hosts) writer.Add(h.Name, h.Region ?? "\0none");
         foreach (var h in rollout) writer.Add("rollout", h.Name);
-        return memo.DigestOf(writer.Written);
+        return memo.Digest(writer.Written);
     }
 
     /// <summary>The environment's host group of that name (null: it defines none).</summary>

@@ -138,30 +138,14 @@ public static class ServiceFields
     }
 
     /// <summary>The snapshot of <paramref name="s"/> packed (what <see cref="Flatten"/> gives, as <see cref="PackedFields"/>).</summary>
-    public static PackedFields Pack(ServiceSpec s)
-    {
-        if (!InPathOrder(s)) return PackedFields.Pack(FlattenSorted(s));
-        var writer = new PackedFields.Writer();
-        var sink = new PackingSink(writer);
-        Walk(s, ref sink);
-        return writer.ToPacked();
-    }
-
-    [ThreadStatic] private static PackedFields.Writer? t_writer;
+    public static PackedFields Pack(ServiceSpec s) =>
+        PackInPathOrder(s) is { } writer ? writer.ToPacked() : PackedFields.Pack(FlattenSorted(s));
 
     /// <summary>The <see cref="ConvergedMemo"/> digest of a spec: its name and packed field snapshot. Null (never
     /// memoised) when the snapshot cannot be packed exactly, or is not written in path order: only then does the packing
     /// fix the spec's release (<see cref="ConfigHash"/> hashes the config in the spec's own key order).</summary>
-    internal static UInt128? Digest(ServiceSpec s, ConvergedMemo memo)
-    {
-        if (!InPathOrder(s)) return null;
-        var writer = t_writer ??= new PackedFields.Writer();
-        writer.Reset();
-        writer.Add("name", s.Name);
-        var sink = new PackingSink(writer);
-        Walk(s, ref sink);
-        return writer.IsExact ? memo.DigestOf(writer.Written) : null;
-    }
+    internal static UInt128? Digest(ServiceSpec s, ConvergedMemo memo) =>
+        PackInPathOrder(s, withName: true) is { IsExact: true } writer ? memo.Digest(writer.Written) : null;
 
     /// <summary>
     /// True when <see cref="FlattenSorted"/> of <paramref name="s"/> is exactly the live snapshot (same paths, same values,
@@ -170,15 +154,23 @@ public static class ServiceFields
     /// also for specs not written in path order (<see cref="InPathOrder"/>); the caller then diffs in full, which gives
     /// the same answer.
     /// </summary>
-    internal static bool FieldsEqual(ServiceSpec s, LiveService live)
+    internal static bool FieldsEqual(ServiceSpec s, LiveService live) =>
+        PackInPathOrder(s) is { } writer && live.GetPackedFields().SameAs(writer.Written, writer.IsExact);
+
+    [ThreadStatic] private static PackedFields.Writer? t_writer;
+
+    /// <summary>The snapshot of <paramref name="s"/> packed into this thread's reused writer (after a ("name", name) pair
+    /// when <paramref name="withName"/>); null when <see cref="Walk"/> would not write it in path order. The writer is
+    /// valid until the next call on this thread.</summary>
+    private static PackedFields.Writer? PackInPathOrder(ServiceSpec s, bool withName = false)
     {
-        if (!InPathOrder(s)) return false;
-        var packed = live.GetPackedFields();
+        if (!InPathOrder(s)) return null;
         var writer = t_writer ??= new PackedFields.Writer();
         writer.Reset();
+        if (withName) writer.Add("name", s.Name);
         var sink = new PackingSink(writer);
         Walk(s, ref sink);
-        return packed.SameAs(writer.Written, writer.IsExact);
+        return writer;
     }
 
     private static readonly string[] CheckPaths = [.. Enumerable.Range(0, 10).Select(i => $"health.checks[{i}]")];

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Collections.Immutable;
-using System.Text;
 using System.Text.Json;
 using Reconciler.Diff.Live;
 
@@ -16,21 +14,6 @@ namespace Reconciler.State;
 /// </summary>
 internal static class LiveServiceReader
 {
-    public static LiveService Read(string json)
-    {
-        var length = Encoding.UTF8.GetMaxByteCount(json.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            var written = Encoding.UTF8.GetBytes(json, buffer);
-            return Read(buffer.AsSpan(0, written));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
     public static LiveService Read(ReadOnlySpan<byte> utf8)
     {
         try

@@ -14,9 +14,9 @@ internal static class StateJson
     /// <summary>Parses a stored value; a value that does not parse is corrupt state, reported with where it was found.</summary>
     public static T Deserialize<T>(string json, string where)
     {
+        if (typeof(T) == typeof(LiveService)) return Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(json), where);
         try
         {
-            if (typeof(T) == typeof(LiveService)) return (T)(object)LiveServiceReader.Read(json);
             return JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
                    ?? throw new JsonException("the value is null");
         }
@@ -63,7 +63,7 @@ internal static class StateJson
                     values[i] = Deserialize<LiveService>(body, where(name));
                     return;
                 }
-                var digest = memo.DigestOfStored(body);
+                var digest = memo.Digest(body);
                 values[i] = memo.MayMatch(name, digest)
                     ? LiveService.Deferred(name, digest, () => Deserialize<LiveService>(body, where(name)))
                     : Deserialize<LiveService>(body, where(name)).FromStoredBytes(digest);

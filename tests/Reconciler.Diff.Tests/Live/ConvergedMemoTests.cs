@@ -18,7 +18,7 @@ public class ConvergedMemoTests
     {
         Services = live.Services.ToImmutableSortedDictionary(kv => kv.Key, kv =>
         {
-            var digest = memo.DigestOfStored(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(kv.Value)));
+            var digest = memo.Digest(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(kv.Value)));
             return memo.MayMatch(kv.Key, digest)
                 ? LiveService.Deferred(kv.Key, digest, () =>
                 {

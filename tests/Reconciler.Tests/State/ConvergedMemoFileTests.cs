@@ -23,7 +23,7 @@ public sealed class ConvergedMemoFileTests : IDisposable
         state = state with
         {
             Services = state.Services.ToImmutableSortedDictionary(kv => kv.Key,
-                kv => kv.Value.FromStoredBytes(memo.DigestOfStored(System.Text.Encoding.UTF8.GetBytes(kv.Key))), StringComparer.Ordinal),
+                kv => kv.Value.FromStoredBytes(memo.Digest(System.Text.Encoding.UTF8.GetBytes(kv.Key))), StringComparer.Ordinal),
         };
         Planner.Plan(desired, state, new PlanOptions(Memo: memo));
         return memo;

@@ -34,7 +34,7 @@ public class LiveServiceReaderTests
     public void Reads_what_the_store_writes_exactly_as_the_serializer_does(string stored)
     {
         var bySerializer = JsonSerializer.Deserialize<LiveService>(stored, ReconcilerJson.Options)!;
-        var byReader = LiveServiceReader.Read(stored);
+        var byReader = LiveServiceReader.Read(System.Text.Encoding.UTF8.GetBytes(stored));
 
         Assert.Equal(StateJson.Serialize(bySerializer), StateJson.Serialize(byReader));
         Assert.Equal(stored, StateJson.Serialize(byReader));
@@ -51,7 +51,7 @@ public class LiveServiceReaderTests
     [Fact]
     public void Fields_stored_out_of_order_or_escaped_read_as_the_same_snapshot()
     {
-        var service = LiveServiceReader.Read("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"version":"1","config.\u0041":"\u00fc\n","artifact.url":"u"},"hosts":{}}""");
+        var service = LiveServiceReader.Read("""{"name":"a","version":"1","releaseId":"r","configHash":"h","commit":"c","fields":{"version":"1","config.\u0041":"\u00fc\n","artifact.url":"u"},"hosts":{}}"""u8);
 
         Assert.Equal(Map(("artifact.url", "u"), ("config.A", "ü\n"), ("version", "1")), service.Fields);
         Assert.Equal(PackedFields.Pack(service.Fields).Bytes.ToArray(), service.GetPackedFields().Bytes.ToArray());
@@ -89,8 +89,8 @@ public class LiveServiceReaderTests
     [Fact]
     public void Pooled_strings_are_the_same_text_across_services()
     {
-        var first = LiveServiceReader.Read(StateJson.Serialize(new LiveService("a", "1.0.0", "r1", "h", "c", [], Map(("config.PORT", "8080")), Map<LiveHost>())));
-        var second = LiveServiceReader.Read(StateJson.Serialize(new LiveService("b", "1.0.0", "r2", "h", "c", [], Map(("config.PORT", "9090")), Map<LiveHost>())));
+        var first = LiveServiceReader.Read(StateJson.SerializeBytes(new LiveService("a", "1.0.0", "r1", "h", "c", [], Map(("config.PORT", "8080")), Map<LiveHost>())));
+        var second = LiveServiceReader.Read(StateJson.SerializeBytes(new LiveService("b", "1.0.0", "r2", "h", "c", [], Map(("config.PORT", "9090")), Map<LiveHost>())));
 
         Assert.Equal("8080", first.Fields["config.PORT"]);
         Assert.Equal("9090", second.Fields["config.PORT"]);
