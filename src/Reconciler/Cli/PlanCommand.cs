@@ -137,15 +137,15 @@ internal static class PlanCommand
                 throw new UserError($"cannot plan environment '{name}' at {infra.Describe()}: {e.Message}");
             }
         }
-        // Environments are independent: plan them side by side; the first failing one (in name order) is reported.
+        // Environments are independent: all are planned at once, and the first failing one (in name order) is reported.
         (Plan? Plan, Exception? Error) Attempt(string name)
         {
             try { return (PlanOne(name), null); }
             catch (Exception e) { return (null, e); }   // rethrown as it is below, not wrapped
         }
-        // All at once rather than PLINQ's one environment per core: each environment has sequential stretches (the
-        // store query, the desired state, ordering waves) that another environment's work fills (3 on 2 cores:
-        // ~20 ms less wall for the benchmark repo, docs/benchmarks/planner.md).
+        // All at once rather than one per core: each environment has sequential stretches (the store query, the desired
+        // state, ordering waves) that another environment's work fills (3 on 2 cores: ~20 ms less wall for the
+        // benchmark repo, docs/benchmarks/planner.md).
         var running = environments.Select(name => Task.Run(() => Attempt(name))).ToArray();
         var attempts = running.Select(t => t.GetAwaiter().GetResult()).ToList();
         if (attempts.FirstOrDefault(x => x.Error is not null).Error is { } failure)
@@ -227,9 +227,9 @@ internal static class PlanCommand
         }
     }
 
-    internal static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
+    /// <summary>Text or Markdown (JSON is written as UTF-8 by <see cref="Run"/>).</summary>
+    private static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
     {
-        "json" => Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans)),
         // One PR comment for all environments: share the size limit between them.
         "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),

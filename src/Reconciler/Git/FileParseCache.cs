@@ -165,7 +165,7 @@ public sealed class FileParseCache : IParseCache
     }
 
     /// <summary>A record is an 8-byte checksum (XxHash3: this guards against torn or damaged files, not against an
-    /// attacker, and hashes the ~10 MB of a large repo's pack in a few milliseconds) followed by the payload.</summary>
+    /// attacker, and hashes the ~25 MB of a large repo's pack in a few milliseconds) followed by the payload.</summary>
     private static bool IsIntact(ReadOnlySpan<byte> record)
     {
         if (record.Length < ChecksumLength) return false;

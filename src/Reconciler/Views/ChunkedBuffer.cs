@@ -51,13 +51,7 @@ internal sealed class ChunkedBuffer : Stream
     public byte[] ToArray()
     {
         var result = GC.AllocateUninitializedArray<byte>(checked((int)_length));
-        var at = 0;
-        for (var i = 0; i < _chunks.Count; i++)
-        {
-            var n = i < _chunks.Count - 1 ? ChunkSize : _used;
-            _chunks[i].AsSpan(0, n).CopyTo(result.AsSpan(at));
-            at += n;
-        }
+        WriteTo(new MemoryStream(result));   // a fixed-size stream over the result: one copy
         return result;
     }
 

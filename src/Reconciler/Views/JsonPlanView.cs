@@ -43,7 +43,8 @@ public static class JsonPlanView
     /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
     /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it. The documents are independent:
     /// while one is written, the next is rendered into memory on another core (a plan of 5,000 creates is ~18 MB of
-    /// JSON and ~60 ms to render), so at most one document is held in memory.</summary>
+    /// JSON and ~60 ms to render). The first document is streamed; at most two others are held at a time (the one
+    /// being written and the next).</summary>
     public static void WriteUtf8(Stream destination, IReadOnlyList<Plan> plans)
     {
         if (plans.Count == 1)

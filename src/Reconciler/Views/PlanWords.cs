@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Reconciler.Diff.Planning;
@@ -115,7 +116,7 @@ internal static class PlanWords
     }
 
     /// <summary>Fields a reviewer reads. A removal lists none: its version and hosts say it all (the JSON keeps them).</summary>
-    public static IEnumerable<FieldChange> ShownFields(ServiceChange s) => s.Action == ServiceAction.Remove ? [] : s.Fields;
+    public static ImmutableArray<FieldChange> ShownFields(ServiceChange s) => s.Action == ServiceAction.Remove ? [] : s.Fields;
 
     /// <summary>Hosts grouped into runs of the same region and release transition, in rollout order: one line
     /// each, after <paramref name="indent"/>.</summary>

@@ -34,14 +34,13 @@ public static class TextPlanView
             c.Close(sb, marker).Append("  ").Append(PlanWords.Name(s.Action)).Append(' ').Append(PlanWords.Versions(s));
             sb.Append("  [wave ").Append(s.Wave).Append("]\n");
             sb.Append("    # ").Append(s.Reason).Append('\n');
-            if (s.Action != ServiceAction.Remove) // PlanWords.ShownFields
-                foreach (var f in s.Fields)
-                {
-                    var m = PlanWords.Marker(f.Kind);
-                    c.Open(sb.Append("    "), m).Append(m).Append(' ');
-                    PlanWords.AppendField(sb, f);
-                    c.Close(sb, m).Append('\n');
-                }
+            foreach (var f in PlanWords.ShownFields(s))
+            {
+                var m = PlanWords.Marker(f.Kind);
+                c.Open(sb.Append("    "), m).Append(m).Append(' ');
+                PlanWords.AppendField(sb, f);
+                c.Close(sb, m).Append('\n');
+            }
             if (!s.Hosts.IsEmpty)
             {
                 sb.Append("    hosts in group ").Append(s.HostGroup).Append(" (").Append(s.Hosts.Length).Append("), in rollout order:\n");
