@@ -157,7 +157,8 @@ internal static partial class SemanticValidation
         var kept = new List<LoadedFile>(files.Count);
         foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal))
         {
-            var name = NameOf(f);
+            // Only the first repository file is read (BuildAndCheck); any other is a duplicate of it.
+            var name = f.Kind == "Repository" ? "reconciler" : NameOf(f);
             if (first.TryGetValue((f.Kind, name), out var original))
             {
                 var what = f.Kind == "Repository" ? "the repository settings are" : $"{f.Kind.ToLowerInvariant()} '{name}' is";
