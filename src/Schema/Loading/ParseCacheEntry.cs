@@ -17,9 +17,12 @@ internal static class ParseCacheEntry
 {
     private static ReadOnlySpan<byte> Magic => "RCPE"u8;
 
-    /// <summary>The module version id changes with any change to this assembly's code or embedded schemas, so it
-    /// stands for the entry layout, the codec, the schemas and the messages at once: nothing to bump by hand.</summary>
-    private static readonly string BuildId = typeof(ParseCacheEntry).Assembly.ManifestModule.ModuleVersionId.ToString("N");
+    /// <summary>Module version ids change with any change to an assembly's code or embedded schemas, so this assembly's
+    /// stands for the entry layout, the codec, the schemas and the messages at once: nothing to bump by hand. It changes
+    /// too when a referenced assembly's version does (NJsonSchema's follows its package). YamlDotNet's does not (one
+    /// assembly version across its 18.x releases), and its messages are cached too: its module id is added.</summary>
+    private static readonly string BuildId = typeof(ParseCacheEntry).Assembly.ManifestModule.ModuleVersionId.ToString("N")
+                                             + typeof(YamlDotNet.Core.Parser).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
     /// <summary>A parsed file (it must have its source), with its definition when it has one.</summary>
     public static byte[] Write(ParsedFile file, FileModel? model)

@@ -68,14 +68,13 @@ public static class RepoLoader
         var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow));
         var hits = 0;
         if (cache is not null)
-            Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            Parallel.For(0, classified.Count, OnePerCore, i =>
             {
                 if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, classified[i].File.Path, out var cached))
                 {
                     parsed[i] = cached;
                     Interlocked.Increment(ref hits);
                 }
-                cachedEntries[i] = null;
             });
         parsing.GetAwaiter().GetResult();
         // Entries that did not decode (another build's, or damaged) are misses: those files are read and parsed now.
@@ -98,11 +97,11 @@ public static class RepoLoader
         if (cache is not null)
         {
             var entries = new byte[]?[files.Count];
-            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            Parallel.For(0, files.Count, OnePerCore, i =>
             {
-                var f = files[i];
-                // Not a file that could not be read: that may be a passing I/O error, not the blob's content.
-                if (parsedNow[i] || (f.ModelIsNew && f.Parsed.Source is not null)) entries[i] = ParseCacheEntry.Write(f.Parsed, f.Model);
+                // parsedNow: never a file that could not be read (that may be a passing I/O error, not the blob's
+                // content); such a file has errors, so it has no model either.
+                if (parsedNow[i] || files[i].ModelIsNew) entries[i] = ParseCacheEntry.Write(files[i].Parsed, files[i].Model);
             });
             for (var i = 0; i < files.Count; i++)
                 if (entries[i] is { } entry) cache.Put(classified[i].File.ContentId, entry);
@@ -115,6 +114,12 @@ public static class RepoLoader
             Stats = new LoadStats(classified.Count, hits, classified.Count - hits),
         };
     }
+
+    /// <summary>For every parallel loop of the loader: at most one worker per core. The CLI raises the pool's minimum
+    /// threads for SSH.NET, and without a cap Parallel.For would run that many workers at once (more CPU and memory, no
+    /// speed-up; docs/benchmarks/repo.md). Parsing overlaps the decoding of cached files, so for that stretch two loops
+    /// share the cores.</summary>
+    internal static readonly ParallelOptions OnePerCore = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
 
     /// <summary>Reads the content of the files <paramref name="wanted"/> selects, sequentially (a Git-backed source need
     /// not be thread-safe); a file too large or unreadable gets its diagnostic instead.</summary>
@@ -145,9 +150,7 @@ public static class RepoLoader
     /// <summary>Parses and validates every file whose content was read, in parallel: the CPU-heavy part.</summary>
     private static void ParseAll(List<(RepoFile File, string Kind, string Stem)> classified, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow)
     {
-        // At most one worker per core: the CLI raises the pool's minimum threads for SSH.NET, and without a cap
-        // Parallel.For would run that many parsers at once (more CPU and memory, no speed-up; docs/benchmarks/repo.md).
-        Parallel.For(0, classified.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        Parallel.For(0, classified.Count, OnePerCore, i =>
         {
             if (contents[i] is not { } bytes) return;
             parsed[i] = ParseAndValidate(bytes, classified[i].Kind);

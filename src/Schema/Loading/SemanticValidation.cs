@@ -27,7 +27,7 @@ internal static partial class SemanticValidation
 
         // Each other file on its own, in parallel (thousands of services): from the cache when it holds this
         // file's definition under the same defaults, else read from its JSON tree.
-        Parallel.For(0, good.Count, i =>
+        Parallel.For(0, good.Count, RepoLoader.OnePerCore, i =>
         {
             var f = good[i];
             if (f.Kind is "Environment" or "Toggle") f.Model = ModelOf(f, repository.Defaults, "");
@@ -69,7 +69,7 @@ internal static partial class SemanticValidation
         var context = new Context(model, fileOf, broken, diagnostics);
         // Each service is checked against the whole model but reports only about itself: check them on every core.
         var serviceFiles = model.Services.Values.Select(service => (service, fileOf[("Service", service.Name)])).ToArray();
-        Parallel.For(0, serviceFiles.Length, i => CheckService(context, serviceFiles[i].service, serviceFiles[i].Item2));
+        Parallel.For(0, serviceFiles.Length, RepoLoader.OnePerCore, i => CheckService(context, serviceFiles[i].service, serviceFiles[i].Item2));
         CheckCycles(context);
         CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
@@ -229,15 +229,11 @@ internal static partial class SemanticValidation
                 f.KeyAt(pointer), pointer);
         }
 
-
         foreach (var (envName, env) in c.Environments)
         {
-            // The same merge DesiredStateBuilder does, for the two fields that matter here.
-            service.Overrides.TryGetValue(envName, out var o);
-            var enabled = o?.Enabled ?? service.Base.Enabled;
-            var hostGroup = o?.HostGroup ?? service.Base.HostGroup;
+            var (enabled, hostGroup, _) = DesiredStateBuilder.Placement(service, envName);
             if (!enabled || env.HostGroups.ContainsKey(hostGroup)) continue;
-            var overridden = o?.HostGroup is not null;
+            var overridden = service.Overrides.TryGetValue(envName, out var o) && o.HostGroup is not null;
             var pointer = overridden ? $"/environments/{envName}/hostGroup" : "/hostGroup";
             var envFile = c.FileOf[("Environment", envName)].Path;
             c.Error("ref.host-group",
@@ -267,11 +263,8 @@ internal static partial class SemanticValidation
             var owner = new Dictionary<(string HostGroup, string Path), string>();
             foreach (var (name, service) in c.Model.Services)
             {
-                // The fields DesiredStateBuilder.Resolve would merge, without building the whole spec 15,000 times.
-                service.Overrides.TryGetValue(envName, out var o);
-                var deploy = o?.Deploy ?? service.Base.Deploy;
-                if (!(o?.Enabled ?? service.Base.Enabled) || deploy.Driver == DriverKind.ConsulKv) continue;
-                var hostGroup = o?.HostGroup ?? service.Base.HostGroup;
+                var (enabled, hostGroup, deploy) = DesiredStateBuilder.Placement(service, envName);
+                if (!enabled || deploy.Driver == DriverKind.ConsulKv) continue;
                 var key = (hostGroup, deploy.Path.TrimEnd('/'));
                 if (!owner.TryAdd(key, name))
                 {
@@ -460,7 +453,7 @@ internal static partial class SemanticValidation
 
     private static void CheckToggle(Context c, ToggleDefinition toggle, LoadedFile f)
     {
-        foreach (var (service, range) in toggle.Requires)
+        foreach (var service in toggle.Requires.Keys)
         {
             var pointer = "/requires/" + service;
             if (!c.Model.Services.ContainsKey(service) && !c.IsBroken("Service", service))

@@ -41,22 +41,31 @@ public static class DesiredStateBuilder
         return new DesiredState(environment, model.Revision, env, services.ToImmutable(), toggles.ToImmutable(), model.Repository);
     }
 
+    /// <summary>Where a service runs in one environment, merged as <see cref="Resolve"/> merges it: whether it is enabled,
+    /// its host group and deploy settings. Validation checks these across all services without building whole specs.</summary>
+    public static (bool Enabled, string HostGroup, DeploySpec Deploy) Placement(ServiceDefinition definition, string environment)
+    {
+        definition.Overrides.TryGetValue(environment, out var o);
+        return (o?.Enabled ?? definition.Base.Enabled, o?.HostGroup ?? definition.Base.HostGroup, o?.Deploy ?? definition.Base.Deploy);
+    }
+
     /// <summary>One service as it should run in one environment (returned even when disabled there).</summary>
     public static ServiceSpec Resolve(ServiceDefinition definition, string environment, EnvironmentSpec? env, Defaults defaults)
     {
         // One copy of the spec per service and environment (15,000 for a large repo): merge into it in one step.
         var s = definition.Base;
+        var (enabled, hostGroup, deploy) = Placement(definition, environment);
         definition.Overrides.TryGetValue(environment, out var o);
         var version = o?.Version ?? s.Version;
         var artifact = o?.Artifact ?? s.Artifact;
         var url = artifact.Url.Replace("${version}", version, StringComparison.Ordinal);
         return s with
         {
-            Enabled = o?.Enabled ?? s.Enabled,
+            Enabled = enabled,
             Version = version,
             Artifact = ReferenceEquals(url, artifact.Url) ? artifact : artifact with { Url = url },
-            HostGroup = o?.HostGroup ?? s.HostGroup,
-            Deploy = o?.Deploy ?? s.Deploy,
+            HostGroup = hostGroup,
+            Deploy = deploy,
             Strategy = o?.Strategy ?? s.Strategy,
             Health = o?.Health ?? s.Health,
             Config = o is null || o.Config.IsEmpty ? s.Config : s.Config.SetItems(o.Config),
