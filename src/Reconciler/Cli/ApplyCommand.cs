@@ -91,7 +91,7 @@ internal static class ApplyCommand
             await stderr.WriteLineAsync($"warning: applying {infra.Describe()}; history will record 'working-tree', which no revert can name. Commit first to apply a commit.");
 
         var time = TimeProvider.System;
-        await using var store = StateStores.Open(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, time);
+        await using var store = StateStores.Open(StateStores.UrlFor(a.State, model.Repository.StateUrl), infra.Directory, time);
         // A commit's repo-relative artifacts come from its Git objects, not from whatever the work tree holds now.
         IArtifactFetcher? artifacts = infra.Source.Revision == WorkingTreeSource.WorkingTreeRevision ? null
             : new GitArtifactFetcher(infra.Directory, infra.Source.Revision, infra.GitSubdirectory,
@@ -108,7 +108,13 @@ internal static class ApplyCommand
             var plan = ExecutorWiring.Plan(desired, live);
             await stdout.WriteAsync(TextPlanView.Render(plan, color: false));
             if (!plan.HasChanges && journal.Count == 0)
-                return ExitCodes.Ok;   // the plan above already says "No changes."
+            {
+                // The plan above already says "No changes." The reconciler still records a new commit that live already
+                // matches (a revert of a rolled-back commit) as the last good one, as `run` does.
+                var converged = await reconciler.ReconcileAsync(
+                    new ReconcileRequest(desired, $"{Environment.UserName}@{Environment.MachineName}", null, plan, a.Force, a.Reason, a.MaxParallel), null, ct);
+                return converged.ExitCode;
+            }
             if (journal.Count > 0)
                 await stdout.WriteLineAsync($"An earlier apply of {Short(journal[0].Commit)} to {environment} did not finish; it will be resumed or repaired first.");
             if (!a.Yes && !await ConfirmAsync(environment, stdout, stdin))

@@ -52,7 +52,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             plan = PlanOrCheckSaved(request, live);
             if (!plan.HasChanges && journal.Count == 0)
             {
-                await RecordConvergedAsync(live);
+                await RecordConvergedBrieflyLockedAsync(live);
                 return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan,
                     $"No changes. {env} already matches {commit}.", ExitCodes.Ok));
             }
@@ -72,7 +72,8 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         {
             // A crashed (kill -9) apply of this user on this machine: no need to wait for its TTL to resume.
             progress?.Report(new ApplyProgress(env, commit, 0, null, null, "lock", $"taken over from {attempt.Holder.Owner}: that process is gone"));
-            await store.ReleaseLockAsync(env, attempt.Holder.Owner, force: true, ct);
+            // Only that holder's lock: another process taking over at the same moment must not lose the lock it just took.
+            await store.ReleaseLockAsync(env, attempt.Holder.Owner, force: false, ct);
             attempt = await store.TryAcquireLockAsync(env, owner, $"apply {commit}", _options.LockTtl, ct);
         }
         if (!attempt.Acquired && request.Force)
@@ -98,12 +99,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 await RepairInterruptedAsync(desired, openHeader, journal, locked, progress, request, started);
                 locked = await store.ReadAsync(env, ct);
             }
-            if (!resume && locked.Version != live.Version)
-            {
-                plan = PlanOrCheckSaved(request, locked);
-                if (!plan.HasChanges)
-                    return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan, $"No changes. {env} already matches {commit}.", ExitCodes.Ok));
-            }
+            if (!resume && locked.Version != live.Version) plan = PlanOrCheckSaved(request, locked);
             if (!resume && !plan.HasChanges)
             {
                 await RecordConvergedAsync(locked);
@@ -164,6 +160,24 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             await renewal;
             if (!lockLost)
                 await store.ReleaseLockAsync(env, owner, force: false, CancellationToken.None);
+        }
+
+        // Before the apply's own lock is taken: every state write happens under the lock (an apply holding it relies on the
+        // version it read), so take it just for this write; when someone holds it, they are applying and record their
+        // own outcome.
+        async Task RecordConvergedBrieflyLockedAsync(LiveState current)
+        {
+            if (commit == "working-tree" || current.LastGoodCommit == commit) return;
+            var recorder = $"{request.AppliedBy} pid {Environment.ProcessId} (recording {commit})";
+            if (!(await store.TryAcquireLockAsync(env, recorder, $"record {commit} as applied", _options.LockTtl, ct)).Acquired) return;
+            try
+            {
+                await RecordConvergedAsync(current);   // compare-and-set on the version planned against
+            }
+            finally
+            {
+                await store.ReleaseLockAsync(env, recorder, force: false, CancellationToken.None);
+            }
         }
 
         // A new commit that needs no change (say, the revert of a commit that was rolled back) is from now on what runs:

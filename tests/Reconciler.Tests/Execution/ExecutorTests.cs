@@ -65,6 +65,30 @@ public sealed class ExecutorTests
     }
 
     [Fact]
+    public async Task A_new_commit_live_already_matches_is_recorded_as_last_good_only_while_nobody_holds_the_lock()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        var same = w.Desired("c1", [DbOld, ApiOld]);   // say, the revert of a commit that was rolled back
+
+        // Someone is applying: their apply relies on the version it read, so nothing is written under it.
+        Assert.True((await w.Store.TryAcquireLockAsync(Env, "other@ci pid 1", "apply c9", TimeSpan.FromMinutes(5), CancellationToken.None)).Acquired);
+        var versionBefore = (await w.LiveAsync()).Version;
+        var whileLocked = await w.ApplyAsync(w.Request(same));
+        Assert.Equal(ApplyResult.NoChanges, whileLocked.Result);
+        Assert.Equal(versionBefore, (await w.LiveAsync()).Version);
+        Assert.Equal("c0", (await w.LiveAsync()).LastGoodCommit);
+        Assert.Equal("other@ci pid 1", (await w.Store.ReadLockAsync(Env, CancellationToken.None))!.Owner);
+
+        // Lock free: recorded, and the brief lock it took is released.
+        await w.Store.ReleaseLockAsync(Env, "other@ci pid 1", force: false, CancellationToken.None);
+        var free = await w.ApplyAsync(w.Request(same));
+        Assert.Equal(ApplyResult.NoChanges, free.Result);
+        Assert.Equal("c1", (await w.LiveAsync()).LastGoodCommit);
+        Assert.Null(await w.Store.ReadLockAsync(Env, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Applying_an_applied_commit_reports_no_changes_and_touches_nothing()
     {
         var w = new ExecutorWorld();
