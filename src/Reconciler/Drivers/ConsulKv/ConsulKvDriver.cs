@@ -35,8 +35,10 @@ public sealed record ConsulKvDriverOptions
 public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
 {
     private readonly ConcurrentDictionary<string, ConsulKvSession> _sessions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Path, string Id), Task> _staged = new();
-    private readonly ConcurrentDictionary<string, (string Id, Task Work)> _activated = new(StringComparer.Ordinal);
+    // Lazy: GetOrAdd and AddOrUpdate may run a factory more than once when hosts call at the same time; only the
+    // stored Lazy is ever started, so the work is done once.
+    private readonly ConcurrentDictionary<(string Path, string Id), Lazy<Task>> _staged = new();
+    private readonly ConcurrentDictionary<string, (string Id, Lazy<Task> Work)> _activated = new(StringComparer.Ordinal);
     private long _writes;
 
     public DriverKind Kind => DriverKind.ConsulKv;
@@ -53,22 +55,26 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
 
     internal string ReleasesPath(string deployPath) => $"{Options.Prefix.Trim('/')}/{Options.Environment}/kv-releases{deployPath}";
 
-    internal Task StageOnceAsync(HostSpec host, ReleaseBundle bundle, CancellationToken ct) =>
-        _staged.GetOrAdd((bundle.DeployPath, bundle.ReleaseId), _ => StageAsync(host, bundle, ct)).ContinueWith(t =>
+    internal Task StageOnceAsync(HostSpec host, ReleaseBundle bundle, CancellationToken ct)
+    {
+        var key = (bundle.DeployPath, bundle.ReleaseId);
+        var work = _staged.GetOrAdd(key, _ => new Lazy<Task>(() => StageAsync(host, bundle, ct)));
+        return work.Value.ContinueWith(t =>
         {
-            // A failed attempt must not be remembered: the next call tries again.
-            if (!t.IsCompletedSuccessfully) _staged.TryRemove((bundle.DeployPath, bundle.ReleaseId), out _);
+            // A failed attempt must not be remembered: the next call tries again (this attempt only, not a newer one).
+            if (!t.IsCompletedSuccessfully) _staged.TryRemove(KeyValuePair.Create(key, work));
             return t;
         }, TaskScheduler.Default).Unwrap();
+    }
 
     internal Task ActivateOnceAsync(HostSpec host, string deployPath, string releaseId, CancellationToken ct)
     {
         var entry = _activated.AddOrUpdate(deployPath,
-            _ => (releaseId, ActivateAsync(host, deployPath, releaseId, ct)),
-            (_, existing) => existing.Id == releaseId && !existing.Work.IsFaulted && !existing.Work.IsCanceled
+            _ => (releaseId, new Lazy<Task>(() => ActivateAsync(host, deployPath, releaseId, ct))),
+            (_, existing) => existing.Id == releaseId && !existing.Work.Value.IsFaulted && !existing.Work.Value.IsCanceled
                 ? existing
-                : (releaseId, ActivateAsync(host, deployPath, releaseId, ct)));
-        return entry.Work;
+                : (releaseId, new Lazy<Task>(() => ActivateAsync(host, deployPath, releaseId, ct))));
+        return entry.Work.Value;
     }
 
     internal void Forget(string deployPath)
