@@ -24,7 +24,7 @@ internal static class GitOpsOptions
 
     /// <summary>--state, then RECONCILER_STATE, then reconciler.yaml's <c>state:</c>, then the default SQLite file.</summary>
     public static IStateStore OpenStore(string? cliUrl, string? repoStateUrl, string repoRoot, TimeProvider time) =>
-        StateStores.Open(cliUrl ?? Environment.GetEnvironmentVariable("RECONCILER_STATE") ?? repoStateUrl, Path.GetFullPath(repoRoot), time);
+        StateStores.Open(StateStores.UrlFor(cliUrl, repoStateUrl), Path.GetFullPath(repoRoot), time);
 
     public static string CheckEnvironment(string env)
     {

@@ -28,9 +28,16 @@ internal static class HistoryCommand
             var max = parse.GetValue(limit);
             if (max is < 1 or > 10_000) throw new UserError($"--limit {max} is out of range; use 1..10000.");
             var directory = Path.GetFullPath(parse.GetValue(repo)!);
+            if (parse.GetValue(state) is null && !Directory.Exists(directory))
+                throw new UserError($"--repo {parse.GetValue(repo)}: no such directory. Pass the directory that holds reconciler.yaml, or --state URL.");
             // Only the store's URL is needed: a broken service file must not keep anyone from reading history.
-            await using var store = StateStores.Open(StateStores.ResolveUrl(parse.GetValue(state), directory), directory, TimeProvider.System);
-            var entries = await store.ReadHistoryAsync(environment, max, ct);
+            var url = StateStores.ResolveUrl(parse.GetValue(state), directory);
+            IReadOnlyList<HistoryEntry> entries = [];
+            if (StateStores.SqlitePath(url, directory) is not { } file || File.Exists(file))   // reading never creates a store
+            {
+                await using var store = StateStores.Open(url, directory, TimeProvider.System);
+                entries = await store.ReadHistoryAsync(environment, max, ct);
+            }
             var output = parse.InvocationConfiguration.Output;
             await output.WriteAsync(parse.GetValue(format) == "json"
                 ? JsonSerializer.Serialize(entries, ReconcilerJson.Options) + "\n"

@@ -93,7 +93,7 @@ internal static class PlanCommand
         // Each environment reads its own live state as part of its planning, so one environment's read overlaps
         // another's planning (thousands of stored services take a while to read).
         using var liveStore = liveFromFile is null && baseModel is null
-            ? LiveStoreReader.Open(StateStores.ResolveUrl(a.State, infra.Directory) ?? model.Repository.StateUrl, infra.Directory)
+            ? LiveStoreReader.Open(StateStores.UrlFor(a.State, model.Repository.StateUrl), infra.Directory)
             : null;
 
         var planning = Stopwatch.StartNew();

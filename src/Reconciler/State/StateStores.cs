@@ -17,16 +17,9 @@ public static class StateStores
     /// <summary>null/empty: SQLite at REPO/.reconciler/state.db. Nothing is opened or created until the first call on the store.</summary>
     public static IStateStore Open(string? url, string repoRoot, TimeProvider time)
     {
-        if (string.IsNullOrWhiteSpace(url))
-            return new SqliteStateStore(Path.Combine(repoRoot, DefaultRelativePath), time);
+        if (string.IsNullOrWhiteSpace(url) || url.Trim().StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
+            return new SqliteStateStore(SqlitePath(url, repoRoot) ?? throw Bad(url!.Trim(), "the sqlite form needs a path"), time);
         url = url.Trim();
-        if (url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
-        {
-            var path = url["sqlite:".Length..];
-            if (path.StartsWith("//", StringComparison.Ordinal)) path = path[2..];   // tolerate sqlite://PATH
-            if (path.Length == 0) throw Bad(url, "the sqlite form needs a path");
-            return new SqliteStateStore(Path.IsPathRooted(path) ? path : Path.Combine(repoRoot, path), time);
-        }
         var (scheme, rest) = SplitScheme(url);
         var http = scheme switch
         {
@@ -59,17 +52,23 @@ public static class StateStores
         url = url.Trim();
         if (!url.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)) return null;
         var path = url["sqlite:".Length..];
-        if (path.StartsWith("//", StringComparison.Ordinal)) path = path[2..];
+        if (path.StartsWith("//", StringComparison.Ordinal)) path = path[2..];   // tolerate sqlite://PATH
         return path.Length == 0 ? null : Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(repoRoot, path));
     }
 
-    /// <summary>Which store a command uses: <paramref name="explicitUrl"/> (--state), else $RECONCILER_STATE, else
-    /// <c>state:</c> in REPO/reconciler.yaml (read from the working tree: only that one key, so a broken service file elsewhere
+    /// <summary>Which store a command that has loaded the repo uses: <paramref name="explicitUrl"/> (--state), else
+    /// $RECONCILER_STATE, else <c>state:</c> of the commit it loaded (null: the SQLite default).</summary>
+    public static string? UrlFor(string? explicitUrl, string? repoStateUrl) =>
+        !string.IsNullOrWhiteSpace(explicitUrl) ? explicitUrl
+        : Environment.GetEnvironmentVariable("RECONCILER_STATE") is { Length: > 0 } fromEnv ? fromEnv
+        : repoStateUrl;
+
+    /// <summary>Which store a command that does not load the repo uses: <paramref name="explicitUrl"/> (--state), else
+    /// $RECONCILER_STATE, else <c>state:</c> in REPO/reconciler.yaml (read from the working tree: only that one key, so a broken service file elsewhere
     /// does not keep anyone from inspecting or unlocking an environment), else null (the SQLite default).</summary>
     public static string? ResolveUrl(string? explicitUrl, string repoRoot)
     {
-        if (!string.IsNullOrWhiteSpace(explicitUrl)) return explicitUrl;
-        if (Environment.GetEnvironmentVariable("RECONCILER_STATE") is { Length: > 0 } fromEnv) return fromEnv;
+        if (UrlFor(explicitUrl, null) is { } given) return given;
         var file = Path.Combine(repoRoot, "reconciler.yaml");
         if (!File.Exists(file)) return null;
         try

@@ -101,4 +101,20 @@ public sealed class StatusHistoryCommandTests : IDisposable
         Assert.StartsWith("error: ", error);
         Assert.DoesNotContain("   at ", error);
     }
+
+    [Fact]
+    public async Task History_of_a_mistyped_repo_is_an_error_and_of_a_repo_without_state_is_empty_without_creating_a_store()
+    {
+        var missing = Path.Combine(_dir.Path, "no-such-repo");
+        var typo = await Run("history", "--env", "staging", "--repo", missing);
+        Assert.Equal(ExitCodes.Error, typo.Exit);
+        Assert.Contains("no such directory", typo.Err);
+        Assert.False(Directory.Exists(missing));
+
+        var fresh = Path.Combine(_dir.Path, "fresh");
+        Directory.CreateDirectory(fresh);
+        var empty = await Run("history", "--env", "staging", "--repo", fresh);
+        Assert.True(empty.Exit == 0, empty.Err);
+        Assert.False(Directory.Exists(Path.Combine(fresh, ".reconciler")));
+    }
 }
