@@ -29,7 +29,7 @@ public sealed class FileParseCache : IParseCache
 
     private readonly string _directory;
     private readonly long _maxPackBytes;
-    private readonly Lazy<Dictionary<string, ReadOnlyMemory<byte>>> _onDisk;
+    private Lazy<Dictionary<string, ReadOnlyMemory<byte>>> _onDisk;   // read again after a flush wrote a pack
     private readonly ConcurrentDictionary<string, byte[]> _added = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _used = new(StringComparer.Ordinal);
     private readonly HashSet<string> _inDelta = new(StringComparer.Ordinal);
@@ -102,13 +102,18 @@ public sealed class FileParseCache : IParseCache
             var deltaOld = keepOld.Where(e => _inDelta.Contains(e.Key)).ToList();
             var deltaSize = added + deltaOld.Sum(e => (long)e.Value.Length);
             if (_basePackBytes > 0 && total <= _maxPackBytes && deltaSize <= Math.Max(MinDeltaBytes, _basePackBytes / 8))
-            {
                 WritePack(DeltaPath, addedSnapshot, deltaOld);
-                return true;
+            else
+            {
+                if (total > _maxPackBytes) keepOld = keepOld.Where(e => _used.ContainsKey(e.Key)).ToList();
+                WritePack(PackPath, addedSnapshot, keepOld);
+                File.Delete(DeltaPath);   // everything it held is in the main pack now
             }
-            if (total > _maxPackBytes) keepOld = keepOld.Where(e => _used.ContainsKey(e.Key)).ToList();
-            WritePack(PackPath, addedSnapshot, keepOld);
-            File.Delete(DeltaPath);   // everything it held is in the main pack now
+            // What was written is on disk now: a process that flushes again (the daemon, once per commit) writes only
+            // what it adds later, and decides delta or fold from the packs as they now are.
+            foreach (var written in addedSnapshot) _added.TryRemove(written);
+            _inDelta.Clear();
+            _onDisk = new Lazy<Dictionary<string, ReadOnlyMemory<byte>>>(ReadPacks, LazyThreadSafetyMode.ExecutionAndPublication);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

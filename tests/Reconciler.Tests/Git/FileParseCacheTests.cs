@@ -31,6 +31,32 @@ public sealed class FileParseCacheTests
     }
 
     [Fact]
+    public void A_cache_that_flushes_again_writes_only_what_it_added_since_into_the_delta_pack()
+    {
+        // The daemon keeps one cache and flushes once per commit.
+        using var dir = new TempDir();
+        var cache = new FileParseCache(dir.Path);
+        for (var i = 0; i < 100; i++) cache.Put($"base{i}", new byte[10_000]);
+        cache.Flush();
+        Assert.Equal(0, cache.Added);
+        var mainPack = File.ReadAllBytes(cache.PackPath);
+
+        cache.Put("commit2", Bytes("second commit's file"));
+        Assert.Equal(1, cache.Added);
+        cache.Flush();
+        cache.Put("commit3", Bytes("third commit's file"));
+        cache.Flush();
+
+        Assert.Equal(mainPack, File.ReadAllBytes(cache.PackPath));   // not folded again: both went to the delta pack
+        Assert.True(cache.TryGet("commit2", out var second));
+        Assert.Equal("second commit's file", Encoding.UTF8.GetString(second.Span));
+        var reader = new FileParseCache(dir.Path);
+        Assert.True(reader.TryGet("commit2", out _));
+        Assert.True(reader.TryGet("commit3", out _));
+        Assert.True(reader.TryGet("base42", out _));
+    }
+
+    [Fact]
     public void A_flush_keeps_older_entries_and_adds_new_ones()
     {
         using var dir = new TempDir();
