@@ -47,7 +47,7 @@ try
         ("driver, 1 batch of " + hostCount + " (exec upload)", r => DriverRunAsync(r, hostCount, SshUpload.Exec, "de")),
         ($"driver, batches of {batchSize} (25%, exec upload)", r => DriverRunAsync(r, batchSize, SshUpload.Exec, "db")),
         ("driver, 1 batch of " + hostCount + " (SFTP upload)", r => DriverRunAsync(r, hostCount, SshUpload.Sftp, "ds")),
-        ($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (as the driver)", r => BashRunAsync(r, hostCount, "bk", "-o KexAlgorithms=curve25519-sha256")),
+        ($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (what the driver negotiates with OpenSSH < 9.9)", r => BashRunAsync(r, hostCount, "bk", "-o KexAlgorithms=curve25519-sha256")),
         ($"bash xargs -P {hostCount}, 1 batch", r => BashRunAsync(r, hostCount, "be")),
         ($"bash xargs -P {batchSize}, batches of {batchSize}", r => BashRunAsync(r, batchSize, "bb")),
         ($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex", r => BashRunAsync(r, batchSize, "bc", "-o KexAlgorithms=curve25519-sha256")),
@@ -77,7 +77,7 @@ try
     }
     double MedianOf(string name) => Median(times[modes.FindIndex(m => m.Name == name)]);
     Console.WriteLine();
-    var sameKexOne = MedianOf($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (as the driver)");
+    var sameKexOne = MedianOf($"bash xargs -P {hostCount}, 1 batch, curve25519 kex (what the driver negotiates with OpenSSH < 9.9)");
     var sameKexBatches = MedianOf($"bash xargs -P {batchSize}, batches of {batchSize}, curve25519 kex");
     Console.WriteLine(FormattableString.Invariant(
         $"driver / bash with the same key exchange: one batch {MedianOf($"driver, 1 batch of {hostCount} (exec upload)") / sameKexOne:0.00}x, batches of {batchSize} {MedianOf($"driver, batches of {batchSize} (25%, exec upload)") / sameKexBatches:0.00}x"));

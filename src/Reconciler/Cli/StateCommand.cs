@@ -258,5 +258,4 @@ internal static class StateCommand
 
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
     private static string Short(string hashOrCommit) => hashOrCommit.Length > 12 ? hashOrCommit[..12] : hashOrCommit;
-    private static string Kebab(ApplyResult r) => JsonNamingPolicy.KebabCaseLower.ConvertName(r.ToString());
 }

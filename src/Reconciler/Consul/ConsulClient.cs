@@ -374,7 +374,7 @@ public sealed class ConsulClient : IDisposable
         {
             var start = body.Length > 200 ? body[..200] + "..." : body;
             throw new ConsulException(ConsulErrorKind.ServerError,
-                $"{Address} answered with something that is not Consul's JSON ({e.Message}): {start}. Is --state pointing at a Consul agent?", inner: e);
+                $"{Address} answered with something that is not Consul's JSON ({e.Message}): {start}. Is {Address} a Consul agent?", inner: e);
         }
     }
 

@@ -60,7 +60,7 @@ public sealed class HostDrivers(HostDriverOptions options)
         DriverKind.Local => new LocalHostDriver(new LocalDriverOptions { LocalRoot = Options.LocalRoot }),
         DriverKind.ConsulKv => Options is { Consul: { } consul, Environment: { } environment }
             ? new ConsulKvDriver(new ConsulKvDriverOptions { Consul = consul, Environment = environment, Prefix = Options.ConsulPrefix })
-            : throw new UserError("the consul-kv driver needs a Consul address: set CONSUL_HTTP_ADDR or use a consul:// state store"),
+            : throw new UserError("the consul-kv driver needs a Consul address: set CONSUL_HTTP_ADDR to the agent, e.g. http://127.0.0.1:8500"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 

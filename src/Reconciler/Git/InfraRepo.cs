@@ -32,12 +32,13 @@ public sealed class InfraRepo : IDisposable
     /// <summary>Working tree only: an infra-repo file differs from <see cref="BaseCommit"/> (always false for --rev).</summary>
     public bool IsDirty { get; }
 
-    /// <summary>"at commit abc123def456", "in the working tree (HEAD abc123def456, uncommitted changes)", or
-    /// "in the working tree (not in Git)": where the files came from, for messages.</summary>
     /// <summary>The revision a plan or an apply is bound to: the commit when read from Git; for a clean work tree its
     /// HEAD commit (so history, quarantine and revert hints name a real commit); otherwise "working-tree".</summary>
     public string BoundRevision =>
         Source.Revision == WorkingTreeSource.WorkingTreeRevision && BaseCommit is not null && !IsDirty ? BaseCommit : Source.Revision;
+
+    /// <summary>"at commit abc123def456", "in the working tree (HEAD abc123def456, uncommitted changes)", or
+    /// "in the working tree (not in Git)": where the files came from, for messages.</summary>
 
     public string Describe() => Source.Revision != WorkingTreeSource.WorkingTreeRevision
         ? "at commit " + Source.Revision[..Math.Min(12, Source.Revision.Length)]

@@ -147,7 +147,7 @@ internal sealed class SchemaNode
             {
                 if (!Allows("string")) return false;
                 var s = (string)((JValue)token).Value!;
-                if ((_minLength is not null || _maxLength is not null) && s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) return false; // code points vs UTF-16 units
+                if ((_minLength is not null || _maxLength is not null) && s.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) return false; // JSON Schema counts code points, a UTF-16 length does not: NJsonSchema judges
                 if (_minLength is { } min && s.Length < min) return false;
                 if (_maxLength is { } max && s.Length > max) return false;
                 if (_pattern is not null && !_pattern.IsMatch(s)) return false;

@@ -14,7 +14,7 @@ public sealed class HealthProbes(HttpProbe http, TcpProbe tcp, CommandProbe comm
         HealthCheckKind.Consul => consul is not null
             ? consul.ProbeAsync(check, context, ct)
             : Task.FromResult(new ProbeResult(false,
-                "consul health check: no Consul address configured (set CONSUL_HTTP_ADDR or use a consul:// state store)")),
+                "consul health check: no Consul address configured (set CONSUL_HTTP_ADDR to the agent, e.g. http://127.0.0.1:8500)")),
         _ => Task.FromResult(new ProbeResult(false, $"unknown check kind {check.Kind}")),
     };
 

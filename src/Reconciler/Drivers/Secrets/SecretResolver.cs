@@ -29,7 +29,7 @@ public sealed class SecretResolver(ConsulKeyReader? consul = null, Func<string, 
                                                  "export it (CI: add it to the job's secrets)");
             case "consul" when name.Length > 0:
                 if (consul is null)
-                    throw new SecretException($"secret {reference}: no Consul address configured (set CONSUL_HTTP_ADDR, or use a consul:// state store)");
+                    throw new SecretException($"secret {reference}: no Consul address configured (set CONSUL_HTTP_ADDR to the agent, e.g. http://127.0.0.1:8500)");
                 return await consul(name.TrimStart('/'), ct)
                     ?? throw new SecretException($"secret {reference}: Consul key {name.TrimStart('/')} does not exist");
             default:
