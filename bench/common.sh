@@ -6,9 +6,9 @@
 shipped_dir="${TMPDIR:-/tmp}/reconciler-bench-shipped"
 build_cli() {
   dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
-  case " $builds " in *" build "*) dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
+  case " $builds " in *" build "*) dotnet build src/Reconciler/Cli -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
   case " $builds " in *" r2r "*)
-    dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    dotnet publish src/Reconciler/Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
       -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
   esac
   case " $builds " in *" shipped "*) scripts/publish.sh "$shipped_dir" >/dev/null ;; esac
@@ -19,7 +19,7 @@ cli_of() {
   case "$1" in
     shipped) echo "$shipped_dir/reconciler" ;;
     r2r) echo "dotnet $r2r_dir/reconciler.dll" ;;
-    *) echo "dotnet src/Reconciler/bin/Release/net10.0/reconciler.dll" ;;
+    *) echo "dotnet src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll" ;;
   esac
 }
 

@@ -20,7 +20,7 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "error: the .NET 10 SDK is required (dotnet not on PATH); see README.md" >&2
   exit 1
 fi
-# The SSH tests give each test sshd its own mount namespace (tests/Reconciler.Tests/Infrastructure/SshdFleet.cs):
+# The SSH tests give each test sshd its own mount namespace (tests/Reconciler.Engine.Tests/Infrastructure/SshdFleet.cs):
 # that needs root or CAP_SYS_ADMIN. Say so up front rather than leave only failed sshd logs.
 if ! unshare --mount true 2>/dev/null; then
   echo "warning: cannot create a mount namespace (not root, no CAP_SYS_ADMIN): the SSH tests will fail; run the tests as root" >&2

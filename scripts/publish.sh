@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out="${1:-dist/reconciler}"
 # Its own artifacts path: a self-contained publish must not share obj/ with the framework-dependent builds (their
 # later ReadyToRun publishes pick up the wrong runtime pack and the CLI aborts at start-up).
-dotnet publish src/Reconciler -c Release -r linux-x64 --self-contained true \
+dotnet publish src/Reconciler/Cli -c Release -r linux-x64 --self-contained true \
   -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true \
   --artifacts-path "${TMPDIR:-/tmp}/reconciler-publish-artifacts" -o "$out" -nologo -clp:ErrorsOnly
 echo "published $out/reconciler"

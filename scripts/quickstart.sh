@@ -14,8 +14,8 @@ step "installing missing system packages"
 ./scripts/install-deps.sh
 
 step "building (Release, warnings are errors)"
-dotnet build src/Reconciler -c Release -nologo -clp:ErrorsOnly >/dev/null || fail "build failed"
-cli=(dotnet src/Reconciler/bin/Release/net10.0/reconciler.dll)
+dotnet build src/Reconciler/Cli -c Release -nologo -clp:ErrorsOnly >/dev/null || fail "build failed"
+cli=(dotnet src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll)
 
 # Harmless demo values for the example's secret references (env:DEMO_...), resolved only at apply time.
 export DEMO_DB_PASSWORD="${DEMO_DB_PASSWORD:-demo-db-password}"

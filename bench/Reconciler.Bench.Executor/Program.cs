@@ -6,7 +6,7 @@ using Reconciler.Diff.Live;
 using Reconciler.Diff.Planning;
 using Reconciler.Execution;
 using Reconciler.Schema.Model;
-using Reconciler.Tests.Execution;
+using Reconciler.Engine.Tests.Execution;
 
 BenchmarkRunner.Run<ExecutorOverhead>(args: args);
 

@@ -5,7 +5,7 @@ using Reconciler.Diff.Live;
 using Reconciler.State;
 using Reconciler.State.Consul;
 using Reconciler.State.Sqlite;
-using Reconciler.Tests.State;
+using Reconciler.Engine.Tests.State;
 
 // Usage: dotnet run -c Release --project bench/Reconciler.Bench.Stores [-- SERVICES HOSTS_PER_SERVICE]
 // Measures what an apply costs in the state store: read an environment, CAS-write one service, append a journal entry,

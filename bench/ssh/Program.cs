@@ -8,14 +8,14 @@ using System.Globalization;
 using Reconciler.Drivers;
 using Reconciler.Drivers.Ssh;
 using Reconciler.Schema.Model;
-using Reconciler.Tests.Infrastructure;
+using Reconciler.Engine.Tests.Infrastructure;
 
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
 var withSftp = !args.Contains("--no-sftp");
 var withApply = args.Contains("--apply");
 // The CLI built with this bench (ProjectReference): `reconciler apply` measured end to end when --apply is given.
-var cli = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/bin/Release/net10.0/reconciler.dll"));
+var cli = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll"));
 var script = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "deploy-xargs.sh"));
 const string DriverPath = "/srv/bench/driver/api";
 const string BashPath = "/srv/bench/bash/api";

@@ -45,7 +45,7 @@ switch (args)
         catch (StateConflictException e)
         {
             Console.Out.WriteLine(e.Message);
-            return e.ExitCode;
+            return 5;   // what `reconciler` exits with for a lost compare-and-set (docs/cli.md)
         }
     }
     default:

@@ -1,6 +1,7 @@
 namespace Reconciler.Cli;
 
-/// <summary>Process exit codes; documented in docs/cli.md. Never renumber: CI scripts depend on them.</summary>
+/// <summary>Process exit codes; documented in docs/cli.md. Never renumber: CI scripts depend on them. The one place
+/// where the engine's failure kinds become numbers is <see cref="For"/>.</summary>
 public static class ExitCodes
 {
     public const int Ok = 0;                  // success; for plan --detailed-exitcode: no changes
@@ -13,4 +14,21 @@ public static class ExitCodes
     public const int StoreUnavailable = 7;    // state store unreachable, corrupt, or access denied
     public const int Quarantined = 8;         // the commit was already quarantined; not retried
     public const int Interrupted = 130;       // SIGINT/SIGTERM: stopped at a safe point
+
+    /// <summary>The exit code of an outcome: 0 for success, else the code of its failure kind.</summary>
+    public static int For(FailureKind? failure) => failure switch
+    {
+        null => Ok,
+        FailureKind.InvalidInput => Error,
+        FailureKind.StaleOrConflict => StaleOrConflict,
+        FailureKind.LockedOrFrozen => LockedOrFrozen,
+        FailureKind.StoreUnavailable => StoreUnavailable,
+        // Until environment faults get a code of their own (they are retried, never quarantined): a plain error.
+        FailureKind.EnvironmentFault => Error,
+        FailureKind.CommitFault => RolledBack,
+        FailureKind.HostsNeedAttention => Halted,
+        FailureKind.Interrupted => Interrupted,
+        FailureKind.AlreadyQuarantined => Quarantined,
+        _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, "a failure kind without an exit code"),
+    };
 }

@@ -27,3 +27,17 @@ public sealed record Diagnostic(Severity Severity, string RuleId, string Message
         $"{Location?.ToString() ?? "<repo>"}: {(Severity == Severity.Error ? "error" : "warning")} {RuleId}: {Message}" +
         (JsonPointer is null ? "" : $" (at {JsonPointer})");
 }
+
+/// <summary>The order diagnostics are shown in everywhere (validate, plan, the daemon's log): repo-wide findings
+/// first, then by file, line, column, rule and message.</summary>
+public static class DiagnosticOrdering
+{
+    public static IEnumerable<Diagnostic> Sort(IEnumerable<Diagnostic> diagnostics) =>
+        diagnostics
+            .OrderBy(d => d.Location is null ? 0 : 1)
+            .ThenBy(d => d.Location?.File ?? "", StringComparer.Ordinal)
+            .ThenBy(d => d.Location?.Line ?? 0)
+            .ThenBy(d => d.Location?.Column ?? 0)
+            .ThenBy(d => d.RuleId, StringComparer.Ordinal)
+            .ThenBy(d => d.Message, StringComparer.Ordinal);
+}

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Cli;
+
+/// <summary>
+/// Renders validation diagnostics (docs/cli/validate.md). Text: one line per diagnostic,
+/// <c>file:line:col: error RULE: message</c>, then a summary line. JSON: an array of <see cref="JsonDiagnostic"/>,
+/// stable and meant for CI annotations. Diagnostics are sorted by file, line, column, rule, message.
+/// </summary>
+public static class ValidateOutput
+{
+    /// <param name="displayPrefix">Prepended to every file path in text output (the --repo argument as typed, so
+    /// paths are relative to the current directory and clickable); "" when --repo is ".".</param>
+    public static string Text(IEnumerable<Diagnostic> diagnostics, string displayPrefix, string summary)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var d in Sort(diagnostics))
+        {
+            sb.Append(d.Location is { } l ? $"{displayPrefix}{l.File}:{l.Line}:{l.Column}" : (displayPrefix == "" ? "." : displayPrefix.TrimEnd('/')));
+            sb.Append(": ").Append(d.Severity == Severity.Error ? "error" : "warning");
+            sb.Append(' ').Append(d.RuleId).Append(": ").Append(d.Message);
+            if (d.JsonPointer is { } pointer) sb.Append(" (at ").Append(pointer == "" ? "/" : pointer).Append(')');
+            sb.Append('\n');
+        }
+        sb.Append(summary).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <param name="gitPrefix">The infra repo's path inside its Git repository ("" or "a/b/"): JSON <c>file</c> is
+    /// relative to the Git repository root, which is what CI annotation APIs expect.</param>
+    public static string Json(IEnumerable<Diagnostic> diagnostics, string gitPrefix)
+    {
+        var items = Sort(diagnostics).Select(d => new JsonDiagnostic(
+            File: d.Location is { } l ? gitPrefix + l.File : null,
+            Line: d.Location?.Line,
+            Column: d.Location?.Column,
+            Severity: d.Severity == Severity.Error ? "error" : "warning",
+            Rule: d.RuleId,
+            Message: d.Message,
+            Pointer: d.JsonPointer)).ToList();
+        return JsonSerializer.Serialize(items, ReconcilerJson.Options) + "\n";
+    }
+
+    public static IEnumerable<Diagnostic> Sort(IEnumerable<Diagnostic> diagnostics) => DiagnosticOrdering.Sort(diagnostics);
+
+    /// <summary>One element of `validate --format json`. Absent members: no location (a repo-wide finding) or no
+    /// JSON pointer (not a schema violation).</summary>
+    public sealed record JsonDiagnostic(
+        string? File,
+        int? Line,
+        int? Column,
+        string Severity,
+        string Rule,
+        string Message,
+        string? Pointer);
+}

@@ -1,0 +1,34 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Reconciler.Daemon;
+
+/// <summary>"500ms", "5s", "2m", "1h" for --interval. Hand-written: TimeSpan.Parse wants "00:00:05", which nobody types.</summary>
+public static partial class Durations
+{
+    [GeneratedRegex(@"^(?<n>\d{1,9})(?<unit>ms|s|m|h)$", RegexOptions.CultureInvariant)]
+    private static partial Regex Pattern();
+
+    public static TimeSpan Parse(string text, string optionName)
+    {
+        var m = Pattern().Match(text.Trim());
+        if (!m.Success)
+            throw new ReconcilerException(FailureKind.InvalidInput, $"{optionName} '{text}' is not a duration. Use a number and a unit: 500ms, 5s, 2m, 1h.");
+        var n = long.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
+        var value = m.Groups["unit"].Value switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(n),
+            "s" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            _ => TimeSpan.FromHours(n),
+        };
+        if (value <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, $"{optionName} must be greater than zero.");
+        return value;
+    }
+
+    public static string Format(TimeSpan t) =>
+        t.TotalMilliseconds < 1000 ? $"{t.TotalMilliseconds:0}ms"
+        : t.TotalSeconds < 120 && t.Milliseconds == 0 ? $"{t.TotalSeconds:0}s"
+        : t.TotalMinutes < 120 && t.Seconds == 0 && t.Milliseconds == 0 ? $"{t.TotalMinutes:0}m"
+        : t.ToString("c", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,368 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Reconciler.Execution;
+using Reconciler.Git;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Daemon;
+
+/// <summary>Reads the desired state of one environment at one commit of a repository (GitRepoSource + loader).
+/// Throws <see cref="ReconcilerException"/> (invalid input, with file:line:col diagnostics) when the commit does not validate.</summary>
+public interface IDesiredStateLoader
+{
+    DesiredState Load(string repositoryPath, string commit, string environment);
+}
+
+public sealed record DaemonOptions(string Environment, TimeSpan Interval, string AppliedBy, int? MaxParallel = null);
+
+/// <summary>
+/// `reconciler run`: follows a branch and reconciles each new head of it into one environment.
+/// <list type="bullet">
+/// <item>Wakes on the interval (TimeProvider) or at once on <see cref="Trigger"/> (webhook); fetches; if the head is
+/// new, loads it and calls <see cref="IReconciler"/>. Only the newest head is applied; commits between the last one
+/// and it are skipped (as Argo CD and Flux do): each commit is a full desired state, not a delta.</item>
+/// <item>A commit is settled once it reached a final result (applied, no changes, rolled back and quarantined, halted,
+/// invalid, already quarantined): it is never tried again by this process, and the store's quarantine keeps other
+/// processes from retrying it. Lock/freeze, store outages and compare-and-set conflicts are retried at the next
+/// interval, each distinct message logged once.</item>
+/// <item>While an apply runs the loop keeps fetching; a newer head cancels the running apply's Preempt token (the
+/// reconciler stops the health wait and rolls back), then the newer head is applied.</item>
+/// <item>Cancelling the token given to <see cref="RunAsync"/> (SIGTERM) is passed on to the reconciler, which stops
+/// at a safe point and releases the lock; RunAsync returns after it did.</item>
+/// </list>
+/// </summary>
+public sealed class GitOpsDaemon
+{
+    private readonly DaemonOptions _options;
+    private readonly IBranchFollower _follower;
+    private readonly IDesiredStateLoader _loader;
+    private readonly IReconciler _reconciler;
+    private readonly IStateStore? _store;   // null: /status shows no quarantine/lock (benchmarks)
+    private readonly TimeProvider _time;
+    private readonly TextWriter _log;
+    private readonly Channel<bool> _trigger = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly object _gate = new();
+
+    // Loop state (written by the loop; read under _gate for /status).
+    private readonly Dictionary<string, string> _settled = new(StringComparer.Ordinal);   // commit -> result
+    private readonly HashSet<string> _loggedOnce = new(StringComparer.Ordinal);
+    private Attempt? _inFlight;
+    private BranchHead? _head;
+    private DateTimeOffset? _lastFetch;
+    private string? _lastFetchError;
+    private LastResult? _last;
+    private string? _lastStartedCommit;
+    private long _reconcileCount;
+    private (string Commit, DateTimeOffset NotBefore)? _retry;
+
+    public GitOpsDaemon(DaemonOptions options, IBranchFollower follower, IDesiredStateLoader loader, IReconciler reconciler,
+        IStateStore? store, TimeProvider time, TextWriter log)
+    {
+        if (options.Interval <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, "--interval must be positive, e.g. --interval 30s.");
+        _options = options;
+        _follower = follower;
+        _loader = loader;
+        _reconciler = reconciler;
+        _store = store;
+        _time = time;
+        _log = TextWriter.Synchronized(log);
+    }
+
+    /// <summary>Called for every progress report of the running apply (after /status is updated); for benchmarks.</summary>
+    public Action<ApplyProgress>? OnProgress { get; init; }
+
+    /// <summary>Called when the daemon hands a commit to the reconciler (the moment "apply starts" for this loop).</summary>
+    public Action<string, DateTimeOffset>? OnReconcileStarted { get; init; }
+
+    /// <summary>Called after each reconcile returned, with its commit and outcome (tests wait on it).</summary>
+    public Action<string, ReconcileOutcome?>? OnReconcileFinished { get; init; }
+
+    /// <summary>How many reconciles were started (tests: "not retried over several intervals").</summary>
+    public long ReconcileCount => Interlocked.Read(ref _reconcileCount);
+
+    /// <summary>Fetch now instead of waiting for the interval (webhook). Coalesces: many triggers = one fetch.</summary>
+    public void Trigger() => _trigger.Writer.TryWrite(true);
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        Log($"following {_follower.RepositoryPath} for environment {_options.Environment}, every {Durations.Format(_options.Interval)}");
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var head = await FetchAsync(stop);
+                if (head is not null) await ConsiderAsync(head, stop);
+                await WaitAsync(stop);
+                if (_inFlight is { Work.IsCompleted: true } done) await FinishAsync(done);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        if (_inFlight is { } running)
+        {
+            Log($"stopping: waiting for the apply of {Short(running.Commit)} to reach a safe point");
+            await FinishAsync(running);
+        }
+        Log("stopped");
+    }
+
+    private async Task<BranchHead?> FetchAsync(CancellationToken stop)
+    {
+        try
+        {
+            var head = await _follower.FetchAsync(stop);
+            lock (_gate)
+            {
+                _head = head;
+                _lastFetch = _time.GetUtcNow();
+                _lastFetchError = null;
+            }
+            return head;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A remote that is down, a repo moved away: keep running, report once, try again at the next interval.
+            var message = e is ReconcilerException ? e.Message : $"fetching failed: {e.GetType().Name}: {e.Message}";
+            lock (_gate) _lastFetchError = message;
+            LogOnce("fetch:" + message, $"error: {message}");
+            return null;
+        }
+    }
+
+    private async Task ConsiderAsync(BranchHead head, CancellationToken stop)
+    {
+        if (_inFlight is { } running)
+        {
+            if (running.Commit == head.Sha) return;
+            Log($"newer commit {Short(head.Sha)} arrived while {Short(running.Commit)} is applying: pre-empting it (its changes are rolled back)");
+            running.Preempt.Cancel();
+            await FinishAsync(running);
+        }
+        bool settled;
+        lock (_gate) settled = _settled.ContainsKey(head.Sha);
+        if (settled || stop.IsCancellationRequested) return;
+        // A commit that met a lock, a freeze or a store outage waits a full interval before it is tried again.
+        if (_retry is { } retry && retry.Commit == head.Sha && _time.GetUtcNow() < retry.NotBefore) return;
+        _retry = null;
+
+        if (_lastStartedCommit is { } previous && previous != head.Sha)
+        {
+            var between = _follower.CommitsBetween(previous, head.Sha, 101);
+            if (between.Count > 1)
+                Log($"skipping {between.Count - 1}{(between.Count > 100 ? "+" : "")} intermediate commit(s): only the newest head {Short(head.Sha)} is applied");
+        }
+        _lastStartedCommit = head.Sha;
+        var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource());
+        lock (_gate) _inFlight = attempt;
+        Interlocked.Increment(ref _reconcileCount);
+        attempt.Work = Task.Run(() => ReconcileOneAsync(attempt, head, stop), CancellationToken.None);
+    }
+
+    private async Task<ReconcileOutcome?> ReconcileOneAsync(Attempt attempt, BranchHead head, CancellationToken stop)
+    {
+        DesiredState desired;
+        try
+        {
+            desired = _loader.Load(_follower.RepositoryPath, head.Sha, _options.Environment);
+        }
+        catch (ReconcilerException e)
+        {
+            attempt.Error = e.ToFailure();
+            return null;
+        }
+        Log($"applying {Short(head.Sha)} ({head.Subject}) to {_options.Environment}");
+        OnReconcileStarted?.Invoke(head.Sha, _time.GetUtcNow());
+        var progress = new AttemptProgress(this, attempt);
+        try
+        {
+            return await _reconciler.ReconcileAsync(
+                new ReconcileRequest(desired, _options.AppliedBy, head.Author, SavedPlan: null, MaxParallel: _options.MaxParallel,
+                    Preempt: attempt.Preempt.Token),
+                progress, stop);
+        }
+        catch (ReconcilerException e)
+        {
+            attempt.Error = e.ToFailure();
+            return null;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested || attempt.Preempt.IsCancellationRequested)
+        {
+            return new ReconcileOutcome(ApplyResult.Interrupted, null, "interrupted", FailureKind.Interrupted);
+        }
+    }
+
+    private async Task FinishAsync(Attempt attempt)
+    {
+        ReconcileOutcome? outcome;
+        try
+        {
+            outcome = await attempt.Work!;
+        }
+        catch (Exception e)
+        {
+            // A bug below us: keep the daemon alive, retry at the next interval, log the message once. Not the commit's fault.
+            attempt.Error = new Failure(FailureKind.EnvironmentFault, $"unexpected failure applying {Short(attempt.Commit)}: {e.GetType().Name}: {e.Message}");
+            outcome = null;
+        }
+        var now = _time.GetUtcNow();
+        var preempted = attempt.Preempt.IsCancellationRequested;
+        string result;
+        var settle = true;
+        if (outcome is null)
+        {
+            var error = attempt.Error!;
+            settle = !IsTransient(error.Kind);
+            result = settle ? (error.Kind == FailureKind.AlreadyQuarantined ? "quarantined" : "invalid") : "retrying";
+            var line = settle
+                ? $"commit {Short(attempt.Commit)} not applied: {error.Message}"
+                : $"commit {Short(attempt.Commit)} not applied yet (retrying every {Durations.Format(_options.Interval)}): {error.Message}";
+            LogOnce(attempt.Commit + ":" + error.Message, line);
+            lock (_gate) _last = new LastResult(attempt.Commit, result, error.Kind, error.Message, attempt.Started, now);
+        }
+        else
+        {
+            result = StatusReports.Kebab(outcome.Result);
+            if (outcome.Result == ApplyResult.Interrupted) settle = false;   // pre-empted or stopping: not the commit's fault
+            else if (outcome.Failure is { } kind && IsTransient(kind)) { settle = false; result = "retrying"; }
+            if (outcome.Failure == FailureKind.AlreadyQuarantined) result = "quarantined";
+            var line = preempted && outcome.Result == ApplyResult.Interrupted
+                ? $"apply of {Short(attempt.Commit)} pre-empted: {outcome.Message}"
+                : $"apply of {Short(attempt.Commit)}: {result}. {outcome.Message}";
+            LogOnce(attempt.Commit + ":" + result + ":" + outcome.Message, line);
+            lock (_gate) _last = new LastResult(attempt.Commit, result, outcome.Failure, outcome.Message, attempt.Started, now);
+        }
+        lock (_gate)
+        {
+            if (settle) _settled[attempt.Commit] = result;
+            if (ReferenceEquals(_inFlight, attempt)) _inFlight = null;
+        }
+        if (!settle)
+        {
+            _lastStartedCommit = null;   // retried later: no "skipping" message for the same commit
+            _retry = (attempt.Commit, now + _options.Interval);
+        }
+        attempt.Preempt.Dispose();
+        OnReconcileFinished?.Invoke(attempt.Commit, outcome);
+    }
+
+    /// <summary>Lock/freeze, store unavailable, lost compare-and-set, a fault of the environment: the commit is fine,
+    /// the moment is not.</summary>
+    private static bool IsTransient(FailureKind kind) =>
+        kind is FailureKind.LockedOrFrozen or FailureKind.StoreUnavailable or FailureKind.StaleOrConflict or FailureKind.EnvironmentFault;
+
+    private async Task WaitAsync(CancellationToken stop)
+    {
+        // One linked source per wait, cancelled afterwards, so no timer or channel waiter outlives the iteration.
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var delay = Task.Delay(_options.Interval, _time, wait.Token);
+        var triggered = _trigger.Reader.WaitToReadAsync(wait.Token).AsTask();
+        var tasks = new List<Task> { delay, triggered };
+        if (_inFlight?.Work is { } running) tasks.Add(running);
+        await Task.WhenAny(tasks);
+        wait.Cancel();
+        _trigger.Reader.TryRead(out _);
+        stop.ThrowIfCancellationRequested();
+    }
+
+    public async Task<DaemonStatus> GetStatusAsync(CancellationToken ct)
+    {
+        ImmutableArray<QuarantinedCommit> quarantined = [];
+        LockInfo? heldLock = null;
+        string? storeError = null;
+        try
+        {
+            if (_store is not null)
+            {
+                quarantined = [.. await _store.ReadQuarantineAsync(_options.Environment, ct)];
+                heldLock = await _store.ReadLockAsync(_options.Environment, ct);
+            }
+        }
+        catch (ReconcilerException e)
+        {
+            storeError = e.Message;
+        }
+        lock (_gate)
+        {
+            var inFlight = _inFlight is { } a
+                ? new InFlightStatus(a.Commit, a.Started, a.ProgressEvents, a.LastProgress)
+                : null;
+            return new DaemonStatus(
+                [new EnvironmentStatus(
+                    _options.Environment,
+                    _head?.Sha,
+                    _lastFetch,
+                    _lastFetchError,
+                    _last,
+                    inFlight,
+                    [.. quarantined.Select(q => new QuarantineStatus(q.Commit, q.Reason, q.At))],
+                    heldLock is null ? null : new LockStatus(heldLock.Owner, heldLock.Reason, heldLock.AcquiredAt, heldLock.ExpiresAt),
+                    storeError)]);
+        }
+    }
+
+    private void Log(string line) => _log.WriteLine($"{_time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ} run[{_options.Environment}]: {line}");
+
+    /// <summary>A failing commit or fetch is reported once, not at every interval.</summary>
+    private void LogOnce(string key, string line)
+    {
+        lock (_gate)
+        {
+            if (!_loggedOnce.Add(key)) return;
+            if (_loggedOnce.Count > 10_000) _loggedOnce.Clear();   // bounded memory for a daemon that runs for months
+        }
+        Log(line);
+    }
+
+    private static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;
+
+
+    private sealed class Attempt(string commit, DateTimeOffset started, CancellationTokenSource preempt)
+    {
+        public string Commit { get; } = commit;
+        public DateTimeOffset Started { get; } = started;
+        public CancellationTokenSource Preempt { get; } = preempt;
+        public Task<ReconcileOutcome?>? Work { get; set; }
+        public Failure? Error { get; set; }
+        public int ProgressEvents;
+        public ApplyProgress? LastProgress;
+    }
+
+    /// <summary>Synchronous (not <see cref="Progress{T}"/>, which posts to the pool and reorders events).</summary>
+    private sealed class AttemptProgress(GitOpsDaemon daemon, Attempt attempt) : IProgress<ApplyProgress>
+    {
+        public void Report(ApplyProgress value)
+        {
+            lock (daemon._gate)
+            {
+                attempt.ProgressEvents++;
+                attempt.LastProgress = value;
+            }
+            daemon.OnProgress?.Invoke(value);
+        }
+    }
+}
+
+// /status JSON (ReconcilerJson); documented in docs/cli/run.md.
+public sealed record DaemonStatus(ImmutableArray<EnvironmentStatus> Environments);
+
+public sealed record EnvironmentStatus(
+    string Environment,
+    string? BranchHead,
+    DateTimeOffset? LastFetch,
+    string? FetchError,
+    LastResult? LastResult,
+    InFlightStatus? InFlight,
+    ImmutableArray<QuarantineStatus> Quarantined,
+    LockStatus? Lock,
+    string? StoreError);
+
+/// <summary><see cref="Failure"/> is null when the commit was applied or had nothing to do.</summary>
+public sealed record LastResult(string Commit, string Result, FailureKind? Failure, string Message, DateTimeOffset Started, DateTimeOffset Finished);
+
+public sealed record InFlightStatus(string Commit, DateTimeOffset Started, int ProgressEvents, ApplyProgress? LastProgress);
+
+public sealed record QuarantineStatus(string Commit, string Reason, DateTimeOffset At);
+
+public sealed record LockStatus(string Owner, string Reason, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt);

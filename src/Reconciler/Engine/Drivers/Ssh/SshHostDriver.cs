@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Reconciler.Schema.Model;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace Reconciler.Drivers.Ssh;
+
+/// <summary>
+/// The ssh driver (SSH.NET): one connection per host, opened on first use and reused for every step; all
+/// calls are SSH.NET's async APIs so 50 hosts do not need 50 blocked pool threads. Host keys are verified
+/// against HostSpec.HostKey (see <see cref="HostKeyPolicy"/>); authentication is by private key only.
+/// </summary>
+public sealed partial class SshHostDriver : IHostDriver
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<SshHostSession>>> _sessions = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _connectSlots;
+    private readonly Lazy<IPrivateKeySource> _key;
+    private long _uploads;
+
+    public SshHostDriver(SshDriverOptions? options = null)
+    {
+        Options = options ?? new SshDriverOptions();
+        _connectSlots = new SemaphoreSlim(Math.Max(1, Options.MaxConcurrentConnects));
+        _key = new Lazy<IPrivateKeySource>(LoadKey);
+    }
+
+    public DriverKind Kind => DriverKind.Ssh;
+
+    public SshDriverOptions Options { get; }
+
+    /// <summary>Artifacts uploaded by this driver so far (tests assert that a staged release is not re-sent).</summary>
+    public long Uploads => Interlocked.Read(ref _uploads);
+
+    internal void CountUpload() => Interlocked.Increment(ref _uploads);
+
+    public async Task<IHostSession> OpenAsync(HostSpec host, CancellationToken ct)
+    {
+        var lazy = _sessions.GetOrAdd(host.Name, _ => new Lazy<Task<SshHostSession>>(() => ConnectSessionAsync(host, ct)));
+        try
+        {
+            var session = await lazy.Value;
+            if (session.IsConnected) return session;
+            // The connection dropped since (host rebooted, network blip): reconnect once for this step.
+            _sessions.TryUpdate(host.Name, new Lazy<Task<SshHostSession>>(() => ConnectSessionAsync(host, ct)), lazy);
+            await session.DisposeAsync();
+            return await _sessions[host.Name].Value;
+        }
+        catch
+        {
+            // Let a later step retry the connection instead of caching the failure forever.
+            _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<SshHostSession>>>(host.Name, lazy));
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var open = _sessions.Values.Where(l => l.IsValueCreated && l.Value.IsCompletedSuccessfully).Select(l => l.Value.Result).ToList();
+        _sessions.Clear();
+        await Task.WhenAll(open.Select(s => s.DisposeAsync().AsTask()));
+        _connectSlots.Dispose();
+    }
+
+    private async Task<SshHostSession> ConnectSessionAsync(HostSpec host, CancellationToken ct)
+    {
+        var ssh = new SshClient(ConnectionInfoFor(host));
+        try
+        {
+            await ConnectAsync(ssh, host, "connect", ct);
+            return new SshHostSession(this, host, ssh);
+        }
+        catch
+        {
+            ssh.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the SFTP connection of a session (a second handshake; see <see cref="SshUpload.Sftp"/>).</summary>
+    internal async Task<SftpClient> ConnectSftpAsync(HostSpec host, CancellationToken ct)
+    {
+        var sftp = new SftpClient(ConnectionInfoFor(host));
+        try
+        {
+            await ConnectAsync(sftp, host, "sftp connect", ct);
+            return sftp;
+        }
+        catch
+        {
+            sftp.Dispose();
+            throw;
+        }
+    }
+
+    private ConnectionInfo ConnectionInfoFor(HostSpec host)
+    {
+        if (!HostAddressPattern().IsMatch(host.Address))
+            throw new HostStepException(host.Name, "connect", $"refusing unsafe host address '{ReleaseLayout.Printable(host.Address)}'");
+        if (host.Port is < 1 or > 65535)
+            throw new HostStepException(host.Name, "connect", $"port {host.Port} is out of range 1-65535");
+        var info = new ConnectionInfo(host.Address, host.Port, host.User, new PrivateKeyAuthenticationMethod(host.User, _key.Value))
+        {
+            Timeout = Options.ConnectTimeout,
+        };
+        PreferKeyExchange(info, Options.PreferredKeyExchange);
+        // With a full key pinned, offer only that key's algorithms so a server with several host keys presents
+        // the pinned one (a fingerprint pin does not say which type it is).
+        if (HostKeyPolicy.PinnedKeyType(host.HostKey) is { } type)
+        {
+            var wanted = type == "ssh-rsa" ? new[] { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" } : [type];
+            if (info.HostKeyAlgorithms.Keys.Any(wanted.Contains))
+                foreach (var name in info.HostKeyAlgorithms.Keys.Where(k => !wanted.Contains(k)).ToList())
+                    info.HostKeyAlgorithms.Remove(name);
+        }
+        return info;
+    }
+
+    /// <summary>Moves the named key exchange algorithms to the front, in that order; the rest keep SSH.NET's order.
+    /// The client's order decides (RFC 4253 7.1), so this picks what both sides support earliest in the list.</summary>
+    private static void PreferKeyExchange(ConnectionInfo info, IReadOnlyList<string> preferred)
+    {
+        var all = info.KeyExchangeAlgorithms.ToList();
+        info.KeyExchangeAlgorithms.Clear();
+        foreach (var name in preferred)
+            if (all.FirstOrDefault(a => a.Key == name) is { Value: not null } entry) info.KeyExchangeAlgorithms.Add(entry.Key, entry.Value);
+        foreach (var entry in all.Where(a => !info.KeyExchangeAlgorithms.ContainsKey(a.Key)))
+            info.KeyExchangeAlgorithms.Add(entry.Key, entry.Value);
+    }
+
+    private async Task ConnectAsync(BaseClient client, HostSpec host, string step, CancellationToken ct)
+    {
+        HostKeyPolicy.Verdict? verdict = null;
+        client.HostKeyReceived += (_, e) =>
+        {
+            verdict = HostKeyPolicy.Check(host, e.HostKey, Options.TrustUnknownHostKeys);
+            e.CanTrust = verdict.Accept;
+        };
+        client.KeepAliveInterval = TimeSpan.FromSeconds(30);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(Options.ConnectTimeout);
+        await _connectSlots.WaitAsync(ct);
+        try
+        {
+            await client.ConnectAsync(timeout.Token);
+        }
+        catch (Exception e) when (verdict is { Accept: false })
+        {
+            throw new HostStepException(host.Name, step, verdict.Refusal!, e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new HostStepException(host.Name, step,
+                $"timed out after {Options.ConnectTimeout.TotalSeconds:0.#}s connecting to {host.Address}:{host.Port} (host down or port filtered?)", e);
+        }
+        catch (SshOperationTimeoutException e)
+        {
+            throw new HostStepException(host.Name, step,
+                $"timed out after {Options.ConnectTimeout.TotalSeconds:0.#}s connecting to {host.Address}:{host.Port} (host down or port filtered?)", e);
+        }
+        catch (SocketException e)
+        {
+            var what = e.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused (is sshd running and listening on that port?)",
+                SocketError.HostNotFound or SocketError.NoData => "host name not found",
+                SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
+                SocketError.TimedOut => "connection timed out",
+                _ => e.Message,
+            };
+            throw new HostStepException(host.Name, step, $"cannot connect to {host.Address}:{host.Port}: {what}", e);
+        }
+        catch (SshAuthenticationException e)
+        {
+            throw new HostStepException(host.Name, step,
+                $"authentication as '{host.User}' with key {Options.PrivateKeyPath} was rejected ({e.Message}); " +
+                "add its public key to the user's authorized_keys on the host, or pass the right --ssh-key", e);
+        }
+        catch (SshConnectionException e)
+        {
+            throw new HostStepException(host.Name, step, $"SSH connection to {host.Address}:{host.Port} failed: {e.Message}", e);
+        }
+        catch (ProxyException e)
+        {
+            throw new HostStepException(host.Name, step, e.Message, e);
+        }
+        finally
+        {
+            _connectSlots.Release();
+        }
+        if (verdict is { TrustedUnknown: true })
+            Options.Warn($"WARNING: TRUSTING UNKNOWN HOST KEY of {host.Name} ({host.Address}:{host.Port}) because of " +
+                         "--trust-unknown-host-keys. Anyone able to intercept this connection now controls the deploy. " +
+                         "Pin the host key in the environment file.");
+    }
+
+    private IPrivateKeySource LoadKey()
+    {
+        var path = Options.PrivateKeyPath;
+        if (!File.Exists(path))
+            throw new ReconcilerException(FailureKind.EnvironmentFault, $"SSH private key not found at {path}: pass --ssh-key PATH or set {SshDriverOptions.KeyEnvironmentVariable}");
+        try
+        {
+            return Options.PrivateKeyPassphrase is { Length: > 0 } passphrase ? new PrivateKeyFile(path, passphrase) : new PrivateKeyFile(path);
+        }
+        catch (Exception e) when (e is SshException or SshPassPhraseNullOrEmptyException or InvalidOperationException or ArgumentException or IOException)
+        {
+            throw new ReconcilerException(FailureKind.EnvironmentFault, $"cannot read SSH private key {path}: {e.Message} (OpenSSH or PEM format; a passphrase goes in " +
+                                $"{SshDriverOptions.PassphraseEnvironmentVariable})");
+        }
+    }
+
+    // Hostname (RFC 1123 labels), IPv4 or IPv6 literal: nothing a resolver or a log line could misread.
+    [GeneratedRegex("^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]{2,45}$",
+        RegexOptions.CultureInvariant)]
+    private static partial Regex HostAddressPattern();
+}

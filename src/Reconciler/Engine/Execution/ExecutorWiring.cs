@@ -1,0 +1,64 @@
+using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
+using Reconciler.Drivers;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>The composition of a real reconciler for `apply` and `run`: drivers, probes, artifacts and secrets
+/// from the drivers' factory, the pure planner, and the given store.</summary>
+public static class ExecutorWiring
+{
+    /// <summary>One client for the process: health probes, artifact downloads and notifications share its pool.</summary>
+    public static HttpClient Http { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>Driver options as the CLI sets them: the local driver's hosts live under REPO/.reconciler/local.</summary>
+    public static HostDriverOptions DriverOptions(string repoRoot, string? sshKeyPath, bool trustUnknownHostKeys, TextWriter warnings,
+        string? environment = null) => new()
+    {
+        LocalRoot = Path.Combine(repoRoot, ".reconciler", "local"),
+        SshKeyPath = sshKeyPath,
+        TrustUnknownHostKeys = trustUnknownHostKeys,
+        Warn = message => { lock (warnings) warnings.WriteLine("warning: " + message); },
+        Consul = ConsulFromEnvironment(),
+        Environment = environment,
+    };
+
+    /// <summary>The Consul agent apps read from (consul-kv driver, consul health checks, consul: secrets), named the way
+    /// every Consul tool names it: CONSUL_HTTP_ADDR ("127.0.0.1:8500" or a URL; CONSUL_HTTP_SSL=true for https) and
+    /// CONSUL_HTTP_TOKEN. Null when unset: those features then fail with a message that says to set it.</summary>
+    public static Consul.ConsulClient? ConsulFromEnvironment()
+    {
+        var address = System.Environment.GetEnvironmentVariable("CONSUL_HTTP_ADDR");
+        if (string.IsNullOrWhiteSpace(address)) return null;
+        var ssl = System.Environment.GetEnvironmentVariable("CONSUL_HTTP_SSL") is "true" or "1";
+        var text = address.Contains("://", StringComparison.Ordinal) ? address : (ssl ? "https://" : "http://") + address;
+        if (!Uri.TryCreate(text.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ReconcilerException(FailureKind.InvalidInput, $"CONSUL_HTTP_ADDR '{address}' is not an address: use HOST:PORT (e.g. 127.0.0.1:8500) or an http(s):// URL.");
+        return new Consul.ConsulClient(Consul.ConsulClientOptions.FromEnvironment(uri));
+    }
+
+    /// <param name="artifacts">Default: repo-relative paths from the working tree (pass a Git fetcher to apply a commit).</param>
+    public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,
+        IArtifactFetcher? artifacts = null) =>
+        new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http, drivers.Consul), artifacts ?? HostDrivers.Artifacts(repoRoot, Http),
+            HostDrivers.Secrets(drivers.Consul), time,
+            drivers.Consul is null ? null : new Drivers.ConsulKv.ConsulTogglePublisher(drivers.Consul));
+
+    public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
+        new(dependencies, Plan, options, observer);
+
+    /// <summary>The pure planner, with its refusal turned into a user-facing error.</summary>
+    public static Plan Plan(DesiredState desired, LiveState live)
+    {
+        try
+        {
+            return Planner.Plan(desired, live);
+        }
+        catch (PlanningException e)
+        {
+            throw new ReconcilerException(FailureKind.InvalidInput, $"cannot plan environment '{desired.Environment}' at {desired.Revision}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using LibGit2Sharp;
+using Reconciler.Schema.Loading;
+
+namespace Reconciler.Git;
+
+/// <summary>
+/// The infra repo's files at one commit, read straight from Git objects (no checkout, no working tree needed).
+/// The infra repo may be a subdirectory of the Git repository: <see cref="Open"/> discovers the repository that
+/// contains the directory and reads the subtree at the directory's relative path. File content is read lazily;
+/// <see cref="RepoFile.ContentId"/> is the blob SHA, so parse results are shared by every commit with that blob.
+/// </summary>
+public sealed class GitRepoSource : IRepoFileSource, IDisposable
+{
+    private readonly Repository _repository;
+    private readonly Tree _tree;
+    // libgit2 objects must not be used from several threads at once; the loader reads files in parallel.
+    private readonly Lock _gate = new();
+
+    private GitRepoSource(Repository repository, Commit commit, Tree tree, string subdirectory)
+    {
+        _repository = repository;
+        _tree = tree;
+        Revision = commit.Sha;
+        Subdirectory = subdirectory;
+        CommitMessageShort = commit.MessageShort;
+    }
+
+    /// <summary>The full commit SHA.</summary>
+    public string Revision { get; }
+
+    /// <summary>The infra repo's path inside the Git repository ("" at the root, else "a/b" with '/').</summary>
+    public string Subdirectory { get; }
+
+    public string CommitMessageShort { get; }
+
+    /// <summary>Opens the Git repository containing <paramref name="directory"/> at <paramref name="revision"/>
+    /// (a SHA, short SHA, branch, tag, or an expression like HEAD~1). Throws <see cref="ReconcilerException"/> (invalid input) when
+    /// the directory is not inside a Git repository, the revision does not exist, or the commit lacks the directory.</summary>
+    public static GitRepoSource Open(string directory, string revision)
+    {
+        var (repository, subdirectory) = Discover(directory)
+            ?? throw new ReconcilerException(FailureKind.InvalidInput, 
+                $"{directory} is not inside a Git repository, so --rev {revision} cannot be read. " +
+                "Run `git init` there and commit, point --repo at a Git working tree, or omit --rev to read the files on disk.");
+        try
+        {
+            var commit = ResolveCommit(repository, revision);
+            var tree = subdirectory == "" ? commit.Tree : commit.Tree[subdirectory]?.Target as Tree;
+            if (tree is null)
+                throw new ReconcilerException(FailureKind.InvalidInput, 
+                    $"commit {commit.Sha[..12]} ({revision}) has no directory {subdirectory}/ (Git repository at {(repository.Info.WorkingDirectory ?? repository.Info.Path).TrimEnd('/')}). " +
+                    "The infra repo did not exist at that commit yet; pick a later revision (see `git log -- " + subdirectory + "`).");
+            return new GitRepoSource(repository, commit, tree, subdirectory);
+        }
+        catch
+        {
+            repository.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The repository containing <paramref name="directory"/> and the directory's path inside it, or null.</summary>
+    internal static (Repository Repository, string Subdirectory)? Discover(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        if (!Directory.Exists(full))
+            throw new ReconcilerException(FailureKind.InvalidInput, $"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
+        var gitDir = Repository.Discover(full);
+        if (gitDir is null) return null;
+        var repository = new Repository(gitDir);
+        var workdir = repository.Info.WorkingDirectory;
+        if (workdir is null)
+        {
+            // A bare repository: its "directory" is the repo itself; the infra repo sits at the tree root.
+            return (repository, "");
+        }
+        var relative = Path.GetRelativePath(Path.GetFullPath(workdir), full);
+        return (repository, RepoLayout.ToTreePrefix(relative).TrimEnd('/'));
+    }
+
+    internal static Commit ResolveCommit(Repository repository, string revision)
+    {
+        GitObject? found;
+        try
+        {
+            found = string.IsNullOrWhiteSpace(revision) ? null : repository.Lookup(revision);
+        }
+        catch (LibGit2SharpException)
+        {
+            // Ambiguous short SHAs and malformed expressions land here.
+            found = null;
+        }
+        Commit? commit = null;
+        try
+        {
+            commit = found?.Peel<Commit>();
+        }
+        catch (LibGit2SharpException)
+        {
+            commit = null;
+        }
+        return commit ?? throw new ReconcilerException(FailureKind.InvalidInput, 
+            $"unknown revision '{revision}' in the Git repository at {(repository.Info.WorkingDirectory ?? repository.Info.Path).TrimEnd('/')}. " +
+            "--rev takes a commit SHA (full or short), a branch, a tag, or an expression like HEAD~1; " +
+            "list them with `git log --oneline`, `git branch -a` and `git tag`.");
+    }
+
+    public IReadOnlyList<RepoFile> ListFiles()
+    {
+        var files = new List<RepoFile>();
+        lock (_gate)
+        {
+            if (_tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
+                files.Add(ToRepoFile(RepoLayout.RootFile, root));
+            foreach (var folder in RepoLayout.Folders)
+            {
+                if (_tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
+                foreach (var child in (Tree)entry.Target)
+                    if (child.TargetType == TreeEntryTargetType.Blob && RepoLayout.IsYamlName(child.Name))
+                        files.Add(ToRepoFile(folder + "/" + child.Name, child));
+            }
+        }
+        files.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
+        return files;
+    }
+
+    private RepoFile ToRepoFile(string path, TreeEntry entry)
+    {
+        var id = entry.Target.Id;
+        if (entry.Mode == Mode.SymbolicLink)
+            return new RepoFile(path, id.Sha, 0, () => throw RepoLayout.SymlinkRefused(path));
+        // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
+        return new RepoFile(path, id.Sha, () => { lock (_gate) return _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size; }, () => ReadBlob(id));
+    }
+
+    private byte[] ReadBlob(ObjectId id)
+    {
+        lock (_gate)
+        {
+            var blob = _repository.Lookup<Blob>(id);
+            using var stream = blob.GetContentStream();
+            var bytes = new byte[blob.Size];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+    }
+
+    public void Dispose() => _repository.Dispose();
+}

@@ -1,0 +1,113 @@
+using System.Collections.Immutable;
+using Reconciler.Diff.Live;
+
+namespace Reconciler.State;
+
+/// <summary>
+/// Live state of every environment, with compare-and-set writes. Implementations: SQLite (default) and
+/// Consul KV. All of them pass the same contract suite (tests/Reconciler.Engine.Tests/State). docs/state.md.
+/// </summary>
+public interface IStateStore : IAsyncDisposable
+{
+    /// <summary>"sqlite:/abs/path/state.db" or "consul://host:port/prefix", for messages.</summary>
+    string Describe { get; }
+
+    Task<LiveState> ReadAsync(string environment, CancellationToken ct);
+
+    /// <summary>As <see cref="ReadAsync(string, CancellationToken)"/> for a plan with a <see cref="ConvergedMemo"/>: each
+    /// service is marked with the memo's digest of its stored bytes, and one the memo may show converged comes back
+    /// undecoded (<see cref="LiveService.Deferred"/>). A store that cannot do that reads as usual.</summary>
+    Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => ReadAsync(environment, ct);
+
+    /// <summary>Applies <paramref name="change"/> all or nothing if the environment is still at
+    /// <paramref name="expectedVersion"/>; returns the new version. Throws <see cref="StateConflictException"/>.</summary>
+    Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct);
+
+    // Apply journal: every step of an apply is recorded, so a crashed apply resumes.
+    Task AppendJournalAsync(JournalEntry entry, CancellationToken ct);
+    /// <summary>Entries of the environment's unfinished apply (empty when none), in append order.</summary>
+    Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct);
+    /// <summary>Marks the apply finished; its entries stop being returned by ReadOpenJournalAsync.</summary>
+    Task CloseJournalAsync(string environment, string applyId, CancellationToken ct);
+
+    Task AppendHistoryAsync(HistoryEntry entry, CancellationToken ct);
+    /// <summary>Newest first.</summary>
+    Task<IReadOnlyList<HistoryEntry>> ReadHistoryAsync(string environment, int limit, CancellationToken ct);
+
+    Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct);
+    Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct);
+
+    /// <summary>Takes the lock if free or expired; otherwise returns who holds it.</summary>
+    Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct);
+    /// <summary>Extends the TTL; false if the lock is no longer held by <paramref name="owner"/>.</summary>
+    Task<bool> RenewLockAsync(string environment, string owner, TimeSpan ttl, CancellationToken ct);
+    /// <summary>Releases if held by <paramref name="owner"/> (or by anyone when <paramref name="force"/>).</summary>
+    Task<bool> ReleaseLockAsync(string environment, string owner, bool force, CancellationToken ct);
+    Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct);
+
+    Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct);
+    Task<FreezeInfo?> ReadFreezeAsync(string environment, CancellationToken ct);
+}
+
+/// <summary>A set of changes written atomically. Services are replaced whole (hosts included).</summary>
+public sealed record StateChange(
+    ImmutableArray<LiveService> UpsertServices,
+    ImmutableArray<string> RemoveServices,
+    ImmutableArray<LiveToggle> UpsertToggles,
+    ImmutableArray<string> RemoveToggles,
+    string? LastGoodCommit = null)
+{
+    public static StateChange Empty { get; } = new([], [], [], []);
+}
+
+public enum JournalStatus { Started, Finished, Failed }
+
+/// <summary>One step of an apply. <see cref="Step"/> is a stable key such as "w1/api/host/web-1/activate".</summary>
+public sealed record JournalEntry(
+    string Environment,
+    string ApplyId,
+    string Commit,
+    string Step,
+    JournalStatus Status,
+    DateTimeOffset At,
+    string? Detail);
+
+public enum ApplyResult { Succeeded, NoChanges, RolledBack, Halted, Failed, Interrupted, LockBroken }
+
+public sealed record HistoryEntry(
+    string Id,
+    string Environment,
+    string Commit,
+    string? CommitAuthor,
+    string AppliedBy,
+    DateTimeOffset Started,
+    DateTimeOffset? Finished,
+    ApplyResult Result,
+    ImmutableSortedDictionary<string, string> ServiceOutcomes,   // service -> "upgraded 1.4.2 -> 1.5.0", "rolled back", ...
+    string? Message);
+
+public sealed record QuarantinedCommit(string Commit, string Reason, DateTimeOffset At);
+
+public sealed record LockInfo(string Environment, string Owner, string Reason, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt);
+
+public sealed record LockAttempt(bool Acquired, LockInfo Holder);
+
+public sealed record FreezeInfo(string Reason, string By, DateTimeOffset At);
+
+/// <summary>Compare-and-set lost: someone else wrote first. Names the key and both versions.</summary>
+public sealed class StateConflictException(string key, long expectedVersion, long actualVersion)
+    : ReconcilerException(FailureKind.StaleOrConflict,
+        $"live state of '{key}' changed while this run worked: expected version {expectedVersion}, found {actualVersion}. " +
+        "Another apply wrote first; plan again.")
+{
+    public string Key { get; } = key;
+    public long ExpectedVersion { get; } = expectedVersion;
+    public long ActualVersion { get; } = actualVersion;
+}
+
+/// <summary>The store cannot be used: unreachable, corrupt, or access denied. Nothing was written.</summary>
+public sealed class StateStoreUnavailableException(string message, Exception? inner = null)
+    : ReconcilerException(FailureKind.StoreUnavailable, message, inner)
+{
+    public Exception? Cause { get; } = inner;
+}

@@ -1,0 +1,28 @@
+using Xunit;
+using Reconciler.Diff.Planning;
+using Reconciler.Execution;
+using Reconciler.Testing;
+using static Reconciler.Engine.Tests.Execution.ExecutorWorld;
+
+namespace Reconciler.Cli.Tests.Execution;
+
+public sealed class ProgressViewTests
+{
+    [Fact]
+    public async Task Plain_lines_of_a_canary_that_fails_and_rolls_back()
+    {
+        var w = new ExecutorWorld(hosts: 3);
+        w.Deployed("c0", Service("db", "2.0.0"), Service("api", "1.4.2", dependsOn: ["db"]));
+        var bad = Service("api", "1.5.0", Canary(1, maxParallel: 1), dependsOn: ["db"]);
+        w.Probe.Healthy = (_, r) => r != ServiceFields.ReleaseId(bad);
+        var desired = w.Desired("c1", [Service("db", "2.1.0", Rolling(1)), bad]);
+
+        // One host step at a time, one service per wave: the event order is deterministic.
+        await w.ApplyAsync(w.Request(desired) with { MaxParallel = 1 });
+
+        var output = new StringWriter();
+        var view = new PlainProgressView(output);
+        foreach (var p in w.ProgressEvents) view.Report(p);
+        Golden.Match(output.ToString(), "progress-canary-rollback.txt");
+    }
+}

@@ -1,0 +1,112 @@
+using Microsoft.Data.Sqlite;
+using Reconciler.State;
+using Reconciler.State.Sqlite;
+using Reconciler.Testing;
+using Xunit;
+
+namespace Reconciler.Engine.Tests.State;
+
+/// <summary>The store contract against a real SQLite file (fresh per test); time is fake.</summary>
+public sealed class SqliteStateStoreContractTests : StateStoreContract
+{
+    private readonly TempDir _dir = new();
+    private string DbPath => _dir.Combine("state", "state.db");
+
+    protected override Task StartBackendAsync() => Task.CompletedTask;
+    protected override IStateStore CreateStore() => new SqliteStateStore(DbPath, Time);
+
+    protected override async Task LetTimePassAsync(TimeSpan by, Func<Task<bool>> until)
+    {
+        Time.Advance(by);
+        Assert.True(await until(), "the condition did not hold after the clock moved");
+    }
+
+    protected override Task StopBackendAsync()
+    {
+        _dir.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>SQLite-specific behaviour: WAL, the file location, corrupt files.</summary>
+public sealed class SqliteStateStoreTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task The_default_store_is_a_wal_sqlite_file_under_dot_reconciler_created_on_first_use()
+    {
+        await using var store = StateStores.Open(null, _dir.Path, _time);
+        var path = _dir.Combine(".reconciler", "state.db");
+        Assert.Equal($"sqlite:{path}", store.Describe);
+        Assert.False(File.Exists(path));   // opening creates nothing
+        await store.WriteAsync("prod", 0, StateStoreContract.Upsert(StateStoreContract.Service("api", "1.0.0")), CancellationToken.None);
+        Assert.True(File.Exists(path));
+        await using var c = new SqliteConnection($"Data Source={path};Pooling=false");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA journal_mode";
+        Assert.Equal("wal", cmd.ExecuteScalar());
+    }
+
+    [Theory]
+    [InlineData("this is not a database\n")]
+    [InlineData("SQLite format 3\0 but the rest of the page is garbage ................................................................")]
+    public async Task A_corrupt_file_is_a_clear_error_with_the_store_exit_code_and_is_left_untouched(string content)
+    {
+        var path = _dir.Combine("state.db");
+        await File.WriteAllTextAsync(path, content);
+        var before = await File.ReadAllBytesAsync(path);
+        await using var store = new SqliteStateStore(path, _time);
+
+        var read = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadAsync("prod", CancellationToken.None));
+        Assert.Contains(path, read.Message);
+        Assert.Contains("Nothing was written", read.Message);
+        Assert.Equal(FailureKind.StoreUnavailable, read.Kind);
+        await Assert.ThrowsAsync<StateStoreUnavailableException>(() =>
+            store.WriteAsync("prod", 0, StateStoreContract.Upsert(StateStoreContract.Service("api", "1.0.0")), CancellationToken.None));
+        await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.TryAcquireLockAsync("prod", "a", "r", TimeSpan.FromMinutes(1), CancellationToken.None));
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+        Assert.False(File.Exists(path + "-wal"));
+    }
+
+    [Fact]
+    public async Task A_store_written_by_a_newer_schema_is_refused()
+    {
+        var path = _dir.Combine("state.db");
+        await using (var store = new SqliteStateStore(path, _time))
+            await store.ReadAsync("prod", CancellationToken.None);
+        await using (var c = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE meta SET value = '99' WHERE key = 'schema'";
+            cmd.ExecuteNonQuery();
+        }
+        await using var again = new SqliteStateStore(path, _time);
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => again.ReadAsync("prod", CancellationToken.None));
+        Assert.Contains("schema version 99", e.Message);
+    }
+
+    [Fact]
+    public async Task A_hand_edited_value_that_does_not_parse_names_where_it_is()
+    {
+        var path = _dir.Combine("state.db");
+        await using (var store = new SqliteStateStore(path, _time))
+            await store.WriteAsync("prod", 0, StateStoreContract.Upsert(StateStoreContract.Service("api", "1.0.0")), CancellationToken.None);
+        await using (var c = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE services SET body = '{\"name\": 3}'";
+            cmd.ExecuteNonQuery();
+        }
+        await using var again = new SqliteStateStore(path, _time);
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => again.ReadAsync("prod", CancellationToken.None));
+        Assert.Contains("services[prod/api]", e.Message);
+    }
+}
