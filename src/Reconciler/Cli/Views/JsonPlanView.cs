@@ -75,7 +75,8 @@ public static class JsonPlanView
         return buffer.ToArray();
     }
 
-    /// <summary>Reads a saved plan held in memory (<see cref="SavedPlanFile.Parse"/>), its failure as the CLI's error.</summary>
+    /// <summary>A saved plan held in memory, read by <see cref="SavedPlanFile.Parse"/>; a bad document is the CLI's
+    /// <see cref="UserError"/> (apply reads files through the engine's use case instead).</summary>
     public static Plan Read(string json, string source)
     {
         try
