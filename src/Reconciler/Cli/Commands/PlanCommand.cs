@@ -9,6 +9,7 @@ using Reconciler.Git;
 using Reconciler.Schema.Loading;
 using Reconciler.Schema.Model;
 using Reconciler.State;
+using Reconciler.UseCases;
 using Reconciler.Views;
 
 namespace Reconciler.Cli;
@@ -179,12 +180,12 @@ internal static class PlanCommand
                 else raw.Write(bytes);
             }
             else stdout.Write(Encoding.UTF8.GetString(bytes!));
-            if (a.Out is not null) SavePlan(a.Out, bytes!, stderr); // --out implies one environment: the same document
+            if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr); // --out implies one environment: the same document
         }
         else
         {
             stdout.Write(Render(plans, a.Format, color));
-            if (a.Out is not null) SavePlan(a.Out, JsonPlanView.RenderUtf8(plans.Single()), stderr);
+            if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr);
         }
         if (a.Verbose)
             stderr.WriteLine($"planned {plans.Count} environment(s) in {planning.ElapsedMilliseconds} ms ({planningCpu} ms CPU); " +
@@ -316,26 +317,9 @@ internal static class PlanCommand
             : throw new UserError($"{path}: not a valid live state: missing or wrong '{missing}'. Expected the shape in docs/plan-json.md (live state input).");
     }
 
-    private static void SavePlan(string path, byte[] json, TextWriter stderr)
+    private static void SavePlan(string path, Plan plan, TextWriter stderr)
     {
-        WriteAtomically(path, json);
+        SavedPlanFile.Save(path, plan);
         stderr.WriteLine($"saved the plan to {path}; apply it with `reconciler apply --plan {path}`.");
-    }
-
-    /// <summary>Write to a temporary file beside the target and rename it over, so a reader never sees half a plan.</summary>
-    private static void WriteAtomically(string path, byte[] content)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = full + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            File.WriteAllBytes(temp, content);
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw new UserError($"{path}: cannot save the plan: {e.Message}");
-        }
     }
 }

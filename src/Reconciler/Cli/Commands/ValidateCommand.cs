@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
-using Reconciler.Git;
-using Reconciler.Schema.Loading;
-using Reconciler.Schema.Model;
+using Reconciler.UseCases;
+using Reconciler.Views;
 
 namespace Reconciler.Cli;
 
@@ -12,30 +10,15 @@ internal static class ValidateCommand
 {
     public static Command Build()
     {
-        var repo = new Option<string>("--repo")
-        {
-            Description = "The infra repo directory (holds reconciler.yaml); may be a subdirectory of a Git repository.",
-            DefaultValueFactory = _ => ".",
-        };
-        var rev = new Option<string?>("--rev")
-        {
-            Description = "Validate this commit (SHA, short SHA, branch, tag, HEAD~1) read from Git objects; default: the files on disk, uncommitted edits included.",
-        };
-        var format = new Option<string>("--format")
-        {
-            Description = "text: file:line:col lines and a summary; json: an array for CI annotations.",
-            DefaultValueFactory = _ => "text",
-        };
-        format.AcceptOnlyFromAmong("text", "json");
+        var command = new Command("validate", "Check the infra repo: YAML syntax, schemas and cross-file rules, with file:line:col for each error.");
+        var common = new CommonOptions(command);
+        common.AddRepo("The infra repo directory (holds reconciler.yaml); may be a subdirectory of a Git repository.");
+        common.AddRev("Validate this commit (SHA, short SHA, branch, tag, HEAD~1) read from Git objects; default: the files on disk, uncommitted edits included.");
+        common.AddFormat("text: file:line:col lines and a summary; json: an array for CI annotations.");
         var noCache = new Option<bool>("--no-cache")
         {
             Description = "Parse every file instead of reusing parse results from .reconciler/cache/parse.",
         };
-
-        var command = new Command("validate", "Check the infra repo: YAML syntax, schemas and cross-file rules, with file:line:col for each error.");
-        command.Options.Add(repo);
-        command.Options.Add(rev);
-        command.Options.Add(format);
         command.Options.Add(noCache);
         command.SetAction((parse, ct) =>
         {
@@ -43,25 +26,14 @@ internal static class ValidateCommand
             var stderr = parse.InvocationConfiguration.Error;
             return CliRunner.RunAsync(stderr, async () =>
             {
-                var repoArg = parse.GetValue(repo)!;
-                using var infra = InfraRepo.Open(repoArg, parse.GetValue(rev));
-                FileParseCache? cache = parse.GetValue(noCache) ? null : new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
-                var result = RepoLoader.Load(infra.Source, cache);
-                cache?.Flush();
-
-                var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
-                if (result.Model is null && errors == 0)
-                    throw new InvalidOperationException("the loader returned no model and no error");
-                if (parse.GetValue(format) == "json")
-                {
-                    var prefix = infra.GitSubdirectory == "" ? "" : infra.GitSubdirectory + "/";
-                    await stdout.WriteAsync(ValidateOutput.Json(result.Diagnostics, prefix));
-                }
-                else
-                {
-                    await stdout.WriteAsync(ValidateOutput.Text(result.Diagnostics, DisplayPrefix(repoArg), Summary(result, infra)));
-                }
-                return result.HasErrors ? ExitCodes.Error : ExitCodes.Ok;
+                var args = common.Read(parse);
+                var result = ValidateRepo.Run(new ValidateRequest(args.Repo, args.Rev, UseParseCache: !parse.GetValue(noCache)));
+                if (!result.Succeeded) return await CliRunner.FailAsync(stderr, result);
+                var report = result.Value;
+                await stdout.WriteAsync(args.Json
+                    ? ValidateOutput.Json(report.Diagnostics, report.GitSubdirectory == "" ? "" : report.GitSubdirectory + "/")
+                    : ValidateOutput.Text(report.Diagnostics, DisplayPrefix(args.Repo), ValidateOutput.Summary(report)));
+                return report.Outcome;
             });
         });
         return command;
@@ -74,19 +46,4 @@ internal static class ValidateCommand
         while (p.StartsWith("./", StringComparison.Ordinal)) p = p[2..];
         return p is "" or "." ? "" : p + "/";
     }
-
-    private static string Summary(LoadResult result, InfraRepo infra)
-    {
-        var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
-        var warnings = result.Diagnostics.Count(d => d.Severity == Severity.Warning);
-        var where = $"{Count(result.Stats.Files, "file")} {infra.Describe()}";
-        if (result.HasErrors)
-            return $"invalid: {Count(errors, "error")}, {Count(warnings, "warning")}; {where}";
-        var m = result.Model!;
-        return $"valid{(warnings > 0 ? $" with {Count(warnings, "warning")}" : "")}: {Count(m.Services.Count, "service")}, " +
-               $"{Count(m.Environments.Count, "environment")}, {Count(m.Toggles.Count, "toggle")}; {where}";
-    }
-
-    private static string Count(int n, string noun) =>
-        n.ToString(CultureInfo.InvariantCulture) + " " + (n == 1 ? noun : noun + "s");
 }

@@ -1,14 +1,13 @@
-using System.Text.Json;
 using Reconciler.Cli;
 using Reconciler.Diff.Planning;
-using Reconciler.State;
+using Reconciler.UseCases;
 
 namespace Reconciler.Views;
 
 /// <summary>
-/// The versioned JSON form of a plan (docs/plan-json.md, schemas/plan.schema.json): the plan model serialized
-/// with the product's one JSON dialect. It is also the saved-plan format (`plan --out`), so it round-trips
-/// exactly and is never truncated.
+/// `plan --format json`: the versioned JSON form of a plan (docs/plan-json.md, schemas/plan.schema.json), the plan
+/// model in the product's one JSON dialect, never truncated; several environments as an array. One plan is the same
+/// document that `plan --out` saves (<see cref="SavedPlanFile"/>, the engine's reader and writer of that file).
 /// </summary>
 public static class JsonPlanView
 {
@@ -34,11 +33,7 @@ public static class JsonPlanView
     }
 
     /// <summary>One plan document, without a trailing newline (<see cref="PlanJsonWriter"/>: the serializer's bytes).</summary>
-    private static void WriteDocument(Stream destination, Plan plan)
-    {
-        using var writer = new Utf8JsonWriter(destination, PlanJsonWriter.Options);
-        PlanJsonWriter.Write(writer, plan);
-    }
+    private static void WriteDocument(Stream destination, Plan plan) => PlanJsonWriter.Write(destination, plan);
 
     /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
     /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it. The documents are independent:
@@ -80,39 +75,17 @@ public static class JsonPlanView
         return buffer.ToArray();
     }
 
-    /// <summary>Reads a saved plan. Refuses other format versions rather than guessing what they mean.</summary>
+    /// <summary>A saved plan held in memory, read by <see cref="SavedPlanFile.Parse"/>; a bad document is the CLI's
+    /// <see cref="UserError"/> (apply reads files through the engine's use case instead).</summary>
     public static Plan Read(string json, string source)
     {
-        int? formatVersion = null;
         try
         {
-            using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("formatVersion", out var v) && v.TryGetInt32(out var n))
-                formatVersion = n;
+            return SavedPlanFile.Parse(json, source);
         }
-        catch (JsonException e)
+        catch (ReconcilerException e)
         {
-            throw new UserError($"{source}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: not valid JSON: {FirstSentence(e.Message)}; pass a file written by `reconciler plan --out`.");
+            throw new UserError(e.Message, ExitCodes.For(e.Kind));
         }
-        if (formatVersion != Plan.CurrentFormatVersion)
-            throw new UserError(formatVersion is null
-                ? $"{source}: not a saved plan (no formatVersion); pass a file written by `reconciler plan --out`."
-                : $"{source}: plan formatVersion {formatVersion} is not supported (this reconciler reads {Plan.CurrentFormatVersion}); re-run `reconciler plan --out` with this version.");
-        try
-        {
-            return JsonSerializer.Deserialize(json, PlanJsonContext.PlanInfo)
-                   ?? throw new UserError($"{source}: the plan is null; pass a file written by `reconciler plan --out`.");
-        }
-        catch (JsonException e)
-        {
-            var where = e.LineNumber is { } line ? $":{line + 1}:{(e.BytePositionInLine ?? 0) + 1}" : "";
-            throw new UserError($"{source}{where}: not a valid plan{(e.Path is null ? "" : $" at {e.Path}")}: {FirstSentence(e.Message)}; pass a file written by `reconciler plan --out`.");
-        }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var dot = message.IndexOf(". ", StringComparison.Ordinal);
-        return (dot > 0 ? message[..dot] : message).TrimEnd('.');
     }
 }

@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Text;
 using Reconciler.Daemon;
 using Reconciler.State;
+using Reconciler.UseCases;
 
 namespace Reconciler.Views;
 
-/// <summary>`reconciler status` and `reconciler history` as text (the data is <see cref="StatusReport"/>).</summary>
+/// <summary>`reconciler status` and `reconciler history` (the data: <see cref="StatusReport"/>, <see cref="HistoryReport"/>).</summary>
 public static class StatusView
 {
     public static string RenderText(StatusReport r)
@@ -45,6 +46,10 @@ public static class StatusView
         }
         return sb.ToString();
     }
+
+    /// <summary>`history` and `state history`: text, or the entries as a JSON array.</summary>
+    public static string RenderHistory(HistoryReport report, bool json) =>
+        json ? JsonView.Render(report.Entries) : RenderHistoryText(report.Environment, report.Entries);
 
     public static string RenderHistoryText(string environment, IReadOnlyList<HistoryEntry> entries)
     {

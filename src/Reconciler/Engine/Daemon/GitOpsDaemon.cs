@@ -4,6 +4,7 @@ using Reconciler.Execution;
 using Reconciler.Git;
 using Reconciler.Schema.Model;
 using Reconciler.State;
+using Reconciler.UseCases;
 
 namespace Reconciler.Daemon;
 
@@ -36,8 +37,7 @@ public sealed class GitOpsDaemon
 {
     private readonly DaemonOptions _options;
     private readonly IBranchFollower _follower;
-    private readonly IDesiredStateLoader _loader;
-    private readonly IReconciler _reconciler;
+    private readonly ReconcileCommit _reconcileCommit;
     private readonly IStateStore? _store;   // null: /status shows no quarantine/lock (benchmarks)
     private readonly TimeProvider _time;
     private readonly TextWriter _log;
@@ -62,8 +62,7 @@ public sealed class GitOpsDaemon
         if (options.Interval <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, "--interval must be positive, e.g. --interval 30s.");
         _options = options;
         _follower = follower;
-        _loader = loader;
-        _reconciler = reconciler;
+        _reconcileCommit = new ReconcileCommit(loader, reconciler, follower.RepositoryPath, options);
         _store = store;
         _time = time;
         _log = TextWriter.Synchronized(log);
@@ -157,100 +156,50 @@ public sealed class GitOpsDaemon
         var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource());
         lock (_gate) _inFlight = attempt;
         Interlocked.Increment(ref _reconcileCount);
-        attempt.Work = Task.Run(() => ReconcileOneAsync(attempt, head, stop), CancellationToken.None);
-    }
-
-    private async Task<ReconcileOutcome?> ReconcileOneAsync(Attempt attempt, BranchHead head, CancellationToken stop)
-    {
-        DesiredState desired;
-        try
+        attempt.Work = Task.Run(() => _reconcileCommit.RunAsync(head, () =>
         {
-            desired = _loader.Load(_follower.RepositoryPath, head.Sha, _options.Environment);
-        }
-        catch (ReconcilerException e)
-        {
-            attempt.Error = e.ToFailure();
-            return null;
-        }
-        Log($"applying {Short(head.Sha)} ({head.Subject}) to {_options.Environment}");
-        OnReconcileStarted?.Invoke(head.Sha, _time.GetUtcNow());
-        var progress = new AttemptProgress(this, attempt);
-        try
-        {
-            return await _reconciler.ReconcileAsync(
-                new ReconcileRequest(desired, _options.AppliedBy, head.Author, SavedPlan: null, MaxParallel: _options.MaxParallel,
-                    Preempt: attempt.Preempt.Token),
-                progress, stop);
-        }
-        catch (ReconcilerException e)
-        {
-            attempt.Error = e.ToFailure();
-            return null;
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested || attempt.Preempt.IsCancellationRequested)
-        {
-            return new ReconcileOutcome(ApplyResult.Interrupted, null, "interrupted", FailureKind.Interrupted);
-        }
+            Log($"applying {Short(head.Sha)} ({head.Subject}) to {_options.Environment}");
+            OnReconcileStarted?.Invoke(head.Sha, _time.GetUtcNow());
+        }, new AttemptProgress(this, attempt), attempt.Preempt.Token, stop), CancellationToken.None);
     }
 
     private async Task FinishAsync(Attempt attempt)
     {
-        ReconcileOutcome? outcome;
+        CommitResult result;
         try
         {
-            outcome = await attempt.Work!;
+            result = await attempt.Work!;
         }
         catch (Exception e)
         {
             // A bug below us: keep the daemon alive, retry at the next interval, log the message once. Not the commit's fault.
-            attempt.Error = new Failure(FailureKind.EnvironmentFault, $"unexpected failure applying {Short(attempt.Commit)}: {e.GetType().Name}: {e.Message}");
-            outcome = null;
+            result = CommitResult.NotApplied(attempt.Commit, new Failure(FailureKind.EnvironmentFault,
+                $"unexpected failure applying {Short(attempt.Commit)}: {e.GetType().Name}: {e.Message}"));
         }
         var now = _time.GetUtcNow();
         var preempted = attempt.Preempt.IsCancellationRequested;
-        string result;
-        var settle = true;
-        if (outcome is null)
-        {
-            var error = attempt.Error!;
-            settle = !IsTransient(error.Kind);
-            result = settle ? (error.Kind == FailureKind.AlreadyQuarantined ? "quarantined" : "invalid") : "retrying";
-            var line = settle
-                ? $"commit {Short(attempt.Commit)} not applied: {error.Message}"
-                : $"commit {Short(attempt.Commit)} not applied yet (retrying every {Durations.Format(_options.Interval)}): {error.Message}";
-            LogOnce(attempt.Commit + ":" + error.Message, line);
-            lock (_gate) _last = new LastResult(attempt.Commit, result, error.Kind, error.Message, attempt.Started, now);
-        }
+        if (result.Outcome is not { } outcome)
+            LogOnce(attempt.Commit + ":" + result.Message, result.Settled
+                ? $"commit {Short(attempt.Commit)} not applied: {result.Message}"
+                : $"commit {Short(attempt.Commit)} not applied yet (retrying every {Durations.Format(_options.Interval)}): {result.Message}");
         else
-        {
-            result = StatusReports.Kebab(outcome.Result);
-            if (outcome.Result == ApplyResult.Interrupted) settle = false;   // pre-empted or stopping: not the commit's fault
-            else if (outcome.Failure is { } kind && IsTransient(kind)) { settle = false; result = "retrying"; }
-            if (outcome.Failure == FailureKind.AlreadyQuarantined) result = "quarantined";
-            var line = preempted && outcome.Result == ApplyResult.Interrupted
+            LogOnce(attempt.Commit + ":" + result.Result + ":" + outcome.Message, preempted && outcome.Result == ApplyResult.Interrupted
                 ? $"apply of {Short(attempt.Commit)} pre-empted: {outcome.Message}"
-                : $"apply of {Short(attempt.Commit)}: {result}. {outcome.Message}";
-            LogOnce(attempt.Commit + ":" + result + ":" + outcome.Message, line);
-            lock (_gate) _last = new LastResult(attempt.Commit, result, outcome.Failure, outcome.Message, attempt.Started, now);
-        }
+                : $"apply of {Short(attempt.Commit)}: {result.Result}. {outcome.Message}");
         lock (_gate)
         {
-            if (settle) _settled[attempt.Commit] = result;
+            _last = new LastResult(attempt.Commit, result.Result, result.Kind, result.Message, attempt.Started, now);
+            if (result.Settled) _settled[attempt.Commit] = result.Result;
             if (ReferenceEquals(_inFlight, attempt)) _inFlight = null;
         }
-        if (!settle)
+        if (!result.Settled)
         {
             _lastStartedCommit = null;   // retried later: no "skipping" message for the same commit
             _retry = (attempt.Commit, now + _options.Interval);
         }
         attempt.Preempt.Dispose();
-        OnReconcileFinished?.Invoke(attempt.Commit, outcome);
+        OnReconcileFinished?.Invoke(attempt.Commit, result.Outcome);
     }
-
-    /// <summary>Lock/freeze, store unavailable, lost compare-and-set, a fault of the environment: the commit is fine,
-    /// the moment is not.</summary>
-    private static bool IsTransient(FailureKind kind) =>
-        kind is FailureKind.LockedOrFrozen or FailureKind.StoreUnavailable or FailureKind.StaleOrConflict or FailureKind.EnvironmentFault;
 
     private async Task WaitAsync(CancellationToken stop)
     {
@@ -323,8 +272,7 @@ public sealed class GitOpsDaemon
         public string Commit { get; } = commit;
         public DateTimeOffset Started { get; } = started;
         public CancellationTokenSource Preempt { get; } = preempt;
-        public Task<ReconcileOutcome?>? Work { get; set; }
-        public Failure? Error { get; set; }
+        public Task<CommitResult>? Work { get; set; }
         public int ProgressEvents;
         public ApplyProgress? LastProgress;
     }

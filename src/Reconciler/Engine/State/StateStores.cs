@@ -4,7 +4,8 @@ using Reconciler.State.Sqlite;
 
 namespace Reconciler.State;
 
-/// <summary>Opens the state store a --state URL (or reconciler.yaml's <c>state:</c>) names. docs/state.md.</summary>
+/// <summary>Which state store a command uses (<see cref="Locate(string?, Func{string?}, string)"/>, the one rule) and
+/// opening the store a URL names. docs/state.md.</summary>
 public static class StateStores
 {
     public const string DefaultRelativePath = ".reconciler/state.db";
@@ -13,7 +14,8 @@ public static class StateStores
         "sqlite:PATH (relative to the repo), consul://HOST:PORT/PREFIX, or consuls://HOST:PORT/PREFIX / https://HOST:PORT/PREFIX for TLS " +
         "(token from CONSUL_HTTP_TOKEN); empty means sqlite:" + DefaultRelativePath;
 
-    /// <summary>null/empty: SQLite at REPO/.reconciler/state.db. Nothing is opened or created until the first call on the store.</summary>
+    /// <summary>The store <paramref name="url"/> names as given (null/empty: SQLite at REPO/.reconciler/state.db).
+    /// Nothing is opened or created until the first call on the store.</summary>
     public static IStateStore Open(string? url, string repoRoot, TimeProvider time)
     {
         if (string.IsNullOrWhiteSpace(url) || url.Trim().StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
@@ -55,19 +57,40 @@ public static class StateStores
         return path.Length == 0 ? null : Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(repoRoot, path));
     }
 
-    /// <summary>Which store a command that has loaded the repo uses: <paramref name="explicitUrl"/> (--state), else
-    /// $RECONCILER_STATE, else <c>state:</c> of the commit it loaded (null: the SQLite default).</summary>
-    public static string? UrlFor(string? explicitUrl, string? repoStateUrl) =>
-        !string.IsNullOrWhiteSpace(explicitUrl) ? explicitUrl
-        : Environment.GetEnvironmentVariable("RECONCILER_STATE") is { Length: > 0 } fromEnv ? fromEnv
-        : repoStateUrl;
+    /// <summary>
+    /// The one rule for which store a command uses (docs/state.md): <paramref name="cliUrl"/> (--state), else
+    /// $RECONCILER_STATE, else the repo's <c>state:</c> (<paramref name="repoStateUrl"/>, asked for only when neither
+    /// is set), else the default SQLite file under <paramref name="repoRoot"/>.
+    /// </summary>
+    public static StoreLocation Locate(string? cliUrl, Func<string?> repoStateUrl, string repoRoot) =>
+        new(!string.IsNullOrWhiteSpace(cliUrl) ? cliUrl
+            : Environment.GetEnvironmentVariable("RECONCILER_STATE") is { Length: > 0 } fromEnv ? fromEnv
+            : repoStateUrl(),
+            Path.GetFullPath(repoRoot));
 
-    /// <summary>Which store a command that does not load the repo uses: <paramref name="explicitUrl"/> (--state), else
-    /// $RECONCILER_STATE, else <c>state:</c> in REPO/reconciler.yaml (read from the working tree: only that one key, so a broken service file elsewhere
-    /// does not keep anyone from inspecting or unlocking an environment), else null (the SQLite default).</summary>
-    public static string? ResolveUrl(string? explicitUrl, string repoRoot)
+    /// <summary><see cref="Locate(string?, Func{string?}, string)"/> for a command that loaded the repo: <c>state:</c>
+    /// of the commit it loaded.</summary>
+    public static StoreLocation Locate(string? cliUrl, string? repoStateUrl, string repoRoot) => Locate(cliUrl, () => repoStateUrl, repoRoot);
+
+    /// <summary><see cref="Locate(string?, Func{string?}, string)"/> for a command that does not load the repo: only
+    /// <c>state:</c> of REPO/reconciler.yaml in the working tree is read (<see cref="StateKeyOf"/>), so a broken service
+    /// file elsewhere does not keep anyone from inspecting or unlocking an environment.</summary>
+    public static StoreLocation Locate(string? cliUrl, string repoRoot) => Locate(cliUrl, () => StateKeyOf(repoRoot), repoRoot);
+
+    /// <summary>Opens the store <see cref="Locate(string?, string?, string)"/> chooses for a command that loaded the repo.</summary>
+    public static IStateStore Open(string? cliUrl, string? repoStateUrl, string repoRoot, TimeProvider time) =>
+        Locate(cliUrl, repoStateUrl, repoRoot).Open(time);
+
+    /// <summary>The URL <see cref="Locate(string?, string?, string)"/> chooses (null: the SQLite default).</summary>
+    public static string? UrlFor(string? explicitUrl, string? repoStateUrl) => Locate(explicitUrl, repoStateUrl, ".").Url;
+
+    /// <summary>The URL <see cref="Locate(string?, string)"/> chooses (null: the SQLite default).</summary>
+    public static string? ResolveUrl(string? explicitUrl, string repoRoot) => Locate(explicitUrl, repoRoot).Url;
+
+    /// <summary><c>state:</c> in REPO/reconciler.yaml of the working tree, reading only that key; null when the file
+    /// or the key is absent.</summary>
+    public static string? StateKeyOf(string repoRoot)
     {
-        if (UrlFor(explicitUrl, null) is { } given) return given;
         var file = Path.Combine(repoRoot, "reconciler.yaml");
         if (!File.Exists(file)) return null;
         try
@@ -98,4 +121,18 @@ public static class StateStores
     }
 
     private static ReconcilerException Bad(string url, string why) => new(FailureKind.InvalidInput, $"invalid state store '{url}': {why}. Accepted: {AcceptedForms}.");
+}
+
+/// <summary>The store a command uses: its URL (null: the default SQLite file) and the repo that relative SQLite paths
+/// are relative to.</summary>
+public sealed record StoreLocation(string? Url, string RepoRoot)
+{
+    /// <summary>The SQLite file, or null for other stores.</summary>
+    public string? SqliteFile => StateStores.SqlitePath(Url, RepoRoot);
+
+    /// <summary>False for a SQLite file that does not exist yet: nothing was ever recorded, and a read-only command
+    /// must not create it.</summary>
+    public bool Exists => SqliteFile is not { } file || File.Exists(file);
+
+    public IStateStore Open(TimeProvider time) => StateStores.Open(Url, RepoRoot, time);
 }

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Reconciler.Diff.Planning;
 using Reconciler.State;
 
-namespace Reconciler.Views;
+namespace Reconciler.UseCases;
 
 /// <summary>
 /// Writes a plan in the product's JSON dialect with <see cref="Utf8JsonWriter"/> directly, property by property, in
@@ -10,9 +10,10 @@ namespace Reconciler.Views;
 /// options). The serializer builds metadata for every plan type in every process and ReadyToRun cannot precompile
 /// its generic code for our types, so a 55 MB plan paid ~500 methods of JIT before writing a byte
 /// (docs/benchmarks/planner.md). Reading a saved plan still goes through the serializer. A test holds this writer to
-/// the serializer's bytes on the golden plans and on random plans with awkward strings.
+/// the serializer's bytes on the golden plans and on random plans with awkward strings. It writes the one plan
+/// document (docs/plan-json.md): <see cref="SavedPlanFile"/> saves it, and the CLI's JSON view prints it.
 /// </summary>
-internal static class PlanJsonWriter
+public static class PlanJsonWriter
 {
     /// <summary>The writer options the serializer would use with <see cref="ReconcilerJson.Options"/>.</summary>
     public static JsonWriterOptions Options { get; } = new()
@@ -34,6 +35,14 @@ internal static class PlanJsonWriter
 
     private static string[] Names<T>() where T : struct, Enum =>
         [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString()))];
+
+    /// <summary>One plan document to <paramref name="destination"/>, without a trailing newline, in the writer's small
+    /// buffers: nothing the size of the plan is held in memory.</summary>
+    public static void Write(Stream destination, Plan plan)
+    {
+        using var writer = new Utf8JsonWriter(destination, Options);
+        Write(writer, plan);
+    }
 
     public static void Write(Utf8JsonWriter w, Plan plan)
     {

@@ -1,12 +1,14 @@
+using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Reconciler.Schema.Model;
 using Reconciler.State;
+using Reconciler.UseCases;
 
-namespace Reconciler.Cli;
+namespace Reconciler.Views;
 
 /// <summary>
-/// Renders validation diagnostics (docs/cli/validate.md). Text: one line per diagnostic,
+/// Renders validation diagnostics (docs/cli/validate.md): `validate`'s output, and the diagnostics of a repo that
+/// another command refused to use. Text: one line per diagnostic,
 /// <c>file:line:col: error RULE: message</c>, then a summary line. JSON: an array of <see cref="JsonDiagnostic"/>,
 /// stable and meant for CI annotations. Diagnostics are sorted by file, line, column, rule, message.
 /// </summary>
@@ -43,6 +45,28 @@ public static class ValidateOutput
             Pointer: d.JsonPointer)).ToList();
         return JsonSerializer.Serialize(items, ReconcilerJson.Options) + "\n";
     }
+
+    /// <summary>`validate`'s summary line: "valid: 3 services, 2 environments, 1 toggle; 15 files at commit ..." or
+    /// "invalid: 1 error, 0 warnings; ...".</summary>
+    public static string Summary(ValidationReport r)
+    {
+        var where = $"{Count(r.Files, "file")} {r.Where}";
+        if (r.HasErrors)
+            return $"invalid: {Count(r.Errors, "error")}, {Count(r.Warnings, "warning")}; {where}";
+        return $"valid{(r.Warnings > 0 ? $" with {Count(r.Warnings, "warning")}" : "")}: {Count(r.Services, "service")}, " +
+               $"{Count(r.Environments, "environment")}, {Count(r.Toggles, "toggle")}; {where}";
+    }
+
+    /// <summary>The diagnostics of a repo that a command refused to use, with paths from <paramref name="repoArgument"/>
+    /// (--repo as typed), and "N error(s) WHERE; <paramref name="notDone"/>.".</summary>
+    public static string InvalidRepo(InvalidRepo repo, string repoArgument, string notDone)
+    {
+        var prefix = repoArgument is "." or "./" ? "" : repoArgument.TrimEnd('/') + "/";
+        return Text(repo.Diagnostics, prefix, $"{repo.Errors} error(s) in {repo.Where}; {notDone}.");
+    }
+
+    private static string Count(int n, string noun) =>
+        n.ToString(CultureInfo.InvariantCulture) + " " + (n == 1 ? noun : noun + "s");
 
     public static IEnumerable<Diagnostic> Sort(IEnumerable<Diagnostic> diagnostics) => DiagnosticOrdering.Sort(diagnostics);
 

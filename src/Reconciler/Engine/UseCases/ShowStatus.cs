@@ -1,0 +1,47 @@
+using LibGit2Sharp;
+using Reconciler.Daemon;
+using Reconciler.Git;
+using Reconciler.State;
+
+namespace Reconciler.UseCases;
+
+/// <param name="Repo">--repo as typed; desired state is read from its HEAD commit.</param>
+public sealed record StatusRequest(string Repo, string Environment, string? StateUrl);
+
+/// <summary>`reconciler status`: per service the desired version at HEAD against what runs, each host's release, and
+/// the environment's last deploy, lock, freeze and quarantined commits (docs/cli/status.md).</summary>
+public static class ShowStatus
+{
+    /// <summary>How many recent deploys are searched for each service's last outcome.</summary>
+    private const int HistoryDepth = 50;
+
+    public static Task<UseCaseResult<StatusReport>> RunAsync(StatusRequest request, TimeProvider time, CancellationToken ct) => UseCaseResult.CatchAsync(async () =>
+    {
+        var environment = request.Environment;
+        StateNames.Check("environment", environment);
+        var loader = new GitDesiredStateLoader(new FileParseCache(FileParseCache.DefaultDirectory(request.Repo)));
+        var model = loader.LoadModel(request.Repo, HeadOf(request.Repo));
+        var desired = GitDesiredStateLoader.Build(model, environment);
+        await using var store = StateStores.Open(request.StateUrl, model.Repository.StateUrl, request.Repo, time);
+        var live = await store.ReadAsync(environment, ct);
+        return StatusReports.Build(desired, live,
+            await store.ReadHistoryAsync(environment, HistoryDepth, ct),
+            await store.ReadQuarantineAsync(environment, ct),
+            await store.ReadLockAsync(environment, ct),
+            await store.ReadFreezeAsync(environment, ct));
+    });
+
+    /// <summary>HEAD of the Git repository holding <paramref name="directory"/>: status compares live state with what
+    /// is committed (what the daemon deploys), not with uncommitted edits.</summary>
+    private static string HeadOf(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw Invalid($"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
+        var gitDir = Repository.Discover(Path.GetFullPath(directory))
+            ?? throw Invalid($"{directory} is not inside a Git repository; status reads the committed desired state. Point --repo at your clone.");
+        using var git = new Repository(gitDir);
+        return git.Head.Tip?.Sha ?? throw Invalid($"{directory}: the repository has no commits yet.");
+    }
+
+    private static ReconcilerException Invalid(string message) => new(FailureKind.InvalidInput, message);
+}
