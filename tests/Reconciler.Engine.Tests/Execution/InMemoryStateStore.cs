@@ -17,20 +17,14 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LiveState> _live = new(StringComparer.Ordinal);
-    private readonly List<StoredJournalEntry> _journal = [];
+    // Closed entries stay (as in SQLite), only no longer open; an entry appended after the close is open.
+    private readonly List<(JournalEntry Entry, bool Closed)> _journal = [];
     private readonly Dictionary<(string Env, string Id), HistoryEntry> _history = [];
     private readonly Dictionary<(string Env, string Commit), QuarantinedCommit> _quarantine = [];
     private readonly Dictionary<string, LockInfo> _locks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FreezeInfo> _freezes = new(StringComparer.Ordinal);
     private bool _crashed;
     private int _writes;
-
-    /// <summary>Closed entries stay (as in SQLite), only no longer open; an entry appended after the close is open.</summary>
-    private sealed class StoredJournalEntry(JournalEntry entry)
-    {
-        public JournalEntry Entry { get; } = entry;
-        public bool Closed { get; set; }
-    }
 
     public int? CrashAfterJournalEntries { get; set; }
     /// <summary>Every journal entry ever appended, closed ones included.</summary>
@@ -75,7 +69,23 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
     }
 
-    private Task Run(string environment, Action op) => Run(environment, () => { op(); return true; });
+    private Task Run(string environment, Action op)
+    {
+        try
+        {
+            StateNames.Check("environment", environment);
+            lock (_gate)
+            {
+                Alive();
+                op();
+            }
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
 
     // ---- live state -------------------------------------------------------------------------------------
 
@@ -119,21 +129,36 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
     /// <summary>What a store keeps is the service, not how it was read: no memo mark, nothing left undecoded, hosts keyed
     /// ordinally (a 'with' copy drops the mark and decodes).</summary>
     private static IEnumerable<KeyValuePair<string, LiveService>> Stored(IEnumerable<LiveService> services) =>
-        services.Select(s => KeyValuePair.Create(s.Name, s with { Hosts = s.Hosts.WithComparers(StringComparer.Ordinal) }));
+        services.Select(s => KeyValuePair.Create(s.Name, s.TryGetStoredDigest(out _) || !ReferenceEquals(s.Hosts.KeyComparer, StringComparer.Ordinal)
+            ? s with { Hosts = s.Hosts.WithComparers(StringComparer.Ordinal) }
+            : s));
 
     // ---- journal ----------------------------------------------------------------------------------------
 
-    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) =>
-        Run(entry.Environment, () =>
+    // Four per host deployment, the executor's most frequent call: no closure, so the benchmark measures the executor.
+    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct)
+    {
+        try
         {
+            StateNames.Check("environment", entry.Environment);
             StateNames.Check("apply id", entry.ApplyId);
-            _journal.Add(new StoredJournalEntry(entry));
-            if (CrashAfterJournalEntries is { } n && _journal.Count >= n)
+            lock (_gate)
             {
-                _crashed = true;
-                throw new SimulatedCrashException();
+                Alive();
+                _journal.Add((entry, false));
+                if (CrashAfterJournalEntries is { } n && _journal.Count >= n)
+                {
+                    _crashed = true;
+                    throw new SimulatedCrashException();
+                }
             }
-        });
+            return Task.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
 
     public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) =>
         Run<IReadOnlyList<JournalEntry>>(environment, () =>
@@ -143,7 +168,8 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         Run(environment, () =>
         {
             StateNames.Check("apply id", applyId);
-            foreach (var e in _journal.Where(e => e.Entry.Environment == environment && e.Entry.ApplyId == applyId)) e.Closed = true;
+            for (var i = 0; i < _journal.Count; i++)
+                if (_journal[i].Entry.Environment == environment && _journal[i].Entry.ApplyId == applyId) _journal[i] = (_journal[i].Entry, true);
         });
 
     // ---- history and quarantine -------------------------------------------------------------------------
