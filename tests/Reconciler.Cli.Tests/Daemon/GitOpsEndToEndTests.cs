@@ -138,7 +138,7 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
 
         var log = new SynchronizedLog();
         using var stop = new CancellationTokenSource();
-        var run = RunCommand.RunAsync(new RunCommand.RunSettings("test", _repo.Path, "main", TimeSpan.FromMilliseconds(200), null, null, null, null, false), log, stop.Token);
+        var run = RunCommand.RunAsync(new RunCommand.RunSettings("test", _repo.Path, "main", TimeSpan.FromMilliseconds(200), StatusListen, null, null, null, false), log, stop.Token);
         try
         {
             await using var store = StateStores.Open("sqlite:.reconciler/state.db", _repo.Path, TimeProvider.System);
@@ -158,8 +158,8 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             Assert.Contains((await store.ReadQuarantineAsync("test", CancellationToken.None)), q => q.Commit == b.Sha);
             Assert.Equal(releaseOfA, new DirectoryInfo(current).LinkTarget);
 
-            // Not retried over several intervals (200 ms each).
-            await Task.Delay(TimeSpan.FromMilliseconds(1200));
+            // Not retried over several intervals (200 ms each): the loop fetched B as the head again and again.
+            await LoopFetches(5, run, log);
             Assert.Equal(1, log.Count($"applying {b.Sha[..12]}"));
             Assert.Equal(2, (await History()).Count);
 
@@ -233,12 +233,15 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
 
         var log = new SynchronizedLog();
         using var stop = new CancellationTokenSource();
-        var run = RunCommand.RunAsync(new RunCommand.RunSettings("test", _repo.Path, "main", TimeSpan.FromMilliseconds(200), null, null, null, null, false), log, stop.Token);
+        var run = RunCommand.RunAsync(new RunCommand.RunSettings("test", _repo.Path, "main", TimeSpan.FromMilliseconds(200), StatusListen, null, null, null, false), log, stop.Token);
         try
         {
             await using var store = StateStores.Open("sqlite:.reconciler/state.db", _repo.Path, TimeProvider.System);
             await Until(() => Task.FromResult(log.Count("frozen") >= 1), "the freeze refusal", run, log);
-            await Task.Delay(TimeSpan.FromMilliseconds(1000));   // several intervals
+            await LoopAttempts(3, run, log);   // refused again at later intervals
+            var last = (await Status(run, log)).GetProperty("lastResult");
+            Assert.Equal("retrying", last.GetProperty("result").GetString());
+            Assert.Equal("locked-or-frozen", last.GetProperty("failure").GetString());
             Assert.Empty(await store.ReadHistoryAsync("test", 10, CancellationToken.None));
             Assert.Equal(1, log.Count("release freeze"));   // retried every interval, reported once
 
@@ -251,6 +254,43 @@ public sealed class GitOpsEndToEndTests : IAsyncLifetime
             await stop.CancelAsync();
             Assert.Equal(ExitCodes.Ok, await run.WaitAsync(TimeSpan.FromSeconds(30)));
         }
+    }
+
+    // ---- what the loop did, from its /status (no sleeping to show that something did not happen) --------------
+
+    /// <summary>--listen on a free port: the daemon's /status shows each fetch and each attempt as it happens.</summary>
+    private static readonly System.Net.IPEndPoint StatusListen = new(System.Net.IPAddress.Loopback, 0);
+
+    private static readonly HttpClient StatusHttp = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>The environment's entry of /status; the address is the one `run` logs when it starts listening.</summary>
+    private static async Task<System.Text.Json.JsonElement> Status(Task<int> run, SynchronizedLog log)
+    {
+        await Until(() => Task.FromResult(log.ToString().Contains("listening on ", StringComparison.Ordinal)), "the status server", run, log);
+        var address = System.Text.RegularExpressions.Regex.Match(log.ToString(), @"listening on (\S+) \(").Groups[1].Value;
+        using var body = System.Text.Json.JsonDocument.Parse(await StatusHttp.GetStringAsync(new Uri(new Uri(address), "/status")));
+        return body.RootElement.GetProperty("environments")[0].Clone();
+    }
+
+    /// <summary>Waits until the loop fetched <paramref name="n"/> more times: each fetch after the first followed a full
+    /// turn of the loop with the head it found, so whatever the loop would do with that head, it has had the chance to.</summary>
+    private static Task LoopFetches(int n, Task<int> run, SynchronizedLog log) =>
+        Changes(n, e => e.GetProperty("lastFetch").GetString(), "fetches", run, log);
+
+    /// <summary>Waits until the loop finished <paramref name="n"/> more attempts (each sets a new last result).</summary>
+    private static Task LoopAttempts(int n, Task<int> run, SynchronizedLog log) =>
+        Changes(n, e => e.TryGetProperty("lastResult", out var r) ? r.GetProperty("finished").GetString() : null, "attempts", run, log);
+
+    private static async Task Changes(int n, Func<System.Text.Json.JsonElement, string?> read, string what, Task<int> run, SynchronizedLog log)
+    {
+        var last = read(await Status(run, log));
+        var changes = 0;
+        await Until(async () =>
+        {
+            var now = read(await Status(run, log));
+            if (now != last) (changes, last) = (changes + 1, now);
+            return changes >= n;
+        }, $"{n} more {what} of the loop", run, log);
     }
 
     private static async Task Until(Func<Task<bool>> condition, string what, Task<int> run, SynchronizedLog log)

@@ -23,7 +23,7 @@ public sealed class WebhookTests : IAsyncLifetime
     {
         // One-hour interval on fake time: only the webhook can make the loop fetch again.
         _daemon = new GitOpsDaemon(new DaemonOptions("prod", TimeSpan.FromHours(1), "daemon@test"), _follower, new FakeLoader(),
-            _reconciler, new Reconciler.Engine.Tests.Daemon.InMemoryStateStore(), _time, TextWriter.Null);
+            _reconciler, new Reconciler.Engine.Tests.Execution.InMemoryStateStore(_time), _time, TextWriter.Null);
         _loop = _daemon.RunAsync(_stop.Token);
         _server = await DaemonHttp.StartAsync(DaemonHttp.ParseListen("127.0.0.1:0"), _daemon, Secret, CancellationToken.None);
         await Wait.Until(() => _reconciler.Results.Count == 1, "first apply");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Reconciler.Daemon;
+using Reconciler.Engine.Tests.Execution;
 using Reconciler.State;
 using Xunit;
 
@@ -12,11 +13,13 @@ public sealed class DaemonLoopTests : IAsyncDisposable
     private readonly FakeFollower _follower = new("aaaa1111");
     private readonly FakeReconciler _reconciler = new();
     private readonly FakeLoader _loader = new();
-    private readonly InMemoryStateStore _store = new();
+    private readonly InMemoryStateStore _store;
     private readonly StringWriter _log = new();
     private readonly CancellationTokenSource _stop = new();
     private GitOpsDaemon? _daemon;
     private Task? _loop;
+
+    public DaemonLoopTests() => _store = new InMemoryStateStore(_time);
 
     private GitOpsDaemon Start()
     {
@@ -186,8 +189,8 @@ public sealed class DaemonLoopTests : IAsyncDisposable
     {
         var entered = new TaskCompletionSource();
         _reconciler.Script["aaaa1111"] = (r, ct) => FakeReconciler.BlockUntilCancelled(r, ct, entered);
-        _store.Quarantine.Add(new QuarantinedCommit("bad22222", "health gate of api failed on web-1", _time.GetUtcNow()));
-        _store.Lock = new LockInfo("prod", "daemon@test", "apply aaaa1111", _time.GetUtcNow(), _time.GetUtcNow().AddMinutes(5));
+        await _store.QuarantineAsync("prod", new QuarantinedCommit("bad22222", "health gate of api failed on web-1", _time.GetUtcNow()), default);
+        Assert.True((await _store.TryAcquireLockAsync("prod", "daemon@test", "apply aaaa1111", TimeSpan.FromMinutes(5), default)).Acquired);
         var daemon = Start();
         await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var json = System.Text.Json.JsonSerializer.Serialize(await daemon.GetStatusAsync(default), ReconcilerJson.Options);

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Reconciler.Daemon;
-using Reconciler.Diff.Live;
 using Reconciler.Execution;
 using Reconciler.Git;
 using Reconciler.Schema.Model;
@@ -118,64 +117,6 @@ internal sealed class FakeReconciler : IReconciler
             ? Outcome(ApplyResult.Interrupted, FailureKind.Interrupted, "pre-empted by a newer commit; rolled back")
             : Outcome(ApplyResult.Interrupted, FailureKind.Interrupted, "stopped at a safe point");
     }
-}
-
-/// <summary>In-memory IStateStore: only what the daemon and the status/history views read are meaningful.</summary>
-internal sealed class InMemoryStateStore : IStateStore
-{
-    private readonly object _gate = new();
-    public Dictionary<string, LiveState> Live { get; } = new();
-    public List<HistoryEntry> History { get; } = [];
-    public List<QuarantinedCommit> Quarantine { get; } = [];
-    public LockInfo? Lock { get; set; }
-    public FreezeInfo? Freeze { get; set; }
-
-    public string Describe => "memory:";
-
-    public Task<LiveState> ReadAsync(string environment, CancellationToken ct)
-    {
-        lock (_gate) return Task.FromResult(Live.TryGetValue(environment, out var s) ? s : LiveState.Empty(environment));
-    }
-
-    public Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct) =>
-        throw new NotSupportedException("not used by these tests");
-
-    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => Task.CompletedTask;
-    public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) => Task.FromResult<IReadOnlyList<JournalEntry>>([]);
-    public Task CloseJournalAsync(string environment, string applyId, CancellationToken ct) => Task.CompletedTask;
-
-    public Task AppendHistoryAsync(HistoryEntry entry, CancellationToken ct)
-    {
-        lock (_gate) History.Add(entry);
-        return Task.CompletedTask;
-    }
-
-    public Task<IReadOnlyList<HistoryEntry>> ReadHistoryAsync(string environment, int limit, CancellationToken ct)
-    {
-        lock (_gate)
-            return Task.FromResult<IReadOnlyList<HistoryEntry>>(History.Where(h => h.Environment == environment).Reverse().Take(limit).ToList());
-    }
-
-    public Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct)
-    {
-        lock (_gate) Quarantine.Add(commit);
-        return Task.CompletedTask;
-    }
-
-    public Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct)
-    {
-        lock (_gate) return Task.FromResult<IReadOnlyList<QuarantinedCommit>>(Quarantine.ToList());
-    }
-
-    public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) =>
-        throw new NotSupportedException("not used by these tests");
-
-    public Task<bool> RenewLockAsync(string environment, string owner, TimeSpan ttl, CancellationToken ct) => Task.FromResult(false);
-    public Task<bool> ReleaseLockAsync(string environment, string owner, bool force, CancellationToken ct) => Task.FromResult(false);
-    public Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct) => Task.FromResult(Lock);
-    public Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct) { Freeze = freeze; return Task.CompletedTask; }
-    public Task<FreezeInfo?> ReadFreezeAsync(string environment, CancellationToken ct) => Task.FromResult(Freeze);
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
 /// <summary>Waits on a condition with a bounded timeout (never a fixed sleep).</summary>

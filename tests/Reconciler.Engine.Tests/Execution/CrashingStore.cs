@@ -6,7 +6,8 @@ namespace Reconciler.Engine.Tests.Execution;
 /// <summary>
 /// Wraps a real store and simulates kill -9: once <see cref="CrashAfterJournalEntries"/> journal entries were
 /// appended (the last one included, as if the process died right after the write), every call throws until
-/// <see cref="Revive"/>. Nothing the dead process would have done afterwards reaches the store.
+/// <see cref="Revive"/>. Nothing the dead process would have done afterwards reaches the store, and until then it is the
+/// inner store unchanged (State/CrashingStoreContractTests runs the store contract through it).
 /// </summary>
 public sealed class CrashingStore(IStateStore inner) : IStateStore
 {
@@ -22,6 +23,7 @@ public sealed class CrashingStore(IStateStore inner) : IStateStore
     private T Alive<T>(Func<T> call) => _crashed ? throw new SimulatedCrashException() : call();
 
     public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadAsync(environment, ct));
+    public Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => Alive(() => inner.ReadAsync(environment, memo, ct));
     public Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct) =>
         Alive(() => inner.WriteAsync(environment, expectedVersion, change, ct));
 
@@ -38,15 +40,15 @@ public sealed class CrashingStore(IStateStore inner) : IStateStore
     public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadOpenJournalAsync(environment, ct));
     public Task CloseJournalAsync(string environment, string applyId, CancellationToken ct) => Alive(() => inner.CloseJournalAsync(environment, applyId, ct));
     public Task AppendHistoryAsync(HistoryEntry entry, CancellationToken ct) => Alive(() => inner.AppendHistoryAsync(entry, ct));
-    public Task<IReadOnlyList<HistoryEntry>> ReadHistoryAsync(string environment, int limit, CancellationToken ct) => inner.ReadHistoryAsync(environment, limit, ct);
+    public Task<IReadOnlyList<HistoryEntry>> ReadHistoryAsync(string environment, int limit, CancellationToken ct) => Alive(() => inner.ReadHistoryAsync(environment, limit, ct));
     public Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct) => Alive(() => inner.QuarantineAsync(environment, commit, ct));
     public Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadQuarantineAsync(environment, ct));
     public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) =>
         Alive(() => inner.TryAcquireLockAsync(environment, owner, reason, ttl, ct));
     public Task<bool> RenewLockAsync(string environment, string owner, TimeSpan ttl, CancellationToken ct) => Alive(() => inner.RenewLockAsync(environment, owner, ttl, ct));
     public Task<bool> ReleaseLockAsync(string environment, string owner, bool force, CancellationToken ct) => Alive(() => inner.ReleaseLockAsync(environment, owner, force, ct));
-    public Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct) => inner.ReadLockAsync(environment, ct);
-    public Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct) => inner.SetFreezeAsync(environment, freeze, ct);
+    public Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadLockAsync(environment, ct));
+    public Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct) => Alive(() => inner.SetFreezeAsync(environment, freeze, ct));
     public Task<FreezeInfo?> ReadFreezeAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadFreezeAsync(environment, ct));
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
