@@ -162,7 +162,7 @@ internal static class ApplyCommand
     private static RepoModel Load(InfraRepo infra, ApplyArgs a, TextWriter stderr)
     {
         var cache = new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
-        var result = RepoLoader.Load(infra.Source, cache);
+        var result = RepoLoader.Load(infra.Source, cache, CoreParallelism.Load);
         cache.Flush();
         if (!result.HasErrors) return result.Model!;
         var prefix = a.Repo is "." or "./" ? "" : a.Repo.TrimEnd('/') + "/";

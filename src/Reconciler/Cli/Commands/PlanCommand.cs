@@ -204,7 +204,7 @@ internal static class PlanCommand
     {
         var watch = Stopwatch.StartNew();
         var cpu = CpuMs();
-        var result = RepoLoader.Load(infra.Source, cache);
+        var result = RepoLoader.Load(infra.Source, cache, CoreParallelism.Load);
         if (a.Verbose)
             stderr.WriteLine($"loaded {result.Stats.Files} files{label}: {result.Stats.CacheHits} from the parse cache, {result.Stats.Parsed} parsed, in {watch.ElapsedMilliseconds} ms ({CpuMs() - cpu} ms CPU)");
         if (!result.HasErrors) return result.Model!;

@@ -46,7 +46,7 @@ internal static class ValidateCommand
                 var repoArg = parse.GetValue(repo)!;
                 using var infra = InfraRepo.Open(repoArg, parse.GetValue(rev));
                 FileParseCache? cache = parse.GetValue(noCache) ? null : new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
-                var result = RepoLoader.Load(infra.Source, cache);
+                var result = RepoLoader.Load(infra.Source, cache, CoreParallelism.Load);
                 cache?.Flush();
 
                 var errors = result.Diagnostics.Count(d => d.Severity == Severity.Error);
