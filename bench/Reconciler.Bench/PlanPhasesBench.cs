@@ -6,6 +6,7 @@ using Reconciler.Diff.Planning;
 using Reconciler.Git;
 using Reconciler.Schema.Loading;
 using Reconciler.Schema.Model;
+using Reconciler.State;
 using Reconciler.Views;
 
 namespace Reconciler.Bench;
@@ -25,7 +26,7 @@ public static class PlanPhasesBench
     {
         var load = Stopwatch.StartNew();
         using var source = GitRepoSource.Open(directory, "HEAD");
-        var result = RepoLoader.Load(source, new MemoryParseCache());
+        var result = RepoLoader.Load(source, new MemoryParseCache(), CoreParallelism.Load);
         if (result.HasErrors)
         {
             Console.Error.WriteLine($"{directory}: the repo has errors; run `reconciler validate`.");
@@ -55,7 +56,7 @@ public static class PlanPhasesBench
             Plan[] plans = [];
             Time($"{name}: Planner.Plan x{desired.Length}", iterations, () =>
             {
-                plans = [.. desired.Select((d, i) => Planner.Plan(d, live[i]))];
+                plans = [.. desired.Select((d, i) => Planner.Plan(d, live[i], PerCore))];
                 return -1;
             });
             var counts = plans.SelectMany(p => p.Services).GroupBy(s => s.Action).OrderBy(g => g.Key)
@@ -81,8 +82,12 @@ public static class PlanPhasesBench
         return 0;
     }
 
+    /// <summary>As the CLI plans: one worker per core.</summary>
+    private static readonly PlanOptions PerCore = new(MaxDegreeOfParallelism: CoreParallelism.Workers);
+
     /// <summary>The converged scenario as `plan` runs it the second time against a store: each live service marked as read
-    /// from stored bytes (here: a digest of its name and release), and a memo holding what the first plan found.</summary>
+    /// from stored bytes (here: a digest of its name and release), and a memo holding what the first plan found. Timed:
+    /// matching the memo (spec digests), the planner with the services it settles, and recording the next memo.</summary>
     private static void TimeWithMemo(DesiredState[] desired, LiveState[] live, int iterations)
     {
         var memos = new ConvergedMemo[desired.Length];
@@ -95,15 +100,21 @@ public static class PlanPhasesBench
                 Services = live[i].Services.ToImmutableSortedDictionary(kv => kv.Key,
                     kv => kv.Value.FromStoredBytes(first.Digest(System.Text.Encoding.UTF8.GetBytes(kv.Key + kv.Value.ReleaseId))), StringComparer.Ordinal),
             };
-            Planner.Plan(desired[i], stored[i], new PlanOptions(Memo: first));
-            memos[i] = first;
+            memos[i] = PlanWithMemo(first, desired[i], stored[i]);
         }
         Time($"converged, with the converged memo: Planner.Plan x{desired.Length}", iterations, () =>
         {
-            for (var i = 0; i < desired.Length; i++)
-                Planner.Plan(desired[i], stored[i], new PlanOptions(Memo: new ConvergedMemo(memos[i].Seed, memos[i].Found)));
+            for (var i = 0; i < desired.Length; i++) PlanWithMemo(memos[i], desired[i], stored[i]);
             return -1;
         });
+    }
+
+    /// <summary>What the plan use case does around the planner with a memo; returns the next memo.</summary>
+    private static ConvergedMemo PlanWithMemo(ConvergedMemo memo, DesiredState desired, LiveState stored)
+    {
+        var match = ConvergedMemoMatch.Start(memo, desired, CoreParallelism.Workers);
+        var plan = Planner.Plan(desired, stored, PerCore with { KnownConverged = match.KnownConverged(stored) });
+        return match.Record(stored, plan);
     }
 
     /// <summary>The first service (by name) as if it still ran version 0.0.0: its live version and

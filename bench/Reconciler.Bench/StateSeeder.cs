@@ -17,7 +17,7 @@ internal static class StateSeeder
     public static async Task<int> RunAsync(string repoDirectory, string revision, string? stateUrl)
     {
         using var infra = InfraRepo.Open(repoDirectory, revision);
-        var result = RepoLoader.Load(infra.Source);
+        var result = RepoLoader.Load(infra.Source, null, CoreParallelism.Load);
         if (result.HasErrors)
         {
             foreach (var d in result.Diagnostics) Console.Error.WriteLine(d);

@@ -90,7 +90,7 @@ void Measure(string what, IRepoFileSource source)
     var cpu = process.TotalProcessorTime;
     var allocated = GC.GetTotalAllocatedBytes(precise: true);
     var sw = Stopwatch.StartNew();
-    var result = RepoLoader.Load(source, cache);
+    var result = RepoLoader.Load(source, cache, new LoadOptions(Environment.ProcessorCount));   // as the engine loads
     sw.Stop();
     allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
     process.Refresh();

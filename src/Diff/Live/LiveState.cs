@@ -24,7 +24,8 @@ public sealed record LiveState(
 /// A service read from a store holds the snapshot packed (<see cref="FromPacked"/>) and builds the dictionary only when
 /// something reads <see cref="Fields"/>: the planner compares a converged service by its packing alone. A store may
 /// also hand over a service still undecoded (<see cref="Deferred"/>), decoded on first use of any member but the name:
-/// the planner never decodes one that a <see cref="ConvergedMemo"/> shows converged.
+/// the store defers only services its caller knows to be converged, and the planner never reads those
+/// (<see cref="Planning.PlanOptions.KnownConverged"/>).
 /// </summary>
 public sealed record LiveService(
     string Name,
@@ -42,7 +43,7 @@ public sealed record LiveService(
     private Snapshot? _snapshot = Fields is null ? null : new Snapshot(Fields, null);
     private ImmutableSortedDictionary<string, LiveHost> _hosts = Hosts;
     private Lazy<LiveService>? _deferred;    // set: every member but Name comes from its value
-    private UInt128? _storedDigest;          // ConvergedMemo's digest of the stored bytes this was read from
+    private UInt128? _storedDigest;          // the reader's digest of the stored bytes this was read from
 
     public string Version { get => Decoded._version; init => Own()._version = value; }
     public string ReleaseId { get => Decoded._releaseId; init => Own()._releaseId = value; }
@@ -68,8 +69,8 @@ public sealed record LiveService(
             : throw new ArgumentException("an inexact packing cannot stand for the fields", nameof(fields));
 
     /// <summary>A stored service not decoded yet: <paramref name="decode"/> runs once, on first use of any member but
-    /// <see cref="Name"/>, and must give a service of that name. The store vouches that the bytes decode (a
-    /// <see cref="ConvergedMemo"/> only lists bytes that did).</summary>
+    /// <see cref="Name"/>, and must give a service of that name. The store vouches that the bytes decode (the engine
+    /// defers only bytes that decoded before, and only for services the planner is told are converged).</summary>
     public static LiveService Deferred(string name, UInt128 storedDigest, Func<LiveService> decode) =>
         new(name, null!, null!, null!, null!, default, null!, null!)
         {
@@ -81,7 +82,7 @@ public sealed record LiveService(
             _storedDigest = storedDigest,
         };
 
-    /// <summary>This service, marked as read from stored bytes of that digest (what <see cref="ConvergedMemo"/> matches).
+    /// <summary>This service, marked as read from stored bytes of that digest (what the engine's converged memo matches).
     /// Any change made with 'with' drops the mark.</summary>
     public LiveService FromStoredBytes(UInt128 storedDigest) => this with { _storedDigest = storedDigest };
 

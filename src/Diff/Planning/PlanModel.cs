@@ -19,6 +19,11 @@ public sealed record Plan(
 
     public bool HasChanges =>
         Services.Any(s => s.Action != ServiceAction.NoOp) || Toggles.Any(t => t.Action != ToggleAction.NoOp);
+
+    /// <summary>The services found converged, that is the no-ops: live runs exactly <see cref="ServiceChange.ToRelease"/>
+    /// on exactly the group's hosts and no field differs. What a caller that remembers converged services records (the
+    /// engine's converged memo), to pass them back in <see cref="PlanOptions.KnownConverged"/>.</summary>
+    public IEnumerable<ServiceChange> ConvergedServices() => Services.Where(s => s.Action == ServiceAction.NoOp);
 }
 
 public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove }

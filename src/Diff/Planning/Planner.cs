@@ -7,9 +7,14 @@ namespace Reconciler.Diff.Planning;
 
 /// <summary>Inputs to <see cref="Planner.Plan"/> besides desired and live state.</summary>
 /// <param name="BaseCommit">Set for `plan --base REV` previews: the commit the live state was derived from.</param>
-/// <param name="Memo">What earlier plans found converged (and where this plan records what it finds): saves work, never
-/// changes the plan.</param>
-public sealed record PlanOptions(string? BaseCommit = null, ConvergedMemo? Memo = null)
+/// <param name="KnownConverged">Services the caller knows to be converged, each with the release it runs: the planner
+/// settles them as up to date without reading their live entry (which may still be undecoded,
+/// <see cref="LiveService.Deferred"/>) or comparing fields. The caller vouches for each one; the engine lists only
+/// services whose stored entry, spec and host group are exactly as when a plan found them converged
+/// (<see cref="ConvergenceKeys"/>), so a plan with the list is the plan without it. Null: none.</param>
+/// <param name="MaxDegreeOfParallelism">At most this many services are classified at once. 1 (the default) classifies
+/// on the calling thread; the caller that knows the machine passes its core count.</param>
+public sealed record PlanOptions(string? BaseCommit = null, IReadOnlyDictionary<string, string>? KnownConverged = null, int MaxDegreeOfParallelism = 1)
 {
     public static PlanOptions Default { get; } = new();
 }
@@ -30,11 +35,12 @@ public static class Planner
         ArgumentNullException.ThrowIfNull(desired);
         ArgumentNullException.ThrowIfNull(live);
         options ??= PlanOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxDegreeOfParallelism, 1, nameof(options));
         if (!string.Equals(desired.Environment, live.Environment, StringComparison.Ordinal))
             throw new PlanningException(
                 $"live state is for environment '{live.Environment}' but the desired state is for '{desired.Environment}'; pass the live state of '{desired.Environment}'.");
 
-        var hostOrder = new HostOrder(desired.EnvironmentSpec, options.Memo);
+        var hostOrder = new HostOrder(desired.EnvironmentSpec);
         var pairs = Pair(desired.Services, live.Services);
         var changes = new ServiceChange[pairs.Count];
         var errors = new Exception?[pairs.Count];
@@ -47,21 +53,20 @@ public static class Planner
                 {
                     changes[i] = spec is null
                         ? ServiceClassifier.Remove(liveService!, hostOrder)
-                        : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder, options.Memo);
+                        : ServiceClassifier.Classify(spec, liveService, desired.EnvironmentSpec, hostOrder, options.KnownConverged);
                 }
                 catch (Exception e)
                 {
-                    // A plan error, or a stored service that fails to decode on first use (LiveService.Deferred):
-                    // reported as itself, not wrapped by the parallel loop.
+                    // A plan error, reported as itself, not wrapped by the parallel loop.
                     errors[i] = e;
                 }
             }
         }
-        // Each service is classified independently of the others, so large plans use every core. Each worker
-        // takes a contiguous range and writes its own slots: the result is in name order, as a sequential run.
-        if (pairs.Count >= ParallelThreshold)
+        // Each service is classified independently of the others, so large plans use the workers the caller allows.
+        // Each worker takes a contiguous range and writes its own slots: the result is in name order, as a sequential run.
+        if (pairs.Count >= ParallelThreshold && options.MaxDegreeOfParallelism > 1)
             Parallel.ForEach(Partitioner.Create(0, pairs.Count, ChunkSize),
-                new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, r => ClassifyRange(r.Item1, r.Item2));
+                new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, r => ClassifyRange(r.Item1, r.Item2));
         else ClassifyRange(0, pairs.Count);
         // The first error in name order, whichever thread met it first.
         if (Array.Find(errors, e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
@@ -107,7 +112,7 @@ internal sealed class HostOrder
     private readonly Dictionary<string, string?> _regionOfHost = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GroupHosts> _groups = new(StringComparer.Ordinal);
 
-    public HostOrder(EnvironmentSpec environment, ConvergedMemo? memo = null)
+    public HostOrder(EnvironmentSpec environment)
     {
         for (var i = 0; i < environment.Regions.Length; i++) _regionRank.TryAdd(environment.Regions[i], i);
         foreach (var group in environment.HostGroups.Values)
@@ -118,19 +123,8 @@ internal sealed class HostOrder
         {
             var rollout = group.Hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Name, StringComparer.Ordinal).ToArray();
             var names = group.Hosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
-            _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length, memo is null ? default : Digest(memo, name, group.Hosts, rollout));
+            _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length);
         }
-    }
-
-    /// <summary>Everything a converged decision reads from a group: its hosts as declared (name, region) and their
-    /// rollout order (which the environment's region order sets).</summary>
-    private static UInt128 Digest(ConvergedMemo memo, string group, ImmutableArray<HostSpec> hosts, HostSpec[] rollout)
-    {
-        var writer = new PackedFields.Writer();
-        writer.Add("group", group);
-        foreach (var h in hosts) writer.Add(h.Name, h.Region ?? "\0none");
-        foreach (var h in rollout) writer.Add("rollout", h.Name);
-        return memo.Digest(writer.Written);
     }
 
     /// <summary>The environment's host group of that name (null: it defines none).</summary>
@@ -147,11 +141,8 @@ internal sealed class HostOrder
 }
 
 /// <summary>One host group's hosts as declared and in rollout order (the order <see cref="HostOrder.Sort"/> gives).</summary>
-internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] rolloutOrder, bool distinctNames, UInt128 digest)
+internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] rolloutOrder, bool distinctNames)
 {
-    /// <summary>The group's <see cref="ConvergedMemo"/> digest (planning with a memo only).</summary>
-    public UInt128 Digest { get; } = digest;
-
     public ImmutableArray<HostSpec> Hosts { get; } = hosts;
 
     public HostSpec[] RolloutOrder { get; } = rolloutOrder;

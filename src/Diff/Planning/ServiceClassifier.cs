@@ -12,26 +12,22 @@ namespace Reconciler.Diff.Planning;
 /// </summary>
 internal static class ServiceClassifier
 {
-    public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder, ConvergedMemo? memo = null)
+    /// <param name="knownConverged">Services the caller vouches are converged, with their releases (<see cref="PlanOptions.KnownConverged"/>).</param>
+    public static ServiceChange Classify(ServiceSpec spec, LiveService? live, EnvironmentSpec environment, HostOrder hostOrder,
+        IReadOnlyDictionary<string, string>? knownConverged = null)
     {
         var group = hostOrder.Group(spec.HostGroup) ?? throw new PlanningException(
             $"service '{spec.Name}' uses host group '{spec.HostGroup}', which environment '{environment.Name}' does not define; add it to environments/{environment.Name}.yaml or change hostGroup.");
         var groupHosts = group.Hosts;
 
-        // With a memo, a service whose stored entry, spec and host group all have the digests of one found converged
-        // before is converged now: decided without decoding the stored entry (ConvergedMemo says why that is exact).
-        UInt128 liveDigest = default;
-        var specDigest = memo is not null && live is not null && live.TryGetStoredDigest(out liveDigest) ? ServiceFields.Digest(spec, memo) : null;
-        if (specDigest is { } known && memo!.TryMatch(spec.Name, liveDigest, known, group.Digest, out var memoRelease))
-            return UpToDate(memoRelease);
+        // Known converged: decided without reading the live entry (it may not even be decoded).
+        if (live is not null && knownConverged is not null && knownConverged.TryGetValue(spec.Name, out var knownRelease))
+            return UpToDate(knownRelease);
 
         var release = ServiceFields.ReleaseId(spec);
-        ServiceChange UpToDate(string releaseId)
-        {
-            if (specDigest is { } digest) memo!.Record(spec.Name, liveDigest, digest, group.Digest, releaseId);
+        ServiceChange UpToDate(string releaseId) =>
             // Converged means live runs exactly this version and release.
-            return new ServiceChange(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, releaseId, releaseId, spec.HostGroup, [], [], 0);
-        }
+            new(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, releaseId, releaseId, spec.HostGroup, [], [], 0);
 
         if (live is null)
         {

@@ -141,12 +141,6 @@ public static class ServiceFields
     public static PackedFields Pack(ServiceSpec s) =>
         PackInPathOrder(s) is { } writer ? writer.ToPacked() : PackedFields.Pack(FlattenSorted(s));
 
-    /// <summary>The <see cref="ConvergedMemo"/> digest of a spec: its name and packed field snapshot. Null (never
-    /// memoised) when the snapshot cannot be packed exactly, or is not written in path order: only then does the packing
-    /// fix the spec's release (<see cref="ConfigHash"/> hashes the config in the spec's own key order).</summary>
-    internal static UInt128? Digest(ServiceSpec s, ConvergedMemo memo) =>
-        PackInPathOrder(s, withName: true) is { IsExact: true } writer ? memo.Digest(writer.Written) : null;
-
     /// <summary>
     /// True when <see cref="FlattenSorted"/> of <paramref name="s"/> is exactly the live snapshot (same paths, same values,
     /// same order), decided by packing the spec into a reused buffer and comparing it with the live packing byte for byte:
@@ -162,7 +156,7 @@ public static class ServiceFields
     /// <summary>The snapshot of <paramref name="s"/> packed into this thread's reused writer (after a ("name", name) pair
     /// when <paramref name="withName"/>); null when <see cref="Walk"/> would not write it in path order. The writer is
     /// valid until the next call on this thread.</summary>
-    private static PackedFields.Writer? PackInPathOrder(ServiceSpec s, bool withName = false)
+    internal static PackedFields.Writer? PackInPathOrder(ServiceSpec s, bool withName = false)
     {
         if (!InPathOrder(s)) return null;
         var writer = t_writer ??= new PackedFields.Writer();

@@ -32,9 +32,10 @@ internal sealed record LoadedFile(string Path, string Kind, string Stem, ParsedF
 /// </summary>
 public static class RepoLoader
 {
-    public static LoadResult Load(IRepoFileSource source, IParseCache? cache = null)
+    public static LoadResult Load(IRepoFileSource source, IParseCache? cache = null, LoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(source);
+        var parallel = (options ?? LoadOptions.Default).Parallel();
         var diagnostics = new List<Diagnostic>();
         var listed = source.ListFiles();
 
@@ -65,10 +66,10 @@ public static class RepoLoader
         // 2. Files the cache has nothing for are parsed while the cached ones are decoded (decoding is most of a warm
         // load; a one-file change would otherwise parse that file alone, on one core, after it).
         ReadContents(classified, i => cachedEntries[i] is null, parsed, contents);
-        var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow));
+        var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow, parallel));
         var hits = 0;
         if (cache is not null)
-            Parallel.For(0, classified.Count, OnePerCore, i =>
+            Parallel.For(0, classified.Count, parallel, i =>
             {
                 if (cachedEntries[i] is { } entry && ParseCacheEntry.TryRead(entry, classified[i].Kind, classified[i].File.Path, out var cached))
                 {
@@ -79,7 +80,7 @@ public static class RepoLoader
         parsing.GetAwaiter().GetResult();
         // Entries that did not decode (another build's, or damaged) are misses: those files are read and parsed now.
         ReadContents(classified, i => parsed[i] is null, parsed, contents);
-        ParseAll(classified, contents, parsed, parsedNow);
+        ParseAll(classified, contents, parsed, parsedNow, parallel);
 
         var files = new List<LoadedFile>(classified.Count);
         for (var i = 0; i < classified.Count; i++)
@@ -91,13 +92,13 @@ public static class RepoLoader
         }
 
         // 3. The typed model, and the checks across files.
-        var model = SemanticValidation.BuildAndCheck(source.Revision, files, diagnostics);
+        var model = SemanticValidation.BuildAndCheck(source.Revision, files, diagnostics, parallel);
 
         // 4. Cache what was made now: new parses, and definitions read again (new files, or other defaults).
         if (cache is not null)
         {
             var entries = new byte[]?[files.Count];
-            Parallel.For(0, files.Count, OnePerCore, i =>
+            Parallel.For(0, files.Count, parallel, i =>
             {
                 // parsedNow: never a file that could not be read (that may be a passing I/O error, not the blob's
                 // content); such a file has errors, so it has no model either.
@@ -114,12 +115,6 @@ public static class RepoLoader
             Stats = new LoadStats(classified.Count, hits, classified.Count - hits),
         };
     }
-
-    /// <summary>For every parallel loop of the loader: at most one worker per core. The CLI raises the pool's minimum
-    /// threads for SSH.NET, and without a cap Parallel.For would run that many workers at once (more CPU and memory, no
-    /// speed-up; docs/benchmarks/repo.md). Parsing overlaps the decoding of cached files, so for that stretch two loops
-    /// share the cores.</summary>
-    internal static readonly ParallelOptions OnePerCore = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
 
     /// <summary>Reads the content of the files <paramref name="wanted"/> selects, sequentially (a Git-backed source need
     /// not be thread-safe); a file too large or unreadable gets its diagnostic instead.</summary>
@@ -148,9 +143,10 @@ public static class RepoLoader
     }
 
     /// <summary>Parses and validates every file whose content was read, in parallel: the CPU-heavy part.</summary>
-    private static void ParseAll(List<(RepoFile File, string Kind, string Stem)> classified, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow)
+    private static void ParseAll(List<(RepoFile File, string Kind, string Stem)> classified, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow,
+        ParallelOptions parallel)
     {
-        Parallel.For(0, classified.Count, OnePerCore, i =>
+        Parallel.For(0, classified.Count, parallel, i =>
         {
             if (contents[i] is not { } bytes) return;
             parsed[i] = ParseAndValidate(bytes, classified[i].Kind);

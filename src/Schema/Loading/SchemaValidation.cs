@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 using Newtonsoft.Json.Linq;
 using NJsonSchema;
 using NJsonSchema.Validation;
@@ -20,13 +19,6 @@ internal static class SchemaValidation
 
     private static readonly Lazy<FrozenDictionary<string, JsonSchema>> Schemas = new(LoadSchemas);
     private static readonly JsonSchemaValidator Validator = new();
-
-    static SchemaValidation()
-    {
-        // NJsonSchema matches patterns with the static Regex.IsMatch, whose cache holds 15 patterns by default;
-        // our schemas use more, and a cache miss recompiles the pattern on every string validated.
-        if (Regex.CacheSize < 64) Regex.CacheSize = 64;
-    }
 
     public static JsonSchema For(string kind) => Schemas.Value[kind];
 

@@ -13,7 +13,7 @@ namespace Reconciler.Schema.Loading;
 /// </summary>
 internal static partial class SemanticValidation
 {
-    public static RepoModel? BuildAndCheck(string revision, List<LoadedFile> files, List<Diagnostic> diagnostics)
+    public static RepoModel? BuildAndCheck(string revision, List<LoadedFile> files, List<Diagnostic> diagnostics, ParallelOptions parallel)
     {
         // Names of files that failed: references to them are not errors of their own.
         var broken = files.Where(f => f.Parsed.HasErrors).Select(f => (f.Kind, f.Stem)).ToHashSet();
@@ -27,7 +27,7 @@ internal static partial class SemanticValidation
 
         // Each other file on its own, in parallel (thousands of services): from the cache when it holds this
         // file's definition under the same defaults, else read from its JSON tree.
-        Parallel.For(0, good.Count, RepoLoader.OnePerCore, i =>
+        Parallel.For(0, good.Count, parallel, i =>
         {
             var f = good[i];
             if (f.Kind is "Environment" or "Toggle") f.Model = ModelOf(f, repository.Defaults, "");
@@ -69,7 +69,7 @@ internal static partial class SemanticValidation
         var context = new Context(model, fileOf, broken, diagnostics);
         // Each service is checked against the whole model but reports only about itself: check them on every core.
         var serviceFiles = model.Services.Values.Select(service => (service, fileOf[("Service", service.Name)])).ToArray();
-        Parallel.For(0, serviceFiles.Length, RepoLoader.OnePerCore, i => CheckService(context, serviceFiles[i].service, serviceFiles[i].Item2));
+        Parallel.For(0, serviceFiles.Length, parallel, i => CheckService(context, serviceFiles[i].service, serviceFiles[i].Item2));
         CheckCycles(context);
         CheckDeployPaths(context);
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);

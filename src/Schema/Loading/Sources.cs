@@ -54,6 +54,21 @@ public sealed record LoadResult(RepoModel? Model, ImmutableArray<Diagnostic> Dia
     public LoadStats Stats { get; init; } = new(0, 0, 0);
 }
 
+/// <summary>How <see cref="RepoLoader.Load"/> runs. The loader chooses nothing about the machine it runs on: its caller
+/// says how many workers its parallel loops may use (the engine: one per core).</summary>
+/// <param name="MaxDegreeOfParallelism">Workers per parallel loop (parsing, schema validation, reading models, semantic
+/// checks, cache entries); 1, the default, runs each loop on the calling thread. A cap matters even with many cores to
+/// spare: a process that raises the thread pool's minimum (the CLI does, for SSH.NET) would otherwise get that many
+/// workers, with more CPU and memory and no speed-up (docs/benchmarks/repo.md).</param>
+public sealed record LoadOptions(int MaxDegreeOfParallelism = 1)
+{
+    public static LoadOptions Default { get; } = new();
+
+    internal ParallelOptions Parallel() => MaxDegreeOfParallelism >= 1
+        ? new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }
+        : throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "at least 1 worker");
+}
+
 /// <summary>Counts for `--verbose`/benchmarks: how many files were parsed vs. taken from the cache.</summary>
 public sealed record LoadStats(int Files, int CacheHits, int Parsed);
 

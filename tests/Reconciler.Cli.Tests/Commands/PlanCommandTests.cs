@@ -191,6 +191,32 @@ public sealed class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_corrupt_stored_service_is_a_store_error_even_when_the_converged_memo_knew_it()
+    {
+        var db = _tmp.Combine("state.db");
+        var deployed = LiveProjection.AsApplied(LoadDesired("production"));
+        await using (var store = new Reconciler.State.Sqlite.SqliteStateStore(db, TimeProvider.System))
+            await store.WriteAsync("production", 0, new StateChange([.. deployed.Services.Values], [], [.. deployed.Toggles.Values], [], deployed.LastGoodCommit), CancellationToken.None);
+        string[] args = ["--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}"];
+        Assert.Equal(ExitCodes.Ok, (await Plan(args)).Exit);   // leaves a memo that lists every stored service
+
+        using (var sql = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db}"))
+        {
+            sql.Open();
+            using var update = sql.CreateCommand();
+            update.CommandText = "UPDATE services SET body = '{\"name\":\"api\"' WHERE env = 'production' AND name = 'api'";
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var (exit, stdout, stderr) = await Plan(args);
+        Assert.Equal(ExitCodes.StoreUnavailable, exit);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: stored value at sqlite:", stderr);
+        Assert.Contains("services[production/api]", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
     public async Task A_toggle_that_no_planned_version_satisfies_is_an_error()
     {
         _git.Write("toggles/needs-future.yaml", """

@@ -282,20 +282,43 @@ public class LargePlanTests
     private static DesiredState Many(int n, Func<int, string> group) =>
         Desired(Enumerable.Range(0, n).Select(i => Svc($"s{i:D4}", "1.0.0", i % 50 == 0 ? [] : [$"s{i - 1:D4}"], group(i))));
 
-    [Fact]
-    public void A_large_plan_is_ordered_like_a_small_one()
+    /// <summary>The caller's degree of parallelism: 1 classifies on the calling thread, 4 in parallel ranges.</summary>
+    private static PlanOptions Workers(int n) => new(MaxDegreeOfParallelism: n);
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void A_large_plan_is_ordered_like_a_small_one(int workers)
     {
-        var plan = Planner.Plan(Many(1200, _ => "app"), Empty);
+        var plan = Planner.Plan(Many(1200, _ => "app"), Empty, Workers(workers));
         Assert.Equal(1200, plan.Services.Length);
         Assert.Equal(50, plan.Waves.Length);
         Assert.Equal(plan.Services.OrderBy(s => s.Wave).ThenBy(s => s.Service, StringComparer.Ordinal).Select(s => s.Service), plan.Services.Select(s => s.Service));
         Assert.Equal(Enumerable.Range(0, 24).Select(i => $"s{i * 50 + 7:D4}"), plan.Waves[7].Services);
     }
 
-    [Fact]
-    public void A_large_plan_reports_the_first_error_by_name()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void A_large_plan_reports_the_first_error_by_name(int workers)
     {
-        var e = Assert.Throws<PlanningException>(() => Planner.Plan(Many(1200, i => i % 300 == 299 ? "nope" : "app"), Empty));
+        var e = Assert.Throws<PlanningException>(() => Planner.Plan(Many(1200, i => i % 300 == 299 ? "nope" : "app"), Empty, Workers(workers)));
         Assert.Contains("service 's0299'", e.Message);
+    }
+
+    [Fact]
+    public void Planning_in_parallel_gives_the_plan_planned_on_one_thread()
+    {
+        var desired = Many(1500, i => i % 3 == 0 ? "db" : "app");
+        var live = Applied(Many(1400, i => i % 4 == 0 ? "db" : "app"));
+        var json = System.Text.Json.JsonSerializer.Serialize(Planner.Plan(desired, live, Workers(1)));
+        Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(Planner.Plan(desired, live, Workers(4))));
+        Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(Planner.Plan(desired, live)));
+    }
+
+    [Fact]
+    public void The_degree_of_parallelism_is_at_least_one()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Planner.Plan(Many(3, _ => "app"), Empty, Workers(0)));
     }
 }

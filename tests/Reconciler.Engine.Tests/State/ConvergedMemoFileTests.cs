@@ -14,7 +14,7 @@ public sealed class ConvergedMemoFileTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>A memo in which a plan found <paramref name="services"/> converged (through the planner, as in use).</summary>
+    /// <summary>The memo a plan that found <paramref name="services"/> converged records (through the planner, as in use).</summary>
     private static ConvergedMemo WithFound(params string[] services)
     {
         var memo = ConvergedMemo.Create();
@@ -25,8 +25,8 @@ public sealed class ConvergedMemoFileTests : IDisposable
             Services = state.Services.ToImmutableSortedDictionary(kv => kv.Key,
                 kv => kv.Value.FromStoredBytes(memo.Digest(System.Text.Encoding.UTF8.GetBytes(kv.Key))), StringComparer.Ordinal),
         };
-        Planner.Plan(desired, state, new PlanOptions(Memo: memo));
-        return memo;
+        var match = ConvergedMemoMatch.Start(memo, desired, 1);
+        return match.Record(state, Planner.Plan(desired, state, new PlanOptions(KnownConverged: match.KnownConverged(state))));
     }
 
     [Fact]
@@ -34,16 +34,16 @@ public sealed class ConvergedMemoFileTests : IDisposable
     {
         var path = ConvergedMemoFile.PathFor(_dir.Path, "production");
         var memo = WithFound("api", "web");
-        Assert.Equal(2, memo.Found.Count);
+        Assert.Equal(2, memo.Count);
         Assert.True(ConvergedMemoFile.Save(path, "sqlite:/a.db", memo));
 
         var loaded = ConvergedMemoFile.Load(path, "sqlite:/a.db");
         Assert.Equal(memo.Seed, loaded.Seed);
-        Assert.Equal(2, loaded.Known);
-        foreach (var e in memo.Found) Assert.True(loaded.MayMatch(e.Service, e.Live));
+        Assert.Equal(memo.Entries, loaded.Entries);
+        foreach (var e in memo.Entries) Assert.True(loaded.MayMatch(e.Service, e.Live));
 
         var elsewhere = ConvergedMemoFile.Load(path, "sqlite:/b.db");
-        Assert.Equal(0, elsewhere.Known);
+        Assert.Equal(0, elsewhere.Count);
         Assert.NotEqual(memo.Seed, elsewhere.Seed);
     }
 
@@ -51,18 +51,18 @@ public sealed class ConvergedMemoFileTests : IDisposable
     public void An_absent_truncated_or_altered_memo_file_is_an_empty_memo()
     {
         var path = ConvergedMemoFile.PathFor(_dir.Path, "staging");
-        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Known);
+        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Count);
         Assert.True(ConvergedMemoFile.Save(path, "s", WithFound("api")));
         var bytes = File.ReadAllBytes(path);
 
         File.WriteAllBytes(path, bytes[..^5]);
-        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Known);
+        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Count);
         var altered = (byte[])bytes.Clone();
         altered[^1] ^= 1;
         File.WriteAllBytes(path, altered);
-        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Known);
+        Assert.Equal(0, ConvergedMemoFile.Load(path, "s").Count);
         File.WriteAllBytes(path, bytes);
-        Assert.Equal(1, ConvergedMemoFile.Load(path, "s").Known);
+        Assert.Equal(1, ConvergedMemoFile.Load(path, "s").Count);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class GitDesiredStateLoader(IParseCache? cache = null) : IDesiredS
     public RepoModel LoadModel(string repositoryPath, string commit)
     {
         using var source = GitRepoSource.Open(repositoryPath, commit);
-        var result = RepoLoader.Load(source, cache);
+        var result = RepoLoader.Load(source, cache, CoreParallelism.Load);
         (cache as FileParseCache)?.Flush();
         if (!result.HasErrors) return result.Model!;
         var errors = DiagnosticOrdering.Sort(result.Diagnostics.Where(d => d.Severity == Severity.Error)).ToList();

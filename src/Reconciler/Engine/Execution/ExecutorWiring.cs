@@ -54,7 +54,7 @@ public static class ExecutorWiring
     {
         try
         {
-            return Planner.Plan(desired, live);
+            return Planner.Plan(desired, live, new PlanOptions(MaxDegreeOfParallelism: CoreParallelism.Workers));
         }
         catch (PlanningException e)
         {

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
-using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
 
 namespace Reconciler.State;
 
@@ -19,9 +19,9 @@ public static class ConvergedMemoFile
     private static ReadOnlySpan<byte> Magic => "RCCM"u8;
     private const int ChecksumLength = 8;
 
-    // The builds of the planner and of the store reader: a new one (new digest rules, a stricter reader) starts from an
-    // empty memo, so that bytes are deferred only when this very build decoded them before.
-    private static readonly string PlannerBuild = typeof(ConvergedMemo).Assembly.ManifestModule.ModuleVersionId.ToString("N")
+    // The builds of the planner (its convergence keys) and of the engine (digests, store reader): a new one (new digest
+    // rules, a stricter reader) starts from an empty memo, so that bytes are deferred only when this very build decoded them before.
+    private static readonly string PlannerBuild = typeof(ConvergenceKeys).Assembly.ManifestModule.ModuleVersionId.ToString("N")
                                                   + typeof(ConvergedMemoFile).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
     public static string PathFor(string infraRepoDirectory, string environment) =>
@@ -41,8 +41,8 @@ public static class ConvergedMemoFile
         }
     }
 
-    /// <summary>Writes what the memo found converged in this plan (temporary file, then rename). False when the file
-    /// could not be written (a read-only checkout): the next plan simply has no memo.</summary>
+    /// <summary>Writes the memo (what a plan found converged: <see cref="ConvergedMemoMatch.Record"/>; temporary file, then
+    /// rename). False when the file could not be written (a read-only checkout): the next plan simply has no memo.</summary>
     public static bool Save(string path, string store, ConvergedMemo memo)
     {
         var body = new MemoryStream();
@@ -51,7 +51,7 @@ public static class ConvergedMemoFile
             w.Write(PlannerBuild);
             w.Write(store);
             w.Write(memo.Seed);
-            var entries = memo.Found;
+            var entries = memo.Entries;
             w.Write(entries.Count);
             Span<byte> digest = stackalloc byte[16];
             foreach (var e in entries)

@@ -15,8 +15,10 @@ public interface IStateStore : IAsyncDisposable
     Task<LiveState> ReadAsync(string environment, CancellationToken ct);
 
     /// <summary>As <see cref="ReadAsync(string, CancellationToken)"/> for a plan with a <see cref="ConvergedMemo"/>: each
-    /// service is marked with the memo's digest of its stored bytes, and one the memo may show converged comes back
-    /// undecoded (<see cref="LiveService.Deferred"/>). A store that cannot do that reads as usual.</summary>
+    /// service is marked with the memo's digest of its stored bytes, and one whose bytes an entry lists comes back
+    /// undecoded (<see cref="LiveService.Deferred"/>); every other service is decoded, so a corrupt one fails the read.
+    /// Pass <see cref="ConvergedMemoMatch.Deferrable"/>: the services the plan settles without reading them. A store
+    /// that cannot do that reads as usual.</summary>
     Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => ReadAsync(environment, ct);
 
     /// <summary>Applies <paramref name="change"/> all or nothing if the environment is still at

@@ -47,8 +47,10 @@ internal static class StateJson
 
     /// <summary>Parses an environment's stored services (keyed by service name) on every core: it holds thousands. The
     /// first bad value in list order is the one reported, as a sequential read would. With a memo, each service is
-    /// marked with the memo's digest of its bytes, and those the memo may show converged are left undecoded: the
-    /// memo only lists bytes that decoded before, and a deferred decode that fails still reports where.</summary>
+    /// marked with the memo's digest of its bytes, and those whose bytes an entry lists are left undecoded: the caller
+    /// passes only entries of services the plan settles without reading them (<see cref="ConvergedMemoMatch"/>), and
+    /// an entry is made only from bytes that decoded. Every other service is decoded here, so a corrupt one is
+    /// reported by the read.</summary>
     public static List<LiveService> ReadServices(IReadOnlyList<(string Name, byte[] Body)> bodies, Func<string, string> where, ConvergedMemo? memo)
     {
         var values = new LiveService[bodies.Count];

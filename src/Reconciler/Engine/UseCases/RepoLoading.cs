@@ -13,7 +13,7 @@ public static class RepoLoading
     public static RepoModel Load(InfraRepo infra)
     {
         var cache = new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
-        var result = RepoLoader.Load(infra.Source, cache);
+        var result = RepoLoader.Load(infra.Source, cache, CoreParallelism.Load);
         cache.Flush();
         if (!result.HasErrors) return result.Model!;
         throw new InvalidRepoException(new InvalidRepo(result.Diagnostics, infra.Describe()));

@@ -34,7 +34,7 @@ public static class ValidateRepo
     {
         using var infra = InfraRepo.Open(request.Repo, request.Rev);
         var cache = request.UseParseCache ? new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory)) : null;
-        var result = RepoLoader.Load(infra.Source, cache);
+        var result = RepoLoader.Load(infra.Source, cache, CoreParallelism.Load);
         cache?.Flush();
         if (result.Model is null && !result.Diagnostics.Any(d => d.Severity == Severity.Error))
             throw new InvalidOperationException("the loader returned no model and no error");
