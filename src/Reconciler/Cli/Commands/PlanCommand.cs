@@ -13,30 +13,34 @@ internal static class PlanCommand
 {
     public static Command Build()
     {
-        var repo = new Option<string>("--repo") { Description = "Infra repo directory (a Git work tree or a subdirectory of one).", DefaultValueFactory = _ => "." };
-        var rev = new Option<string?>("--rev") { Description = "Plan this commit (SHA, branch, tag) read straight from Git. Default: the files on disk." };
-        var env = new Option<string?>("--env") { Description = "Environment to plan. Default: the only environment, if there is exactly one." };
         var allEnvs = new Option<bool>("--all-envs") { Description = "Plan every environment." };
         var live = new Option<string?>("--live") { Description = "Live state of the environment as JSON (docs/plan-json.md) instead of the state store." };
-        var state = new Option<string?>("--state") { Description = "State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms };
         var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
-        var format = new Option<string>("--format") { Description = "text, markdown or json.", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "markdown", "json");
         var outFile = new Option<string?>("--out") { Description = "Also save the plan as JSON to this file, for `reconciler apply --plan FILE`." };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when there are no changes, 2 when there are, 1 on error." };
         var noColor = new Option<bool>("--no-color") { Description = "No colour in text output (also: NO_COLOR set, or output not a terminal)." };
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
-        foreach (var o in new Option[] { repo, rev, env, allEnvs, live, state, baseRev, format, outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
+        var common = new CommonOptions(cmd);
+        common.AddRepo("Infra repo directory (a Git work tree or a subdirectory of one).");
+        common.AddRev("Plan this commit (SHA, branch, tag) read straight from Git. Default: the files on disk.");
+        common.AddEnv(required: false, "Environment to plan. Default: the only environment, if there is exactly one.");
+        cmd.Options.Add(allEnvs);
+        cmd.Options.Add(live);
+        common.AddState("State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms);
+        cmd.Options.Add(baseRev);
+        common.AddFormat("text, markdown or json.", "text", "markdown", "json");
+        foreach (var o in new Option[] { outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
             var stdout = parseResult.InvocationConfiguration.Output;
             var stderr = parseResult.InvocationConfiguration.Error;
+            var args = common.Read(parseResult);
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
-                parseResult.GetValue(repo)!, parseResult.GetValue(rev), parseResult.GetValue(env), parseResult.GetValue(allEnvs),
-                parseResult.GetValue(live), parseResult.GetValue(state), parseResult.GetValue(baseRev), parseResult.GetValue(format)!, parseResult.GetValue(outFile),
+                args.Repo, args.Rev, args.Env, parseResult.GetValue(allEnvs),
+                parseResult.GetValue(live), args.State, parseResult.GetValue(baseRev), args.Format, parseResult.GetValue(outFile),
                 parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose)), stdout, stderr, ct)));
         });
         return cmd;
