@@ -77,8 +77,8 @@ public sealed partial class ExitCodeTests
         Assert.Equal(FailureKind.InvalidInput, kind);
         Assert.Equal(
             "infra/services/api.yaml:3:1: error schema.required: missing 'version' (at /)\n" +
-            "1 error(s) in at commit 0123456789ab; nothing was applied.\n" +
-            "error: the repo is not valid at at commit 0123456789ab; fix the errors above (`reconciler validate` lists them too).\n",
+            "1 error(s) at commit 0123456789ab; nothing was applied.\n" +
+            "error: the repo is not valid at commit 0123456789ab; fix the errors above (`reconciler validate` lists them too).\n",
             stderr.ToString());
     }
 }

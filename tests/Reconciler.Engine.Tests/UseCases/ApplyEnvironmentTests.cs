@@ -78,7 +78,7 @@ public sealed class ApplyEnvironmentTests : IDisposable
         var result = await ApplyEnvironment.PrepareAsync(Request(), TimeProvider.System, CancellationToken.None);
 
         Assert.Equal(FailureKind.InvalidInput, result.Failure?.Kind);
-        Assert.StartsWith($"the repo is not valid at in the working tree (HEAD {_repo.Head[..12]})", result.Failure!.Message);
+        Assert.StartsWith($"the repo is not valid in the working tree (HEAD {_repo.Head[..12]})", result.Failure!.Message);
         Assert.NotNull(result.InvalidRepo);
         Assert.Equal(1, result.InvalidRepo.Errors);
         Assert.False(File.Exists(_repo.StateFile));   // nothing was opened

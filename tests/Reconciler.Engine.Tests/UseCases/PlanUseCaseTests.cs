@@ -115,7 +115,7 @@ public sealed class PlanUseCaseTests : IDisposable
         var outcome = Plan(Production);
 
         Assert.Equal(FailureKind.InvalidInput, outcome.Failure?.Kind);
-        Assert.Contains("the repo is not valid at", outcome.Failure!.Message);
+        Assert.Contains("the repo is not valid at commit", outcome.Failure!.Message);
         Assert.NotNull(outcome.InvalidRepo);
         Assert.Contains(outcome.InvalidRepo.Diagnostics, d => d.Location?.File == "services/broken.yaml" && d.Severity == Severity.Error);
         Assert.True(outcome.InvalidRepo.Errors > 0);

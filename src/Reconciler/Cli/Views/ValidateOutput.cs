@@ -62,7 +62,7 @@ public static class ValidateOutput
     public static string InvalidRepo(InvalidRepo repo, string repoArgument, string notDone)
     {
         var prefix = repoArgument is "." or "./" ? "" : repoArgument.TrimEnd('/') + "/";
-        return Text(repo.Diagnostics, prefix, $"{repo.Errors} error(s) in {repo.Where}; {notDone}.");
+        return Text(repo.Diagnostics, prefix, $"{repo.Errors} error(s) {repo.Where}; {notDone}.");
     }
 
     private static string Count(int n, string noun) =>

@@ -131,7 +131,7 @@ public static class PlanUseCase
                 }
                 catch (PlanningException e)
                 {
-                    throw Invalid($"cannot plan environment '{name}' at {infra.Describe()}: {e.Message}");
+                    throw Invalid($"cannot plan environment '{name}' {infra.Describe()}: {e.Message}");
                 }
                 if (match is not null) memos[name] = match.Record(live, plan);
                 plannerTime.Stop();
@@ -178,7 +178,7 @@ public static class PlanUseCase
             _loads.Add(new RepoLoadReport(label, result.Stats, watch.Elapsed, ProcessCpu() - cpu));
             if (!result.HasErrors) return result.Model!;
             _invalid = new InvalidRepo(result.Diagnostics, $"{infra.Describe()}{label}");
-            throw Invalid($"the repo is not valid at {infra.Describe()}{label}; fix the errors above (`reconciler validate` lists them too).");
+            throw new InvalidRepoException(_invalid);
         }
     }
 

@@ -72,7 +72,7 @@ public sealed record InvalidRepo(IReadOnlyList<Diagnostic> Diagnostics, string W
 /// <summary>Thrown by <see cref="RepoLoading"/> inside a use case; its boundary returns the diagnostics with the failure.</summary>
 public sealed class InvalidRepoException(InvalidRepo repo)
     : ReconcilerException(FailureKind.InvalidInput,
-        $"the repo is not valid at {repo.Where}; fix the errors above (`reconciler validate` lists them too).")
+        $"the repo is not valid {repo.Where}; fix the errors above (`reconciler validate` lists them too).")
 {
     public InvalidRepo Repo { get; } = repo;
 }
