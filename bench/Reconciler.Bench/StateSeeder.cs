@@ -24,7 +24,7 @@ internal static class StateSeeder
             return 1;
         }
         var model = result.Model!;
-        await using var store = StateStores.Open(StateStores.ResolveUrl(stateUrl, infra.Directory) ?? model.Repository.StateUrl, infra.Directory, TimeProvider.System);
+        await using var store = StateStores.Open(StateStores.Locate(stateUrl, infra.Directory).Url ?? model.Repository.StateUrl, infra.Directory, TimeProvider.System);
         foreach (var environment in model.Environments.Keys)
         {
             var applied = LiveProjection.AsApplied(DesiredStateBuilder.Build(model, environment) with { Revision = infra.BoundRevision });
@@ -43,7 +43,7 @@ internal static class StateSeeder
         var directory = Path.GetFullPath(repoDirectory);
         for (var round = 1; round <= 3; round++)
         {
-            await using var store = StateStores.Open(StateStores.ResolveUrl(null, directory) ?? "sqlite:.reconciler/state.db", directory, TimeProvider.System);
+            await using var store = StateStores.Open(StateStores.Locate(null, directory).Url ?? "sqlite:.reconciler/state.db", directory, TimeProvider.System);
             foreach (var environment in new[] { "dev", "production", "staging" })
             {
                 var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;

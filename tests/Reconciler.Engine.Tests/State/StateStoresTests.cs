@@ -47,12 +47,12 @@ public sealed class StateStoresTests : IDisposable
     [Fact]
     public void The_url_comes_from_the_option_else_reconciler_yaml_else_the_default()
     {
-        Assert.Null(StateStores.ResolveUrl(null, _repo.Path));
+        Assert.Null(StateStores.Locate(null, _repo.Path).Url);
         File.WriteAllText(_repo.Combine("reconciler.yaml"), "apiVersion: reconciler/v1\nkind: Repository\nstate: consul://127.0.0.1:8500/infra\n");
-        Assert.Equal("consul://127.0.0.1:8500/infra", StateStores.ResolveUrl(null, _repo.Path));
-        Assert.Equal("sqlite:x.db", StateStores.ResolveUrl("sqlite:x.db", _repo.Path));
+        Assert.Equal("consul://127.0.0.1:8500/infra", StateStores.Locate(null, _repo.Path).Url);
+        Assert.Equal("sqlite:x.db", StateStores.Locate("sqlite:x.db", _repo.Path).Url);
         File.WriteAllText(_repo.Combine("reconciler.yaml"), "kind: Repository\nstate: [1, 2\n");
-        var e = Assert.Throws<ReconcilerException>(() => StateStores.ResolveUrl(null, _repo.Path));
+        var e = Assert.Throws<ReconcilerException>(() => StateStores.Locate(null, _repo.Path).Url);
         Assert.StartsWith(_repo.Combine("reconciler.yaml") + ":", e.Message);
     }
 }

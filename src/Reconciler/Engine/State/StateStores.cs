@@ -81,12 +81,6 @@ public static class StateStores
     public static IStateStore Open(string? cliUrl, string? repoStateUrl, string repoRoot, TimeProvider time) =>
         Locate(cliUrl, repoStateUrl, repoRoot).Open(time);
 
-    /// <summary>The URL <see cref="Locate(string?, string?, string)"/> chooses (null: the SQLite default).</summary>
-    public static string? UrlFor(string? explicitUrl, string? repoStateUrl) => Locate(explicitUrl, repoStateUrl, ".").Url;
-
-    /// <summary>The URL <see cref="Locate(string?, string)"/> chooses (null: the SQLite default).</summary>
-    public static string? ResolveUrl(string? explicitUrl, string repoRoot) => Locate(explicitUrl, repoRoot).Url;
-
     /// <summary><c>state:</c> in REPO/reconciler.yaml of the working tree, reading only that key; null when the file
     /// or the key is absent.</summary>
     public static string? StateKeyOf(string repoRoot)

@@ -11,7 +11,7 @@ namespace Reconciler.UseCases;
 /// <param name="Environment">The environment to plan; null: every one with <paramref name="AllEnvironments"/>, else the
 /// only one.</param>
 /// <param name="LiveFile">Live state of the one environment from this JSON file instead of the state store.</param>
-/// <param name="StateUrl">The state store (--state); null: the usual resolution (<see cref="State.StateStores.UrlFor"/>).</param>
+/// <param name="StateUrl">The state store (--state); null: the usual resolution (<see cref="State.StateStores.Locate(string?, string?, string)"/>).</param>
 /// <param name="BaseRevision">Plan relative to this commit instead of live state (PR previews).</param>
 public sealed record PlanRequest(
     string Repo,

@@ -81,7 +81,7 @@ public static class PlanUseCase
 
             // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
             using var liveStore = liveFromFile is null && baseModel is null
-                ? LiveStoreReader.Open(StateStores.UrlFor(request.StateUrl, model.Repository.StateUrl), infra.Directory)
+                ? LiveStoreReader.Open(StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory))
                 : null;
             var planning = Stopwatch.StartNew();
             var planningCpu = ProcessCpu();
@@ -210,8 +210,7 @@ public static class PlanUseCase
 
         private LiveStoreReader(IStateStore? store) => _store = store;
 
-        public static LiveStoreReader Open(string? url, string repoRoot) =>
-            new(StateStores.SqlitePath(url, repoRoot) is { } file && !File.Exists(file) ? null : StateStores.Open(url, repoRoot, TimeProvider.System));
+        public static LiveStoreReader Open(StoreLocation location) => new(location.Exists ? location.Open(TimeProvider.System) : null);
 
         public string? Describe => _store?.Describe;
 
