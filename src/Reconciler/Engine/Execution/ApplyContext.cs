@@ -104,11 +104,12 @@ internal sealed class ApplyContext : IAsyncDisposable
     public ImmutableSortedDictionary<string, string> Outcomes(bool halted, bool rolledBack = false)
     {
         var b = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        var started = halted || rolledBack ? Journal.ServicesWithHostSteps() : [];
         foreach (var s in Plan.Services.Where(s => s.Action != ServiceAction.NoOp))
         {
             var done = Journal.IsFinished(StepKey.ServiceDone(s.Wave, s.Service));
-            b[s.Service] = rolledBack ? (Journal.AnyHostStepOf(s.Service) ? "rolled back" : "not started")
-                : halted ? (done ? s.Reason : Journal.AnyHostStepOf(s.Service) ? "halted partway: " + s.Reason : "not started")
+            b[s.Service] = rolledBack ? (started.Contains(s.Service) ? "rolled back" : "not started")
+                : halted ? (done ? s.Reason : started.Contains(s.Service) ? "halted partway: " + s.Reason : "not started")
                 : s.Reason;
         }
         return b.ToImmutable();

@@ -4,9 +4,9 @@ using Reconciler.State;
 namespace Reconciler.Execution;
 
 /// <summary>
-/// One apply's journal: the entries of its apply id as typed <see cref="StepKey"/>s, and the store they are appended
-/// to. A step is journaled Started before its work and Finished after; a Finished step is never redone, a Started one
-/// is (every driver operation is idempotent). Appends may come from parallel host steps.
+/// One apply's journal: the entries of its apply id, the last status of every <see cref="StepKey"/>, and the store they
+/// are appended to. A step is journaled Started before its work and Finished after; a Finished step is never redone, a
+/// Started one is (every driver operation is idempotent). Appends may come from parallel host steps.
 /// </summary>
 internal sealed class ApplyJournal
 {
@@ -15,53 +15,56 @@ internal sealed class ApplyJournal
     private readonly string _environment;
     private readonly string _applyId;
     private readonly string _commit;
-    private readonly ConcurrentDictionary<StepKey, JournalStatus> _status = new();
-    private readonly List<(StepKey Key, JournalEntry Entry)> _entries = [];
+    // The stored text is kept with the status so that Finished reuses the text of Started (thousands of host steps).
+    private readonly ConcurrentDictionary<StepKey, (JournalStatus Status, string Text)> _steps = new();
+    private readonly List<JournalEntry> _entries = [];
 
     public ApplyJournal(IStateStore store, TimeProvider time, string environment, string applyId, string commit, IEnumerable<JournalEntry> stored)
     {
         (_store, _time, _environment, _applyId, _commit) = (store, time, environment, applyId, commit);
         foreach (var entry in stored.Where(e => e.ApplyId == applyId))
         {
-            var key = StepKey.Parse(entry.Step, environment, applyId);
-            _entries.Add((key, entry));
-            _status[key] = entry.Status;
+            _entries.Add(entry);
+            _steps[KeyOf(entry)] = (entry.Status, entry.Step);
         }
     }
 
-    public bool IsFinished(StepKey key) => _status.TryGetValue(key, out var s) && s == JournalStatus.Finished;
+    public bool IsFinished(StepKey key) => _steps.TryGetValue(key, out var s) && s.Status == JournalStatus.Finished;
 
-    public bool Contains(StepKey key) => _status.ContainsKey(key);
+    public bool Contains(StepKey key) => _steps.ContainsKey(key);
 
     /// <summary>The detail of the first entry of <paramref name="key"/> (the rollback's reason, say).</summary>
     public string? FirstDetailOf(StepKey key)
     {
-        lock (_entries) return _entries.FirstOrDefault(e => e.Key == key).Entry?.Detail;
+        if (!Contains(key)) return null;
+        var text = key.ToString();
+        lock (_entries) return _entries.First(e => e.Step == text).Detail;
     }
 
     /// <summary>Every host switch (activate, remove) that was started, once each, in the order they were first journaled.</summary>
-    public IReadOnlyList<StepKey> HostSwitches()
-    {
-        lock (_entries) return [.. _entries.Select(e => e.Key).Where(k => k.SwitchesHost).Distinct()];
-    }
+    public IReadOnlyList<StepKey> HostSwitches() => [.. Keys(_ => true).Where(k => k.SwitchesHost).Distinct()];
 
     /// <summary>Keys journaled with <paramref name="status"/> that satisfy <paramref name="match"/>.</summary>
-    public HashSet<StepKey> With(JournalStatus status, Func<StepKey, bool> match)
-    {
-        lock (_entries) return [.. _entries.Where(e => e.Entry.Status == status && match(e.Key)).Select(e => e.Key)];
-    }
+    public HashSet<StepKey> With(JournalStatus status, Func<StepKey, bool> match) => [.. Keys(e => e.Status == status).Where(match)];
 
-    /// <summary>True when any host step (stage, activate, remove) of <paramref name="service"/> was started.</summary>
-    public bool AnyHostStepOf(string service)
-    {
-        lock (_entries) return _entries.Any(e => e.Key.IsHostStep && e.Key.Service == service);
-    }
+    /// <summary>The services with a host step (stage, activate, remove) that was started.</summary>
+    public HashSet<string> ServicesWithHostSteps() => [.. Keys(_ => true).Where(k => k.IsHostStep).Select(k => k.Service!)];
 
     public async Task AppendAsync(StepKey key, JournalStatus status, string? detail, CancellationToken ct)
     {
-        var entry = new JournalEntry(_environment, _applyId, _commit, key.ToString(), status, _time.GetUtcNow(), detail);
+        var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
+        var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
         await _store.AppendJournalAsync(entry, ct);
-        lock (_entries) _entries.Add((key, entry));
-        _status[key] = status;
+        lock (_entries) _entries.Add(entry);
+        _steps[key] = (status, text);
     }
+
+    /// <summary>The keys of the entries that satisfy <paramref name="match"/>, in journal order. Rollback, repair and
+    /// outcomes ask, once each: the entries keep their stored text rather than a key each.</summary>
+    private List<StepKey> Keys(Func<JournalEntry, bool> match)
+    {
+        lock (_entries) return [.. _entries.Where(match).Select(KeyOf)];
+    }
+
+    private StepKey KeyOf(JournalEntry entry) => StepKey.Parse(entry.Step, _environment, _applyId);
 }
