@@ -33,6 +33,10 @@ public interface IHostSession
     /// command in the release directory. Safe to repeat.</summary>
     Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct);
 
+    /// <summary>The deploy path as commands on the host see it (checks interpolate ${deploy.path} with it). It is the
+    /// path itself unless the driver keeps hosts elsewhere (the local driver maps each host under its own root).</summary>
+    string PathOnHost(string deployPath) => deployPath;
+
     /// <summary>Runs a command on the host (for command health checks). Never throws for a non-zero exit.</summary>
     Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct);
 

@@ -1,6 +1,3 @@
-using System.Collections.Immutable;
-using Reconciler.Diff.Live;
-using Reconciler.Diff.Planning;
 using Reconciler.Drivers;
 using Reconciler.Schema.Model;
 using Reconciler.State;
@@ -25,13 +22,3 @@ public sealed record ReconcileOptions
     /// <summary>Upper bound on host steps (stage, activate, remove) running at once across the whole apply.</summary>
     public int DefaultMaxParallel { get; init; } = 32;
 }
-
-/// <summary>
-/// The first journal entry of an apply ("begin"): everything a later run needs to resume or roll back without
-/// the original process: the plan, the live state before the apply, and the applied field snapshot of every
-/// changed service (deploy path, restart/stop command, driver). Stored as JSON in the entry's Detail.
-/// </summary>
-public sealed record ApplyHeader(
-    Plan Plan,
-    LiveState Before,
-    ImmutableSortedDictionary<string, ImmutableSortedDictionary<string, string>> NewFields);

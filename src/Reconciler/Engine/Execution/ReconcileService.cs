@@ -38,7 +38,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 "push a fix or a revert (`reconciler revert <sha>`), and that commit is applied normally.", FailureKind.AlreadyQuarantined));
 
         var journal = await store.ReadOpenJournalAsync(env, ct);
-        var openHeader = ReadHeader(journal);
+        var openHeader = ApplyHeader.Read(journal);
         var resume = openHeader is not null && openHeader.Plan.Commit == commit && commit != "working-tree";
         var live = await store.ReadAsync(env, ct);
         Plan plan;
@@ -105,11 +105,11 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 return Done(new ReconcileOutcome(ApplyResult.NoChanges, plan, $"No changes. {env} already matches {commit}.", Failure: null));
             }
 
-            var header = resume ? openHeader! : new ApplyHeader(plan, locked, ChangedFields(desired, plan));
+            var header = resume ? openHeader! : ApplyHeader.Create(desired, plan, locked);
             if (!resume)
             {
                 var begin = new JournalEntry(env, applyId, commit, ApplyRun.BeginStep, JournalStatus.Started, started,
-                    JsonSerializer.Serialize(header, ReconcilerJson.Compact));
+                    header.ToJson());
                 await store.AppendJournalAsync(begin, ct);
                 journal = [begin];
             }
@@ -117,10 +117,11 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
                 request.MaxParallel ?? _options.DefaultMaxParallel, progress);
-            RunResult result;
+            RunResult? result = null;
             try
             {
-                result = await run.RunAsync(work.Token, request.Preempt);
+                while (result is null)
+                    result = (await run.StepAsync(work.Token, request.Preempt)).Result;
             }
             catch (OperationCanceledException) when (work.IsCancellationRequested)
             {
@@ -258,8 +259,12 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         IProgress<ApplyProgress>? progress, ReconcileRequest request, DateTimeOffset now)
     {
         var applyId = journal.First(e => e.Step == ApplyRun.BeginStep).ApplyId;
-        await using (var run = new ApplyRun(deps, desired, header, applyId, live, journal, _options.DefaultMaxParallel, progress))
-            await run.RepairInFlightAsync();
+        await using (var run = new ApplyRun(deps, desired, header, applyId, live, journal, _options.DefaultMaxParallel, progress, ApplyIntent.Repair))
+        {
+            StepProgress step;
+            do step = await run.StepAsync(CancellationToken.None, CancellationToken.None);
+            while (!step.Done);
+        }
         await deps.Store.CloseJournalAsync(desired.Environment, applyId, CancellationToken.None);
         await deps.Store.AppendHistoryAsync(new HistoryEntry(applyId, desired.Environment, header.Plan.Commit, null, request.AppliedBy,
             journal[0].At, now, ApplyResult.Interrupted, ImmutableSortedDictionary<string, string>.Empty,
@@ -314,25 +319,6 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             lost();
         }
     }
-
-    private static ApplyHeader? ReadHeader(IReadOnlyList<JournalEntry> journal)
-    {
-        var begin = journal.FirstOrDefault(e => e.Step == ApplyRun.BeginStep);
-        if (begin?.Detail is null) return null;
-        try
-        {
-            return JsonSerializer.Deserialize<ApplyHeader>(begin.Detail, ReconcilerJson.Compact);
-        }
-        catch (JsonException e)
-        {
-            throw new ReconcilerException(FailureKind.StoreUnavailable, $"the open apply journal of {begin.Environment} (apply {begin.ApplyId}) cannot be read: {e.Message}. " +
-                                "Inspect it with `reconciler state`; nothing was changed.");
-        }
-    }
-
-    private static ImmutableSortedDictionary<string, ImmutableSortedDictionary<string, string>> ChangedFields(DesiredState desired, Plan plan) =>
-        plan.Services.Where(s => s.Action != ServiceAction.NoOp && desired.Services.ContainsKey(s.Service))
-            .ToImmutableSortedDictionary(s => s.Service, s => ServiceFields.Flatten(desired.Services[s.Service]), StringComparer.Ordinal);
 
     private static string NewApplyId(DateTimeOffset now) =>
         $"{now:yyyyMMddTHHmmssZ}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3))}";

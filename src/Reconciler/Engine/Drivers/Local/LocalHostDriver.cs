@@ -139,6 +139,8 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
             throw new HostStepException(Host.Name, "restart", $"current now points at {id}, but the restart command exited {result.ExitCode}: {result.Output}");
     }
 
+    public string PathOnHost(string deployPath) => driver.MapPath(Host.Name, deployPath);
+
     public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct)
     {
         var home = Directory.CreateDirectory(driver.MapPath(Host.Name, "/")).FullName;

@@ -1,0 +1,125 @@
+using System.Collections.Immutable;
+using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// What the parts of one apply run share: its inputs (dependencies, the desired state of the commit, the journal
+/// header), the journal, the host sessions, live state as written so far, progress, and the first failure, which stops
+/// new work at the next safe point.
+/// </summary>
+internal sealed class ApplyContext : IAsyncDisposable
+{
+    private readonly IProgress<ApplyProgress>? _progress;
+    private readonly CancellationTokenSource _stopNew = new();
+    private readonly object _failureLock = new();
+
+    public ApplyContext(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
+        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress)
+    {
+        Deps = deps;
+        Desired = desired;
+        Header = header;
+        _progress = progress;
+        Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal);
+        Sessions = new HostSessions(deps.Drivers);
+        State = new LiveStateWriter(deps.Store, Env, Commit, current);
+        Gate = new HealthGate(deps.Probe, deps.Time);
+        HostSlots = new SemaphoreSlim(Math.Max(1, maxParallel));
+    }
+
+    public ExecutorDependencies Deps { get; }
+    public DesiredState Desired { get; }
+    public ApplyHeader Header { get; }
+    public Plan Plan => Header.Plan;
+    public string Env => Plan.Environment;
+    public string Commit => Plan.Commit;
+    public ApplyJournal Journal { get; }
+    public HostSessions Sessions { get; }
+    public LiveStateWriter State { get; }
+    public HealthGate Gate { get; }
+
+    /// <summary>Bounds the host steps running at once across the whole apply (--max-parallel).</summary>
+    public SemaphoreSlim HostSlots { get; }
+
+    /// <summary>The first failure's reason (null while all is well), and the service it came from.</summary>
+    public string? Failure { get; private set; }
+    public string? FailedService { get; private set; }
+    public bool Preempted { get; private set; }
+
+    /// <summary>Cancelled at the first failure: no new step starts; steps already running finish.</summary>
+    public CancellationToken StopNew => _stopNew.Token;
+
+    /// <summary>Records a failure; the first one recorded wins.</summary>
+    public void Fail(string? service, string reason)
+    {
+        lock (_failureLock)
+        {
+            if (Failure is not null) return;
+            Failure = reason;
+            FailedService = service;
+        }
+        _stopNew.Cancel();
+    }
+
+    /// <summary>A newer commit arrived: roll back what was done, without quarantine.</summary>
+    public void Preempt()
+    {
+        Preempted = true;
+        Fail(null, "pre-empted by a newer commit");
+    }
+
+    public void StopIfRequested(CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        _stopNew.Token.ThrowIfCancellationRequested();
+    }
+
+    public void Report(int wave, string? service, string? host, string step, string status) =>
+        _progress?.Report(new ApplyProgress(Env, Commit, wave, service, host, step, status));
+
+    /// <summary>A service's batches, by its strategy over its host group.</summary>
+    public ImmutableArray<ImmutableArray<HostChange>> BatchesOf(ServiceSpec spec, ServiceChange change)
+    {
+        var group = Desired.EnvironmentSpec.HostGroups.TryGetValue(spec.HostGroup, out var g) ? g.Hosts.Length : change.Hosts.Length;
+        return Batching.Split(spec.Strategy, change.Hosts, group);
+    }
+
+    /// <summary>A host dropped from the environment's inventory cannot be reached (its address is gone with it): its
+    /// removal is skipped and live state forgets it.</summary>
+    public bool IsDefined(string host) => Desired.EnvironmentSpec.HostGroups.Values.Any(g => g.Hosts.Any(h => h.Name == host));
+
+    public HostSpec FindHost(string name) =>
+        Desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).FirstOrDefault(h => h.Name == name)
+        ?? throw new ReconcilerException(FailureKind.InvalidInput, $"host '{name}' is not defined in environment '{Env}' at {Short(Desired.Revision)}; " +
+                                                                   "it is needed to change or roll back a service on it. Add it back to a host group, or remove it from live state with `reconciler state`.");
+
+    public Task QuarantineAsync(string reason) =>
+        Deps.Store.QuarantineAsync(Env, new QuarantinedCommit(Commit, reason, Deps.Time.GetUtcNow()), CancellationToken.None);
+
+    /// <summary>Each changed service's outcome for the history, from what the journal shows was done.</summary>
+    public ImmutableSortedDictionary<string, string> Outcomes(bool halted, bool rolledBack = false)
+    {
+        var b = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        var started = halted || rolledBack ? Journal.ServicesWithHostSteps() : [];
+        foreach (var s in Plan.Services.Where(s => s.Action != ServiceAction.NoOp))
+        {
+            var done = Journal.IsFinished(StepKey.ServiceDone(s.Wave, s.Service));
+            b[s.Service] = rolledBack ? (started.Contains(s.Service) ? "rolled back" : "not started")
+                : halted ? (done ? s.Reason : started.Contains(s.Service) ? "halted partway: " + s.Reason : "not started")
+                : s.Reason;
+        }
+        return b.ToImmutable();
+    }
+
+    public static string Short(string commit) => commit.Length > 12 && commit.All(char.IsAsciiHexDigit) ? commit[..12] : commit;
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopNew.Dispose();
+        await Sessions.DisposeAsync();
+    }
+}

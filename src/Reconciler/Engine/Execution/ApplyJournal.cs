@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// One apply's journal: the entries of its apply id, the last status of every <see cref="StepKey"/>, and the store they
+/// are appended to. A step is journaled Started before its work and Finished after; a Finished step is never redone, a
+/// Started one is (every driver operation is idempotent). Appends may come from parallel host steps.
+/// </summary>
+internal sealed class ApplyJournal
+{
+    private readonly IStateStore _store;
+    private readonly TimeProvider _time;
+    private readonly string _environment;
+    private readonly string _applyId;
+    private readonly string _commit;
+    // The stored text is kept with the status so that Finished reuses the text of Started (thousands of host steps).
+    private readonly ConcurrentDictionary<StepKey, (JournalStatus Status, string Text)> _steps = new();
+    private readonly List<JournalEntry> _entries = [];
+
+    public ApplyJournal(IStateStore store, TimeProvider time, string environment, string applyId, string commit, IEnumerable<JournalEntry> stored)
+    {
+        (_store, _time, _environment, _applyId, _commit) = (store, time, environment, applyId, commit);
+        foreach (var entry in stored.Where(e => e.ApplyId == applyId))
+        {
+            _entries.Add(entry);
+            _steps[KeyOf(entry)] = (entry.Status, entry.Step);
+        }
+    }
+
+    public bool IsFinished(StepKey key) => _steps.TryGetValue(key, out var s) && s.Status == JournalStatus.Finished;
+
+    public bool Contains(StepKey key) => _steps.ContainsKey(key);
+
+    /// <summary>The detail of the first entry of <paramref name="key"/> (the rollback's reason, say).</summary>
+    public string? FirstDetailOf(StepKey key)
+    {
+        if (!Contains(key)) return null;
+        var text = key.ToString();
+        lock (_entries) return _entries.First(e => e.Step == text).Detail;
+    }
+
+    /// <summary>Every host switch (activate, remove) that was started, once each, in the order they were first journaled.</summary>
+    public IReadOnlyList<StepKey> HostSwitches() => [.. Keys(_ => true).Where(k => k.SwitchesHost).Distinct()];
+
+    /// <summary>Keys journaled with <paramref name="status"/> that satisfy <paramref name="match"/>.</summary>
+    public HashSet<StepKey> With(JournalStatus status, Func<StepKey, bool> match) => [.. Keys(e => e.Status == status).Where(match)];
+
+    /// <summary>The services with a host step (stage, activate, remove) that was started.</summary>
+    public HashSet<string> ServicesWithHostSteps() => [.. Keys(_ => true).Where(k => k.IsHostStep).Select(k => k.Service!)];
+
+    public async Task AppendAsync(StepKey key, JournalStatus status, string? detail, CancellationToken ct)
+    {
+        var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
+        var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
+        await _store.AppendJournalAsync(entry, ct);
+        lock (_entries) _entries.Add(entry);
+        _steps[key] = (status, text);
+    }
+
+    /// <summary>The keys of the entries that satisfy <paramref name="match"/>, in journal order. Rollback, repair and
+    /// outcomes ask, once each: the entries keep their stored text rather than a key each.</summary>
+    private List<StepKey> Keys(Func<JournalEntry, bool> match)
+    {
+        lock (_entries) return [.. _entries.Where(match).Select(KeyOf)];
+    }
+
+    private StepKey KeyOf(JournalEntry entry) => StepKey.Parse(entry.Step, _environment, _applyId);
+}

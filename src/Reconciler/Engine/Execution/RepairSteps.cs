@@ -1,0 +1,49 @@
+using System.Collections.Immutable;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// Makes hosts agree with live state after an apply of another commit was interrupted, one host per call of
+/// <see cref="StepAsync"/>: a host whose switch started but whose batch state was never written is flipped back to the
+/// release live state names for it, with the deploy settings it ran with. Everything the store already records stays:
+/// it is honest, and the new plan starts from it.
+/// </summary>
+internal sealed class RepairSteps(ApplyContext run)
+{
+    private List<StepKey>? _inFlight;
+    private int _next;
+
+    public async Task<StepProgress> StepAsync()
+    {
+        _inFlight ??= InFlightSwitches();
+        if (_next == _inFlight.Count)
+            return new StepProgress(ApplyPhase.Repair, $"{_inFlight.Count} host(s) repaired", new RunResult(ApplyResult.Interrupted,
+                $"interrupted; {_inFlight.Count} host(s) left mid-switch were returned to their recorded release.", ImmutableSortedDictionary<string, string>.Empty));
+        var step = _inFlight[_next++];
+        var live = run.State.Live.Services.GetValueOrDefault(step.Service!)?.Hosts.GetValueOrDefault(step.Host!)?.ActiveRelease;
+        var deploy = run.Header.DeploysOf(step.Service!).Recorded;
+        var session = await run.Sessions.OpenAsync(deploy.Driver, run.FindHost(step.Host!));
+        if (live is null) await session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None);
+        else await session.ActivateAsync(deploy.Path, live, deploy.RestartCommand, CancellationToken.None);
+        return new StepProgress(ApplyPhase.Repair, live is null ? $"{step.Service} removed from {step.Host}" : $"{step.Host} back on {step.Service} {live}");
+    }
+
+    /// <summary>Host switches whose batch's state write never finished.</summary>
+    private List<StepKey> InFlightSwitches()
+    {
+        var written = run.Journal.With(JournalStatus.Finished, k => k.Kind is StepKind.BatchState or StepKind.ServiceState);
+        return [.. run.Journal.HostSwitches().Where(s => run.Plan.Services.FirstOrDefault(c => c.Service == s.Service) is { } change && !StateWritten(s, change, written))];
+    }
+
+    private bool StateWritten(StepKey step, Diff.Planning.ServiceChange change, HashSet<StepKey> written)
+    {
+        if (written.Contains(StepKey.ServiceWritten(step.Wave, step.Service!))) return true;   // remove waves write once per service
+        if (!run.Desired.Services.TryGetValue(step.Service!, out var spec)) return false;
+        var batches = run.BatchesOf(spec, change);
+        for (var i = 0; i < batches.Length; i++)
+            if (batches[i].Any(h => h.Host == step.Host))
+                return written.Contains(StepKey.BatchWritten(step.Wave, step.Service!, i + 1));
+        return false;
+    }
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using Reconciler.Diff.Planning;
+using Reconciler.Drivers;
+using Reconciler.State;
+using Reconciler.Telemetry;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// Undoes what an apply changed, one unit per call of <see cref="StepAsync"/>: begin (journal the reason); then, newest
+/// wave first, every host the apply switched goes back to what it ran before (a service the apply created is removed);
+/// then the store is restored to its state before the apply in one compare-and-set write, toggles included, and their
+/// old values are published; then the rolled-back hosts are gated again; then the end. Host steps are journaled, so a
+/// crash during the rollback resumes the rollback and skips hosts already back.
+/// </summary>
+internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDisposable
+{
+    private enum Stage { Begin, Hosts, RestoreState, Regate, End, Done }
+
+    private Stage _stage = Stage.Begin;
+    private string? _reason;
+    private bool _quarantine;
+    private Activity? _span;
+    private List<IGrouping<int, StepKey>> _waves = [];
+    private int _nextWave;
+    private string? _problem;
+    private readonly List<(string Service, GateTarget Target)> _gateTargets = [];
+
+    /// <summary>True once this process started (or resumed) the rollback.</summary>
+    public bool Underway => _stage != Stage.Begin;
+
+    /// <summary>A rollback this run decided on; without it, a resumed rollback takes its reason from the journal.</summary>
+    public void Decide(string reason, bool quarantine) => (_reason, _quarantine) = (reason, quarantine);
+
+    public async Task<StepProgress> StepAsync(CancellationToken ct)
+    {
+        // The units of one rollback share its span (each call runs in its caller's context, so set it again).
+        if (_span is not null) Activity.Current = _span;
+        switch (_stage)
+        {
+            case Stage.Begin:
+                await BeginAsync();
+                return new StepProgress(ApplyPhase.Rollback, "rollback started: " + _reason);
+            case Stage.Hosts:
+                var wave = _waves[_nextWave++];
+                await RollBackHostsAsync(wave);
+                if (_nextWave == _waves.Count) _stage = Stage.RestoreState;
+                return new StepProgress(ApplyPhase.Rollback, $"hosts of wave {wave.Key} rolled back");
+            case Stage.RestoreState:
+                await RestoreStateAsync();
+                _stage = Stage.Regate;
+                return new StepProgress(ApplyPhase.Rollback, "live state restored");
+            case Stage.Regate:
+                await RegateAsync(ct);
+                _stage = Stage.End;
+                return new StepProgress(ApplyPhase.Rollback, "rolled-back hosts gated");
+            case Stage.End:
+                return new StepProgress(ApplyPhase.Rollback, "rollback finished", await EndAsync());
+            default:
+                throw new InvalidOperationException("the rollback is over");
+        }
+    }
+
+    private async Task BeginAsync()
+    {
+        if (_reason is null)
+        {
+            _reason = run.Journal.FirstDetailOf(StepKey.Rollback) ?? "an earlier run failed";
+            _quarantine = !_reason.StartsWith("pre-empted", StringComparison.Ordinal);
+        }
+        _span = ReconcilerTelemetry.Start("rollback", run.Env, run.Commit);
+        ReconcilerTelemetry.Rollbacks.Add(1, ReconcilerTelemetry.Tags(run.Env, run.Commit));
+        if (!run.Journal.Contains(StepKey.Rollback))
+            await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, _reason, CancellationToken.None);
+        run.Report(0, null, null, "rollback", "started: " + _reason);
+
+        // Hosts this apply touched: any activate/remove step that started, newest wave first.
+        _waves = [.. run.Journal.HostSwitches().GroupBy(s => s.Wave).OrderByDescending(g => g.Key)];
+        _stage = _waves.Count > 0 ? Stage.Hosts : Stage.RestoreState;
+    }
+
+    private async Task RollBackHostsAsync(IEnumerable<StepKey> switches)
+    {
+        var results = await Task.WhenAll(switches.Select(async s =>
+        {
+            try
+            {
+                var target = await RollBackHostAsync(s.Service!, s.Host!);
+                if (target is not null) lock (_gateTargets) _gateTargets.Add((s.Service!, target));
+                return null;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return e is HostStepException ? e.Message : $"{s.Host}: {e.Message}";
+            }
+        }));
+        _problem ??= results.FirstOrDefault(r => r is not null);
+    }
+
+    /// <summary>Flips one host of one service back to what it ran before this apply, with the deploy settings it ran
+    /// with. Returns the gate target when the host runs a release again.</summary>
+    private async Task<GateTarget?> RollBackHostAsync(string service, string host)
+    {
+        var key = StepKey.RollbackOf(service, host);
+        var previous = run.Header.Before.Services.GetValueOrDefault(service)?.Hosts.GetValueOrDefault(host)?.ActiveRelease;
+        var deploy = run.Header.DeploysOf(service).Recorded;
+        var hostSpec = run.FindHost(host);
+        var session = await run.Sessions.OpenAsync(deploy.Driver, hostSpec);
+        if (!run.Journal.IsFinished(key))
+        {
+            await run.Journal.AppendAsync(key, JournalStatus.Started, previous, CancellationToken.None);
+            run.Report(0, service, host, "rollback", previous is null ? "removing" : $"to {previous}");
+            if (previous is null)
+                await session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None);
+            else
+                await session.ActivateAsync(deploy.Path, previous, deploy.RestartCommand, CancellationToken.None);
+            await run.Journal.AppendAsync(key, JournalStatus.Finished, previous, CancellationToken.None);
+        }
+        return previous is null ? null : new GateTarget(hostSpec, session, previous, session.PathOnHost(deploy.Path));
+    }
+
+    /// <summary>Every service and toggle the plan touches goes back to its value before the apply.</summary>
+    private async Task RestoreStateAsync()
+    {
+        if (run.Journal.IsFinished(StepKey.RollbackState)) return;
+        var before = run.Header.Before;
+        var live = run.State.Live;
+        var touchedServices = run.Plan.Services.Where(s => s.Action != ServiceAction.NoOp).Select(s => s.Service).ToList();
+        var touchedToggles = run.Plan.Toggles.Where(t => t.Action != ToggleAction.NoOp).Select(t => t.Toggle).ToList();
+        var restore = new StateChange(
+            [.. touchedServices.Where(before.Services.ContainsKey).Select(s => before.Services[s])],
+            [.. touchedServices.Where(s => !before.Services.ContainsKey(s) && live.Services.ContainsKey(s))],
+            [.. touchedToggles.Where(before.Toggles.ContainsKey).Select(t => before.Toggles[t])],
+            [.. touchedToggles.Where(t => !before.Toggles.ContainsKey(t) && live.Toggles.ContainsKey(t))]);
+        await run.Journal.AppendAsync(StepKey.RollbackState, JournalStatus.Started, null, CancellationToken.None);
+        await run.State.WriteAsync(restore);
+        _problem ??= await toggles.PublishAsync(touchedToggles.ToDictionary(t => t,
+            t => before.Toggles.TryGetValue(t, out var old) ? old.Enabled : (bool?)null));
+        await run.Journal.AppendAsync(StepKey.RollbackState, JournalStatus.Finished, null, CancellationToken.None);
+    }
+
+    /// <summary>The rolled-back hosts must be healthy again, with the service's checks (the release is the old one).</summary>
+    private async Task RegateAsync(CancellationToken ct)
+    {
+        foreach (var group in _gateTargets.GroupBy(t => t.Service))
+        {
+            if (_problem is not null || !run.Desired.Services.TryGetValue(group.Key, out var spec)) continue;
+            var result = await run.Gate.WaitAsync(group.Key, spec.Health, [.. group.Select(g => g.Target)], run.Env, run.Commit, ct);
+            if (!result.Passed) _problem = $"{group.Key} after rollback: {result.Detail}";
+        }
+    }
+
+    private async Task<RunResult> EndAsync()
+    {
+        var (reason, problem, commit, env) = (_reason!, _problem, run.Commit, run.Env);
+        if (_quarantine) await run.QuarantineAsync(reason);
+        run.Report(0, null, null, "rollback", problem is null ? (_quarantine ? $"finished; {ApplyContext.Short(commit)} quarantined" : "finished") : "failed: " + problem);
+        await run.Journal.AppendAsync(StepKey.Rollback, problem is null ? JournalStatus.Finished : JournalStatus.Failed, problem, CancellationToken.None);
+        _stage = Stage.Done;
+        Dispose();
+        var revert = $"revert commit {commit}: `reconciler revert {commit}` or `git revert {commit}`";
+        if (problem is not null)
+            return new RunResult(ApplyResult.Halted,
+                $"apply of {ApplyContext.Short(commit)} to {env} failed ({reason}) and the rollback did not complete: {problem}. " +
+                $"Hosts need attention; the journal names every step. Then {revert}.", run.Outcomes(halted: true));
+        if (!_quarantine)
+            return new RunResult(ApplyResult.Interrupted,
+                $"apply of {ApplyContext.Short(commit)} to {env} was pre-empted by a newer commit and rolled back; it is not quarantined.",
+                run.Outcomes(halted: false, rolledBack: true));
+        return new RunResult(ApplyResult.RolledBack,
+            $"apply of {ApplyContext.Short(commit)} to {env} failed: {reason}. Every change was rolled back and the commit is quarantined " +
+            $"(it will not be retried). To bring Git back in line, {revert}.", run.Outcomes(halted: false, rolledBack: true));
+    }
+
+    /// <summary>Ends the rollback's span (also when the run stops before the rollback is over).</summary>
+    public void Dispose()
+    {
+        _span?.Dispose();
+        _span = null;
+    }
+}
