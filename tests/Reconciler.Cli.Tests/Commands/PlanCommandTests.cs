@@ -15,21 +15,10 @@ namespace Reconciler.Cli.Tests.Cli;
 /// <summary>`reconciler plan` end to end, through the CLI entry point, on real Git repositories.</summary>
 public sealed class PlanCommandTests : IDisposable
 {
-    private static readonly string Example = Path.Combine(GitFixture.ProjectRoot(), "examples", "infra-repo");
     private readonly GitFixture _git = new();
     private readonly TempDir _tmp = new();
 
-    public PlanCommandTests()
-    {
-        // The example repo's YAML (not its artifacts) committed into a fresh repository: a fixed author and time
-        // make the commit SHA, and so the goldens, stable.
-        foreach (var dir in new[] { "environments", "services", "toggles" })
-            foreach (var file in Directory.GetFiles(Path.Combine(Example, dir), "*.yaml"))
-                _git.Write($"{dir}/{Path.GetFileName(file)}", File.ReadAllText(file));
-        _git.Write("reconciler.yaml", File.ReadAllText(Path.Combine(Example, "reconciler.yaml")));
-        _git.Write(".gitignore", ".reconciler/\n");
-        _git.Commit("example repo");
-    }
+    public PlanCommandTests() => _git.CommitExampleRepo();
 
     public void Dispose()
     {

@@ -37,6 +37,19 @@ internal sealed class GitFixture : IDisposable
         return Repository.Commit(message, Author, Author).Sha;
     }
 
+    /// <summary>The example repo's YAML (not its artifacts) as one commit; the fixed author and time make its SHA,
+    /// and so goldens that name it, stable.</summary>
+    public string CommitExampleRepo()
+    {
+        var example = Path.Combine(ProjectRoot(), "examples", "infra-repo");
+        foreach (var dir in new[] { "environments", "services", "toggles" })
+            foreach (var file in Directory.GetFiles(Path.Combine(example, dir), "*.yaml"))
+                Write($"{dir}/{Path.GetFileName(file)}", File.ReadAllText(file));
+        Write("reconciler.yaml", File.ReadAllText(Path.Combine(example, "reconciler.yaml")));
+        Write(".gitignore", ".reconciler/\n");
+        return Commit("example repo");
+    }
+
     public void Dispose()
     {
         Repository.Dispose();

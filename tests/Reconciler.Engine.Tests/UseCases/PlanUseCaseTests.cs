@@ -15,19 +15,10 @@ namespace Reconciler.Engine.Tests.UseCases;
 /// outcomes and failures come back as values (the CLI's end-to-end tests cover the words and exit codes).</summary>
 public sealed class PlanUseCaseTests : IDisposable
 {
-    private static readonly string Example = Path.Combine(GitFixture.ProjectRoot(), "examples", "infra-repo");
     private readonly GitFixture _git = new();
     private readonly TempDir _tmp = new();
 
-    public PlanUseCaseTests()
-    {
-        foreach (var dir in new[] { "environments", "services", "toggles" })
-            foreach (var file in Directory.GetFiles(Path.Combine(Example, dir), "*.yaml"))
-                _git.Write($"{dir}/{Path.GetFileName(file)}", File.ReadAllText(file));
-        _git.Write("reconciler.yaml", File.ReadAllText(Path.Combine(Example, "reconciler.yaml")));
-        _git.Write(".gitignore", ".reconciler/\n");
-        _git.Commit("example repo");
-    }
+    public PlanUseCaseTests() => _git.CommitExampleRepo();
 
     public void Dispose()
     {
