@@ -37,6 +37,13 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void The_engine_writes_to_no_console()
+    {
+        var used = ReferencedMembers(Engine.Location);
+        Assert.DoesNotContain("System.Console", used);
+    }
+
+    [Fact]
     public void The_pure_core_references_only_the_projects_below_it()
     {
         Assert.DoesNotContain(Schema.GetReferencedAssemblies(), a => a.Name!.StartsWith("Reconciler.", StringComparison.Ordinal));

@@ -35,7 +35,8 @@ public sealed record HostDriverOptions
 
     public string ConsulPrefix { get; init; } = "reconciler";
 
-    public Action<string> Warn { get; init; } = message => Console.Error.WriteLine(message);
+    /// <summary>Where the drivers' warnings go; the engine has no console (ExecutorWiring passes the caller's writer).</summary>
+    public Action<string> Warn { get; init; } = static _ => { };
 }
 
 /// <summary>

@@ -44,8 +44,9 @@ public sealed record SshDriverOptions
     public IReadOnlyList<string> PreferredKeyExchange { get; init; } =
         ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"];
 
-    /// <summary>Where loud warnings go (trusting an unknown host key). The CLI points this at stderr.</summary>
-    public Action<string> Warn { get; init; } = message => Console.Error.WriteLine(message);
+    /// <summary>Where loud warnings go (trusting an unknown host key). The engine has no console: HostDrivers passes
+    /// its own, which ExecutorWiring points at the caller's warnings writer (the CLI's stderr).</summary>
+    public Action<string> Warn { get; init; } = static _ => { };
 
     public static string DefaultPrivateKeyPath() =>
         Environment.GetEnvironmentVariable(KeyEnvironmentVariable) is { Length: > 0 } fromEnv
