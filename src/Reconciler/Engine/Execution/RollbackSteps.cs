@@ -64,14 +64,11 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
     private async Task BeginAsync()
     {
         if (_reason is null)
-        {
-            _reason = run.Journal.FirstDetailOf(StepKey.Rollback) ?? "an earlier run failed";
-            _quarantine = !_reason.StartsWith("pre-empted", StringComparison.Ordinal);
-        }
+            (_reason, _quarantine) = RollbackDecision.FromDetail(run.Journal.FirstDetailOf(StepKey.Rollback));
         _span = ReconcilerTelemetry.Start("rollback", run.Env, run.Commit);
         ReconcilerTelemetry.Rollbacks.Add(1, ReconcilerTelemetry.Tags(run.Env, run.Commit));
         if (!run.Journal.Contains(StepKey.Rollback))
-            await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, _reason, CancellationToken.None);
+            await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, new RollbackDecision(_reason, _quarantine).ToDetail(), CancellationToken.None);
         run.Report(0, null, null, "rollback", "started: " + _reason);
 
         // Hosts this apply touched: any activate/remove step that started, newest wave first.

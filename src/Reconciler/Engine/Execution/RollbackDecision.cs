@@ -1,0 +1,32 @@
+using System.Text.Json;
+using Reconciler.State;
+
+namespace Reconciler.Execution;
+
+/// <summary>
+/// Why a rollback runs and whether it quarantines the commit, as the rollback step's journal detail: a rollback
+/// resumed by another process reads the decision instead of inferring it from the reason's words (a service named
+/// "pre-empted" that failed its gate once passed for a pre-emption).
+/// </summary>
+internal sealed record RollbackDecision(string Reason, bool Quarantine)
+{
+    public string ToDetail() => JsonSerializer.Serialize(this, ReconcilerJson.Compact);
+
+    public static RollbackDecision FromDetail(string? detail)
+    {
+        if (detail is null) return new("an earlier run failed", Quarantine: true);
+        if (detail.StartsWith('{'))
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize<RollbackDecision>(detail, ReconcilerJson.Compact) is { Reason: not null } decision) return decision;
+            }
+            catch (JsonException)
+            {
+                // Not a decision: a reason written by the previous version that happens to start with '{'.
+            }
+        }
+        // Written by the previous version, which journaled the reason alone and began a pre-emption's with "pre-empted".
+        return new(detail, Quarantine: !detail.StartsWith("pre-empted", StringComparison.Ordinal));
+    }
+}
