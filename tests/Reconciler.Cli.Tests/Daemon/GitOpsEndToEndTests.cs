@@ -24,6 +24,7 @@ namespace Reconciler.Cli.Tests.Daemon;
 /// real loader, applies them with the real executor, local driver and SQLite store; health gates are real HTTP checks
 /// against a server this test runs (it fails the health of version 2.0.0).
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public sealed class GitOpsEndToEndTests : IAsyncLifetime
 {
     private readonly TempDir _dir = new();

@@ -17,6 +17,7 @@ using Xunit;
 namespace Reconciler.Cli.Tests.Daemon;
 
 /// <summary>`reconciler run` as a real child process: its /status during an apply, then SIGTERM (kill -TERM) while a health gate waits.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class RunSigtermTests : IAsyncLifetime
 {
     private readonly TempDir _dir = new();

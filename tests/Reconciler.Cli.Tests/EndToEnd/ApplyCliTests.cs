@@ -6,6 +6,7 @@ using Xunit;
 namespace Reconciler.Cli.Tests.EndToEnd;
 
 /// <summary>`reconciler apply` as a process, on a copy of the example repo: what it refuses before touching anything.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class ApplyCliTests : IDisposable
 {
     private readonly TempDir _temp = new();

@@ -97,6 +97,7 @@ public abstract class StoreProcessTests : IAsyncLifetime
     }
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class SqliteStoreProcessTests : StoreProcessTests
 {
     private string DbPath => Dir.Combine("state.db");
@@ -106,6 +107,7 @@ public sealed class SqliteStoreProcessTests : StoreProcessTests
     public override Task InitializeAsync() => Task.CompletedTask;
 }
 
+[Trait("Category", "EndToEnd")]
 public sealed class ConsulStoreProcessTests : StoreProcessTests
 {
     private FakeConsulServer _server = null!;

@@ -14,6 +14,7 @@ namespace Reconciler.Engine.Tests.Drivers;
 public sealed class FourHostFleet() : SshdFleetFixture(4, "app");
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Trait("Category", "EndToEnd")]
 public sealed class SshHostDriverTests(FourHostFleet fixture) : IClassFixture<FourHostFleet>, IDisposable
 {
     private readonly SshdFleet _fleet = fixture.Fleet;

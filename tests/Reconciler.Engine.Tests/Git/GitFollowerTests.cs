@@ -5,6 +5,7 @@ using Xunit;
 
 namespace Reconciler.Engine.Tests.Git;
 
+[Trait("Category", "EndToEnd")]
 public sealed class GitFollowerTests
 {
     [Fact]

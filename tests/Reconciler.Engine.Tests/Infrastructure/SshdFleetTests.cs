@@ -3,6 +3,7 @@ using Renci.SshNet;
 
 namespace Reconciler.Engine.Tests.Infrastructure;
 
+[Trait("Category", "EndToEnd")]
 public sealed class SshdFleetTests
 {
     [Fact]
