@@ -8,6 +8,7 @@ using Reconciler.State;
 using Reconciler.Testing;
 using Reconciler.Engine.Tests.Git;
 using Reconciler.Views;
+using Reconciler.UseCases;
 using Xunit;
 
 namespace Reconciler.Cli.Tests.Cli;
@@ -109,7 +110,7 @@ public sealed class PlanCommandTests : IDisposable
         var (exit, stdout, stderr) = await Plan("--rev", "HEAD", "--env", "staging", "--format", "json", "--out", file);
         Assert.True(exit == 0, stderr);
         Assert.Equal(stdout, File.ReadAllText(file));
-        var plan = JsonPlanView.Read(File.ReadAllText(file), file);
+        var plan = SavedPlanFile.Parse(File.ReadAllText(file), file);
         Assert.Equal(_git.Repository.Head.Tip.Sha, plan.Commit);
         Assert.Equal("staging", plan.Environment);
         Assert.Contains("saved the plan to", stderr);

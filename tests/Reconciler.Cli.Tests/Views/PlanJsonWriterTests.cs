@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Reconciler.Diff.Planning;
+using Reconciler.UseCases;
 using Reconciler.Views;
 using Xunit;
 
@@ -10,7 +11,7 @@ namespace Reconciler.Cli.Tests.Views;
 /// a different document depending on the code path.</summary>
 public class PlanJsonWriterTests
 {
-    private static string BySerializer(Plan plan) => JsonSerializer.Serialize(plan, PlanJsonContext.PlanInfo) + "\n";
+    private static string BySerializer(Plan plan) => JsonSerializer.Serialize(plan, SavedPlanJsonContext.PlanInfo) + "\n";
 
     private static string ByWriter(Plan plan) => JsonPlanView.Render(plan);
 

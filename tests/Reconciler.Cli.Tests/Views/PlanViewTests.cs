@@ -1,6 +1,7 @@
 using Reconciler.Diff.Planning;
 using Reconciler.Testing;
 using Reconciler.Views;
+using Reconciler.UseCases;
 using Xunit;
 
 namespace Reconciler.Cli.Tests.Views;
@@ -88,7 +89,7 @@ public class PlanViewTests
     public void Json_round_trips_to_an_identical_plan()
     {
         var json = JsonPlanView.Render(PlanScenarios.Showcase());
-        var read = JsonPlanView.Read(json, "plan.json");
+        var read = SavedPlanFile.Parse(json, "plan.json");
         Assert.Equal(json, JsonPlanView.Render(read));
     }
 
@@ -96,9 +97,9 @@ public class PlanViewTests
     public void Json_of_another_format_version_is_refused()
     {
         var json = JsonPlanView.Render(PlanScenarios.Showcase()).Replace("\"formatVersion\": 1", "\"formatVersion\": 99", StringComparison.Ordinal);
-        var e = Assert.Throws<Reconciler.Cli.UserError>(() => JsonPlanView.Read(json, "plan.json"));
+        var e = Assert.Throws<ReconcilerException>(() => SavedPlanFile.Parse(json, "plan.json"));
         Assert.Contains("formatVersion 99", e.Message);
-        var broken = Assert.Throws<Reconciler.Cli.UserError>(() => JsonPlanView.Read("{\"formatVersion\": 1, ", "plan.json"));
+        var broken = Assert.Throws<ReconcilerException>(() => SavedPlanFile.Parse("{\"formatVersion\": 1, ", "plan.json"));
         Assert.StartsWith("plan.json:", broken.Message);
     }
 

@@ -1,4 +1,3 @@
-using Reconciler.Cli;
 using Reconciler.Diff.Planning;
 using Reconciler.UseCases;
 
@@ -73,19 +72,5 @@ public static class JsonPlanView
         using var buffer = new ChunkedBuffer();
         WriteUtf8(buffer, plans);
         return buffer.ToArray();
-    }
-
-    /// <summary>A saved plan held in memory, read by <see cref="SavedPlanFile.Parse"/>; a bad document is the CLI's
-    /// <see cref="UserError"/> (apply reads files through the engine's use case instead).</summary>
-    public static Plan Read(string json, string source)
-    {
-        try
-        {
-            return SavedPlanFile.Parse(json, source);
-        }
-        catch (ReconcilerException e)
-        {
-            throw new UserError(e.Message, ExitCodes.For(e.Kind));
-        }
     }
 }
