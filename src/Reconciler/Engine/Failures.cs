@@ -2,9 +2,9 @@ namespace Reconciler;
 
 /// <summary>
 /// Why an operation did not do what was asked. A closed set: the engine returns (or throws) one of these and only the
-/// CLI turns it into words for a terminal and an exit code (src/Reconciler/Cli/ExitCodes.cs). The daemon decides
-/// from the kind alone whether a commit is retried: only <see cref="CommitFault"/> and <see cref="AlreadyQuarantined"/>
-/// are the commit's fault.
+/// CLI turns it into words for a terminal and an exit code (src/Reconciler/Cli/ExitCodes.cs). The daemon retries a
+/// commit whose attempt ended in a transient kind (locked or frozen, store unavailable, stale or conflict, environment
+/// fault) and settles it for the others (UseCases/ReconcileCommit.cs).
 /// </summary>
 public enum FailureKind
 {

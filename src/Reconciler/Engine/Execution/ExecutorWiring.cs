@@ -35,7 +35,7 @@ public static class ExecutorWiring
         var ssl = System.Environment.GetEnvironmentVariable("CONSUL_HTTP_SSL") is "true" or "1";
         var text = address.Contains("://", StringComparison.Ordinal) ? address : (ssl ? "https://" : "http://") + address;
         if (!Uri.TryCreate(text.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new ReconcilerException(FailureKind.InvalidInput, $"CONSUL_HTTP_ADDR '{address}' is not an address: use HOST:PORT (e.g. 127.0.0.1:8500) or an http(s):// URL.");
+            throw new ReconcilerException(FailureKind.EnvironmentFault, $"CONSUL_HTTP_ADDR '{address}' is not an address: use HOST:PORT (e.g. 127.0.0.1:8500) or an http(s):// URL.");
         return new Consul.ConsulClient(Consul.ConsulClientOptions.FromEnvironment(uri));
     }
 
