@@ -90,7 +90,7 @@ public static class PlanUseCase
             {
                 ct.ThrowIfCancellationRequested();
                 var desiredTime = Stopwatch.StartNew();
-                var desired = BuildDesired(model, name) with { Revision = infra.BoundRevision };
+                var desired = RepoLoading.Desired(model, name) with { Revision = infra.BoundRevision };
                 desiredTime.Stop();
                 var plannerTime = new Stopwatch();
                 LiveState live;
@@ -179,18 +179,6 @@ public static class PlanUseCase
             if (!result.HasErrors) return result.Model!;
             _invalid = new InvalidRepo(result.Diagnostics, $"{infra.Describe()}{label}");
             throw new InvalidRepoException(_invalid);
-        }
-    }
-
-    private static DesiredState BuildDesired(RepoModel model, string environment)
-    {
-        try
-        {
-            return DesiredStateBuilder.Build(model, environment);
-        }
-        catch (UnknownEnvironmentException e)
-        {
-            throw Invalid(e.Message + ".");
         }
     }
 
