@@ -11,8 +11,6 @@ namespace Reconciler.Engine.Tests.Execution;
 /// nobody knows is an error, never a guess.</summary>
 public sealed class DeploySettingsTests
 {
-    private static readonly ServiceSpec DbOld = Service("db", "2.0.0");
-    private static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
 
     [Theory]
     [InlineData(DriverKind.Ssh)]

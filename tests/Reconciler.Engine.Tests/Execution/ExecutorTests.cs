@@ -11,8 +11,6 @@ namespace Reconciler.Engine.Tests.Execution;
 
 public sealed class ExecutorTests
 {
-    private static readonly ServiceSpec DbOld = Service("db", "2.0.0");
-    private static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
 
     private static string Json(object value) => System.Text.Json.JsonSerializer.Serialize(value, ReconcilerJson.Options);
 

@@ -39,6 +39,10 @@ public sealed class ExecutorWorld
         new([new HealthCheckSpec(HealthCheckKind.Command, null, null, null, null, "true", null, TimeSpan.FromSeconds(2))],
             TimeSpan.FromSeconds(1), passes, TimeSpan.FromSeconds(minHealthySeconds), TimeSpan.FromSeconds(deadlineSeconds));
 
+    /// <summary>The services most executor tests start from: db 2.0.0 and api 1.4.2, which depends on it.</summary>
+    public static readonly ServiceSpec DbOld = Service("db", "2.0.0");
+    public static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
+
     public static ServiceSpec Service(string name, string version, StrategySpec? strategy = null, ImmutableArray<string> dependsOn = default,
         OnFailure? onFailure = null, HealthSpec? health = null) =>
         new(name, true, version, new ArtifactSpec($"artifacts/{name}-${{version}}.tar.gz", new string('a', 64)),

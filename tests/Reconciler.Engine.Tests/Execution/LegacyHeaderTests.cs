@@ -14,8 +14,6 @@ namespace Reconciler.Engine.Tests.Execution;
 public sealed class LegacyHeaderTests
 {
     private const string ApplyId = "20261102T085500Z-0ld000";
-    private static readonly ServiceSpec DbOld = Service("db", "2.0.0");
-    private static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
 
     /// <summary>Journals what the previous version wrote for an apply of <paramref name="desired"/> that got as far as
     /// <paramref name="steps"/>, and puts the hosts where those steps left them.</summary>

@@ -14,8 +14,6 @@ namespace Reconciler.Engine.Tests.Execution;
 public sealed class StepFunctionTests
 {
     private const string ApplyId = "20261102T090000Z-5te900";
-    private static readonly ServiceSpec DbOld = Service("db", "2.0.0");
-    private static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
 
     private static async Task<ApplyRun> BeginAsync(ExecutorWorld w, DesiredState desired, ApplyIntent intent = ApplyIntent.Apply)
     {

@@ -30,8 +30,6 @@ public sealed class TogglePublishingTests
         }
     }
 
-    private static readonly ServiceSpec DbOld = Service("db", "2.0.0");
-    private static readonly ServiceSpec ApiOld = Service("api", "1.4.2", dependsOn: ["db"]);
     private static readonly DesiredToggle NewCheckout = new("new-checkout", true, ImmutableSortedDictionary<string, string>.Empty);
 
     private static async Task<(ReconcileOutcome Outcome, ExecutorWorld World)> ApplyAsync(
