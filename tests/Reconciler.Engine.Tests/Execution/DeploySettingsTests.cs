@@ -11,7 +11,6 @@ namespace Reconciler.Engine.Tests.Execution;
 /// nobody knows is an error, never a guess.</summary>
 public sealed class DeploySettingsTests
 {
-
     [Theory]
     [InlineData(DriverKind.Ssh)]
     [InlineData(DriverKind.Local)]

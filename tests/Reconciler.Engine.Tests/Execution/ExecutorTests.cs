@@ -11,7 +11,6 @@ namespace Reconciler.Engine.Tests.Execution;
 
 public sealed class ExecutorTests
 {
-
     private static string Json(object value) => System.Text.Json.JsonSerializer.Serialize(value, ReconcilerJson.Options);
 
     private static async Task AssertConverged(ExecutorWorld w, string commit, params ServiceSpec[] services)
