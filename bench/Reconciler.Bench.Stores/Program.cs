@@ -22,7 +22,7 @@ try
 {
     await using (var sqlite = new SqliteStateStore(Path.Combine(dir.FullName, "state.db"), TimeProvider.System))
         await Measure("sqlite", sqlite, batchLimit: services);
-    await using var server = await FakeConsulServer.StartAsync(TimeProvider.System);
+    await using var server = await ConsulTestServer.StartAsync(TimeProvider.System);
     await using (var consul = new ConsulStateStore(new ConsulClient(new ConsulClientOptions(server.Address)), "bench", TimeProvider.System))
         await Measure("consul (in-process server)", consul, batchLimit: ConsulClient.MaxTxnOperations - 1);
 }

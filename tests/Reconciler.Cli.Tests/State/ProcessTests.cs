@@ -110,11 +110,11 @@ public sealed class SqliteStoreProcessTests : StoreProcessTests
 [Trait("Category", "EndToEnd")]
 public sealed class ConsulStoreProcessTests : StoreProcessTests
 {
-    private FakeConsulServer _server = null!;
+    private ConsulTestServer _server = null!;
     protected override string StateUrl => $"consul://{_server.Address.Authority}/reconciler";
     protected override IStateStore OpenStore() => new ConsulStateStore(new ConsulClient(new ConsulClientOptions(_server.Address)), "reconciler", Time);
     protected override TimeSpan LockDelay => TimeSpan.FromSeconds(5);
-    public override async Task InitializeAsync() => _server = await FakeConsulServer.StartAsync(Time);
+    public override async Task InitializeAsync() => _server = await ConsulTestServer.StartAsync(Time);
 
     public override async Task DisposeAsync()
     {

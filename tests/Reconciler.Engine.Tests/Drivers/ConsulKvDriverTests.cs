@@ -1,7 +1,4 @@
 using System.Collections.Immutable;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Reconciler.Consul;
 using Reconciler.Drivers;
 using Reconciler.Drivers.ConsulKv;
@@ -16,13 +13,13 @@ namespace Reconciler.Engine.Tests.Drivers;
 /// <summary>Against the in-process Consul server of the state tests (documented KV/txn semantics).</summary>
 public sealed class ConsulKvDriverTests : IAsyncLifetime
 {
-    private FakeConsulServer _server = null!;
+    private ConsulTestServer _server = null!;
     private ConsulClient _consul = null!;
     private static CancellationToken Ct => TestContext.Timeout;
 
     public async Task InitializeAsync()
     {
-        _server = await FakeConsulServer.StartAsync(TimeProvider.System);
+        _server = await ConsulTestServer.StartAsync(TimeProvider.System);
         _consul = new ConsulClient(new ConsulClientOptions(_server.Address));
     }
 
@@ -102,43 +99,43 @@ public sealed class ConsulKvDriverTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Consul_health_probe_needs_every_check_passing()
+    public async Task Consul_health_probe_needs_every_check_of_every_instance_passing_node_checks_included()
     {
-        using var listener = new HttpListener();
-        var port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var answers = new Dictionary<string, string>
-        {
-            ["/v1/health/checks/api"] = """[{"Node":"n1","CheckID":"c1","Name":"http","Status":"passing","Output":""},{"Node":"n2","CheckID":"c1","Name":"http","Status":"passing","Output":""}]""",
-            ["/v1/health/checks/web"] = """[{"Node":"n1","CheckID":"c1","Name":"http","Status":"passing"},{"Node":"n2","CheckID":"c1","Name":"http","Status":"critical"}]""",
-            ["/v1/health/checks/none"] = "[]",
-        };
-        var serve = Task.Run(async () =>
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                var context = await listener.GetContextAsync();
-                var body = Encoding.UTF8.GetBytes(answers[context.Request.Url!.AbsolutePath]);
-                await context.Response.OutputStream.WriteAsync(body);
-                context.Response.Close();
-            }
-        });
-        using var consul = new ConsulClient(new ConsulClientOptions(new Uri($"http://127.0.0.1:{port}/")));
-        var probe = new ConsulHealthProbe(consul);
+        _server.RegisterService("n1", "api-1", "api", ("service:api-1", "passing"));
+        _server.RegisterService("n2", "api-2", "api", ("service:api-2", "passing"));
+        var probe = new ConsulHealthProbe(_consul);
         var context = new ProbeContext("api", "1.0.0-aaaaaaaaaa", Host("a-1"), await Driver().OpenAsync(Host("a-1"), Ct));
         HealthCheckSpec Check(string service) => new(HealthCheckKind.Consul, null, null, null, null, null, service, TimeSpan.FromSeconds(5));
 
-        Assert.Equal(new ProbeResult(true, "consul api: 2 checks passing"), await probe.ProbeAsync(Check("${service.name}"), context, Ct));
-        Assert.Equal(new ProbeResult(false, "consul web: 1 of 2 checks not passing: n2/http critical"), await probe.ProbeAsync(Check("web"), context, Ct));
-        Assert.Contains("no health checks registered", (await probe.ProbeAsync(Check("none"), context, Ct)).Detail);
-        await serve.WaitAsync(Ct);
+        Assert.Equal(new ProbeResult(true, "consul api: 2 instances, 4 checks passing"), await probe.ProbeAsync(Check("${service.name}"), context, Ct));
+
+        // The service's own checks still pass, but n2's agent is gone: /v1/health/checks would have said healthy.
+        _server.SetCheck("n2", "serfHealth", "critical");
+        Assert.Equal(new ProbeResult(false, "consul api: 1 of 4 checks not passing: n2/Serf Health Status critical (node check)"),
+            await probe.ProbeAsync(Check("api"), context, Ct));
+        _server.SetCheck("n2", "serfHealth", "passing");
+        _server.SetNodeMaintenance("n1", on: true);
+        Assert.Contains("n1/_node_maintenance critical (node check)", (await probe.ProbeAsync(Check("api"), context, Ct)).Detail);
+        _server.SetNodeMaintenance("n1", on: false);
+        _server.SetCheck("n1", "service:api-1", "warning");
+        Assert.Contains("n1/service:api-1 warning", (await probe.ProbeAsync(Check("api"), context, Ct)).Detail);
+        Assert.Contains("no instance registered", (await probe.ProbeAsync(Check("none"), context, Ct)).Detail);
     }
 
-    private static int FreePort()
+    [Fact]
+    public async Task Release_ids_with_a_plus_are_stored_under_keys_consul_accepts_and_read_back_unchanged()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        await using var driver = Driver();
+        var session = await driver.OpenAsync(Host("a-1"), Ct);
+        const string id = "1.5.0+build_7-aaaaaaaaaa";
+        await session.StageAsync(Bundle(id, ("PORT", "8080")), Ct);
+        await session.ActivateAsync("/srv/api", id, null, Ct);
+
+        // The test server answers 500 to a key with '+', as some Consul versions do: the stage above would have failed.
+        Assert.Contains("reconciler/staging/kv-releases/srv/api/1.5.0_2Bbuild__7-aaaaaaaaaa", _server.Snapshot().Keys);
+        var releases = await session.InspectAsync("/srv/api", Ct);
+        Assert.Equal(id, releases.Current);
+        Assert.Equal(new[] { id }, releases.Releases.ToArray());
+        Assert.Equal("8080", AppKeys()["config/staging/api/PORT"]);
     }
 }

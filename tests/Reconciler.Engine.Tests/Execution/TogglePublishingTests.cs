@@ -87,7 +87,7 @@ public sealed class TogglePublishingTests
     [Fact]
     public async Task Consul_publisher_writes_app_facing_keys_and_deletes_only_removed_ones()
     {
-        await using var server = await FakeConsulServer.StartAsync(new FakeTimeProvider());
+        await using var server = await ConsulTestServer.StartAsync(new FakeTimeProvider());
         using var consul = new ConsulClient(new ConsulClientOptions(server.Address));
         await consul.PutAsync("toggles/staging/other", Encoding.UTF8.GetBytes("true"));
         var publisher = new ConsulTogglePublisher(consul);

@@ -14,10 +14,10 @@ namespace Reconciler.Engine.Tests.State;
 public sealed class ConsulClientTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
-    private FakeConsulServer _server = null!;
+    private ConsulTestServer _server = null!;
     private static CancellationToken Ct => CancellationToken.None;
 
-    public async Task InitializeAsync() => _server = await FakeConsulServer.StartAsync(_time);
+    public async Task InitializeAsync() => _server = await ConsulTestServer.StartAsync(_time);
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
     private ConsulClient Client(string? token = null, Uri? address = null) =>
@@ -147,7 +147,7 @@ public sealed class ConsulClientTests : IAsyncLifetime
         Assert.Equal(s1, (await c.GetAsync("l/lock", ct: Ct)).Value!.Session);
         Assert.NotNull(await c.RenewSessionAsync(s1, Ct));
 
-        _time.Advance(TimeSpan.FromSeconds(11));   // s1 not renewed: invalidated, lock released, lock-delay starts
+        _time.Advance(TimeSpan.FromSeconds(21));   // s1 not renewed for 2×TTL: invalidated, lock released, lock-delay starts
         Assert.Null(await c.RenewSessionAsync(s1, Ct));
         Assert.Null((await c.GetAsync("l/lock", ct: Ct)).Value!.Session);
         Assert.False(await c.AcquireAsync("l/lock", s2, B("two"), Ct));
@@ -221,15 +221,42 @@ public sealed class ConsulClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_cas_write_that_meets_a_5xx_is_not_retried_because_it_may_have_been_applied()
+    public async Task A_cas_write_that_meets_a_500_is_not_retried_because_it_may_have_been_applied()
     {
         using var c = Client();
-        _server.FailNextRequests = 1;
+        _server.ServerErrorNextRequests = 1;
         var before = _server.Requests;
         var e = await Assert.ThrowsAsync<ConsulException>(() => c.PutAsync("r/key", B("v"), cas: 0, Ct));
         Assert.Equal(ConsulErrorKind.ServerError, e.Kind);
-        Assert.Contains("503", e.Message);
+        Assert.Contains("500", e.Message);
         Assert.Equal(before + 1, _server.Requests);
+    }
+
+    [Theory]
+    [InlineData(429)]
+    [InlineData(503)]
+    public async Task A_cas_write_that_is_rate_limited_is_retried_with_backoff_because_consul_applied_nothing(int status)
+    {
+        using var c = Client();
+        if (status == 429) _server.RateLimitNextRequests = 2; else _server.FailNextRequests = 2;
+        var before = _server.Requests;
+        Assert.True(await c.PutAsync("r/key", B("v"), cas: 0, Ct));
+        Assert.Equal(before + 3, _server.Requests);
+        Assert.Equal("v", (await c.GetAsync("r/key", ct: Ct)).Value!.ValueText);
+    }
+
+    [Fact]
+    public async Task Rate_limiting_that_does_not_end_is_reported_after_bounded_retries()
+    {
+        using var c = Client();
+        _server.RateLimitNextRequests = 100;
+        var before = _server.Requests;
+        var e = await Assert.ThrowsAsync<ConsulException>(() => c.TxnAsync([TxnOp.Set("r/a", B("1"))], Ct));
+        Assert.Equal(ConsulErrorKind.RateLimited, e.Kind);
+        Assert.Contains("429", e.Message);
+        Assert.Contains("after 2 retries", e.Message);
+        Assert.Equal(before + 3, _server.Requests);
+        Assert.Equal(0, _server.Writes);
     }
 
     [Fact]

@@ -35,22 +35,29 @@ public sealed record TxnResult(bool Committed, IReadOnlyList<KvPair> Results, IR
 
 public sealed record TxnError(int OpIndex, string What);
 
-/// <summary>One Consul health check of a service instance; Status is "passing", "warning" or "critical".</summary>
-public sealed record HealthCheckInfo(string Node, string CheckId, string Name, string Status, string Output);
+/// <summary>One Consul health check; Status is "passing", "warning" or "critical". <see cref="ServiceId"/> is empty for a
+/// node check (serfHealth, _node_maintenance).</summary>
+public sealed record HealthCheckInfo(string Node, string CheckId, string Name, string Status, string Output, string ServiceId = "");
+
+/// <summary>One instance of a service as /v1/health/service returns it: its node, and every check that decides its health.</summary>
+public sealed record ServiceHealth(string Node, string ServiceId, IReadOnlyList<HealthCheckInfo> Checks);
 
 /// <summary>What happens to locks held by a session when it is invalidated.</summary>
 public enum SessionBehavior { Release, Delete }
 
-public sealed record SessionInfo(string Id, string Name, TimeSpan? Ttl, TimeSpan LockDelay, SessionBehavior Behavior, ulong CreateIndex);
+/// <summary>A session as Consul reports it; <see cref="NodeChecks"/> are the checks that invalidate it when critical.</summary>
+public sealed record SessionInfo(string Id, string Name, TimeSpan? Ttl, TimeSpan LockDelay, SessionBehavior Behavior, ulong CreateIndex,
+    IReadOnlyList<string> NodeChecks);
 
 public enum ConsulErrorKind
 {
     Unreachable,       // connection refused, DNS failure, TLS failure, timeout after retries
-    AclDenied,         // 403: the token lacks a permission (or is missing)
+    AclDenied,         // 403, a txn's 409 "Permission denied", or a read the ACLs filtered: the token lacks a permission (or is missing)
+    RateLimited,       // 429/503 after retries: the agent's rate limit or overload; nothing was applied
     NoLeader,          // 500 "No cluster leader": the cluster is electing or lost quorum
     ServerError,       // other 5xx after retries
     BadRequest,        // 4xx other than 403/404/409: this client or its input is wrong
-    TooLarge,          // a value over 512 KB or a transaction over 64 operations; refused before sending
+    TooLarge,          // a value over 512 KiB, a transaction over 64 operations or over 512 KiB as sent; refused before sending
 }
 
 /// <summary>A Consul call failed in a way the caller cannot fix by retrying now. The message names the
@@ -88,6 +95,8 @@ internal sealed class TxnKvWire
     public string Key { get; set; } = "";
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Value { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public ulong Index { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Namespace { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Partition { get; set; }
 }
 
 internal sealed class TxnResponseWire
@@ -113,6 +122,9 @@ internal sealed class SessionCreateWire
     public string? TTL { get; set; }
     public string LockDelay { get; set; } = "15s";
     public string Behavior { get; set; } = "release";
+    public List<string> NodeChecks { get; set; } = [];
+    /// <summary>Deprecated alias of NodeChecks; sent empty so that the agent's serfHealth default does not creep back in.</summary>
+    public List<string> Checks { get; set; } = [];
 }
 
 internal sealed class SessionIdWire
@@ -128,4 +140,33 @@ internal sealed class SessionInfoWire
     public long LockDelay { get; set; }          // nanoseconds, as Consul reports it
     public string Behavior { get; set; } = "release";
     public ulong CreateIndex { get; set; }
+    public List<string>? NodeChecks { get; set; }
+    public List<string>? Checks { get; set; }
+}
+
+internal sealed class ServiceEntryWire
+{
+    public NodeWire? Node { get; set; }
+    public ServiceWire? Service { get; set; }
+    public List<HealthCheckWire>? Checks { get; set; }
+}
+
+internal sealed class NodeWire
+{
+    public string? Node { get; set; }
+}
+
+internal sealed class ServiceWire
+{
+    public string? ID { get; set; }
+}
+
+internal sealed class HealthCheckWire
+{
+    public string? Node { get; set; }
+    public string? CheckID { get; set; }
+    public string? Name { get; set; }
+    public string? Status { get; set; }
+    public string? Output { get; set; }
+    public string? ServiceID { get; set; }
 }

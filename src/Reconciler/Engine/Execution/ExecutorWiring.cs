@@ -26,18 +26,13 @@ public static class ExecutorWiring
     };
 
     /// <summary>The Consul agent apps read from (consul-kv driver, consul health checks, consul: secrets), named the way
-    /// every Consul tool names it: CONSUL_HTTP_ADDR ("127.0.0.1:8500" or a URL; CONSUL_HTTP_SSL=true for https) and
-    /// CONSUL_HTTP_TOKEN. Null when unset: those features then fail with a message that says to set it.</summary>
-    public static Consul.ConsulClient? ConsulFromEnvironment()
-    {
-        var address = System.Environment.GetEnvironmentVariable("CONSUL_HTTP_ADDR");
-        if (string.IsNullOrWhiteSpace(address)) return null;
-        var ssl = System.Environment.GetEnvironmentVariable("CONSUL_HTTP_SSL") is "true" or "1";
-        var text = address.Contains("://", StringComparison.Ordinal) ? address : (ssl ? "https://" : "http://") + address;
-        if (!Uri.TryCreate(text.TrimEnd('/') + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new ReconcilerException(FailureKind.EnvironmentFault, $"CONSUL_HTTP_ADDR '{address}' is not an address: use HOST:PORT (e.g. 127.0.0.1:8500) or an http(s):// URL.");
-        return new Consul.ConsulClient(Consul.ConsulClientOptions.FromEnvironment(uri));
-    }
+    /// every Consul tool names it: CONSUL_HTTP_ADDR and the other CONSUL_* variables of HashiCorp's api client
+    /// (<see cref="Consul.ConsulClientOptions.FromEnvironment(Uri?, Func{string, string?})"/>). Null when CONSUL_HTTP_ADDR
+    /// is unset: those features then fail with a message that says to set it.</summary>
+    public static Consul.ConsulClient? ConsulFromEnvironment() =>
+        string.IsNullOrWhiteSpace(System.Environment.GetEnvironmentVariable("CONSUL_HTTP_ADDR"))
+            ? null
+            : new Consul.ConsulClient(Consul.ConsulClientOptions.FromEnvironment(null, System.Environment.GetEnvironmentVariable));
 
     /// <param name="artifacts">Default: repo-relative paths from the working tree (pass a Git fetcher to apply a commit).</param>
     public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,

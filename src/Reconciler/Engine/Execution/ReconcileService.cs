@@ -88,7 +88,8 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         using var work = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var lockLost = false;
         using var renewStop = new CancellationTokenSource();
-        var renewal = RenewLockAsync(env, owner, () => { lockLost = true; work.Cancel(); }, renewStop.Token);
+        void LockLost() { lockLost = true; work.Cancel(); }
+        var renewal = Task.WhenAll(RenewLockAsync(env, owner, LockLost, renewStop.Token), WatchLockAsync(env, owner, LockLost, renewStop.Token));
         try
         {
             // Re-read under the lock: someone may have applied between our first read and the lock.
@@ -317,6 +318,23 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
         {
             // The store is unreachable: we cannot prove we still hold the lock, so stop at a safe point.
             lost();
+        }
+    }
+
+    /// <summary>The store's watch on the lock (Consul: a blocking query on the lock key) tells of a loss at once, not at the next renewal.</summary>
+    private async Task WatchLockAsync(string env, string owner, Action lost, CancellationToken stop)
+    {
+        try
+        {
+            await deps.Store.WatchLockAsync(env, owner, stop);
+            if (!stop.IsCancellationRequested) lost();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is ReconcilerException or IOException or HttpRequestException)
+        {
+            lost();   // the store cannot tell whether we still hold the lock: stop at a safe point
         }
     }
 

@@ -46,6 +46,10 @@ public interface IStateStore : IAsyncDisposable
     /// <summary>Releases if held by <paramref name="owner"/> (or by anyone when <paramref name="force"/>).</summary>
     Task<bool> ReleaseLockAsync(string environment, string owner, bool force, CancellationToken ct);
     Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct);
+    /// <summary>Completes when <paramref name="owner"/> no longer holds the lock (taken over, expired, its session
+    /// invalidated); throws when the store cannot tell. A store that learns of a lost lock only when renewing (SQLite:
+    /// nobody else can invalidate it) never completes before <paramref name="ct"/> is cancelled.</summary>
+    Task WatchLockAsync(string environment, string owner, CancellationToken ct) => Task.Delay(Timeout.Infinite, ct);
 
     Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct);
     Task<FreezeInfo?> ReadFreezeAsync(string environment, CancellationToken ct);

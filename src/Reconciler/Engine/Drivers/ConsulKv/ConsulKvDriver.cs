@@ -25,10 +25,11 @@ public sealed record ConsulKvDriverOptions
 /// the work is done once per (deploy path, release) and repeated calls are no-ops.
 /// <list type="bullet">
 /// <item>Stage writes the release's whole config as one JSON value at PREFIX/ENV/kv-releases/DEPLOYPATH/ID (the
-/// deploy path identifies the service's slot, as on a host).</item>
+/// deploy path identifies the service's slot, as on a host). ID is the release id in Consul's strict key charset
+/// (<see cref="ConsulKeys.EncodeSegment"/>: a '+' would get a 500 from some Consul versions).</item>
 /// <item>Activate writes the app-facing keys and the pointer PREFIX/ENV/kv-releases/DEPLOYPATH/current in /v1/txn
-/// transactions: one (atomic) when the change fits Consul's 64 operations, otherwise in chunks with the pointer
-/// last. Keys of the previous release that the new one lacks are deleted one by one, never by prefix.</item>
+/// transactions: one (atomic) when the change fits Consul's limits (64 operations, txn_max_req_len), otherwise in
+/// chunks with the pointer last. Keys of the previous release that the new one lacks are deleted one by one, never by prefix.</item>
 /// <item>No commands run: restart/stop commands and command checks do not apply (apps watch Consul instead).</item>
 /// </list>
 /// </summary>
@@ -54,6 +55,13 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     internal string ReleasesPath(string deployPath) => $"{Options.Prefix.Trim('/')}/{Options.Environment}/kv-releases{deployPath}";
+
+    internal string ReleaseKey(string deployPath, string releaseId) => $"{ReleasesPath(deployPath)}/{ConsulKeys.EncodeSegment(releaseId)}";
+
+    /// <summary>The release id a staged key names; null for keys that are not staged releases.</summary>
+    private string? ReleaseIdOf(string deployPath, string key) =>
+        key.StartsWith(ReleasesPath(deployPath) + "/", StringComparison.Ordinal) && ConsulKeys.DecodeSegment(key[(ReleasesPath(deployPath).Length + 1)..]) is { } id
+        && ReleaseLayout.IsValidReleaseId(id) ? id : null;
 
     internal Task StageOnceAsync(HostSpec host, ReleaseBundle bundle, CancellationToken ct)
     {
@@ -89,13 +97,13 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
             if (!ReleaseLayout.IsValidConfigKey(key))
                 throw new HostStepException(host.Name, "stage", $"config key '{ReleaseLayout.Printable(key)}' cannot be a Consul key segment");
         var record = new StagedConfig(bundle.Service, bundle.ReleaseId, new SortedDictionary<string, string>(bundle.Config, StringComparer.Ordinal));
-        await PutAsync($"{ReleasesPath(bundle.DeployPath)}/{bundle.ReleaseId}", JsonSerializer.SerializeToUtf8Bytes(record), host, "stage", ct);
+        await PutAsync(ReleaseKey(bundle.DeployPath, bundle.ReleaseId), JsonSerializer.SerializeToUtf8Bytes(record), host, "stage", ct);
     }
 
     private async Task ActivateAsync(HostSpec host, string deployPath, string releaseId, CancellationToken ct)
     {
         var next = await ReadReleaseAsync(deployPath, releaseId, ct)
-            ?? throw new HostStepException(host.Name, "activate", $"release {releaseId} is not staged at {ReleasesPath(deployPath)}/{releaseId}");
+            ?? throw new HostStepException(host.Name, "activate", $"release {releaseId} is not staged at {ReleaseKey(deployPath, releaseId)}");
         var currentId = await ReadTextAsync($"{ReleasesPath(deployPath)}/current", ct);
         var previous = currentId is null || currentId == releaseId ? null : await ReadReleaseAsync(deployPath, currentId, ct);
         var ops = new List<TxnOp>();
@@ -111,9 +119,8 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
     internal async Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct)
     {
         var keys = (await Options.Consul.KeysAsync(ReleasesPath(deployPath) + "/", "/", ct)).Value;
-        var releases = keys.Select(k => k[(ReleasesPath(deployPath).Length + 1)..])
-            .Where(id => id != "current" && ReleaseLayout.IsValidReleaseId(id))
-            .Order(StringComparer.Ordinal).ToImmutableArray();
+        var releases = keys.Where(k => k != $"{ReleasesPath(deployPath)}/current").Select(k => ReleaseIdOf(deployPath, k))
+            .OfType<string>().Order(StringComparer.Ordinal).ToImmutableArray();
         return new HostReleases(await ReadTextAsync($"{ReleasesPath(deployPath)}/current", ct), releases);
     }
 
@@ -123,11 +130,11 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
         var current = pairs.FirstOrDefault(p => p.Key == $"{ReleasesPath(deployPath)}/current")?.ValueText;
         // Staging order is Consul's CreateIndex: monotonic, no clocks involved.
         var staged = pairs.Where(p => p.Key != $"{ReleasesPath(deployPath)}/current")
-            .Select(p => (Id: p.Key[(ReleasesPath(deployPath).Length + 1)..], p.CreateIndex))
-            .Where(r => ReleaseLayout.IsValidReleaseId(r.Id))
-            .Select(r => new StagedRelease(r.Id, DateTimeOffset.UnixEpoch.AddTicks((long)Math.Min(r.CreateIndex, long.MaxValue / 2)), null));
+            .Select(p => (Id: ReleaseIdOf(deployPath, p.Key), p.CreateIndex))
+            .Where(r => r.Id is not null)
+            .Select(r => new StagedRelease(r.Id!, DateTimeOffset.UnixEpoch.AddTicks((long)Math.Min(r.CreateIndex, long.MaxValue / 2)), null));
         var doomed = ReleaseLayout.ReleasesToPrune(staged, current, keep, protect);
-        await CommitAsync([.. doomed.Select(id => TxnOp.Delete($"{ReleasesPath(deployPath)}/{id}"))], "prune", host.Name, ct);
+        await CommitAsync([.. doomed.Select(id => TxnOp.Delete(ReleaseKey(deployPath, id)))], "prune", host.Name, ct);
         foreach (var id in doomed) _staged.TryRemove((deployPath, id), out _);
     }
 
@@ -144,11 +151,11 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
         Forget(deployPath);
     }
 
-    /// <summary>One transaction when the operations fit Consul's limit (atomic), otherwise chunks in order: the
+    /// <summary>One transaction when the operations fit Consul's limits (atomic), otherwise chunks in order: the
     /// pointer/last operation lands only after everything before it.</summary>
     private async Task CommitAsync(IReadOnlyList<TxnOp> ops, string step, string host, CancellationToken ct)
     {
-        foreach (var chunk in ops.Chunk(ConsulClient.MaxTxnOperations))
+        foreach (var chunk in Options.Consul.Chunks(ops))
         {
             TxnResult result;
             try
@@ -182,7 +189,7 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
 
     private async Task<StagedConfig?> ReadReleaseAsync(string deployPath, string releaseId, CancellationToken ct)
     {
-        var pair = (await Options.Consul.GetAsync($"{ReleasesPath(deployPath)}/{releaseId}", ct: ct)).Value;
+        var pair = (await Options.Consul.GetAsync(ReleaseKey(deployPath, releaseId), ct: ct)).Value;
         return pair is null ? null : JsonSerializer.Deserialize<StagedConfig>(pair.Value);
     }
 

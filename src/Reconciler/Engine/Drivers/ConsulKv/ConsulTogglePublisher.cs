@@ -14,8 +14,8 @@ public sealed class ConsulTogglePublisher(ConsulClient consul) : ITogglePublishe
                 ? TxnOp.Set(ConsulKeys.AppToggle(environment, t.Key), Encoding.UTF8.GetBytes(on ? "true" : "false"))
                 : TxnOp.Delete(ConsulKeys.AppToggle(environment, t.Key)))
             .ToList();
-        // Each toggle key stands alone (apps read them one by one), so chunks of the txn limit lose no atomicity that matters.
-        foreach (var chunk in ops.Chunk(ConsulClient.MaxTxnOperations))
+        // Each toggle key stands alone (apps read them one by one), so chunks within the txn limits lose no atomicity that matters.
+        foreach (var chunk in consul.Chunks(ops))
         {
             var result = await consul.TxnAsync([.. chunk], ct);
             if (!result.Committed)

@@ -3,8 +3,10 @@ using Reconciler.Schema.Model;
 
 namespace Reconciler.Drivers.Health;
 
-/// <summary>Healthy when the service has at least one Consul health check and every one of them is passing
-/// (GET /v1/health/checks/:service). Warning counts as not passing: a gate should not pass on a degraded service.</summary>
+/// <summary>Healthy when the service has at least one instance and every check of every instance is passing
+/// (GET /v1/health/service/:service): the node's checks too, so a dead agent (serfHealth critical) or a node in
+/// maintenance (_node_maintenance) fails the gate although the service's own checks still read passing.
+/// Warning counts as not passing: a gate should not pass on a degraded service.</summary>
 public sealed class ConsulHealthProbe(ConsulClient consul) : IHealthProbe
 {
     public async Task<ProbeResult> ProbeAsync(HealthCheckSpec check, ProbeContext context, CancellationToken ct)
@@ -12,10 +14,10 @@ public sealed class ConsulHealthProbe(ConsulClient consul) : IHealthProbe
         var service = Interpolation.ExpandText(check.ConsulService ?? "${service.name}", HealthProbes.Variables(context));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(check.Timeout);
-        IReadOnlyList<HealthCheckInfo> checks;
+        IReadOnlyList<ServiceHealth> instances;
         try
         {
-            checks = await consul.HealthChecksAsync(service, timeout.Token);
+            instances = await consul.ServiceHealthAsync(service, timeout.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -25,12 +27,13 @@ public sealed class ConsulHealthProbe(ConsulClient consul) : IHealthProbe
         {
             return new ProbeResult(false, $"consul {service}: {e.Message}");
         }
-        if (checks.Count == 0)
-            return new ProbeResult(false, $"consul {service}: no health checks registered (is the service registered with the agent?)");
+        if (instances.Count == 0)
+            return new ProbeResult(false, $"consul {service}: no instance registered (is the service registered with the agent?)");
+        var checks = instances.SelectMany(i => i.Checks).ToList();
         var failing = checks.Where(c => c.Status != "passing").ToList();
         return failing.Count == 0
-            ? new ProbeResult(true, $"consul {service}: {checks.Count} checks passing")
+            ? new ProbeResult(true, $"consul {service}: {instances.Count} instances, {checks.Count} checks passing")
             : new ProbeResult(false, $"consul {service}: {failing.Count} of {checks.Count} checks not passing: " +
-                                     string.Join("; ", failing.Take(5).Select(c => $"{c.Node}/{c.Name} {c.Status}")));
+                                     string.Join("; ", failing.Take(5).Select(c => $"{c.Node}/{c.Name} {c.Status}{(c.ServiceId == "" ? " (node check)" : "")}")));
     }
 }

@@ -7,11 +7,14 @@ namespace Reconciler.State.Consul;
 /// <summary>
 /// Live state in Consul KV under one prefix (layout: <see cref="ConsulKeys"/>, docs/state.md).
 /// Version = ModifyIndex of PREFIX/ENV/version. A write is one /v1/txn: a cas on the version key plus one
-/// set/delete per changed service or toggle, so it is all or nothing and at most 64 operations; a change
-/// that would need more is refused, never split. Reads are one read-only txn (get-tree), so a read is a
-/// consistent snapshot. The lock is a Consul session lock (TTL, lock-delay).
+/// set/delete per changed service or toggle, so it is all or nothing, at most 64 operations and at most
+/// txn_max_req_len as sent; a change that needs more is refused, never split. The version key's value carries a
+/// serial that every write increments: Consul keeps the ModifyIndex of a set that changes nothing (kvsSetTxn), so
+/// without it two writers at one version would both pass the cas. Reads are one read-only txn (get-tree), a
+/// consistent snapshot; a read the token's ACLs filtered is an error, never an empty environment. The lock is a
+/// Consul session lock (ConsulStateStore.Lock.cs).
 /// </summary>
-public sealed class ConsulStateStore : IStateStore
+public sealed partial class ConsulStateStore : IStateStore
 {
     private readonly ConsulClient _client;
     private readonly string _prefix;
@@ -30,8 +33,9 @@ public sealed class ConsulStateStore : IStateStore
     /// <summary>Consul sessions cannot live shorter than this; shorter lock TTLs are raised to it.</summary>
     public static readonly TimeSpan MinSessionTtl = TimeSpan.FromSeconds(10);
 
-    /// <summary>After a holder's session expires, nobody can take the lock for this long (Consul lock-delay), so a
-    /// holder that is alive but cut off has time to notice its failed renewal and stop.</summary>
+    /// <summary>After a holder's session is invalidated, nobody can take the lock for this long (Consul lock-delay). The
+    /// holder learns of the loss from its lock watch (<see cref="WatchLockAsync"/>) within one blocking-query round
+    /// trip, not at its next renewal, and stops at a safe point well inside it.</summary>
     public TimeSpan LockDelay { get; }
 
     /// <summary>consul://HOST:PORT/PREFIX, or consuls:// over TLS.</summary>
@@ -58,6 +62,7 @@ public sealed class ConsulStateStore : IStateStore
         var r = await _client.TxnAsync([TxnOp.GetTree(versionKey), TxnOp.GetTree(servicesTree), TxnOp.GetTree(togglesTree)], ct);
         if (!r.Committed) throw TxnFailed("read", environment, r);
         var version = r.Results.FirstOrDefault(k => k.Key == versionKey);
+        if (version is null) await ThrowIfHiddenByAcls(versionKey, environment, ct);
         var meta = version is null ? new VersionValue(null) : StateJson.Deserialize<VersionValue>(version.Value, $"{Describe} key {versionKey}");
         var services = StateJson.ReadServices(
             [.. r.Results.Where(k => k.Key.StartsWith(servicesTree, StringComparison.Ordinal) && IsLeaf(k.Key, servicesTree)).Select(k => (k.Key[servicesTree.Length..], k.Value))],
@@ -76,12 +81,13 @@ public sealed class ConsulStateStore : IStateStore
         var currentVersion = (long)(current?.ModifyIndex ?? 0);
         if (currentVersion != expectedVersion)
             throw new StateConflictException(versionKey, expectedVersion, currentVersion);
-        var lastGood = change.LastGoodCommit
-                       ?? (current is null ? null : StateJson.Deserialize<VersionValue>(current.Value, $"{Describe} key {versionKey}").LastGoodCommit);
+        var previous = current is null ? new VersionValue(null) : StateJson.Deserialize<VersionValue>(current.Value, $"{Describe} key {versionKey}");
+        var lastGood = change.LastGoodCommit ?? previous.LastGoodCommit;
 
         // The cas on the version key comes first: it is the check that makes the whole txn conditional, and its
-        // result carries the new version. cas with index 0 means "only if the key does not exist yet".
-        var ops = new List<TxnOp> { TxnOp.Cas(versionKey, StateJson.SerializeBytes(new VersionValue(lastGood)), (ulong)expectedVersion) };
+        // result carries the new version. cas with index 0 means "only if the key does not exist yet". The serial makes
+        // the value differ on every write, so the ModifyIndex always moves (Consul skips a set that changes nothing).
+        var ops = new List<TxnOp> { TxnOp.Cas(versionKey, StateJson.SerializeBytes(new VersionValue(lastGood, previous.Serial + 1)), (ulong)expectedVersion) };
         ops.AddRange(change.RemoveServices.Select(n => TxnOp.Delete(ConsulKeys.Service(_prefix, environment, n))));
         ops.AddRange(change.UpsertServices.Select(s => TxnOp.Set(ConsulKeys.Service(_prefix, environment, s.Name), ValueBytes(StateJson.SerializeBytes(s), s.Name))));
         ops.AddRange(change.RemoveToggles.Select(n => TxnOp.Delete(ConsulKeys.Toggle(_prefix, environment, n))));
@@ -91,10 +97,17 @@ public sealed class ConsulStateStore : IStateStore
                 $"this live-state write to environment '{environment}' changes {ops.Count - 1} services and toggles; with the version check that is " +
                 $"{ops.Count} Consul operations, and one Consul transaction holds at most {ConsulClient.MaxTxnOperations}. It must be atomic, so it is " +
                 $"refused rather than split. Nothing was written. Write at most {ConsulClient.MaxTxnOperations - 1} services and toggles per change.");
+        if (_client.TxnBody(ops).Length is var size && size > ConsulClient.MaxTxnRequestBytes)
+            throw new ReconcilerException(FailureKind.InvalidInput,
+                $"this live-state write to environment '{environment}' is a {size}-byte Consul transaction request ({change.UpsertServices.Length} services, " +
+                $"values base64-encoded: a third larger than stored); Consul accepts at most {ConsulClient.MaxTxnRequestBytes} bytes per transaction " +
+                "(txn_max_req_len, default 512 KiB). It must be atomic, so it is refused rather than split. Nothing was written. Write fewer or smaller " +
+                "services per change (about 380 KB of stored JSON at most), raise txn_max_req_len on every Consul server, or use the SQLite store.");
 
         var r = await _client.TxnAsync(ops, ct);
         if (!r.Committed)
         {
+            // ACL denials never get here: the client throws them as AclDenied (a 409 "Permission denied" is no conflict).
             if (r.Errors.Any(e => e.OpIndex == 0))
             {
                 var now = (await _client.GetAsync(versionKey, ct: ct)).Value;
@@ -216,91 +229,7 @@ public sealed class ConsulStateStore : IStateStore
         return list;
     }, ct);
 
-    // ---- lock and freeze --------------------------------------------------------------------------------
-
-    /// <summary>The lock key's value. The session id is kept so that renew, release and force-release work from any process.</summary>
-    private sealed record LockValue(string Owner, string Reason, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt, string Session);
-
-    private sealed record VersionValue(string? LastGoodCommit);
-
-    public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) => Guard(async () =>
-    {
-        StateNames.Check("environment", environment);
-        if (ttl <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ttl), ttl, "a lock TTL must be positive");
-        var effectiveTtl = Clamp(ttl);
-        var key = ConsulKeys.Lock(_prefix, environment);
-        var (pair, held) = await ReadLockValue(key, ct);
-        if (pair?.Session is { } session && held is not null)
-        {
-            if (held.Owner != owner) return new LockAttempt(false, ToInfo(environment, held));
-            // Ours already: renew and refresh reason and expiry with the same session.
-            if (await _client.RenewSessionAsync(session, ct) is { } renewed)
-            {
-                // A session renews to the TTL it was created with, whatever this call asked for.
-                var again = held with { Reason = reason, ExpiresAt = _time.GetUtcNow() + (renewed.Ttl ?? effectiveTtl) };
-                if (await _client.AcquireAsync(key, session, StateJson.SerializeBytes(again), ct))
-                    return new LockAttempt(true, ToInfo(environment, again));
-            }
-        }
-        var now = _time.GetUtcNow();
-        var newSession = await _client.CreateSessionAsync($"reconciler lock {environment} {owner}", effectiveTtl, LockDelay, SessionBehavior.Release, ct);
-        var value = new LockValue(owner, reason, now, now + effectiveTtl, newSession);
-        if (await _client.AcquireAsync(key, newSession, StateJson.SerializeBytes(value), ct))
-            return new LockAttempt(true, ToInfo(environment, value));
-        await _client.DestroySessionAsync(newSession, ct);
-        var (_, winner) = await ReadLockValue(key, ct);
-        // Not acquired and nobody holds it: the previous holder's session expired and Consul's lock-delay is still running.
-        return new LockAttempt(false, winner is not null
-            ? ToInfo(environment, winner)
-            : new LockInfo(environment, "(none)", $"the previous holder's session expired; Consul keeps the lock free for its lock-delay ({LockDelay.TotalSeconds:0}s), try again",
-                now, now + LockDelay));
-    }, ct);
-
-    public Task<bool> RenewLockAsync(string environment, string owner, TimeSpan ttl, CancellationToken ct) => Guard(async () =>
-    {
-        StateNames.Check("environment", environment);
-        var key = ConsulKeys.Lock(_prefix, environment);
-        var (pair, held) = await ReadLockValue(key, ct);
-        if (pair?.Session is not { } session || held is null || held.Owner != owner) return false;
-        var info = await _client.RenewSessionAsync(session, ct);
-        if (info is null) return false;
-        // A session renews to its own TTL (fixed at creation); record the expiry it actually got.
-        var renewed = held with { ExpiresAt = _time.GetUtcNow() + (info.Ttl ?? Clamp(ttl)) };
-        return await _client.AcquireAsync(key, session, StateJson.SerializeBytes(renewed), ct);
-    }, ct);
-
-    public Task<bool> ReleaseLockAsync(string environment, string owner, bool force, CancellationToken ct) => Guard(async () =>
-    {
-        StateNames.Check("environment", environment);
-        var key = ConsulKeys.Lock(_prefix, environment);
-        var (pair, held) = await ReadLockValue(key, ct);
-        if (pair?.Session is not { } session || held is null) return false;
-        if (held.Owner != owner && !force) return false;
-        // ?release= first (no lock-delay, unlike invalidating the session), then drop the session and the stale value.
-        var released = await _client.ReleaseAsync(key, session, ct: ct);
-        await _client.DestroySessionAsync(session, ct);
-        await _client.DeleteAsync(key, cas: (await _client.GetAsync(key, ct: ct)).Value?.ModifyIndex ?? 0, ct);
-        return released;
-    }, ct);
-
-    public Task<LockInfo?> ReadLockAsync(string environment, CancellationToken ct) => Guard(async () =>
-    {
-        StateNames.Check("environment", environment);
-        var (pair, held) = await ReadLockValue(ConsulKeys.Lock(_prefix, environment), ct);
-        return pair?.Session is not null && held is not null ? ToInfo(environment, held) : null;
-    }, ct);
-
-    private async Task<(KvPair? Pair, LockValue? Value)> ReadLockValue(string key, CancellationToken ct)
-    {
-        var pair = (await _client.GetAsync(key, ct: ct)).Value;
-        if (pair is null || pair.Value.Length == 0) return (pair, null);
-        return (pair, StateJson.Deserialize<LockValue>(pair.Value, $"{Describe} key {key}"));
-    }
-
-    private static LockInfo ToInfo(string env, LockValue v) => new(env, v.Owner, v.Reason, v.AcquiredAt, v.ExpiresAt);
-
-    private static TimeSpan Clamp(TimeSpan ttl) =>
-        ttl < MinSessionTtl ? MinSessionTtl : ttl > TimeSpan.FromHours(24) ? TimeSpan.FromHours(24) : ttl;
+    // ---- freeze ----------------------------------------------------------------------------------------
 
     public Task SetFreezeAsync(string environment, FreezeInfo? freeze, CancellationToken ct) => Guard(async () =>
     {
@@ -329,6 +258,21 @@ public sealed class ConsulStateStore : IStateStore
     }, ct);
 
     // ---- plumbing ---------------------------------------------------------------------------------------
+
+    /// <summary>The version key's value. <see cref="Serial"/> counts the writes: it changes the value on every write.</summary>
+    private sealed record VersionValue(string? LastGoodCommit, long Serial = 0);
+
+    /// <summary>A read txn silently leaves out keys the token may not read (agent/consul/txn_endpoint.go FilterTxnResults),
+    /// so a missing version key is asked for directly, outside the txn: a 403 or a key that is there after all means
+    /// ACLs hid it; only a 404 means the environment has no state yet.</summary>
+    private async Task ThrowIfHiddenByAcls(string versionKey, string environment, CancellationToken ct)
+    {
+        if ((await _client.GetAsync(versionKey, ct: ct)).Value is not null)
+            throw new StateStoreUnavailableException(
+                $"state store {Describe}: Consul at {_client.Address} left {versionKey} out of the read of environment '{environment}' although it exists: " +
+                "ACL permission denied (a transaction drops what the token may not read). The token (CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE) needs " +
+                "key_prefix read and write on the reconciler's prefix. Nothing was read as empty.");
+    }
 
     private static bool IsLeaf(string key, string tree) => key.Length > tree.Length && key.IndexOf('/', tree.Length) < 0;
 
