@@ -54,6 +54,8 @@ public sealed partial class ConsulTestServer : IAsyncDisposable
     /// <summary>Successful writes (KV puts/deletes, committed write transactions, session changes).</summary>
     public int Writes => Volatile.Read(ref _writes);
     public int Requests;
+    /// <summary>Every request as "METHOD /path?query" with its Authorization header, in arrival order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Request, string? Authorization)> Log { get; } = new();
     /// <summary>Largest request body seen, in bytes.</summary>
     public int LargestBody { get; private set; }
 
@@ -99,6 +101,7 @@ public sealed partial class ConsulTestServer : IAsyncDisposable
     {
         Interlocked.Increment(ref Requests);
         var path = ctx.Request.Path.Value ?? "";
+        Log.Enqueue(($"{ctx.Request.Method} {path}{ctx.Request.QueryString}", ctx.Request.Headers.Authorization.FirstOrDefault()));
         if (NoLeader) { await Text(ctx, 500, "No cluster leader"); return; }
         if (NotConsul) { await Text(ctx, 200, "<html><body>It works!</body></html>"); return; }
         // agent/http.go: rate.ErrRetryElsewhere -> 503, rate.ErrRetryLater -> 429; neither request was applied.
