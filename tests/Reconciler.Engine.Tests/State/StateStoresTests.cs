@@ -29,6 +29,19 @@ public sealed class StateStoresTests : IDisposable
     }
 
     [Theory]
+    [InlineData("consul:///reconciler", "127.0.0.1:8500", "consul://127.0.0.1:8500/reconciler")]
+    [InlineData("consul:///infra/reconciler", "https://consul.internal:8501", "consuls://consul.internal:8501/infra/reconciler")]
+    [InlineData("consul:///reconciler", "unix:///run/consul.sock", "consul:///reconciler (agent at unix:///run/consul.sock)")]
+    public async Task A_consul_url_without_a_host_takes_the_agent_from_CONSUL_HTTP_ADDR(string url, string addr, string describe)
+    {
+        await using var store = StateStores.Open(url, _repo.Path, _time, name => name == "CONSUL_HTTP_ADDR" ? addr : null);
+        Assert.Equal(describe, store.Describe);
+        var e = Assert.Throws<ReconcilerException>(() => StateStores.Open(url, _repo.Path, _time, _ => null));
+        Assert.Equal(FailureKind.EnvironmentFault, e.Kind);
+        Assert.Contains("CONSUL_HTTP_ADDR is not set", e.Message);
+    }
+
+    [Theory]
     [InlineData("postgres://db/x", "unknown scheme 'postgres'")]
     [InlineData("sqlite:", "needs a path")]
     [InlineData("consul://127.0.0.1:8500", "a key prefix is required")]

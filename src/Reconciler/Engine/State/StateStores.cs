@@ -11,12 +11,16 @@ public static class StateStores
     public const string DefaultRelativePath = ".reconciler/state.db";
 
     public const string AcceptedForms =
-        "sqlite:PATH (relative to the repo), consul://HOST:PORT/PREFIX, or consuls://HOST:PORT/PREFIX / https://HOST:PORT/PREFIX for TLS " +
-        "(token from CONSUL_HTTP_TOKEN); empty means sqlite:" + DefaultRelativePath;
+        "sqlite:PATH (relative to the repo), consul://HOST:PORT/PREFIX, or consuls://HOST:PORT/PREFIX / https://HOST:PORT/PREFIX for TLS, " +
+        "or consul:///PREFIX for the agent CONSUL_HTTP_ADDR names (also unix://) (token from CONSUL_HTTP_TOKEN_FILE or CONSUL_HTTP_TOKEN); " +
+        "empty means sqlite:" + DefaultRelativePath;
 
     /// <summary>The store <paramref name="url"/> names as given (null/empty: SQLite at REPO/.reconciler/state.db).
     /// Nothing is opened or created until the first call on the store.</summary>
-    public static IStateStore Open(string? url, string repoRoot, TimeProvider time)
+    public static IStateStore Open(string? url, string repoRoot, TimeProvider time) => Open(url, repoRoot, time, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="Open(string?, string, TimeProvider)"/> with the environment the CONSUL_* variables come from.</summary>
+    internal static IStateStore Open(string? url, string repoRoot, TimeProvider time, Func<string, string?> env)
     {
         if (string.IsNullOrWhiteSpace(url) || url.Trim().StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
             return new SqliteStateStore(SqlitePath(url, repoRoot) ?? throw Bad(url!.Trim(), "the sqlite form needs a path"), time);
@@ -28,21 +32,32 @@ public static class StateStores
             "consuls" or "https" => "https",
             _ => throw Bad(url, $"unknown scheme '{scheme}'"),
         };
+        if (rest.StartsWith('/') && scheme == "consul")
+        {
+            // consul:///PREFIX: the agent is the one CONSUL_HTTP_ADDR names, as for every Consul tool (unix:// and https:// included).
+            var agentPrefix = CheckPrefix(url, Uri.UnescapeDataString(rest).Trim('/'));
+            return new ConsulStateStore(new ConsulClient(ConsulClientOptions.FromEnvironment(null, env)), agentPrefix, time);
+        }
         if (!Uri.TryCreate($"{http}://{rest}", UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
             throw Bad(url, "not a valid HOST:PORT/PREFIX");
         if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
             throw Bad(url, "no user, query or fragment allowed (the token comes from CONSUL_HTTP_TOKEN)");
         // The prefix from the text as written: Uri would silently resolve "a/../b" to "b".
         var slash = rest.IndexOf('/');
-        var prefix = slash < 0 ? "" : Uri.UnescapeDataString(rest[(slash + 1)..]).Trim('/');
+        var prefix = CheckPrefix(url, slash < 0 ? "" : Uri.UnescapeDataString(rest[(slash + 1)..]).Trim('/'));
+        var address = new Uri($"{uri.Scheme}://{uri.Authority}/");
+        return new ConsulStateStore(new ConsulClient(ConsulClientOptions.FromEnvironment(address, env)), prefix, time);
+    }
+
+    private static string CheckPrefix(string url, string prefix)
+    {
         if (prefix.Length == 0) throw Bad(url, "a key prefix is required, e.g. consul://127.0.0.1:8500/reconciler");
         foreach (var segment in prefix.Split('/'))
         {
             try { StateNames.Check("Consul key prefix segment", segment); }
             catch (ReconcilerException e) when (e.Kind == FailureKind.InvalidInput) { throw Bad(url, e.Message.TrimEnd('.')); }
         }
-        var address = new Uri($"{uri.Scheme}://{uri.Authority}/");
-        return new ConsulStateStore(new ConsulClient(ConsulClientOptions.FromEnvironment(address)), prefix, time);
+        return prefix;
     }
 
     /// <summary>The database file a SQLite URL names (null for other stores), so read-only commands can tell

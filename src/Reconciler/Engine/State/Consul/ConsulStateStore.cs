@@ -43,8 +43,10 @@ public sealed partial class ConsulStateStore : IStateStore
     {
         get
         {
-            var a = new Uri(_client.Address);
-            return $"{(a.Scheme == Uri.UriSchemeHttps ? "consuls" : "consul")}://{a.Host}:{a.Port}/{_prefix}";
+            var a = _client.AddressUri;
+            return a.Scheme == "unix"
+                ? $"consul:///{_prefix} (agent at unix://{a.AbsolutePath})"
+                : $"{(a.Scheme == Uri.UriSchemeHttps ? "consuls" : "consul")}://{a.Host}:{a.Port}/{_prefix}";
         }
     }
 
