@@ -70,6 +70,10 @@ public sealed class ConsulAclAndLimitsTests : IAsyncLifetime
             Assert.Contains("ACL permission denied", e.Message);
             var history = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadHistoryAsync("prod", 10, Ct));
             Assert.Contains("ACL permission denied", history.Message);
+            // A single key outside a transaction: Consul answers 403.
+            var freeze = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadFreezeAsync("prod", Ct));
+            Assert.Contains("ACL permission denied", freeze.Message);
+            Assert.Contains("reconciler/prod/freeze", freeze.Message);
         }
         await using var allowed = Store("admin");
         Assert.Equal(0, (await allowed.ReadAsync("staging", Ct)).Version);   // a really empty environment still reads as one
