@@ -20,12 +20,13 @@ public sealed partial class ConsulTestServer
             if (op.Value.Length > MaxValueSize) { WriteText(ctx, 413, $"Value for key \"{op.Key}\" is too large ({op.Value.Length} > {MaxValueSize} bytes)"); return; }
 
         // agent/consul/txn_endpoint.go preCheck (kvsPreApply): every op is checked against the token before anything runs;
-        // gets are not (their results are filtered afterwards), checks need key:read, everything else key:write.
+        // gets are not (their results are filtered afterwards), check-index and check-session need key:read, everything else
+        // key:write (check-not-exists included: it falls to the default case).
         var denied = parsed.Select((op, n) => (op, n))
             .Where(x => x.op.Verb switch
             {
                 "get" or "get-tree" => false,
-                "check-index" or "check-not-exists" or "check-session" => !CanRead(acl, x.op.Key),
+                "check-index" or "check-session" => !CanRead(acl, x.op.Key),
                 _ => !CanWrite(acl, x.op.Key),
             })
             .Select(x => new JsonObject { ["OpIndex"] = x.n, ["What"] = "Permission denied" }).ToList();
