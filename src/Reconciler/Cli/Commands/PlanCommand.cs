@@ -18,7 +18,6 @@ internal static class PlanCommand
         var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
         var outFile = new Option<string?>("--out") { Description = "Also save the plan as JSON to this file, for `reconciler apply --plan FILE`." };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when there are no changes, 2 when there are, 1 on error." };
-        var noColor = new Option<bool>("--no-color") { Description = "No colour in text output (also: NO_COLOR set, or output not a terminal)." };
         var splitAt = new Option<int?>("--split-at") { Description = "Markdown only: split the plan into numbered parts of at most N characters each (e.g. 60000 for GitHub comments), every detail kept; needs --out-dir." };
         var outDir = new Option<string?>("--out-dir") { Description = "With --split-at: write the parts there as plan-part-01.md, ... and print their paths." };
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
@@ -33,7 +32,7 @@ internal static class PlanCommand
         common.AddState("State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms);
         cmd.Options.Add(baseRev);
         common.AddFormat("text, markdown or json.", "text", "markdown", "json");
-        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, noColor, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -43,7 +42,7 @@ internal static class PlanCommand
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
                 args.Repo, args.Rev, args.Env, parseResult.GetValue(allEnvs),
                 parseResult.GetValue(live), args.State, parseResult.GetValue(baseRev), args.Format, parseResult.GetValue(outFile),
-                parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose))
+                parseResult.GetValue(detailed), !CliApp.UseColor(parseResult, stdout), parseResult.GetValue(verbose))
             {
                 SplitAt = parseResult.GetValue(splitAt),
                 OutDir = parseResult.GetValue(outDir),
@@ -84,8 +83,7 @@ internal static class PlanCommand
         var rendering = Stopwatch.StartNew();
         var renderingCpu = CpuMs();
 
-        var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
-                    && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        var color = a.Format == "text" && !a.NoColor;
         if (a.Format == "json")
         {
             // UTF-8 straight to stdout (when it is the console) and to --out: no transcoding of tens of MB. Without
