@@ -7,6 +7,7 @@
 # Each comment starts with a hidden marker naming its part, which is how the next run finds it.
 # Needs GITHUB_API_URL (default https://api.github.com), GITHUB_REPOSITORY (owner/name), PR_NUMBER, GITHUB_TOKEN.
 set -euo pipefail
+shopt -s inherit_errexit   # a failed API call inside $(...) fails the script too
 api_url="${GITHUB_API_URL:-https://api.github.com}"
 : "${GITHUB_REPOSITORY:?}" "${PR_NUMBER:?}" "${GITHUB_TOKEN:?}"
 marker_prefix='<!-- reconciler-plan part='
@@ -18,15 +19,14 @@ api() { # api METHOD PATH [JSON-BODY-FILE]
   curl "${args[@]}" "$api_url/repos/$GITHUB_REPOSITORY/$2"
 }
 
-# "ID PART" for every plan comment on the PR, all pages.
+# "ID PART" for every plan comment on the PR, all pages (at most 100 pages of 100).
 plan_comments() {
-  local page=1 batch
-  while :; do
-    batch="$(api GET "issues/$PR_NUMBER/comments?per_page=100&page=$page")"
+  local page batch
+  for page in $(seq 1 100); do
+    batch="$(api GET "issues/$PR_NUMBER/comments?per_page=100&page=$page")" || exit 1
     [ "$(jq 'length' <<<"$batch")" -eq 0 ] && break
     jq -r --arg m "$marker_prefix" '.[] | select(.body | startswith($m))
       | "\(.id) \(.body | ltrimstr($m) | split(" ")[0])"' <<<"$batch"
-    page=$((page + 1))
   done
 }
 
@@ -39,7 +39,7 @@ body_file() { # body_file TEXT-FILE: the JSON request body {"body": TEXT}
 case "${1:-}" in
   post)
     shift
-    existing="$(plan_comments)"
+    existing="$(plan_comments)" || exit 1
     count=$#
     part=0
     for file in "$@"; do
@@ -58,7 +58,7 @@ case "${1:-}" in
     ;;
   outdated)
     reason="${2:?outdated needs a reason}"
-    existing="$(plan_comments)"
+    existing="$(plan_comments)" || exit 1
     banner="$banner_start"$'\n'"> **Outdated:** $reason. The plan below is of an earlier commit; it is not what this pull request would deploy now."
     if [ -z "$existing" ]; then
       text="$(mktemp)"; printf '%s1 -->\n%s\n' "$marker_prefix" "$banner" > "$text"
