@@ -98,6 +98,23 @@ public sealed partial class InitCommandTests : IDisposable
         Assert.Equal("mine\n", File.ReadAllText(Path.Combine(repo, "reconciler.yaml")));
     }
 
+    [Fact]
+    public async Task Schemas_only_writes_or_updates_the_schemas_and_nothing_else()
+    {
+        var repo = Path.Combine(_tmp.Path, "existing");
+        Directory.CreateDirectory(Path.Combine(repo, "schemas"));
+        File.WriteAllText(Path.Combine(repo, "reconciler.yaml"), "mine\n");
+        File.WriteAllText(Path.Combine(repo, "schemas", "service.schema.json"), "{}");
+        var (exit, stdout, stderr) = await Run("init", repo, "--schemas-only");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(4, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(["environment.schema.json", "repository.schema.json", "service.schema.json", "toggle.schema.json"],
+            Directory.GetFiles(Path.Combine(repo, "schemas")).Select(Path.GetFileName).Order());
+        Assert.Equal(File.ReadAllText(Path.Combine(GitFixture.ProjectRoot(), "schemas", "service.schema.json")), File.ReadAllText(Path.Combine(repo, "schemas", "service.schema.json")));
+        Assert.Equal("mine\n", File.ReadAllText(Path.Combine(repo, "reconciler.yaml")));
+        Assert.Equal(["reconciler.yaml", "schemas"], Directory.GetFileSystemEntries(repo).Select(Path.GetFileName).Order());
+    }
+
     [GeneratedRegex("^# yaml-language-server: \\$schema=(\\S+)$")]
     private static partial Regex Modeline();
 }

@@ -69,15 +69,20 @@ public static class CliApp
         !parse.GetValue<bool>(NoColorOption) && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
         && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
 
-    /// <summary>"reconciler 1.2.0 (commit 0123456789ab)": the version and the commit it was built from
-    /// (SourceRevisionId, which the SDK takes from Git at build time and appends to the informational version).</summary>
+    /// <summary>"reconciler 1.2.0 (commit 0123456789ab)": the version and the commit it was built from.</summary>
     internal static string VersionLine()
+    {
+        var (version, commit) = BuiltFrom();
+        return $"reconciler {version} (commit {commit ?? "unknown: built outside a Git work tree"})";
+    }
+
+    /// <summary>The version and the commit (SourceRevisionId, which the SDK takes from Git at build time and appends
+    /// to the informational version as "+SHA"); no commit when built outside Git.</summary>
+    internal static (string Version, string? Commit) BuiltFrom()
     {
         var informational = typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
         var plus = informational.IndexOf('+', StringComparison.Ordinal);
-        var version = plus < 0 ? informational : informational[..plus];
-        var commit = plus < 0 ? "unknown (built outside a Git work tree)" : informational[(plus + 1)..];
-        return $"reconciler {version} (commit {commit})";
+        return plus < 0 ? (informational, null) : (informational[..plus], informational[(plus + 1)..]);
     }
 
     private sealed class PrintVersion : SynchronousCommandLineAction
