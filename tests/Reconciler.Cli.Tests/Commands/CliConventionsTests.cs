@@ -63,6 +63,16 @@ public sealed class CliConventionsTests
         }
     }
 
+    [Theory]
+    [InlineData("[suggest:8]", "plan --f", "--format\n")]
+    [InlineData("[suggest:14]", "plan --format ", "json\nmarkdown\ntext\n")]
+    public async Task Completion_answers_the_suggest_directive_that_dotnet_suggest_calls(string directive, string line, string expected)
+    {
+        var (exit, stdout, _) = await Run(directive, line);
+        Assert.Equal(0, exit);
+        Assert.Equal(expected, stdout.Replace("\r\n", "\n"));
+    }
+
     [Fact]
     public async Task Version_names_the_version_and_the_commit_it_was_built_from()
     {

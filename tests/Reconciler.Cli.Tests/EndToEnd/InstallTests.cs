@@ -102,7 +102,8 @@ public sealed class InstallTests(InstallTests.Published published) : IClassFixtu
                     ["GITHUB_PATH"] = Path.Combine(home, "github_path") }, TimeSpan.FromMinutes(2));
         Assert.True(ci.Code == 0, ci.Out + ci.Err);
         Assert.Equal(Path.Combine(runnerTemp, "reconciler"), File.ReadAllText(Path.Combine(home, "github_path")).Trim());
-        Assert.StartsWith($"reconciler {Version} (commit ", ci.Out);
+        Assert.Contains($"{name}.tar.gz: OK\n", ci.Out);
+        Assert.Contains($"\nreconciler {Version} (commit ", ci.Out);
 
         // A tarball that does not match its checksum is not installed.
         var tampered = Path.Combine(home, "tampered");
