@@ -17,7 +17,7 @@ build_cli() {
 # The command that runs the CLI of one build.
 cli_of() {
   case "$1" in
-    shipped) echo "$shipped_dir/reconciler" ;;
+    shipped) echo "$shipped_dir"/reconciler-*-linux-x64/reconciler ;;
     r2r) echo "dotnet $r2r_dir/reconciler.dll" ;;
     *) echo "dotnet src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll" ;;
   esac

@@ -10,6 +10,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
+command -v curl >/dev/null 2>&1 || need+=(curl)   # examples/ci scripts (CiStepsTests): the GitHub API calls
+command -v jq >/dev/null 2>&1 || need+=(jq)       # examples/ci scripts: JSON of the GitHub API
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -39,7 +39,21 @@ public sealed record ServiceChange(
     string HostGroup,
     ImmutableArray<FieldChange> Fields,                // sorted by Path
     ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then host name
-    int Wave);                                         // 0 for no-ops
+    int Wave)                                          // 0 for no-ops
+{
+    /// <summary>How the change rolls out and what a failure does; set for every action that touches hosts or
+    /// settings (not for no-ops and removals).</summary>
+    public Rollout? Rollout { get; init; }
+}
+
+/// <summary>The settings a reviewer weighs the risk of a change by: batching, the health gate, what a failed gate does.</summary>
+/// <param name="Strategy">rolling, canary or blue-green.</param>
+/// <param name="MaxParallel">Hosts per batch: a count or a percentage of the group.</param>
+/// <param name="CanaryHosts">Hosts in the first batch, for canary.</param>
+/// <param name="HealthChecks">Checks in the gate (0: the gate only waits minHealthy).</param>
+/// <param name="OnFailure">rollback or halt.</param>
+public sealed record Rollout(string Strategy, string MaxParallel, int? CanaryHosts, int HealthChecks, int ConsecutivePasses,
+    string Deadline, string OnFailure);
 
 public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }
 

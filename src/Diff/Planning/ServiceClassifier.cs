@@ -36,7 +36,7 @@ internal static class ServiceClassifier
             return new ServiceChange(spec.Name, ServiceAction.Create,
                 $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
                 null, spec.Version, null, release, spec.HostGroup,
-                Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0);
+                Added(ServiceFields.FlattenSorted(spec)), created.MoveToImmutable(), 0) { Rollout = RolloutOf(spec) };
         }
 
         // Converged (most services of a large repo on most runs): no field, version or release differs and every
@@ -114,8 +114,18 @@ internal static class ServiceClassifier
         }
 
         return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,
-            spec.HostGroup, fields, hostOrder.Sort(hosts), 0);
+            spec.HostGroup, fields, hostOrder.Sort(hosts), 0) { Rollout = RolloutOf(spec) };
     }
+
+    /// <summary>The settings the change rolls out with (the merged spec: overrides and defaults applied).</summary>
+    internal static Rollout RolloutOf(ServiceSpec spec) => new(
+        ServiceFields.StrategyName(spec.Strategy.Kind),
+        spec.Strategy.MaxParallel.ToString(),
+        spec.Strategy.Kind == StrategyKind.Canary ? spec.Strategy.CanaryHosts : null,
+        spec.Health.Checks.Length,
+        spec.Health.ConsecutivePasses,
+        ServiceFields.Duration(spec.Health.Deadline),
+        (spec.OnFailure ?? OnFailure.Rollback) == OnFailure.Rollback ? "rollback" : "halt");
 
     public static ServiceChange Remove(LiveService live, HostOrder hostOrder)
     {

@@ -58,6 +58,43 @@ public sealed class PlanCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Split_at_writes_numbered_parts_each_with_the_summary_and_prints_their_paths()
+    {
+        var dir = Path.Combine(_tmp.Path, "parts");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "plan-part-09.md"), "stale part of an earlier run");
+        var (exit, stdout, stderr) = await Plan("--rev", "HEAD", "--env", "production", "--format", "markdown", "--split-at", "6000", "--out-dir", dir);
+        Assert.True(exit == 0, stderr);
+        var paths = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.InRange(paths.Length, 2, 8);
+        Assert.Equal(Directory.GetFiles(dir).Order(), paths.Order());
+        for (var i = 0; i < paths.Length; i++)
+        {
+            Assert.Equal(Path.Combine(dir, $"plan-part-{i + 1:D2}.md"), paths[i]);
+            var part = File.ReadAllText(paths[i]);
+            Assert.True(part.Length <= 6000, $"{paths[i]}: {part.Length}");
+            Assert.Contains($"(part {i + 1} of {paths.Length})", part.Split('\n')[0]);
+            Assert.Contains("#### Risk", part);
+        }
+        // Every service's details once, across the parts.
+        var all = string.Concat(paths.Select(File.ReadAllText));
+        foreach (var service in new[] { "db-migrate", "feature-config", "auth", "worker", "api", "web" })
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(all, $"<code>\\+ {service}</code>"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--split-at", "60000" }, "--split-at and --out-dir go together")]
+    [InlineData(new[] { "--split-at", "60000", "--out-dir", "x", "--format", "text" }, "--split-at splits Markdown")]
+    [InlineData(new[] { "--split-at", "100", "--out-dir", "x", "--format", "markdown" }, "--split-at 100 is too small")]
+    public async Task Split_at_misuse_is_one_error_line(string[] args, string message)
+    {
+        var (exit, stdout, stderr) = await Plan(["--rev", "HEAD", "--env", "production", .. args]);
+        Assert.Equal(ExitCodes.Error, exit);
+        Assert.Equal("", stdout);
+        Assert.StartsWith($"error: {message}", stderr);
+    }
+
+    [Fact]
     public async Task All_environments_as_json_is_an_array_of_plan_documents()
     {
         var (exit, stdout, stderr) = await Plan("--rev", "HEAD", "--all-envs", "--format", "json");

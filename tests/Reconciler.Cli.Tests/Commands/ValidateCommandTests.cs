@@ -159,6 +159,30 @@ public sealed class ValidateCommandTests
     }
 
     [Fact]
+    public async Task Github_format_is_one_workflow_annotation_per_diagnostic_at_its_file_line_and_column()
+    {
+        using var git = GoodThenBad(prefix: "ops/infra/");
+
+        var (exit, stdout, _) = await Run("validate", "--repo", git.PathOf("ops/infra"), "--rev", "HEAD", "--format", "github");
+
+        Assert.Equal(ExitCodes.Error, exit);
+        Assert.Equal(
+            "::error file=ops/infra/services/api.yaml,line=4,col=10,title=schema.pattern::'version' 'latest' is not valid: use a semantic version such as 1.4.2 or 2.0.0-rc.1 (at /version)\n" +
+            "::error file=ops/infra/services/db.yaml,line=9,col=13,title=ref.depends-on::service 'db' depends on 'cache', which is not defined; create services/cache.yaml or remove it from dependsOn (at /dependsOn/0)\n",
+            string.Concat(stdout.Split('\n').Where(l => l.StartsWith("::", StringComparison.Ordinal)).Select(l => l + "\n")));
+        Assert.StartsWith("invalid: 2 errors", stdout.Split('\n')[^2]);
+    }
+
+    [Fact]
+    public void Github_annotations_escape_what_would_end_or_split_the_command()
+    {
+        var d = new Reconciler.Schema.Model.Diagnostic(Reconciler.Schema.Model.Severity.Warning, "rule,x", "100% bad\nline two::x",
+            new Reconciler.Schema.Model.SourceLocation("services/a:b.yaml", 1, 2), null);
+        Assert.Equal("::warning file=services/a%3Ab.yaml,line=1,col=2,title=rule%2Cx::100%25 bad%0Aline two::x\nok\n",
+            Reconciler.Views.ValidateOutput.Github([d], "", "ok"));
+    }
+
+    [Fact]
     public async Task An_unknown_format_is_a_usage_error()
     {
         var (exit, _, stderr) = await Run("validate", "--format", "yaml");

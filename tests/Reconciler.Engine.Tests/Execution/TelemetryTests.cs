@@ -24,12 +24,15 @@ public sealed class TelemetryTests
         };
         ActivitySource.AddActivityListener(listener);
         var measurements = new ConcurrentQueue<(string Instrument, double Value)>();
+        var metricAttributes = new ConcurrentQueue<string>();
         using var meters = new MeterListener();
         meters.InstrumentPublished = (i, l) => { if (i.Meter.Name == ReconcilerTelemetry.Name) l.EnableMeasurementEvents(i); };
+        // Metrics carry no commit (unbounded: a new series per commit); a measurement is this test's when it is recorded
+        // inside one of this test's spans, which do carry it.
         void Record(Instrument i, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            foreach (var t in tags)
-                if (t.Key == "reconciler.commit" && t.Value as string == commit) measurements.Enqueue((i.Name, v));
+            foreach (var t in tags) metricAttributes.Enqueue(t.Key);
+            if (Activity.Current?.GetTagItem("reconciler.commit") as string == commit) measurements.Enqueue((i.Name, v));
         }
         meters.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i, v, tags));
         meters.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i, v, tags));
@@ -58,5 +61,6 @@ public sealed class TelemetryTests
         Assert.Equal(1, byName["reconciler.rollbacks"]);
         Assert.True(byName["reconciler.hosts.deployed"] >= 5);   // db on 4 hosts + the api canary
         Assert.True(byName.ContainsKey("reconciler.deploy.duration"));
+        Assert.Subset(new HashSet<string> { "reconciler.environment", "reconciler.result" }, metricAttributes.ToHashSet());
     }
 }

@@ -28,8 +28,7 @@ internal static class ApplyCommand
         var sshKey = new Option<string?>("--ssh-key") { Description = "Private key for the ssh driver. Default: $RECONCILER_SSH_KEY, else ~/.ssh/id_ed25519." };
         var trustUnknown = new Option<bool>("--trust-unknown-host-keys") { Description = "Accept SSH hosts without a pinned hostKey (each is named in a warning). Without it they are refused." };
         var otel = new Option<string?>("--otel") { Description = "Telemetry exporter: console or none. OTLP is used when OTEL_EXPORTER_OTLP_ENDPOINT is set." };
-        var noColor = new Option<bool>("--no-color") { Description = "Plain progress lines and no colour even on a terminal." };
-        foreach (var o in new Option[] { force, reason, sshKey, trustUnknown, otel, noColor }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { force, reason, sshKey, trustUnknown, otel }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -42,7 +41,7 @@ internal static class ApplyCommand
                     args.Repo, args.Rev, args.Env, parseResult.GetValue(planFile),
                     parseResult.GetValue(yes), parseResult.GetValue(maxParallel), args.State, parseResult.GetValue(force),
                     parseResult.GetValue(reason), parseResult.GetValue(sshKey), parseResult.GetValue(trustUnknown), parseResult.GetValue(otel),
-                    parseResult.GetValue(noColor)), stdout, stderr, Console.In, ct);
+                    !CliApp.UseColor(parseResult, stdout)), stdout, stderr, Console.In, ct);
             });
         });
         return cmd;
@@ -81,8 +80,8 @@ internal static class ApplyCommand
             }
         }
 
-        var useLive = !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
-                      && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        // Live progress only on a colour terminal (CliApp.UseColor; --no-color gives plain progress lines).
+        var useLive = !a.NoColor;
         UseCaseResult<ReconcileOutcome> result;
         if (useLive)
         {

@@ -18,7 +18,8 @@ internal static class PlanCommand
         var baseRev = new Option<string?>("--base") { Description = "Plan relative to this commit instead of live state (PR previews)." };
         var outFile = new Option<string?>("--out") { Description = "Also save the plan as JSON to this file, for `reconciler apply --plan FILE`." };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when there are no changes, 2 when there are, 1 on error." };
-        var noColor = new Option<bool>("--no-color") { Description = "No colour in text output (also: NO_COLOR set, or output not a terminal)." };
+        var splitAt = new Option<int?>("--split-at") { Description = "Markdown only: split the plan into numbered parts of at most N characters each (e.g. 60000 for GitHub comments), every detail kept; needs --out-dir." };
+        var outDir = new Option<string?>("--out-dir") { Description = "With --split-at: write the parts there as plan-part-01.md, ... and print their paths." };
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
@@ -31,7 +32,7 @@ internal static class PlanCommand
         common.AddState("State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms);
         cmd.Options.Add(baseRev);
         common.AddFormat("text, markdown or json.", "text", "markdown", "json");
-        foreach (var o in new Option[] { outFile, detailed, noColor, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -41,13 +42,21 @@ internal static class PlanCommand
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
                 args.Repo, args.Rev, args.Env, parseResult.GetValue(allEnvs),
                 parseResult.GetValue(live), args.State, parseResult.GetValue(baseRev), args.Format, parseResult.GetValue(outFile),
-                parseResult.GetValue(detailed), parseResult.GetValue(noColor), parseResult.GetValue(verbose)), stdout, stderr, ct)));
+                parseResult.GetValue(detailed), !CliApp.UseColor(parseResult, stdout), parseResult.GetValue(verbose))
+            {
+                SplitAt = parseResult.GetValue(splitAt),
+                OutDir = parseResult.GetValue(outDir),
+            }, stdout, stderr, ct)));
         });
         return cmd;
     }
 
     internal sealed record PlanArgs(string Repo, string? Rev, string? Env, bool AllEnvs, string? Live, string? State, string? Base, string Format,
-        string? Out, bool DetailedExitCode, bool NoColor, bool Verbose);
+        string? Out, bool DetailedExitCode, bool NoColor, bool Verbose)
+    {
+        public int? SplitAt { get; init; }
+        public string? OutDir { get; init; }
+    }
 
     internal static int Run(PlanArgs a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
@@ -56,6 +65,9 @@ internal static class PlanCommand
         if (a.Live is not null && a.Base is not null) throw new UserError("--live and --base exclude each other: --base plans against another commit instead of live state.");
         if (a.AllEnvs && a.Live is not null) throw new UserError("--live holds the state of one environment; use it with --env.");
         if (a.AllEnvs && a.Out is not null) throw new UserError("--out saves the plan of one environment; use it with --env.");
+        if ((a.SplitAt is null) != (a.OutDir is null)) throw new UserError("--split-at and --out-dir go together: --split-at N --out-dir DIR writes the Markdown plan in parts of at most N characters to DIR.");
+        if (a.SplitAt is not null && a.Format != "markdown") throw new UserError("--split-at splits Markdown for pull-request comments; add --format markdown.");
+        if (a.SplitAt is < 2000) throw new UserError($"--split-at {a.SplitAt} is too small for a part to hold the plan's summary; use at least 2000 (GitHub: 60000).");
 
         var total = Stopwatch.StartNew();
         // No collections for the first 256 MB: a plan keeps most of what it allocates (CollectionPause says why and what it saves).
@@ -71,8 +83,7 @@ internal static class PlanCommand
         var rendering = Stopwatch.StartNew();
         var renderingCpu = CpuMs();
 
-        var color = a.Format == "text" && !a.NoColor && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected
-                    && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        var color = a.Format == "text" && !a.NoColor;
         if (a.Format == "json")
         {
             // UTF-8 straight to stdout (when it is the console) and to --out: no transcoding of tens of MB. Without
@@ -87,6 +98,11 @@ internal static class PlanCommand
             }
             else stdout.Write(Encoding.UTF8.GetString(bytes!));
             if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr); // --out implies one environment: the same document
+        }
+        else if (a.SplitAt is { } splitAtChars)
+        {
+            WriteParts(MarkdownPlanView.RenderParts(plans, splitAtChars), a.OutDir!, stdout);
+            if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr);
         }
         else
         {
@@ -133,10 +149,24 @@ internal static class PlanCommand
     /// <summary>Text or Markdown (JSON is written as UTF-8 by <see cref="Run"/>).</summary>
     private static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
     {
-        // One PR comment for all environments: share the size limit between them.
-        "markdown" => string.Join("\n", plans.Select(p => MarkdownPlanView.Render(p, MarkdownPlanView.DefaultLimit / plans.Count))),
+        // One PR comment for all environments: a table across them, then each in a share of the size limit.
+        "markdown" => MarkdownPlanView.Render(plans),
         _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
     };
+
+    /// <summary>The parts as plan-part-01.md, ... in <paramref name="directory"/> (parts of an earlier run removed
+    /// first, so a script posting "every part" never posts a stale one); their paths on stdout, one a line.</summary>
+    private static void WriteParts(IReadOnlyList<string> parts, string directory, TextWriter stdout)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var stale in Directory.EnumerateFiles(directory, "plan-part-*.md")) File.Delete(stale);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var path = Path.Combine(directory, $"plan-part-{i + 1:D2}.md");
+            File.WriteAllText(path, parts[i], new UTF8Encoding(false));
+            stdout.WriteLine(path);
+        }
+    }
 
     private static void SavePlan(string path, Plan plan, TextWriter stderr)
     {

@@ -56,35 +56,66 @@ internal static class PlanWords
         _ => s.ToVersion ?? "",
     };
 
-    /// <summary>One field line without its marker, appended. Secrets: only the reference, and the words a reviewer
+    /// <summary>One field line without its marker, appended. Values by their type (<see cref="FieldTypes"/>): numbers,
+    /// durations and keywords bare, lists as lists, text quoted. Secrets: only the reference, and the words a reviewer
     /// looks for. Appended rather than returned: the text view writes hundreds of thousands of these for a large
     /// plan (docs/benchmarks/planner.md).</summary>
     public static StringBuilder AppendField(StringBuilder sb, FieldChange f)
     {
         sb.Append(f.Path);
+        var type = FieldTypes.Of(f.Path);
         switch (f.Kind)
         {
             case FieldChangeKind.SecretChanged:
-                AppendValue(sb.Append(": secret reference changed ("), f.Before);
-                return AppendValue(sb.Append(" -> "), f.After).Append(')');
+                AppendValue(sb.Append(": secret reference changed ("), f.Before, type);
+                return AppendValue(sb.Append(" -> "), f.After, type).Append(')');
             case FieldChangeKind.Added:
-                return AppendValue(sb.Append(" = "), f.After);
+                return AppendValue(sb.Append(" = "), f.After, type);
             case FieldChangeKind.Removed:
-                return AppendValue(sb.Append(" = "), f.Before);
+                return AppendValue(sb.Append(" = "), f.Before, type);
             default:
-                AppendValue(sb.Append(": "), f.Before);
-                return AppendValue(sb.Append(" -> "), f.After);
+                AppendValue(sb.Append(": "), f.Before, type);
+                AppendValue(sb.Append(" -> "), f.After, type);
+                return type == FieldValueType.List ? AppendListDelta(sb, f.Before, f.After) : sb;
         }
     }
 
-    /// <summary>Values are quoted so that empty strings and spaces are visible (backslash and quote escaped);
-    /// secrets appear as their reference. Control characters are escaped: a config value must not be able to
-    /// move a reviewer's cursor or recolour the terminal.</summary>
-    private static StringBuilder AppendValue(StringBuilder sb, string? v)
+    /// <summary>"(+ db-migrate, - cache)": what a changed list gained and lost, so a reviewer need not compare by eye.</summary>
+    private static StringBuilder AppendListDelta(StringBuilder sb, string? before, string? after)
+    {
+        var old = FieldTypes.Items(before);
+        var now = FieldTypes.Items(after);
+        var first = true;
+        void Item(string sign, string name)
+        {
+            sb.Append(first ? " (" : ", ").Append(sign).Append(' ');
+            AppendEscaped(sb, name, quoted: false);
+            first = false;
+        }
+        foreach (var added in now.Except(old, StringComparer.Ordinal)) Item("+", added);
+        foreach (var removed in old.Except(now, StringComparer.Ordinal)) Item("-", removed);
+        return first ? sb : sb.Append(')');
+    }
+
+    /// <summary>Text is quoted so that empty strings and spaces are visible (backslash and quote escaped); other
+    /// types are shown bare, lists as [a, b]; secrets appear as their reference. Control characters are escaped: a
+    /// config value must not be able to move a reviewer's cursor or recolour the terminal.</summary>
+    private static StringBuilder AppendValue(StringBuilder sb, string? v, FieldValueType type)
     {
         if (v is null) return sb.Append("(none)");
         if (ServiceFields.IsSecret(v)) return AppendEscaped(sb.Append("secret "), v.AsSpan()[ServiceFields.SecretPrefix.Length..^1], quoted: false);
-        return AppendEscaped(sb.Append('"'), v, quoted: true).Append('"');
+        switch (type)
+        {
+            case FieldValueType.Text:
+                return AppendEscaped(sb.Append('"'), v, quoted: true).Append('"');
+            case FieldValueType.List:
+                sb.Append('[');
+                var items = FieldTypes.Items(v);
+                for (var i = 0; i < items.Length; i++) AppendEscaped(i == 0 ? sb : sb.Append(", "), items[i], quoted: false);
+                return sb.Append(']');
+            default:
+                return AppendEscaped(sb, v, quoted: false);
+        }
     }
 
     private static readonly SearchValues<char> ControlChars = SearchValues.Create(

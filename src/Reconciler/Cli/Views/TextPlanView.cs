@@ -15,7 +15,8 @@ public static class TextPlanView
         var sb = new StringBuilder();
         var c = new Ansi(color);
         sb.Append(c.Bold($"Plan for environment {plan.Environment} at {PlanWords.ShortSha(plan.Commit)}"));
-        sb.Append(plan.BaseCommit is null ? $" (live state version {plan.LiveVersion})" : $" (compared with {PlanWords.ShortSha(plan.BaseCommit)}, no live state)");
+        sb.Append(plan.BaseCommit is not null ? $" (compared with {PlanWords.ShortSha(plan.BaseCommit)}, no live state)"
+            : plan.LiveVersion == 0 ? " (nothing is deployed yet)" : $" (live state version {plan.LiveVersion})");
         sb.Append('\n');
 
         if (!plan.HasChanges)
@@ -24,6 +25,7 @@ public static class TextPlanView
             return sb.ToString();
         }
 
+        AppendRisk(sb, plan, c);
         sb.Append('\n');
         // Appended piece by piece, no string per line: a plan of 15,000 creates is about 20 million characters.
         foreach (var s in plan.Services)
@@ -73,6 +75,26 @@ public static class TextPlanView
 
         sb.Append('\n').Append(c.Bold("Plan:")).Append(' ').Append(PlanWords.Counts(plan)).Append(".\n");
         return sb.ToString();
+    }
+
+    /// <summary>What stops, what goes back a version, hosts per region, how each changed service rolls out.</summary>
+    private static void AppendRisk(StringBuilder sb, Plan plan, Ansi c)
+    {
+        var risk = PlanRisk.Of(plan);
+        sb.Append('\n').Append(c.Bold("Risk:")).Append('\n');
+        foreach (var s in risk.Removals)
+            sb.Append(c.ForMarker('-', $"  ! stops {s.Service} {s.FromVersion} on {PlanWords.Plural(s.Hosts.Length, "host", "hosts")}")).Append('\n');
+        foreach (var s in risk.Downgrades)
+            sb.Append(c.ForMarker('~', $"  ! downgrades {s.Service} {PlanWords.Versions(s)} on {PlanWords.Plural(s.Hosts.Length, "host", "hosts")}")).Append('\n');
+        sb.Append($"  hosts affected: {risk.HostsAffected}");
+        if (!risk.HostsPerRegion.IsEmpty) sb.Append($" ({string.Join(", ", risk.HostsPerRegion.Select(r => $"{r.Region} {r.Hosts}"))})");
+        sb.Append('\n');
+        foreach (var g in risk.Rollouts)
+        {
+            var names = g.Services.Length <= 6 ? string.Join(", ", g.Services) : $"{string.Join(", ", g.Services.Take(6))} and {g.Services.Length - 6} more";
+            sb.Append($"  {PlanRisk.Strategy(g.Rollout)}; gate: {PlanRisk.Gate(g.Rollout)}; on failure {PlanRisk.OnFailure(g.Rollout)}: {names}\n");
+        }
+        foreach (var (t, when) in risk.ToggleTimings) sb.Append($"  toggle {t.Toggle} {PlanWords.Name(t.Action)} {when}\n");
     }
 
     private readonly struct Ansi(bool enabled)

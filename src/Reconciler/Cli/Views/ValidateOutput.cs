@@ -46,6 +46,34 @@ public static class ValidateOutput
         return JsonSerializer.Serialize(items, ReconcilerJson.Options) + "\n";
     }
 
+    /// <summary>
+    /// GitHub Actions workflow commands, one per diagnostic, so each shows as an annotation on the file and line of the
+    /// pull request: <c>::error file=F,line=L,col=C,title=RULE::MESSAGE</c> (<c>::warning</c> for warnings; no file for a
+    /// repo-wide finding), then the summary line. Paths are relative to the Git repository root, as for JSON. Values are
+    /// escaped as the runner expects (% CR LF in the message; also : and , in properties), so a message cannot end the
+    /// command or start another.
+    /// </summary>
+    public static string Github(IEnumerable<Diagnostic> diagnostics, string gitPrefix, string summary)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var d in Sort(diagnostics))
+        {
+            sb.Append("::").Append(d.Severity == Severity.Error ? "error" : "warning").Append(' ');
+            if (d.Location is { } l)
+                sb.Append("file=").Append(Property(gitPrefix + l.File)).Append(",line=").Append(l.Line).Append(",col=").Append(l.Column).Append(',');
+            sb.Append("title=").Append(Property(d.RuleId)).Append("::");
+            var message = d.JsonPointer is { } pointer ? $"{d.Message} (at {(pointer == "" ? "/" : pointer)})" : d.Message;
+            sb.Append(Data(message)).Append('\n');
+        }
+        return sb.Append(summary).Append('\n').ToString();
+    }
+
+    private static string Data(string s) =>
+        s.Replace("%", "%25", StringComparison.Ordinal).Replace("\r", "%0D", StringComparison.Ordinal).Replace("\n", "%0A", StringComparison.Ordinal);
+
+    private static string Property(string s) =>
+        Data(s).Replace(":", "%3A", StringComparison.Ordinal).Replace(",", "%2C", StringComparison.Ordinal);
+
     /// <summary>`validate`'s summary line: "valid: 3 services, 2 environments, 1 toggle; 15 files at commit ..." or
     /// "invalid: 1 error, 0 warnings; ...".</summary>
     public static string Summary(ValidationReport r)

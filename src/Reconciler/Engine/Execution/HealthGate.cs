@@ -44,7 +44,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         var detail = string.Join("; ", failed.Where(r => r.Detail.Length > 0).Select(r => r.Detail));
         span?.SetTag("reconciler.gate.result", "failed");
         span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, detail);
-        ReconcilerTelemetry.GateFailures.Add(1, ReconcilerTelemetry.Tags(environment, commit));
+        ReconcilerTelemetry.GateFailures.Add(1, ReconcilerTelemetry.MetricTags(environment));
         return new GateResult(false, detail);
     }
 

@@ -216,7 +216,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             var result = JsonNamingPolicy.KebabCaseLower.ConvertName(outcome.Result.ToString());
             span?.SetTag("reconciler.result", result);
             if (outcome.Failure is not null) span?.SetStatus(ActivityStatusCode.Error, outcome.Message);
-            var tags = ReconcilerTelemetry.Tags(env, commit).Append(new("reconciler.result", result)).ToArray();
+            var tags = ReconcilerTelemetry.MetricTags(env).Append(new("reconciler.result", result)).ToArray();
             ReconcilerTelemetry.Applies.Add(1, tags);
             if (outcome.Result is not ApplyResult.NoChanges)
                 ReconcilerTelemetry.DeployDuration.Record(clock.Elapsed.TotalSeconds, tags);

@@ -66,7 +66,7 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
         if (_reason is null)
             (_reason, _quarantine) = RollbackDecision.FromDetail(run.Journal.FirstDetailOf(StepKey.Rollback));
         _span = ReconcilerTelemetry.Start("rollback", run.Env, run.Commit);
-        ReconcilerTelemetry.Rollbacks.Add(1, ReconcilerTelemetry.Tags(run.Env, run.Commit));
+        ReconcilerTelemetry.Rollbacks.Add(1, ReconcilerTelemetry.MetricTags(run.Env));
         if (!run.Journal.Contains(StepKey.Rollback))
             await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, new RollbackDecision(_reason, _quarantine).ToDetail(), CancellationToken.None);
         run.Report(0, null, null, "rollback", "started: " + _reason);

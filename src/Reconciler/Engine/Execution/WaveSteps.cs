@@ -113,7 +113,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None))));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
             run.Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
-        ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.Tags(run.Env, run.Commit));
+        ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
 
         var gate = StepKey.Gate(wave.Index, change.Service, number);
         if (deploys.Count > 0 && !run.Journal.IsFinished(gate))

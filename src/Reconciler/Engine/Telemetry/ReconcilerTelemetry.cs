@@ -26,7 +26,8 @@ public static class ReconcilerTelemetry
     public static Counter<long> Applies { get; } =
         Meter.CreateCounter<long>("reconciler.applies", unit: "{apply}", description: "Applies by result.");
 
-    /// <summary>Starts a span tagged with the commit and environment every span of an apply carries.</summary>
+    /// <summary>Starts a span tagged with the commit and environment every span of an apply carries. The commit is a
+    /// span attribute only: on a metric every commit would start a new time series (<see cref="MetricTags"/>).</summary>
     public static Activity? Start(string name, string environment, string commit)
     {
         var activity = Source.StartActivity(name);
@@ -35,6 +36,8 @@ public static class ReconcilerTelemetry
         return activity;
     }
 
-    public static KeyValuePair<string, object?>[] Tags(string environment, string commit) =>
-        [new("reconciler.environment", environment), new("reconciler.commit", commit)];
+    /// <summary>The attributes every metric carries: only values from a small, fixed set (the environment; callers add
+    /// the result). Never the commit, a host or a service: those are unbounded and belong on spans.</summary>
+    public static KeyValuePair<string, object?>[] MetricTags(string environment) =>
+        [new("reconciler.environment", environment)];
 }

@@ -88,6 +88,18 @@ public static class PlanJsonWriter
             }
             w.WriteEndArray();
             w.WriteNumber("wave", s.Wave);
+            if (s.Rollout is { } r)
+            {
+                w.WriteStartObject("rollout");
+                w.WriteString("strategy", r.Strategy);
+                w.WriteString("maxParallel", r.MaxParallel);
+                if (r.CanaryHosts is { } canary) w.WriteNumber("canaryHosts", canary);
+                w.WriteNumber("healthChecks", r.HealthChecks);
+                w.WriteNumber("consecutivePasses", r.ConsecutivePasses);
+                w.WriteString("deadline", r.Deadline);
+                w.WriteString("onFailure", r.OnFailure);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
             // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
             if (w.BytesPending > FlushThreshold) w.Flush();
