@@ -10,6 +10,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
+command -v node >/dev/null 2>&1 || need+=(nodejs)   # the conformance tests run ajv and read the YAML test suite
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -25,3 +27,5 @@ fi
 if ! unshare --mount true 2>/dev/null; then
   echo "warning: cannot create a mount namespace (not root, no CAP_SYS_ADMIN): the SSH tests will fail; run the tests as root" >&2
 fi
+# npm packages of the conformance tests, into a git-ignored folder (tests/npm/node_modules).
+"$(dirname "$0")/install-npm.sh"

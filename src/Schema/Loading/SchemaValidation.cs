@@ -18,7 +18,6 @@ internal static class SchemaValidation
     public static readonly IReadOnlyList<string> Kinds = ["Repository", "Environment", "Service", "Toggle"];
 
     private static readonly Lazy<FrozenDictionary<string, JsonSchema>> Schemas = new(LoadSchemas);
-    private static readonly JsonSchemaValidator Validator = new();
 
     public static JsonSchema For(string kind) => Schemas.Value[kind];
 
@@ -32,7 +31,7 @@ internal static class SchemaValidation
             using var stream = assembly.GetManifestResourceStream(resource)
                 ?? throw new InvalidOperationException($"embedded schema {resource} is missing from the build");
             using var reader = new StreamReader(stream, Encoding.UTF8);
-            result[kind] = JsonSchema.FromJsonAsync(reader.ReadToEnd()).GetAwaiter().GetResult();
+            result[kind] = DraftSeven.Load(reader.ReadToEnd());
         }
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }
@@ -59,9 +58,11 @@ internal static class SchemaValidation
             return;
         }
 
+        // draft-07 reads 4.0 as an integer; both validation paths see it as one.
+        DraftSeven.NormalizeNumbers(root);
         // Most files are valid: settle those without loading NJsonSchema at all.
         if (CertainValidity.IsCertainlyValid(kind, root)) return;
-        var errors = Validator.Validate(root, For(kind));
+        var errors = DraftSeven.Validate(root, For(kind));
         var file = new ParsedFile(kind, root, nodes, []);
         var seen = new HashSet<(string, int, int, string)>();
         foreach (var error in errors) Translate(error, kind, file, diagnostics, seen);
@@ -131,7 +132,7 @@ internal static class SchemaValidation
                 var schema = error.Schema.ActualSchema;
                 if (schema.Properties.Count == 0 && schema.PatternProperties.Count > 0)
                 {
-                    var keyPattern = schema.PatternProperties.Keys.First();
+                    var keyPattern = DraftSeven.OriginalPattern(schema.PatternProperties.Keys.First());
                     var (rule, description) = Explain(keyPattern, name, out var unsafeChar);
                     Add(output, seen, file, unsafeChar is null ? "schema.key" : rule, pointer, valueAt: false,
                         $"{Quote(name)} is not a valid {KeyNoun(pointer)}{UnsafeNote(unsafeChar)}: use {description}");
@@ -166,10 +167,15 @@ internal static class SchemaValidation
                 Add(output, seen, file, "schema.type", pointer, valueAt: true, message);
                 return;
             }
+            case ValidationErrorKind.PatternMismatch when DraftSeven.LengthBoundOf(error.Schema.ActualSchema.Pattern) is { } bounds:
+                Add(output, seen, file, "schema.length", pointer, valueAt: true, bounds.Max is { } most && (token?.Value<string>() ?? "").EnumerateRunes().Count() > most
+                    ? $"{FieldName(pointer)} is too long: at most {most} characters"
+                    : $"{FieldName(pointer)} is too short: at least {bounds.Min} characters");
+                return;
             case ValidationErrorKind.PatternMismatch:
             {
                 var value = token?.Value<string>() ?? "";
-                var (rule, description) = Explain(error.Schema.ActualSchema.Pattern!, value, out var unsafeChar);
+                var (rule, description) = Explain(DraftSeven.OriginalPattern(error.Schema.ActualSchema.Pattern!), value, out var unsafeChar);
                 // A path that fails its pattern is unsafe even without metacharacters (relative, or "/").
                 Add(output, seen, file, unsafeChar is null && rule != "unsafe.path" ? "schema.pattern" : rule, pointer, valueAt: true,
                     $"{FieldName(pointer)} {Quote(value)} is not valid{UnsafeNote(unsafeChar)}: use {description}");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.Unicode;
 using Newtonsoft.Json.Linq;
@@ -47,6 +48,8 @@ internal static class YamlToJson
         }
         var text = Decode(bytes, diagnostics);
         if (text is null) return (null, nodes, diagnostics);
+
+        if (FindUnicodeLineBreak(text, diagnostics)) return (null, nodes, diagnostics);
 
         // The fast path declines any text with a tab, so it runs before the tab check without hiding a yaml.tab.
         if (fastPath)
@@ -141,6 +144,28 @@ internal static class YamlToJson
         return (line, before.Length - lastNewline);
     }
 
+    /// <summary>
+    /// YAML 1.2 reads U+0085, U+2028 and U+2029 as ordinary characters, YAML 1.1 readers (YamlDotNet among them, and
+    /// many editors) as line breaks: the same file would mean two things, so a raw one is refused wherever it stands.
+    /// Written as the escapes \N, \L, \P inside double quotes they are unambiguous and accepted.
+    /// </summary>
+    private static bool FindUnicodeLineBreak(string text, List<FileDiagnostic> diagnostics)
+    {
+        var at = text.AsSpan().IndexOfAny('\u0085', '\u2028', '\u2029');
+        if (at < 0) return false;
+        var (line, column) = PositionOf(text.AsSpan(0, at));
+        var (name, escape) = text[at] switch
+        {
+            '\u0085' => ("U+0085 (next line)", "\\N"),
+            '\u2028' => ("U+2028 (line separator)", "\\L"),
+            _ => ("U+2029 (paragraph separator)", "\\P"),
+        };
+        diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.line-break",
+            $"the invisible character {name} stands here; YAML 1.2 reads it as text but other YAML readers as a line break, so the file is ambiguous. Remove it, or write it as {escape} inside a double-quoted string",
+            line, column));
+        return true;
+    }
+
     /// <summary>YAML forbids tabs in indentation; YamlDotNet's own error for them is confusing, so find them first.</summary>
     private static bool FindTabIndentation(string text, List<FileDiagnostic> diagnostics)
     {
@@ -194,15 +219,17 @@ internal static class YamlToJson
         var c = value[0];
         if (!(char.IsAsciiDigit(c) || c is '-' or '+' or '.')) return (new JValue(value), NodeKind.String);
 
+        // Integers of any size are exact (BigInteger past 64 bits), so 0xFFFFFFFFFFFFFFFF is 18446744073709551615, not -1.
         if (IsDecimalInteger(value))
-            return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
-                ? (new JValue(l), NodeKind.Integer)
-                : (new JValue(double.Parse(value, CultureInfo.InvariantCulture)), NodeKind.Float);
-        if (value.Length > 2 && value[0] == '0' && value[1] == 'x' &&
-            long.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex))
-            return (new JValue(hex), NodeKind.Integer);
-        if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsOctal(value.AsSpan(2)))
-            return (new JValue(System.Convert.ToInt64(value[2..], 8)), NodeKind.Integer);
+            return (Integer(BigInteger.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)), NodeKind.Integer);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'x' && IsDigits(value.AsSpan(2), 16))
+            return (Integer(BigInteger.Parse("0" + value[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)), NodeKind.Integer);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsDigits(value.AsSpan(2), 8))
+        {
+            var octal = BigInteger.Zero;
+            foreach (var digit in value.AsSpan(2)) octal = octal * 8 + (digit - '0');
+            return (Integer(octal), NodeKind.Integer);
+        }
         if (IsFloat(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
             return (new JValue(d), NodeKind.Float);
         return (new JValue(value), NodeKind.String);
@@ -216,10 +243,13 @@ internal static class YamlToJson
         return true;
     }
 
-    private static bool IsOctal(ReadOnlySpan<char> s)
+    private static JValue Integer(BigInteger n) => n >= long.MinValue && n <= long.MaxValue ? new JValue((long)n) : new JValue(n);
+
+    private static bool IsDigits(ReadOnlySpan<char> s, int radix)
     {
-        foreach (var ch in s) if (ch is < '0' or > '7') return false;
-        return s.Length is > 0 and <= 21;
+        foreach (var ch in s)
+            if (!(radix == 16 ? char.IsAsciiHexDigit(ch) : ch is >= '0' and <= '7')) return false;
+        return s.Length > 0;
     }
 
     // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
@@ -334,6 +364,16 @@ internal static class YamlToJson
                                 "a mapping key must be a plain word, not a list or mapping", kLine, kColumn, pointer));
                         Advance();
                         var key = keyScalar.Value;
+                        if (!keyScalar.Tag.IsEmpty && !keyScalar.Tag.IsNonSpecific && keyScalar.Tag.Value != "tag:yaml.org,2002:str")
+                            throw new FatalYamlError(new FileDiagnostic(Severity.Error, "yaml.tag",
+                                $"YAML tag '{ShortTag(keyScalar.Tag.Value)}' is not supported; remove it (quote a key to make it text)", kLine, kColumn, pointer));
+                        if (keyScalar.Style == ScalarStyle.Plain && keyScalar.Tag.IsEmpty && ResolvePlain(key).Kind is var keyKind and not NodeKind.String)
+                        {
+                            // 'true' and 'TRUE' (or 'null' and '~', '1' and '0x1') are one key to YAML: refuse the guess.
+                            diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.key-type",
+                                $"the key '{key}' is read by YAML as {KeyKindName(keyKind)}, not as text; quote it ('{key}': ...) if you mean the word",
+                                kLine, kColumn, ParsedFile.Child(pointer, key)));
+                        }
                         var childPointer = ParsedFile.Child(pointer, key);
                         if (obj.ContainsKey(key))
                         {
@@ -396,6 +436,13 @@ internal static class YamlToJson
             if (scalar.Style != ScalarStyle.Plain || scalar.Tag.IsNonSpecific) return (new JValue(value), NodeKind.String);
             return ResolvePlain(value);
         }
+
+        private static string KeyKindName(NodeKind kind) => kind switch
+        {
+            NodeKind.Null => "null (no key)",
+            NodeKind.Boolean => "true/false",
+            _ => "a number",
+        };
 
         private static int Line(Mark m) => Math.Max(1, (int)m.Line);
         private static int Column(Mark m) => Math.Max(1, (int)m.Column);
