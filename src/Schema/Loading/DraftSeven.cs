@@ -37,7 +37,7 @@ internal static class DraftSeven
     /// <summary>Parses a draft-07 schema for NJsonSchema after rewriting what NJsonSchema would read differently.</summary>
     public static JsonSchema Load(string schemaJson, string? documentPath = null)
     {
-        var node = JsonNode.Parse(schemaJson);
+        var node = BooleanSchema(JsonNode.Parse(schemaJson));
         Rewrite(node);
         var text = node?.ToJsonString() ?? "null";
         return documentPath is null
@@ -55,9 +55,25 @@ internal static class DraftSeven
     public static (int? Min, int? Max)? LengthBoundOf(string? netPattern) =>
         netPattern is not null && LengthPatterns.TryGetValue(netPattern, out var b) ? b : null;
 
+    /// <summary>draft-07 allows true/false wherever a schema goes; NJsonSchema only for additionalProperties/Items.
+    /// true is the empty schema, false is {"not": {}}.</summary>
+    private static JsonNode? BooleanSchema(JsonNode? node) => node is JsonValue v && v.TryGetValue<bool>(out var b)
+        ? (b ? new JsonObject() : new JsonObject { ["not"] = new JsonObject() })
+        : node;
+
     private static void Rewrite(JsonNode? node)
     {
         if (node is not JsonObject schema) return;
+        foreach (var keyword in SchemaValued.Except(["additionalProperties", "additionalItems"]))
+            if (schema[keyword] is JsonValue) schema[keyword] = BooleanSchema(schema[keyword]);
+        foreach (var keyword in SchemaArrays)
+            if (schema[keyword] is JsonArray list)
+                for (var i = 0; i < list.Count; i++)
+                    if (list[i] is JsonValue) list[i] = BooleanSchema(list[i]!.DeepClone());
+        foreach (var keyword in SchemaMaps)
+            if (schema[keyword] is JsonObject map)
+                foreach (var (key, value) in map.ToList())
+                    if (value is JsonValue) map[key] = BooleanSchema(value.DeepClone());
         if (schema["pattern"] is JsonValue p && p.TryGetValue<string>(out var pattern)) schema["pattern"] = Translated(pattern);
         foreach (var keyword in SchemaValued)
             if (schema[keyword] is JsonObject sub) Rewrite(sub);
@@ -67,6 +83,13 @@ internal static class DraftSeven
             if (schema[keyword] is JsonObject map) foreach (var (_, value) in map.ToList()) Rewrite(value);
         if (schema["patternProperties"] is JsonObject patterns)
         {
+            // NJsonSchema applies only the first pattern a name matches; each one applies, so each is also checked
+            // alone (the full set stays for additionalProperties).
+            if (patterns.Count > 1)
+            {
+                foreach (var (key, value) in patterns.ToList())
+                    AllOf(schema).Add(new JsonObject { ["patternProperties"] = new JsonObject { [Translated(key)] = value?.DeepClone() } });
+            }
             var renamed = new JsonObject();
             foreach (var (key, value) in patterns.ToList())
             {
@@ -75,7 +98,49 @@ internal static class DraftSeven
             }
             schema["patternProperties"] = renamed;
         }
+        RewriteCounts(schema);
         RewriteLengths(schema);   // last: its pattern is .NET syntax already
+    }
+
+    private static readonly string[] CountKeywords = ["minItems", "maxItems", "minProperties", "maxProperties"];
+
+    /// <summary>Where NJsonSchema reads a count keyword or "required" otherwise than draft-07.</summary>
+    private static void RewriteCounts(JsonObject schema)
+    {
+        // 2.0 is a valid count; NJsonSchema's integer properties refuse to load it.
+        foreach (var keyword in CountKeywords)
+            if (Bound(schema[keyword]) is { } n) schema[keyword] = n;
+        // NJsonSchema takes maxProperties 0 as "no limit".
+        if (Bound(schema["maxProperties"]) == 0)
+        {
+            schema.Remove("maxProperties");
+            AllOf(schema).Add(new JsonObject
+            {
+                ["anyOf"] = new JsonArray(
+                    new JsonObject { ["not"] = new JsonObject { ["type"] = "object" } },
+                    new JsonObject { ["type"] = "object", ["additionalProperties"] = false }),
+            });
+        }
+        // NJsonSchema applies "required" to non-objects too; draft-07 ignores them. Beside "type": "object" (as in
+        // every schema of ours) the verdict is the same either way, so only other schemas are rewritten.
+        if (schema["required"] is JsonArray required && !(schema["type"] is JsonValue t && t.TryGetValue<string>(out var type) && type == "object"))
+        {
+            schema.Remove("required");
+            AllOf(schema).Add(new JsonObject
+            {
+                ["anyOf"] = new JsonArray(
+                    new JsonObject { ["not"] = new JsonObject { ["type"] = "object" } },
+                    new JsonObject { ["required"] = required }),
+            });
+        }
+    }
+
+    private static JsonArray AllOf(JsonObject schema)
+    {
+        if (schema["allOf"] is JsonArray existing) return existing;
+        var created = new JsonArray();
+        schema["allOf"] = created;
+        return created;
     }
 
     private static string Translated(string ecma)
@@ -97,9 +162,7 @@ internal static class DraftSeven
         var pattern = string.Create(CultureInfo.InvariantCulture,
             $@"^(?>[\uD800-\uDBFF][\uDC00-\uDFFF]|[\s\S]){{{min ?? 0},{(max is null ? "" : max.Value.ToString(CultureInfo.InvariantCulture))}}}\z");
         LengthPatterns.TryAdd(pattern, (min, max));
-        var allOf = schema["allOf"] as JsonArray;
-        if (allOf is null) schema["allOf"] = allOf = [];
-        allOf.Add(new JsonObject { ["pattern"] = pattern });
+        AllOf(schema).Add(new JsonObject { ["pattern"] = pattern });
     }
 
     // draft-07 allows 2.0 as a length bound.

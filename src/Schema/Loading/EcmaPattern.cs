@@ -150,9 +150,18 @@ internal static class EcmaPattern
         var name = p[(i + 3)..close];
         if (name.StartsWith("General_Category=", StringComparison.Ordinal)) name = name["General_Category=".Length..];
         else if (name.StartsWith("gc=", StringComparison.Ordinal)) name = name[3..];
+        name = LongCategoryNames.GetValueOrDefault(name, name);
         if (!GeneralCategories.Contains(name)) throw new NotSupportedException($"the Unicode property '\\p{{{name}}}' is not translated");
         return ($"\\{p[i + 1]}{{{name}}}", close + 1);
     }
+
+    private static readonly Dictionary<string, string> LongCategoryNames = new(StringComparer.Ordinal)
+    {
+        ["Letter"] = "L", ["Uppercase_Letter"] = "Lu", ["Lowercase_Letter"] = "Ll", ["Titlecase_Letter"] = "Lt", ["Modifier_Letter"] = "Lm",
+        ["Other_Letter"] = "Lo", ["Mark"] = "M", ["Number"] = "N", ["Decimal_Number"] = "Nd", ["digit"] = "Nd", ["Letter_Number"] = "Nl",
+        ["Other_Number"] = "No", ["Punctuation"] = "P", ["Symbol"] = "S", ["Separator"] = "Z", ["Space_Separator"] = "Zs", ["Other"] = "C",
+        ["Control"] = "Cc", ["Format"] = "Cf", ["Unassigned"] = "Cn", ["Private_Use"] = "Co", ["Surrogate"] = "Cs",
+    };
 
     private static readonly HashSet<string> GeneralCategories = new(StringComparer.Ordinal)
     {
