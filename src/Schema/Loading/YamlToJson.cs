@@ -49,7 +49,7 @@ internal static class YamlToJson
         var text = Decode(bytes, diagnostics);
         if (text is null) return (null, nodes, diagnostics);
 
-        if (FindUnicodeLineBreak(text, diagnostics)) return (null, nodes, diagnostics);
+        if (FindUnicodeLineBreak(text, diagnostics) || EndsInBlankLineWithoutBreak(text, diagnostics)) return (null, nodes, diagnostics);
 
         // The fast path declines any text with a tab, so it runs before the tab check without hiding a yaml.tab.
         if (fastPath)
@@ -166,6 +166,20 @@ internal static class YamlToJson
         return true;
     }
 
+    /// <summary>A last line of only spaces with no line break after it: in a block scalar YAML 1.2 keeps it as a line
+    /// ("x\n \n") and YamlDotNet does not ("x\n "), so the value would differ between readers. Refused (rare, harmless).</summary>
+    private static bool EndsInBlankLineWithoutBreak(string text, List<FileDiagnostic> diagnostics)
+    {
+        if (text.Length == 0 || text[^1] != ' ') return false;
+        var lineStart = text.LastIndexOfAny(['\n', '\r']) + 1;
+        if (text.AsSpan(lineStart).ContainsAnyExcept(' ')) return false;
+        var (line, column) = PositionOf(text.AsSpan(0, lineStart));
+        diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.last-line",
+            "the file ends in a line of only spaces without a line break; YAML readers disagree on what it adds to a block scalar. Delete the spaces (or end the line with a line break)",
+            line, column));
+        return true;
+    }
+
     /// <summary>YAML forbids tabs in indentation; YamlDotNet's own error for them is confusing, so find them first.</summary>
     private static bool FindTabIndentation(string text, List<FileDiagnostic> diagnostics)
     {
@@ -176,7 +190,9 @@ internal static class YamlToJson
         {
             var lineStart = i;
             var tabColumn = 0;
-            while (i < text.Length && text[i] is ' ' or '\t')
+            // The indentation, and the block indicators ("- ", "? ", ": ") in it: "-\t-" nests by a tab, which YAML
+            // forbids and YamlDotNet accepts.
+            while (i < text.Length && (text[i] is ' ' or '\t' || (text[i] is '-' or '?' or ':' && i + 1 < text.Length && text[i + 1] is ' ' or '\t')))
             {
                 if (text[i] == '\t' && tabColumn == 0) tabColumn = i - lineStart + 1;
                 i++;
