@@ -197,4 +197,27 @@ public class SpecFindingsTests
         Assert.Contains("at most", error.Message);
         Assert.Contains("0xFFFFFFFFFFFFFFFF", error.Message);
     }
+
+    // --- strict grammars: control characters are refused everywhere but in config values -----------------------
+
+    [Theory]
+    [InlineData("services/api.yaml", "restartCommand: ./bin/restart --port ${host.vars.httpPort}", "restartCommand: \"./bin/restart\\e[2J\"", "/deploy/restartCommand")]
+    [InlineData("services/api.yaml", "restartCommand: ./bin/restart --port ${host.vars.httpPort}", "restartCommand: \"./bin/restart\\tx\"", "/deploy/restartCommand")]
+    [InlineData("toggles/new-checkout.yaml", "description: New checkout flow", "description: \"New\\acheckout\"", "/description")]
+    [InlineData("toggles/new-checkout.yaml", "description: New checkout flow", "description: \"New\\x85checkout\"", "/description")]
+    [InlineData("environments/production.yaml", "reason: holiday freeze", "reason: \"holiday\\e freeze\"", "/freezeWindows/0/reason")]
+    [InlineData("reconciler.yaml", "url: https://hooks.example.com/services/T000/B000/XXXX", "url: \"https://hooks.example.com/\\x7F\"", "/notifications/0/url")]
+    public void A_control_character_is_refused_outside_config_values(string path, string find, string replace, string pointer)
+    {
+        var error = SingleError(LoadWith(path, find, replace));
+        Assert.Equal(pointer, error.JsonPointer);
+        Assert.Contains("control character", error.Message);
+    }
+
+    [Fact]
+    public void A_control_character_is_kept_in_a_config_value()
+    {
+        var result = LoadWith("services/api.yaml", "LOG_LEVEL: info", "LOG_LEVEL: \"in\\afo\"");
+        Assert.False(result.HasErrors, FixtureRepo.Render(result));
+    }
 }

@@ -250,11 +250,11 @@ internal static class SchemaValidation
             = new("a semantic version such as 1.4.2 or 2.0.0-rc.1", Category.Value),
         ["^[0-9]{1,6}(ms|s|m|h)$"] = new("a duration such as 500ms, 10s, 2m or 1h", Category.Value),
         ["^[a-f0-9]{64}$"] = new("the artifact's SHA-256 as 64 lowercase hex characters", Category.Value),
-        ["^[^\\n\\r\\u0000]*$"] = new("a single line (no line breaks or NUL characters); put longer scripts in a file in the artifact", Category.Command),
+        ["^[^\\u0000-\\u001F\\u007F-\\u009F]*$"] = new("a single line without control characters (no line breaks, tabs, NUL or escape characters); put longer scripts in a file in the artifact", Category.Command),
         ["^(?!.*/\\.{1,2}(?:/|$))/[A-Za-z0-9._-][A-Za-z0-9._/-]{0,253}$"] = new("an absolute path below / of letters, digits, '.', '_', '-' and '/', without '.' or '..' segments, such as /srv/api", Category.Path),
         ["^(?!.*\\.\\.)(?:(?:https?|file)://[A-Za-z0-9.:\\[\\]-]*(?:/[A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)?|[A-Za-z0-9._~%+=@-][A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)$"]
             = new("a repo-relative path (not starting with '/'), file:// or http(s):// URL of letters, digits and ._~/%+=@- (${version} allowed), without '..'", Category.Path),
-        ["^https?://[^\\s'\"`;|&<>\\\\]+$"] = new("an http:// or https:// URL without spaces, quotes or shell characters", Category.Value),
+        ["^https?://[^\\s'\"`;|&<>\\\\\\u0000-\\u001F\\u007F-\\u009F]+$"] = new("an http:// or https:// URL without spaces, control characters, quotes or shell characters", Category.Value),
         ["^(?:[A-Za-z0-9.:-]+|\\$\\{host\\.address\\})$"] = new("a hostname, an IP address or ${host.address}", Category.Value),
         ["^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"]
             = new("a hostname (letters, digits, '-' and '.') or an IP address", Category.Value),
@@ -271,7 +271,7 @@ internal static class SchemaValidation
         ["^(?:sqlite:(?!.*\\.\\.)[A-Za-z0-9._/-]+|consul://[A-Za-z0-9.:\\[\\]-]+(?:/[A-Za-z0-9._-]+)*)$"]
             = new("sqlite:PATH (no '..') or consul://HOST:PORT/PREFIX", Category.Path),
         ["^[0-9A-Za-z.+\\-<>=^~*|, ]+$"] = new("a semver range such as >=1.5.0 or ^2.1.0", Category.Value),
-        ["^[^\\u0000]*$"] = new("text without NUL characters", Category.Value),
+        ["^[^\\u0000-\\u001F\\u007F\\u0080-\\u009F]*$"] = new("text without control characters (no line breaks, tabs, NUL or escape characters)", Category.Value),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static (string Rule, string Description) Explain(string pattern, string value, out string? unsafeChar)
@@ -303,6 +303,7 @@ internal static class SchemaValidation
                 case ';' or '|' or '&' or '<' or '>' or '$' or '\\' or '\'' or '"' or '*' or '?' or '(' or ')' or '{' or '}' or '!' or '#':
                     return $"'{ch}'";
                 case ' ': return "a space";
+                case < ' ' or (>= '\u007F' and <= '\u009F'): return $"the control character U+{(int)ch:X4}";
             }
         }
         return null;
