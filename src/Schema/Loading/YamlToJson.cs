@@ -84,7 +84,7 @@ internal static class YamlToJson
         catch (YamlException e)
         {
             diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.syntax",
-                $"malformed YAML: {CleanMessage(e.Message)}; check indentation, colons and quotes around this point",
+                YamlSyntaxMessages.Explain(e.Message),
                 Math.Max(1, (int)e.Start.Line), Math.Max(1, (int)e.Start.Column)));
             return (null, nodes, diagnostics);
         }
@@ -209,15 +209,6 @@ internal static class YamlToJson
             line++;
         }
         return found;
-    }
-
-    private static string CleanMessage(string message)
-    {
-        // YamlDotNet prefixes "(Line: 3, Col: 5, Idx: 40) - (Line: ...): "; the location is reported separately.
-        var i = message.IndexOf("): ", StringComparison.Ordinal);
-        var m = message.StartsWith("(Line:", StringComparison.Ordinal) && i > 0 ? message[(i + 3)..] : message;
-        m = m.Trim().TrimEnd('.');
-        return m.Length > 0 ? char.ToLowerInvariant(m[0]) + m[1..] : "unexpected content";
     }
 
     /// <summary>YAML 1.2 core schema for plain scalars (so "yes"/"no"/"on" stay strings, unlike YAML 1.1).</summary>
