@@ -195,8 +195,12 @@ internal static class DraftSeven
                 // decided the same by the nearest 64-bit value. The text as written stays in the position map.
                 ((JValue)token).Value = huge > long.MaxValue ? long.MaxValue : long.MinValue;
                 break;
+            case JProperty property:
+                if (property.Value is { } propertyValue) NormalizeNumbers(propertyValue);
+                break;
             case JContainer container:
-                foreach (var child in container.Children()) NormalizeNumbers(child);
+                // First/Next rather than Children(): no enumerator per container, this runs on every file loaded.
+                for (var child = container.First; child is not null; child = child.Next) NormalizeNumbers(child);
                 break;
         }
     }

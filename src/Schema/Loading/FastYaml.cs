@@ -370,7 +370,8 @@ internal static class FastYaml
         }
 
         /// <summary>A plain key YAML reads as a null, boolean or number is refused by YamlDotNet's path (yaml.key-type).</summary>
-        private static bool IsTextKey(string key) => YamlToJson.ResolvePlain(key).Kind == NodeKind.String;
+        private static bool IsTextKey(string key) =>
+            (char.IsAsciiLetter(key[0]) && key[0] is not ('t' or 'T' or 'f' or 'F' or 'n' or 'N')) || YamlToJson.ResolvePlain(key).Kind == NodeKind.String;
 
         /// <summary>A flow mapping key followed by ": "; <paramref name="next"/> is just past the ':'.</summary>
         private string? ReadFlowKey(int i, out int next)

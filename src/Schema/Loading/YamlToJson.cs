@@ -228,7 +228,9 @@ internal static class YamlToJson
 
         // Integers of any size are exact (BigInteger past 64 bits), so 0xFFFFFFFFFFFFFFFF is 18446744073709551615, not -1.
         if (IsDecimalInteger(value))
-            return (Integer(BigInteger.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)), NodeKind.Integer);
+            return (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
+                ? new JValue(l)
+                : Integer(BigInteger.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)), NodeKind.Integer);
         if (value.Length > 2 && value[0] == '0' && value[1] == 'x' && IsDigits(value.AsSpan(2), 16))
             return (Integer(BigInteger.Parse("0" + value[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)), NodeKind.Integer);
         if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsDigits(value.AsSpan(2), 8))
