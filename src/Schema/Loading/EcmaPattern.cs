@@ -121,7 +121,7 @@ internal static class EcmaPattern
             case 'B': output.Append($"(?:(?<=[{Word}])(?=[{Word}])|(?<![{Word}])(?![{Word}]))"); return i + 2;
             case 'p' or 'P':
             {
-                var (text, next) = PropertyEscape(p, i);
+                var (text, next) = EcmaUnicodeProperties.Translate(p, i);
                 output.Append(text);
                 return next;
             }
@@ -141,33 +141,6 @@ internal static class EcmaPattern
 
     private static string NegatedSet(string set, string p, int next) =>
         UnboundedNext(p, next) ? $"[^{set}]" : $@"(?>[\uD800-\uDBFF][\uDC00-\uDFFF]|[^{set}])";
-
-    /// <summary>\p{L}, \p{Lu}, \P{Nd}...: general categories read the same in .NET; scripts and binary properties do not.</summary>
-    private static (string Text, int Next) PropertyEscape(string p, int i)
-    {
-        var close = p.IndexOf('}', i);
-        if (i + 2 >= p.Length || p[i + 2] != '{' || close < 0) throw new NotSupportedException("\\p needs {Category}");
-        var name = p[(i + 3)..close];
-        if (name.StartsWith("General_Category=", StringComparison.Ordinal)) name = name["General_Category=".Length..];
-        else if (name.StartsWith("gc=", StringComparison.Ordinal)) name = name[3..];
-        name = LongCategoryNames.GetValueOrDefault(name, name);
-        if (!GeneralCategories.Contains(name)) throw new NotSupportedException($"the Unicode property '\\p{{{name}}}' is not translated");
-        return ($"\\{p[i + 1]}{{{name}}}", close + 1);
-    }
-
-    private static readonly Dictionary<string, string> LongCategoryNames = new(StringComparer.Ordinal)
-    {
-        ["Letter"] = "L", ["Uppercase_Letter"] = "Lu", ["Lowercase_Letter"] = "Ll", ["Titlecase_Letter"] = "Lt", ["Modifier_Letter"] = "Lm",
-        ["Other_Letter"] = "Lo", ["Mark"] = "M", ["Number"] = "N", ["Decimal_Number"] = "Nd", ["digit"] = "Nd", ["Letter_Number"] = "Nl",
-        ["Other_Number"] = "No", ["Punctuation"] = "P", ["Symbol"] = "S", ["Separator"] = "Z", ["Space_Separator"] = "Zs", ["Other"] = "C",
-        ["Control"] = "Cc", ["Format"] = "Cf", ["Unassigned"] = "Cn", ["Private_Use"] = "Co", ["Surrogate"] = "Cs",
-    };
-
-    private static readonly HashSet<string> GeneralCategories = new(StringComparer.Ordinal)
-    {
-        "L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
-        "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Cs", "Co", "Cn",
-    };
 
     /// <summary>An escape that stands for one code point; null (with the end) for a back reference.</summary>
     private static (int? CodePoint, int Next) CharacterEscape(string p, int i, bool inClass)
@@ -194,11 +167,11 @@ internal static class EcmaPattern
                 if (cp > 0x10FFFF) throw new NotSupportedException("\\u{...} beyond U+10FFFF");
                 return (cp, close + 1);
             }
-            case 'u' when i + 5 < p.Length + 0 && IsHex(p.AsSpan(i + 2, 4)):
+            case 'u' when i + 5 < p.Length && IsHex(p.AsSpan(i + 2, 4)):
             {
                 var unit = int.Parse(p.AsSpan(i + 2, 4), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
                 // With the u flag a written surrogate pair \uD83D\uDC32 is one code point.
-                if (char.IsHighSurrogate((char)unit) && i + 11 < p.Length + 0 && p[i + 6] == '\\' && p[i + 7] == 'u' && IsHex(p.AsSpan(i + 8, 4)))
+                if (char.IsHighSurrogate((char)unit) && i + 11 < p.Length && p[i + 6] == '\\' && p[i + 7] == 'u' && IsHex(p.AsSpan(i + 8, 4)))
                 {
                     var low = int.Parse(p.AsSpan(i + 8, 4), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
                     if (char.IsLowSurrogate((char)low)) return (char.ConvertToUtf32((char)unit, (char)low), i + 12);
