@@ -12,6 +12,8 @@ command -v tar >/dev/null 2>&1 || need+=(tar)
 command -v gzip >/dev/null 2>&1 || need+=(gzip)
 command -v curl >/dev/null 2>&1 || need+=(curl)   # examples/ci scripts (CiStepsTests): the GitHub API calls
 command -v jq >/dev/null 2>&1 || need+=(jq)       # examples/ci scripts: JSON of the GitHub API
+command -v node >/dev/null 2>&1 || need+=(nodejs)   # the conformance tests run ajv and read the YAML test suite
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -27,3 +29,5 @@ fi
 if ! unshare --mount true 2>/dev/null; then
   echo "warning: cannot create a mount namespace (not root, no CAP_SYS_ADMIN): the SSH tests will fail; run the tests as root" >&2
 fi
+# npm packages of the conformance tests, into a git-ignored folder (tests/npm/node_modules).
+"$(dirname "$0")/install-npm.sh"

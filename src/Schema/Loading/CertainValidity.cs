@@ -55,6 +55,25 @@ internal sealed class SchemaNode
         using var stream = typeof(SchemaNode).Assembly.GetManifestResourceStream($"schemas/{kind.ToLowerInvariant()}.schema.json");
         if (stream is null) return null;
         using var document = JsonDocument.Parse(stream);
+        return FromDocument(document);
+    }
+
+    /// <summary>The shortcut for any schema document (the conformance tests run the JSON-Schema-Test-Suite through it);
+    /// a pattern it cannot read exactly makes the whole schema "not certain".</summary>
+    public static SchemaNode? FromDocument(JsonDocument document)
+    {
+        try
+        {
+            return Build(document);
+        }
+        catch (Exception e) when (e is NotSupportedException or FormatException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static SchemaNode? Build(JsonDocument document)
+    {
         var definitions = new Dictionary<string, SchemaNode?>(StringComparer.Ordinal);
         var root = document.RootElement.Clone();
         SchemaNode? Definition(string reference)
@@ -65,9 +84,17 @@ internal sealed class SchemaNode
             lock (definitions)
             {
                 if (definitions.TryGetValue(name, out var known)) return known;
-                var found = root.TryGetProperty("definitions", out var all) && all.TryGetProperty(name, out var element)
-                    ? Parse(element, Definition)
-                    : null;
+                SchemaNode? found;
+                try
+                {
+                    found = root.TryGetProperty("definitions", out var all) && all.TryGetProperty(name, out var element)
+                        ? Parse(element, Definition)
+                        : null;
+                }
+                catch (Exception e) when (e is NotSupportedException or FormatException or InvalidOperationException)
+                {
+                    found = null;   // not readable by the plainest reading: "not certain"
+                }
                 definitions[name] = found;
                 return found;
             }
@@ -94,7 +121,7 @@ internal sealed class SchemaNode
                         ? v.EnumerateArray().Select(t => t.GetString() ?? "").ToHashSet(StringComparer.Ordinal)
                         : [v.GetString() ?? ""];
                     break;
-                case "pattern": node._pattern = new Regex(v.GetString()!); break;
+                case "pattern": node._pattern = EcmaPattern.ToRegex(v.GetString()!); break;   // ECMA-262, as draft-07 says
                 case "minLength": node._minLength = v.GetInt32(); break;
                 case "maxLength": node._maxLength = v.GetInt32(); break;
                 case "minimum": node._minimum = v.GetDecimal(); break;
@@ -107,7 +134,7 @@ internal sealed class SchemaNode
                     node._properties = v.EnumerateObject().ToDictionary(x => x.Name, x => Parse(x.Value, definition), StringComparer.Ordinal);
                     break;
                 case "patternProperties":
-                    node._patternProperties = v.EnumerateObject().Select(x => (new Regex(x.Name), Parse(x.Value, definition))).ToList();
+                    node._patternProperties = v.EnumerateObject().Select(x => (EcmaPattern.ToRegex(x.Name), Parse(x.Value, definition))).ToList();
                     break;
                 case "additionalProperties":
                     if (v.ValueKind is JsonValueKind.True or JsonValueKind.False) node._additionalAllowed = v.GetBoolean();
@@ -156,7 +183,7 @@ internal sealed class SchemaNode
             case JTokenType.Integer:
             {
                 if (!(Allows("integer") || Allows("number")) || _enum is not null) return false;
-                var l = (long)((JValue)token).Value!;
+                if (((JValue)token).Value is not long l) return false;   // beyond 64 bits: NJsonSchema judges
                 return (_minimum is null || l >= _minimum) && (_maximum is null || l <= _maximum);
             }
             case JTokenType.Float:

@@ -184,6 +184,7 @@ internal static class FastYaml
                 if (!IsPlainStart(start)) return null;
                 if (ScanPlain(start, flow: false, out var valueEnd, out colon) != End.Colon) return null;
                 key = s.Substring(start, valueEnd - start);
+                if (!IsTextKey(key)) return null;
             }
             if (colon >= _lineEnd || s[colon] != ':' || (colon + 1 < _lineEnd && s[colon + 1] != ' ')) return null;
             if (colon - start > MaxKeyLength) return null;
@@ -368,6 +369,10 @@ internal static class FastYaml
             }
         }
 
+        /// <summary>A plain key YAML reads as a null, boolean or number is refused by YamlDotNet's path (yaml.key-type).</summary>
+        private static bool IsTextKey(string key) =>
+            (char.IsAsciiLetter(key[0]) && key[0] is not ('t' or 'T' or 'f' or 'F' or 'n' or 'N')) || YamlToJson.ResolvePlain(key).Kind == NodeKind.String;
+
         /// <summary>A flow mapping key followed by ": "; <paramref name="next"/> is just past the ':'.</summary>
         private string? ReadFlowKey(int i, out int next)
         {
@@ -385,6 +390,7 @@ internal static class FastYaml
             {
                 if (!IsPlainStart(i) || ScanPlain(i, flow: true, out var valueEnd, out colon) != End.Colon) return null;
                 key = s.Substring(i, valueEnd - i);
+                if (!IsTextKey(key)) return null;
             }
             // Require ": " (YamlDotNet also takes "\"a\":b" and other adjacent forms; leave those to it).
             if (colon + 1 >= _lineEnd || s[colon] != ':' || s[colon + 1] != ' ' || colon - i > MaxKeyLength) return null;

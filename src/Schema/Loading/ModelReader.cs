@@ -170,8 +170,8 @@ internal static class ModelReader
         var maxParallel = fallback.MaxParallel;
         if (o.TryGetValue("maxParallel", out var mp))
             maxParallel = mp.Type == JTokenType.Integer
-                ? new MaxParallel((int)mp.Value<long>(), false)
-                : new MaxParallel(int.Parse(mp.Value<string>()!.TrimEnd('%'), CultureInfo.InvariantCulture), true);
+                ? new MaxParallel(Int(o, "maxParallel")!.Value, false)
+                : new MaxParallel(Grammars.Percentage(mp.Value<string>()!), true);
         return new StrategySpec(kind, maxParallel, Int(o, "canary") ?? fallback.CanaryHosts);
     }
 
@@ -227,19 +227,8 @@ internal static class ModelReader
         return value.Type == JTokenType.Boolean ? (value.Value<bool>() ? "true" : "false") : value.ToString(Newtonsoft.Json.Formatting.None);
     }
 
-    public static TimeSpan? Duration(string? text)
-    {
-        if (text is null) return null;
-        var unitStart = text.IndexOfAny(['m', 's', 'h']);
-        var number = long.Parse(text.AsSpan(0, unitStart), CultureInfo.InvariantCulture);
-        return text[unitStart..] switch
-        {
-            "ms" => TimeSpan.FromMilliseconds(number),
-            "s" => TimeSpan.FromSeconds(number),
-            "m" => TimeSpan.FromMinutes(number),
-            _ => TimeSpan.FromHours(number),
-        };
-    }
+    /// <summary>Strict: an unknown unit is an error, never hours (Grammars).</summary>
+    public static TimeSpan? Duration(string? text) => text is null ? null : Grammars.Duration(text);
 
     public static string FormatDuration(TimeSpan t) =>
         t.TotalMilliseconds % 1000 != 0 ? $"{(long)t.TotalMilliseconds}ms"
@@ -260,6 +249,13 @@ internal static class ModelReader
     internal static JObject? Obj(JObject o, string name) => o.TryGetValue(name, out var t) ? t as JObject : null;
     internal static JArray? Arr(JObject o, string name) => o.TryGetValue(name, out var t) ? t as JArray : null;
     internal static string? Str(JObject o, string name) => o.TryGetValue(name, out var t) && t.Type == JTokenType.String ? t.Value<string>() : null;
-    internal static int? Int(JObject o, string name) => o.TryGetValue(name, out var t) && t.Type == JTokenType.Integer ? (int)Math.Clamp(t.Value<long>(), int.MinValue, int.MaxValue) : null;
+    internal static int? Int(JObject o, string name) => o.TryGetValue(name, out var t) && t is JValue { Type: JTokenType.Integer } v
+        ? v.Value switch
+        {
+            long l => (int)Math.Clamp(l, int.MinValue, int.MaxValue),
+            System.Numerics.BigInteger b => b.Sign < 0 ? int.MinValue : int.MaxValue,   // beyond 64 bits; the schema's range refuses it
+            _ => throw new FormatException($"'{name}' holds an integer of an unexpected form"),
+        }
+        : null;
     internal static bool? Bool(JObject o, string name) => o.TryGetValue(name, out var t) && t.Type == JTokenType.Boolean ? t.Value<bool>() : null;
 }

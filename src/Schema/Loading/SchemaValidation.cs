@@ -18,7 +18,6 @@ internal static class SchemaValidation
     public static readonly IReadOnlyList<string> Kinds = ["Repository", "Environment", "Service", "Toggle"];
 
     private static readonly Lazy<FrozenDictionary<string, JsonSchema>> Schemas = new(LoadSchemas);
-    private static readonly JsonSchemaValidator Validator = new();
 
     public static JsonSchema For(string kind) => Schemas.Value[kind];
 
@@ -32,7 +31,7 @@ internal static class SchemaValidation
             using var stream = assembly.GetManifestResourceStream(resource)
                 ?? throw new InvalidOperationException($"embedded schema {resource} is missing from the build");
             using var reader = new StreamReader(stream, Encoding.UTF8);
-            result[kind] = JsonSchema.FromJsonAsync(reader.ReadToEnd()).GetAwaiter().GetResult();
+            result[kind] = DraftSeven.Load(reader.ReadToEnd());
         }
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }
@@ -59,9 +58,11 @@ internal static class SchemaValidation
             return;
         }
 
+        // draft-07 reads 4.0 as an integer; both validation paths see it as one.
+        DraftSeven.NormalizeNumbers(root);
         // Most files are valid: settle those without loading NJsonSchema at all.
         if (CertainValidity.IsCertainlyValid(kind, root)) return;
-        var errors = Validator.Validate(root, For(kind));
+        var errors = DraftSeven.Validate(root, For(kind));
         var file = new ParsedFile(kind, root, nodes, []);
         var seen = new HashSet<(string, int, int, string)>();
         foreach (var error in errors) Translate(error, kind, file, diagnostics, seen);
@@ -131,7 +132,7 @@ internal static class SchemaValidation
                 var schema = error.Schema.ActualSchema;
                 if (schema.Properties.Count == 0 && schema.PatternProperties.Count > 0)
                 {
-                    var keyPattern = schema.PatternProperties.Keys.First();
+                    var keyPattern = DraftSeven.OriginalPattern(schema.PatternProperties.Keys.First());
                     var (rule, description) = Explain(keyPattern, name, out var unsafeChar);
                     Add(output, seen, file, unsafeChar is null ? "schema.key" : rule, pointer, valueAt: false,
                         $"{Quote(name)} is not a valid {KeyNoun(pointer)}{UnsafeNote(unsafeChar)}: use {description}");
@@ -166,10 +167,15 @@ internal static class SchemaValidation
                 Add(output, seen, file, "schema.type", pointer, valueAt: true, message);
                 return;
             }
+            case ValidationErrorKind.PatternMismatch when DraftSeven.LengthBoundOf(error.Schema.ActualSchema.Pattern) is { } bounds:
+                Add(output, seen, file, "schema.length", pointer, valueAt: true, bounds.Max is { } most && (token?.Value<string>() ?? "").EnumerateRunes().Count() > most
+                    ? $"{FieldName(pointer)} is too long: at most {most} characters"
+                    : $"{FieldName(pointer)} is too short: at least {bounds.Min} characters");
+                return;
             case ValidationErrorKind.PatternMismatch:
             {
                 var value = token?.Value<string>() ?? "";
-                var (rule, description) = Explain(error.Schema.ActualSchema.Pattern!, value, out var unsafeChar);
+                var (rule, description) = Explain(DraftSeven.OriginalPattern(error.Schema.ActualSchema.Pattern!), value, out var unsafeChar);
                 // A path that fails its pattern is unsafe even without metacharacters (relative, or "/").
                 Add(output, seen, file, unsafeChar is null && rule != "unsafe.path" ? "schema.pattern" : rule, pointer, valueAt: true,
                     $"{FieldName(pointer)} {Quote(value)} is not valid{UnsafeNote(unsafeChar)}: use {description}");
@@ -244,11 +250,11 @@ internal static class SchemaValidation
             = new("a semantic version such as 1.4.2 or 2.0.0-rc.1", Category.Value),
         ["^[0-9]{1,6}(ms|s|m|h)$"] = new("a duration such as 500ms, 10s, 2m or 1h", Category.Value),
         ["^[a-f0-9]{64}$"] = new("the artifact's SHA-256 as 64 lowercase hex characters", Category.Value),
-        ["^[^\\n\\r\\u0000]*$"] = new("a single line (no line breaks or NUL characters); put longer scripts in a file in the artifact", Category.Command),
+        ["^[^\\u0000-\\u001F\\u007F-\\u009F]*$"] = new("a single line without control characters (no line breaks, tabs, NUL or escape characters); put longer scripts in a file in the artifact", Category.Command),
         ["^(?!.*/\\.{1,2}(?:/|$))/[A-Za-z0-9._-][A-Za-z0-9._/-]{0,253}$"] = new("an absolute path below / of letters, digits, '.', '_', '-' and '/', without '.' or '..' segments, such as /srv/api", Category.Path),
         ["^(?!.*\\.\\.)(?:(?:https?|file)://[A-Za-z0-9.:\\[\\]-]*(?:/[A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)?|[A-Za-z0-9._~%+=@-][A-Za-z0-9._~/%+=@-]*(?:\\$\\{version\\}[A-Za-z0-9._~/%+=@-]*)*)$"]
             = new("a repo-relative path (not starting with '/'), file:// or http(s):// URL of letters, digits and ._~/%+=@- (${version} allowed), without '..'", Category.Path),
-        ["^https?://[^\\s'\"`;|&<>\\\\]+$"] = new("an http:// or https:// URL without spaces, quotes or shell characters", Category.Value),
+        ["^https?://[^\\s'\"`;|&<>\\\\\\u0000-\\u001F\\u007F-\\u009F]+$"] = new("an http:// or https:// URL without spaces, control characters, quotes or shell characters", Category.Value),
         ["^(?:[A-Za-z0-9.:-]+|\\$\\{host\\.address\\})$"] = new("a hostname, an IP address or ${host.address}", Category.Value),
         ["^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$"]
             = new("a hostname (letters, digits, '-' and '.') or an IP address", Category.Value),
@@ -265,7 +271,7 @@ internal static class SchemaValidation
         ["^(?:sqlite:(?!.*\\.\\.)[A-Za-z0-9._/-]+|consul://[A-Za-z0-9.:\\[\\]-]+(?:/[A-Za-z0-9._-]+)*)$"]
             = new("sqlite:PATH (no '..') or consul://HOST:PORT/PREFIX", Category.Path),
         ["^[0-9A-Za-z.+\\-<>=^~*|, ]+$"] = new("a semver range such as >=1.5.0 or ^2.1.0", Category.Value),
-        ["^[^\\u0000]*$"] = new("text without NUL characters", Category.Value),
+        ["^[^\\u0000-\\u001F\\u007F\\u0080-\\u009F]*$"] = new("text without control characters (no line breaks, tabs, NUL or escape characters)", Category.Value),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static (string Rule, string Description) Explain(string pattern, string value, out string? unsafeChar)
@@ -297,6 +303,7 @@ internal static class SchemaValidation
                 case ';' or '|' or '&' or '<' or '>' or '$' or '\\' or '\'' or '"' or '*' or '?' or '(' or ')' or '{' or '}' or '!' or '#':
                     return $"'{ch}'";
                 case ' ': return "a space";
+                case < ' ' or (>= '\u007F' and <= '\u009F'): return $"the control character U+{(int)ch:X4}";
             }
         }
         return null;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.Unicode;
 using Newtonsoft.Json.Linq;
@@ -48,6 +49,8 @@ internal static class YamlToJson
         var text = Decode(bytes, diagnostics);
         if (text is null) return (null, nodes, diagnostics);
 
+        if (YamlTextChecks.FindUnicodeLineBreak(text, diagnostics) || YamlTextChecks.EndsInBlankLineWithoutBreak(text, diagnostics)) return (null, nodes, diagnostics);
+
         // The fast path declines any text with a tab, so it runs before the tab check without hiding a yaml.tab.
         if (fastPath)
         {
@@ -59,7 +62,7 @@ internal static class YamlToJson
             nodes.Clear();
         }
 
-        if (FindTabIndentation(text, diagnostics)) return (null, nodes, diagnostics);
+        if (YamlTextChecks.FindTabIndentation(text, diagnostics)) return (null, nodes, diagnostics);
 
         var reader = new EventReader(text, nodes, diagnostics);
         try
@@ -81,7 +84,7 @@ internal static class YamlToJson
         catch (YamlException e)
         {
             diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.syntax",
-                $"malformed YAML: {CleanMessage(e.Message)}; check indentation, colons and quotes around this point",
+                YamlSyntaxMessages.Explain(e.Message),
                 Math.Max(1, (int)e.Start.Line), Math.Max(1, (int)e.Start.Column)));
             return (null, nodes, diagnostics);
         }
@@ -132,51 +135,13 @@ internal static class YamlToJson
         }
     }
 
-    private static (int Line, int Column) PositionOf(ReadOnlySpan<char> before)
+    internal static (int Line, int Column) PositionOf(ReadOnlySpan<char> before)
     {
         var line = 1;
         var lastNewline = -1;
         for (var i = 0; i < before.Length; i++)
             if (before[i] == '\n') { line++; lastNewline = i; }
         return (line, before.Length - lastNewline);
-    }
-
-    /// <summary>YAML forbids tabs in indentation; YamlDotNet's own error for them is confusing, so find them first.</summary>
-    private static bool FindTabIndentation(string text, List<FileDiagnostic> diagnostics)
-    {
-        var found = false;
-        var line = 1;
-        var i = 0;
-        while (i < text.Length)
-        {
-            var lineStart = i;
-            var tabColumn = 0;
-            while (i < text.Length && text[i] is ' ' or '\t')
-            {
-                if (text[i] == '\t' && tabColumn == 0) tabColumn = i - lineStart + 1;
-                i++;
-            }
-            var blank = i >= text.Length || text[i] is '\n' or '\r';
-            if (tabColumn > 0 && !blank)
-            {
-                found = true;
-                diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.tab",
-                    "tab character in indentation; YAML allows only spaces here. Replace the tab with spaces", line, tabColumn));
-            }
-            while (i < text.Length && text[i] != '\n') i++;
-            i++;
-            line++;
-        }
-        return found;
-    }
-
-    private static string CleanMessage(string message)
-    {
-        // YamlDotNet prefixes "(Line: 3, Col: 5, Idx: 40) - (Line: ...): "; the location is reported separately.
-        var i = message.IndexOf("): ", StringComparison.Ordinal);
-        var m = message.StartsWith("(Line:", StringComparison.Ordinal) && i > 0 ? message[(i + 3)..] : message;
-        m = m.Trim().TrimEnd('.');
-        return m.Length > 0 ? char.ToLowerInvariant(m[0]) + m[1..] : "unexpected content";
     }
 
     /// <summary>YAML 1.2 core schema for plain scalars (so "yes"/"no"/"on" stay strings, unlike YAML 1.1).</summary>
@@ -194,15 +159,19 @@ internal static class YamlToJson
         var c = value[0];
         if (!(char.IsAsciiDigit(c) || c is '-' or '+' or '.')) return (new JValue(value), NodeKind.String);
 
+        // Integers of any size are exact (BigInteger past 64 bits), so 0xFFFFFFFFFFFFFFFF is 18446744073709551615, not -1.
         if (IsDecimalInteger(value))
-            return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
-                ? (new JValue(l), NodeKind.Integer)
-                : (new JValue(double.Parse(value, CultureInfo.InvariantCulture)), NodeKind.Float);
-        if (value.Length > 2 && value[0] == '0' && value[1] == 'x' &&
-            long.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex))
-            return (new JValue(hex), NodeKind.Integer);
-        if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsOctal(value.AsSpan(2)))
-            return (new JValue(System.Convert.ToInt64(value[2..], 8)), NodeKind.Integer);
+            return (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)
+                ? new JValue(l)
+                : Integer(BigInteger.Parse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)), NodeKind.Integer);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'x' && IsDigits(value.AsSpan(2), 16))
+            return (Integer(BigInteger.Parse("0" + value[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)), NodeKind.Integer);
+        if (value.Length > 2 && value[0] == '0' && value[1] == 'o' && IsDigits(value.AsSpan(2), 8))
+        {
+            var octal = BigInteger.Zero;
+            foreach (var digit in value.AsSpan(2)) octal = octal * 8 + (digit - '0');
+            return (Integer(octal), NodeKind.Integer);
+        }
         if (IsFloat(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
             return (new JValue(d), NodeKind.Float);
         return (new JValue(value), NodeKind.String);
@@ -216,10 +185,13 @@ internal static class YamlToJson
         return true;
     }
 
-    private static bool IsOctal(ReadOnlySpan<char> s)
+    private static JValue Integer(BigInteger n) => n >= long.MinValue && n <= long.MaxValue ? new JValue((long)n) : new JValue(n);
+
+    private static bool IsDigits(ReadOnlySpan<char> s, int radix)
     {
-        foreach (var ch in s) if (ch is < '0' or > '7') return false;
-        return s.Length is > 0 and <= 21;
+        foreach (var ch in s)
+            if (!(radix == 16 ? char.IsAsciiHexDigit(ch) : ch is >= '0' and <= '7')) return false;
+        return s.Length > 0;
     }
 
     // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
@@ -334,6 +306,16 @@ internal static class YamlToJson
                                 "a mapping key must be a plain word, not a list or mapping", kLine, kColumn, pointer));
                         Advance();
                         var key = keyScalar.Value;
+                        if (!keyScalar.Tag.IsEmpty && !keyScalar.Tag.IsNonSpecific && keyScalar.Tag.Value != "tag:yaml.org,2002:str")
+                            throw new FatalYamlError(new FileDiagnostic(Severity.Error, "yaml.tag",
+                                $"YAML tag '{ShortTag(keyScalar.Tag.Value)}' is not supported; remove it (quote a key to make it text)", kLine, kColumn, pointer));
+                        if (keyScalar.Style == ScalarStyle.Plain && keyScalar.Tag.IsEmpty && ResolvePlain(key).Kind is var keyKind and not NodeKind.String)
+                        {
+                            // 'true' and 'TRUE' (or 'null' and '~', '1' and '0x1') are one key to YAML: refuse the guess.
+                            diagnostics.Add(new FileDiagnostic(Severity.Error, "yaml.key-type",
+                                $"the key '{key}' is read by YAML as {KeyKindName(keyKind)}, not as text; quote it ('{key}': ...) if you mean the word",
+                                kLine, kColumn, ParsedFile.Child(pointer, key)));
+                        }
                         var childPointer = ParsedFile.Child(pointer, key);
                         if (obj.ContainsKey(key))
                         {
@@ -396,6 +378,13 @@ internal static class YamlToJson
             if (scalar.Style != ScalarStyle.Plain || scalar.Tag.IsNonSpecific) return (new JValue(value), NodeKind.String);
             return ResolvePlain(value);
         }
+
+        private static string KeyKindName(NodeKind kind) => kind switch
+        {
+            NodeKind.Null => "null (no key)",
+            NodeKind.Boolean => "true/false",
+            _ => "a number",
+        };
 
         private static int Line(Mark m) => Math.Max(1, (int)m.Line);
         private static int Column(Mark m) => Math.Max(1, (int)m.Column);

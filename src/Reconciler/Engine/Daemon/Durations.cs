@@ -6,7 +6,8 @@ namespace Reconciler.Daemon;
 /// <summary>"500ms", "5s", "2m", "1h" for --interval. Hand-written: TimeSpan.Parse wants "00:00:05", which nobody types.</summary>
 public static partial class Durations
 {
-    [GeneratedRegex(@"^(?<n>\d{1,9})(?<unit>ms|s|m|h)$", RegexOptions.CultureInvariant)]
+    // [0-9] and \z: .NET's \d takes any Unicode digit (long.Parse then fails) and its $ a trailing line break.
+    [GeneratedRegex(@"^(?<n>[0-9]{1,9})(?<unit>ms|s|m|h)\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 
     public static TimeSpan Parse(string text, string optionName)
