@@ -40,7 +40,8 @@ internal sealed class HostSteps(ApplyContext run)
                 span?.SetStatus(ActivityStatusCode.Error, e.Message);
                 await run.Journal.AppendAsync(key, JournalStatus.Failed, e.Message, CancellationToken.None);
                 run.Report(key.Wave, key.Service, host, action, "failed: " + e.Message);
-                throw e is HostStepException ? e : new HostStepException(host, action, e.Message, e);
+                throw e is HostStepException ? e
+                    : new HostStepException(host, action, e.Message, e, (e as ReconcilerException)?.Kind ?? FailureKind.EnvironmentFault);
             }
             await run.Journal.AppendAsync(key, JournalStatus.Finished, null, CancellationToken.None);
             run.Report(key.Wave, key.Service, host, action, "finished");

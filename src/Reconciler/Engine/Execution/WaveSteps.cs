@@ -48,13 +48,22 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             // one after another, the gate's linked token first): record it here; the first reason recorded wins.
             run.Preempt();
         }
-        catch (Exception e) when (e is HostStepException or ReconcilerException or IOException)
+        catch (HostStepException e)
         {
-            run.Fail(service, $"{service}: {e.Message}");
+            run.Fail(service, $"{service}: {e.Message}", e.Kind);
+        }
+        catch (ReconcilerException e)
+        {
+            run.Fail(service, $"{service}: {e.Message}", e.Kind);
+        }
+        catch (IOException e)
+        {
+            run.Fail(service, $"{service}: {e.Message}", FailureKind.EnvironmentFault);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            run.Fail(service, $"{service}: {e.GetType().Name}: {e.Message}");
+            // Not proof of a bad commit: roll back and retry later rather than quarantine on an unexpected error.
+            run.Fail(service, $"{service}: {e.GetType().Name}: {e.Message}", FailureKind.EnvironmentFault);
         }
     }
 

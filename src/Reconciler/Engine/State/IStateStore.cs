@@ -74,7 +74,9 @@ public sealed record JournalEntry(
     DateTimeOffset At,
     string? Detail);
 
-public enum ApplyResult { Succeeded, NoChanges, RolledBack, Halted, Failed, Interrupted, LockBroken }
+/// <summary>How an apply ended. <see cref="EnvironmentFault"/>: the environment failed (a secret, a host, the network, a
+/// disk), what changed was rolled back and the commit is not quarantined; it is retried.</summary>
+public enum ApplyResult { Succeeded, NoChanges, RolledBack, Halted, Failed, Interrupted, LockBroken, EnvironmentFault }
 
 public sealed record HistoryEntry(
     string Id,

@@ -4,15 +4,21 @@ using System.Globalization;
 using System.Net.Sockets;
 using Reconciler.Schema.Model;
 using Renci.SshNet;
+using Polly;
 using Renci.SshNet.Common;
 
 namespace Reconciler.Drivers.Ssh;
 
-/// <summary>One host's SSH connection. Every step is one or a few exec channels on it (see <see cref="RemoteScripts"/>).</summary>
+/// <summary>One host's SSH connection. Every step is one or a few exec channels on it (see <see cref="RemoteScripts"/>).
+/// A connection that drops while a step runs is reopened and the whole step run again, a bounded number of times
+/// (<see cref="SshDriverOptions.ReconnectAttempts"/>, with Polly): every step is idempotent (docs/drivers.md).</summary>
 internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 {
     private readonly SshHostDriver _driver;
-    private readonly SshClient _ssh;
+    private readonly SemaphoreSlim _reconnectGate = new(1, 1);
+    private SshClient _ssh;
+    private int _generation = 1;    // which connection _ssh is (1, 2, ...); a step that lost one names it
+    private int _lostGeneration;    // the newest connection a step saw drop
     private readonly SemaphoreSlim _sftpGate = new(1, 1);
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
     private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
@@ -31,14 +37,94 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     private TimeSpan StepTimeout => _driver.Options.StepTimeout;
 
-    public async Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct)
+    public Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct) =>
+        ResilientAsync("inspect", () => InspectOnceAsync(deployPath, ct), ct);
+
+    public Task StageAsync(ReleaseBundle bundle, CancellationToken ct) =>
+        ResilientAsync("stage", async () => { await StageOnceAsync(bundle, ct); return true; }, ct);
+
+    public Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct) =>
+        ResilientAsync("activate", async () => { await ActivateOnceAsync(deployPath, releaseId, restartCommand, ct); return true; }, ct);
+
+    public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct) =>
+        ResilientAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
+
+    public Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct) =>
+        ResilientAsync("prune", async () => { await PruneOnceAsync(deployPath, keep, protect, ct); return true; }, ct);
+
+    public Task RemoveAsync(string deployPath, string? stopCommand, CancellationToken ct) =>
+        ResilientAsync("remove", async () => { await RemoveOnceAsync(deployPath, stopCommand, ct); return true; }, ct);
+
+    public Task<long?> FreeBytesAsync(string deployPath, CancellationToken ct) =>
+        ResilientAsync("preflight", () => FreeBytesOnceAsync(deployPath, ct), ct);
+
+    /// <summary>Runs one step (every attempt on a connection that is up); a dropped connection is reopened and the step
+    /// run again; when the reconnects are used up the step fails naming the host and the last cause.</summary>
+    private async Task<T> ResilientAsync<T>(string step, Func<Task<T>> attempt, CancellationToken ct)
+    {
+        try
+        {
+            return await _driver.ReconnectPipeline.ExecuteAsync(async token =>
+            {
+                await EnsureConnectedAsync(token);
+                return await attempt();
+            }, ct);
+        }
+        catch (SshConnectionLostException e)
+        {
+            throw new HostStepException(Host.Name, step,
+                $"the connection to {Host.Address}:{Host.Port} was lost and {_driver.Options.ReconnectAttempts} reconnect attempt(s) did not bring it back: {e.Message}",
+                e.InnerException, FailureKind.EnvironmentFault);
+        }
+    }
+
+    /// <summary>Reopens the connection when a step saw the current one drop (once, however many steps saw it).</summary>
+    private async Task EnsureConnectedAsync(CancellationToken ct)
+    {
+        if (_lostGeneration != _generation && _ssh.IsConnected) return;
+        await _reconnectGate.WaitAsync(ct);
+        try
+        {
+            if (_lostGeneration != _generation && _ssh.IsConnected) return;
+            var old = _ssh;
+            try
+            {
+                _ssh = await _driver.ConnectClientAsync(Host, ct);
+            }
+            catch (HostStepException e)
+            {
+                throw new SshConnectionLostException("reconnecting: " + e.Message, e);
+            }
+            _generation++;
+            _driver.CountReconnect();
+            await Task.Run(old.Dispose, CancellationToken.None);
+        }
+        finally
+        {
+            _reconnectGate.Release();
+        }
+    }
+
+    private SshConnectionLostException Lost(int generation, Exception cause)
+    {
+        InterlockedMax(ref _lostGeneration, generation);
+        return new SshConnectionLostException(SshErrors.Describe(cause), cause);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+    }
+
+    private async Task<HostReleases> InspectOnceAsync(string deployPath, CancellationToken ct)
     {
         var listing = await ListAsync(deployPath, "inspect", ct);
         return new HostReleases(listing.Current,
             [.. listing.Releases.Select(r => r.Id).Order(StringComparer.Ordinal)]);
     }
 
-    public async Task StageAsync(ReleaseBundle bundle, CancellationToken ct)
+    private async Task StageOnceAsync(ReleaseBundle bundle, CancellationToken ct)
     {
         const string step = "stage";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, bundle.DeployPath);
@@ -51,7 +137,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (ArgumentException e)
         {
-            throw new HostStepException(Host.Name, step, $"config of {bundle.Service} cannot be written: {e.Message}");
+            throw HostStepException.CommitFault(Host.Name, step, $"config of {bundle.Service} cannot be written: {e.Message}");
         }
         _serviceOfRelease[(path, id)] = bundle.Service;
         _listings.TryRemove(path, out _);
@@ -87,9 +173,10 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"artifact file {artifactPath} does not exist");
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StepTimeout);
+        var (client, generation) = (_ssh, _generation);
         try
         {
-            using var command = _ssh.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
+            using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
             var run = command.ExecuteAsync(limit.Token);
             await using (var input = TryCreateInput(command))
             {
@@ -114,9 +201,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             throw new HostStepException(Host.Name, step, $"timed out after {StepTimeout.TotalSeconds:0.#}s");
         }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException or SshException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
+            throw Lost(generation, e);
         }
     }
 
@@ -148,7 +235,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         return null;
     }
 
-    public async Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
+    private async Task ActivateOnceAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
     {
         const string step = "activate";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -165,11 +252,11 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         if (result.ExitCode == 0) return;
         if (!result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal))
             throw new HostStepException(Host.Name, step, $"switching current to {id} in {path} failed (exit {result.ExitCode}): {Tail(result)}");
-        throw new HostStepException(Host.Name, "restart",
+        throw HostStepException.CommitFault(Host.Name, "restart",
             $"current now points at {id}, but the restart command exited {result.ExitCode}: {Tail(result, RemoteScripts.SwitchedMarker)}");
     }
 
-    public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct)
+    private async Task<CommandResult> RunOnceAsync(string command, TimeSpan timeout, CancellationToken ct)
     {
         try
         {
@@ -178,11 +265,11 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            return new CommandResult(124, $"timed out after {timeout.TotalSeconds:0.###}s");
+            return CommandResult.Timeout(timeout);
         }
     }
 
-    public async Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct)
+    private async Task PruneOnceAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct)
     {
         const string step = "prune";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -199,7 +286,23 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"deleting old releases in {path} failed (exit {result.ExitCode}): {Tail(result)}");
     }
 
-    public async Task RemoveAsync(string deployPath, string? stopCommand, CancellationToken ct)
+    /// <summary>Free kilobytes (df -P) of the file system of the deploy path or its nearest existing parent.</summary>
+    private const string FreeSpaceScript = """
+        p=$1
+        while [ ! -d "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done
+        df -Pk "$p" | { read -r _; read -r _ _ _ avail _; echo "$avail"; }
+        """;
+
+    private async Task<long?> FreeBytesOnceAsync(string deployPath, CancellationToken ct)
+    {
+        const string step = "preflight";
+        var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
+        var result = await ExecAsync(step, Shell.Script(FreeSpaceScript, path), null, StepTimeout, ct);
+        // A host without df (or with odd output) cannot tell: preflight does not block on what it cannot know.
+        return result.ExitCode == 0 && long.TryParse(result.Stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kb) ? kb * 1024 : null;
+    }
+
+    private async Task RemoveOnceAsync(string deployPath, string? stopCommand, CancellationToken ct)
     {
         const string step = "remove";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -222,6 +325,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             _ssh.Dispose();
         });
         _sftpGate.Dispose();
+        _reconnectGate.Dispose();
     }
 
     private async Task<string?> ServiceOfAsync(string path, string id, string template, CancellationToken ct)
@@ -244,9 +348,13 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             await using var file = File.OpenRead(localFile);
             await sftp.UploadFileAsync(file, remotePath, ct);
         }
-        catch (Exception e) when (e is SshException or SocketException or IOException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"SFTP upload to {remotePath} failed: {e.Message}", e);
+            throw Lost(_generation, e);
+        }
+        catch (Exception e) when (e is SshException or IOException)
+        {
+            throw new HostStepException(Host.Name, step, $"SFTP upload to {remotePath} failed: {SshErrors.Describe(e)}", e);
         }
         _driver.CountUpload();
     }
@@ -280,9 +388,10 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
+        var (client, generation) = (_ssh, _generation);
         try
         {
-            using var command = _ssh.CreateCommand(commandText);
+            using var command = client.CreateCommand(commandText);
             var run = command.ExecuteAsync(limit.Token);
             // Always close stdin (EOF), so a command that reads it cannot wait forever. A command that already
             // finished has no input stream any more: its result is what matters.
@@ -302,9 +411,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             if (throwOnTimeout) throw new TimeoutException();
             throw new HostStepException(Host.Name, step, $"timed out after {timeout.TotalSeconds:0.#}s");
         }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException or SshException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
+            throw Lost(generation, e);
         }
     }
 
