@@ -77,6 +77,7 @@ public static class StatusReports
         ApplyResult.RolledBack => "rolled-back",
         ApplyResult.LockBroken => "lock-broken",
         ApplyResult.EnvironmentFault => "environment-fault",
+        ApplyResult.Unquarantined => "unquarantined",
         _ => r.ToString().ToLowerInvariant(),
     };
 }
