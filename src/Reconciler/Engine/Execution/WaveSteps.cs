@@ -143,7 +143,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);
                 run.Report(wave.Index, change.Service, null, "gate", "failed: " + result.Detail);
-                throw new ReconcilerException(FailureKind.CommitFault, $"health gate failed after batch {number}: {result.Detail}");
+                throw new ReconcilerException(result.Cause, $"health gate failed after batch {number}: {result.Detail}");
             }
             await run.Journal.AppendAsync(gate, JournalStatus.Finished, result.Detail, CancellationToken.None);
             run.Report(wave.Index, change.Service, null, "gate", "passed");
