@@ -3,7 +3,9 @@
 // checks over SSH, the artifact fetcher, the planner and a SQLite store). Every commit is good: any quarantine is a
 // false one. After every apply each host's `current` is compared with the release the store records for it.
 // Prints: applies by result, failed applies, SSH reconnects, quarantined good commits, hosts differing from the store.
-// Usage: dotnet run -c Release --project bench/soak -- [applies=30] [hosts=50] [hogs=2]
+// dropEvery > 0 also kills, on every dropEvery-th host of each apply, the sshd process serving the reconciler's own
+// connection while the restart runs (once per host and release): a dropped connection every apply, for certain.
+// Usage: dotnet run -c Release --project bench/soak -- [applies=30] [hosts=50] [hogs=2] [dropEvery=0]
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
@@ -20,6 +22,7 @@ using Reconciler.State.Sqlite;
 var applies = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 30;
 var hostCount = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
 var hogCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+var dropEvery = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 0;
 const string Env = "soak";
 const string DeployPath = "/srv/soak/api";
 
@@ -70,7 +73,8 @@ try
     }
     var quarantined = await store.ReadQuarantineAsync(Env, CancellationToken.None);
     var sorted = durations.Order().ToList();
-    Console.WriteLine($"| fault soak: {applies} back-to-back applies to {hostCount} sshd hosts, {hogCount} CPU hogs | value |");
+    Console.WriteLine($"| fault soak: {applies} back-to-back applies to {hostCount} sshd hosts, {hogCount} CPU hogs" +
+                      (dropEvery > 0 ? $", a connection killed mid-activation on every {dropEvery}th host" : "") + " | value |");
     Console.WriteLine("|---|---:|");
     Console.WriteLine($"| applies succeeded | {results.GetValueOrDefault(ApplyResult.Succeeded)} |");
     Console.WriteLine($"| failed applies | {applies - results.GetValueOrDefault(ApplyResult.Succeeded)} ({string.Join(", ", results.Where(r => r.Key != ApplyResult.Succeeded).Select(r => $"{r.Key}: {r.Value}"))}) |");
@@ -116,7 +120,7 @@ ServiceSpec Api(int round)
     random.NextBytes(blob);
     var artifact = TestArtifact.Create(Path.Combine(work, $"r{round}"), "app.tar.gz", new Dictionary<string, string>
     {
-        ["bin/restart"] = "#!/bin/sh\necho \"$RECONCILER_RELEASE\" > \"$RECONCILER_DEPLOY_PATH/restarted\"\n",
+        ["bin/restart"] = "#!/bin/sh\n" + (dropEvery > 0 ? DropConnection(round) : "") + "echo \"$RECONCILER_RELEASE\" > \"$RECONCILER_DEPLOY_PATH/restarted\"\n",
         ["data.bin"] = Convert.ToBase64String(blob),
     });
     var health = new HealthSpec([new HealthCheckSpec(HealthCheckKind.Command, null, null, null, null,
@@ -126,6 +130,25 @@ ServiceSpec Api(int round)
         new DeploySpec(DriverKind.Ssh, DeployPath, "./bin/restart", null, 5), new StrategySpec(StrategyKind.Rolling, new MaxParallel(25, true), 1), health,
         ImmutableSortedDictionary<string, ConfigValue>.Empty.Add("LOG_LEVEL", new ConfigValue.Literal("info")), OnFailure.Rollback, null);
 }
+
+// On the chosen hosts, the first run of this release's restart kills the sshd process serving its own connection (the
+// child of the listening sshd), as tests/Reconciler.Engine.Tests/Execution/FaultsEndToEndTests.cs does.
+string DropConnection(int round) => $$"""
+    n=${RECONCILER_HOST##*-}
+    M="$RECONCILER_DEPLOY_PATH/dropped-$RECONCILER_RELEASE"
+    if [ $(( (n + {{round}}) % {{dropEvery}} )) -eq 0 ] && [ ! -e "$M" ]; then
+      : > "$M"
+      p=$$
+      while [ "$p" -gt 1 ]; do
+        read -r _ comm _ pp _ < /proc/$p/stat
+        read -r _ pcomm _ ppp _ < /proc/$pp/stat
+        read -r _ ppcomm _ < /proc/$ppp/stat
+        if [ "$comm" = "(sshd)" ] && [ "$pcomm" = "(sshd)" ] && [ "$ppcomm" != "(sshd)" ]; then kill -9 "$p"; exit 0; fi
+        p=$pp
+      done
+    fi
+
+    """;
 
 DesiredState Desired(string commit, ServiceSpec api) =>
     new(Env, commit,
