@@ -15,10 +15,7 @@ namespace Reconciler.Drivers.Ssh;
 internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 {
     private readonly SshHostDriver _driver;
-    private readonly SemaphoreSlim _reconnectGate = new(1, 1);
-    private SshClient _ssh;
-    private int _generation = 1;    // which connection _ssh is (1, 2, ...); a step that lost one names it
-    private int _lostGeneration;    // the newest connection a step saw drop
+    private readonly SshConnection _connection;
     private readonly SemaphoreSlim _sftpGate = new(1, 1);
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
     private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
@@ -28,94 +25,35 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         _driver = driver;
         Host = host;
-        _ssh = ssh;
+        _connection = new SshConnection(driver, host, ssh);
     }
 
     public HostSpec Host { get; }
 
-    public bool IsConnected => _ssh.IsConnected;
+    public bool IsConnected => _connection.IsConnected;
 
     private TimeSpan StepTimeout => _driver.Options.StepTimeout;
 
     public Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct) =>
-        ResilientAsync("inspect", () => InspectOnceAsync(deployPath, ct), ct);
+        _connection.RunAsync("inspect", () => InspectOnceAsync(deployPath, ct), ct);
 
     public Task StageAsync(ReleaseBundle bundle, CancellationToken ct) =>
-        ResilientAsync("stage", async () => { await StageOnceAsync(bundle, ct); return true; }, ct);
+        _connection.RunAsync("stage", async () => { await StageOnceAsync(bundle, ct); return true; }, ct);
 
     public Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct) =>
-        ResilientAsync("activate", async () => { await ActivateOnceAsync(deployPath, releaseId, restartCommand, ct); return true; }, ct);
+        _connection.RunAsync("activate", async () => { await ActivateOnceAsync(deployPath, releaseId, restartCommand, ct); return true; }, ct);
 
     public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct) =>
-        ResilientAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
+        _connection.RunAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
 
     public Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct) =>
-        ResilientAsync("prune", async () => { await PruneOnceAsync(deployPath, keep, protect, ct); return true; }, ct);
+        _connection.RunAsync("prune", async () => { await PruneOnceAsync(deployPath, keep, protect, ct); return true; }, ct);
 
     public Task RemoveAsync(string deployPath, string? stopCommand, CancellationToken ct) =>
-        ResilientAsync("remove", async () => { await RemoveOnceAsync(deployPath, stopCommand, ct); return true; }, ct);
+        _connection.RunAsync("remove", async () => { await RemoveOnceAsync(deployPath, stopCommand, ct); return true; }, ct);
 
     public Task<long?> FreeBytesAsync(string deployPath, CancellationToken ct) =>
-        ResilientAsync("preflight", () => FreeBytesOnceAsync(deployPath, ct), ct);
-
-    /// <summary>Runs one step (every attempt on a connection that is up); a dropped connection is reopened and the step
-    /// run again; when the reconnects are used up the step fails naming the host and the last cause.</summary>
-    private async Task<T> ResilientAsync<T>(string step, Func<Task<T>> attempt, CancellationToken ct)
-    {
-        try
-        {
-            return await _driver.ReconnectPipeline.ExecuteAsync(async token =>
-            {
-                await EnsureConnectedAsync(token);
-                return await attempt();
-            }, ct);
-        }
-        catch (SshConnectionLostException e)
-        {
-            throw new HostStepException(Host.Name, step,
-                $"the connection to {Host.Address}:{Host.Port} was lost and {_driver.Options.ReconnectAttempts} reconnect attempt(s) did not bring it back: {e.Message}",
-                e.InnerException, FailureKind.EnvironmentFault);
-        }
-    }
-
-    /// <summary>Reopens the connection when a step saw the current one drop (once, however many steps saw it).</summary>
-    private async Task EnsureConnectedAsync(CancellationToken ct)
-    {
-        if (_lostGeneration != _generation && _ssh.IsConnected) return;
-        await _reconnectGate.WaitAsync(ct);
-        try
-        {
-            if (_lostGeneration != _generation && _ssh.IsConnected) return;
-            var old = _ssh;
-            try
-            {
-                _ssh = await _driver.ConnectClientAsync(Host, ct);
-            }
-            catch (HostStepException e)
-            {
-                throw new SshConnectionLostException("reconnecting: " + e.Message, e);
-            }
-            _generation++;
-            _driver.CountReconnect();
-            await Task.Run(old.Dispose, CancellationToken.None);
-        }
-        finally
-        {
-            _reconnectGate.Release();
-        }
-    }
-
-    private SshConnectionLostException Lost(int generation, Exception cause)
-    {
-        InterlockedMax(ref _lostGeneration, generation);
-        return new SshConnectionLostException(SshErrors.Describe(cause), cause);
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int seen;
-        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
-    }
+        _connection.RunAsync("preflight", () => FreeBytesOnceAsync(deployPath, ct), ct);
 
     private async Task<HostReleases> InspectOnceAsync(string deployPath, CancellationToken ct)
     {
@@ -173,7 +111,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"artifact file {artifactPath} does not exist");
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StepTimeout);
-        var (client, generation) = (_ssh, _generation);
+        var (client, generation) = _connection.Current;
         try
         {
             using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
@@ -203,7 +141,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw Lost(generation, e);
+            throw _connection.Lost(generation, e);
         }
     }
 
@@ -322,10 +260,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         await Task.Run(() =>
         {
             _sftp?.Dispose();
-            _ssh.Dispose();
+            _connection.Dispose();
         });
         _sftpGate.Dispose();
-        _reconnectGate.Dispose();
     }
 
     private async Task<string?> ServiceOfAsync(string path, string id, string template, CancellationToken ct)
@@ -350,7 +287,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw Lost(_generation, e);
+            throw _connection.Lost(_connection.Current.Generation, e);
         }
         catch (Exception e) when (e is SshException or IOException)
         {
@@ -388,7 +325,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
-        var (client, generation) = (_ssh, _generation);
+        var (client, generation) = _connection.Current;
         try
         {
             using var command = client.CreateCommand(commandText);
@@ -413,7 +350,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw Lost(generation, e);
+            throw _connection.Lost(generation, e);
         }
     }
 
