@@ -492,6 +492,31 @@ public sealed class ExecutorTests
     }
 
     [Fact]
+    public async Task A_repair_uses_the_batch_the_interrupted_apply_journaled_not_one_inferred_from_the_new_commits_strategy()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        // c1: canary web-1, then web-2..web-4 together. Crash right after web-3 switched, before batch 2's state write.
+        var db = Service("db", "2.1.0", Canary(1, maxParallel: 3));
+        var clean = new ExecutorWorld();
+        clean.Deployed("c0", DbOld, ApiOld);
+        await clean.ApplyAsync(clean.Request(clean.Desired("c1", [db, ApiOld])));
+        var crashAt = clean.Store.AllJournal.ToList().FindIndex(e => e.Step == "w1/db/web-3/activate" && e.Status == JournalStatus.Finished) + 1;
+        w.Store.CrashAfterJournalEntries = crashAt;
+        await Assert.ThrowsAnyAsync<Exception>(() => w.ApplyAsync(w.Request(w.Desired("c1", [db, ApiOld]))));
+        w.Store.Revive();
+        w.Time.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(ServiceFields.ReleaseId(db), w.Driver.Current("web-3", "/srv/db"));
+
+        // c2 reverts db with one batch of all hosts: by c2's strategy web-3 would be in batch 1, whose state (the canary's)
+        // was written. It was in c1's batch 2, which was not: web-3 must be switched back.
+        var outcome = await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.0.0", Rolling(4)), ApiOld])));
+
+        Assert.True(outcome.Succeeded, outcome.Message);
+        foreach (var h in w.Hosts) Assert.Equal(ServiceFields.ReleaseId(DbOld), w.Driver.Current(h.Name, "/srv/db"));
+    }
+
+    [Fact]
     public async Task Lock_is_renewed_during_a_long_gate_and_released_at_the_end()
     {
         var w = new ExecutorWorld();

@@ -117,9 +117,9 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
-            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None))));
+            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None), batch: number)));
         await Task.WhenAll(work.Where(h => h.ToRelease is null && run.IsDefined(h.Host)).Select(h => hosts.RunAsync(On(h, StepKind.Remove), deploy.Driver, ct,
-            session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None))));
+            session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None), batch: number)));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
             run.Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
         ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.Tags(run.Env, run.Commit));
