@@ -137,7 +137,10 @@ public sealed record LiveService(
     public override int GetHashCode() => HashCode.Combine(Name, Version, ReleaseId, ConfigHash, Commit);
 }
 
-/// <summary>What one host runs for one service. <see cref="PreviousRelease"/> is what rollback flips back to.</summary>
-public sealed record LiveHost(string Host, string ActiveRelease, string? PreviousRelease);
+/// <summary>What one host runs for one service. <see cref="PreviousRelease"/> is what rollback flips back to.
+/// <see cref="UnknownBecause"/> is set when a step on the host ended without a known outcome (it timed out, its rollback
+/// failed): the host may run <see cref="ActiveRelease"/> or another release. The planner then treats the host as not
+/// running any release (it is repaired toward the desired one), and apply reads its `current` before anything else.</summary>
+public sealed record LiveHost(string Host, string ActiveRelease, string? PreviousRelease, string? UnknownBecause = null);
 
 public sealed record LiveToggle(string Name, bool Enabled, string Commit);

@@ -156,7 +156,7 @@ internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] roll
             return false;
         // Each declared name is a distinct key of the same number of live entries, so the key sets are equal.
         foreach (var h in Hosts)
-            if (!live.Hosts.TryGetValue(h.Name, out var lh) || lh.Host != h.Name || lh.ActiveRelease != release) return false;
+            if (!live.Hosts.TryGetValue(h.Name, out var lh) || lh.Host != h.Name || lh.ActiveRelease != release || lh.UnknownBecause is not null) return false;
         return true;
     }
 }

@@ -54,8 +54,9 @@ internal static class ServiceClassifier
         var inGroup = groupHosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
         var leaving = live.Hosts.Values.Where(h => !inGroup.Contains(h.Host))
             .Select(h => new HostChange(h.Host, hostOrder.RegionOf(h.Host), h.ActiveRelease, null)).ToList();
+        // A host whose release is unknown is treated as running none: it gets the desired release laid down and switched.
         HostChange ToDesired(HostSpec h) =>
-            new(h.Name, h.Region, live.Hosts.TryGetValue(h.Name, out var lh) ? lh.ActiveRelease : null, release);
+            new(h.Name, h.Region, live.Hosts.TryGetValue(h.Name, out var lh) && lh.UnknownBecause is null ? lh.ActiveRelease : null, release);
         var allHosts = groupHosts.Select(ToDesired).Concat(leaving).ToList();
         var driftedHosts = allHosts.Where(h => h.FromRelease != h.ToRelease).ToList();
 

@@ -13,6 +13,7 @@ public static class ExitCodes
     public const int LockedOrFrozen = 6;      // environment locked by someone else, or frozen
     public const int StoreUnavailable = 7;    // state store unreachable, corrupt, or access denied
     public const int Quarantined = 8;         // the commit was already quarantined; not retried
+    public const int EnvironmentFault = 9;    // the environment failed (secret, host, network, disk): what changed was rolled back, not quarantined
     public const int Interrupted = 130;       // SIGINT/SIGTERM: stopped at a safe point
 
     /// <summary>The exit code of an outcome: 0 for success, else the code of its failure kind.</summary>
@@ -23,8 +24,7 @@ public static class ExitCodes
         FailureKind.StaleOrConflict => StaleOrConflict,
         FailureKind.LockedOrFrozen => LockedOrFrozen,
         FailureKind.StoreUnavailable => StoreUnavailable,
-        // Until environment faults get a code of their own (they are retried, never quarantined): a plain error.
-        FailureKind.EnvironmentFault => Error,
+        FailureKind.EnvironmentFault => EnvironmentFault,
         FailureKind.CommitFault => RolledBack,
         FailureKind.HostsNeedAttention => Halted,
         FailureKind.Interrupted => Interrupted,

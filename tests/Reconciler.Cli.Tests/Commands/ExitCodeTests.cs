@@ -14,7 +14,7 @@ public sealed partial class ExitCodeTests
     public static TheoryData<FailureKind, int> Documented => new()
     {
         { FailureKind.InvalidInput, 1 },
-        { FailureKind.EnvironmentFault, 1 },
+        { FailureKind.EnvironmentFault, 9 },
         { FailureKind.CommitFault, 3 },
         { FailureKind.HostsNeedAttention, 4 },
         { FailureKind.StaleOrConflict, 5 },

@@ -15,7 +15,7 @@ public sealed class StatusJsonTests
     [InlineData(FailureKind.CommitFault, 3, "commit-fault")]
     [InlineData(FailureKind.AlreadyQuarantined, 8, "already-quarantined")]
     [InlineData(FailureKind.LockedOrFrozen, 6, "locked-or-frozen")]
-    [InlineData(FailureKind.EnvironmentFault, 1, "environment-fault")]
+    [InlineData(FailureKind.EnvironmentFault, 9, "environment-fault")]
     public void Last_result_carries_its_failure_kind_and_exit_code(FailureKind? failure, int exitCode, string? kind)
     {
         var status = new DaemonStatus([new EnvironmentStatus("prod", "aaaa1111", At, null,

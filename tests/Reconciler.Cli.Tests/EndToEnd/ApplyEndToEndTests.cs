@@ -184,7 +184,7 @@ public sealed class ApplyEndToEndTests(EndToEndFleet fixture) : IClassFixture<En
     }
 
     [Fact]
-    public async Task A_host_that_is_down_fails_clearly_rolls_back_what_was_done_and_loses_nothing()
+    public async Task A_host_that_is_down_is_found_by_preflight_before_anything_changes_and_nothing_is_quarantined()
     {
         var (db, _) = await BaselineAsync();
         var hosts = _fleet.Hosts.Take(3).Append(SshdFleet.DownHost("web-down")).ToList();
@@ -192,29 +192,30 @@ public sealed class ApplyEndToEndTests(EndToEndFleet fixture) : IClassFixture<En
 
         var outcome = await ApplyAsync(Desired("c2", hosts, newDb, Service("api", "1.0.0", Rolling(4), dependsOn: ["db"])));
 
-        Assert.True(outcome.Result == ApplyResult.RolledBack, outcome.Message);
+        Assert.True(outcome.Result == ApplyResult.EnvironmentFault, outcome.Message);
+        Assert.Equal(FailureKind.EnvironmentFault, outcome.Failure);
         Assert.Contains("web-down", outcome.Message);
+        Assert.Empty(await _store.ReadQuarantineAsync(Env, default));
         for (var i = 0; i < 3; i++)
         {
             Assert.Equal($"releases/{ServiceFields.ReleaseId(db)}", Current(i, "db"));
-            Assert.Contains(ServiceFields.ReleaseId(db), ReleasesOn(i, "db"));
+            // Preflight stopped it before the first host changed: the new release was not even staged.
+            Assert.DoesNotContain(ServiceFields.ReleaseId(newDb), ReleasesOn(i, "db"));
         }
-        // web-1 and web-2 ran the new release (batch 1) before the failure and were flipped back; it stays on disk.
-        Assert.Contains(ServiceFields.ReleaseId(newDb), ReleasesOn(0, "db"));
         var live = await _store.ReadAsync(Env, default);
         Assert.Equal("1.0.0", live.Services["db"].Version);
         Assert.All(live.Services["db"].Hosts.Values, h => Assert.Equal(ServiceFields.ReleaseId(db), h.ActiveRelease));
     }
 
     [Fact]
-    public async Task An_unknown_host_key_is_refused_and_nothing_stays_changed()
+    public async Task An_unknown_host_key_is_refused_by_preflight_and_nothing_changes()
     {
         var (db, _) = await BaselineAsync();
         var hosts = _fleet.Hosts.Select((h, i) => i == 3 ? h with { HostKey = null } : h).ToList();
 
         var outcome = await ApplyAsync(Desired("c2", hosts, Service("db", "1.1.0", Rolling(2)), Service("api", "1.0.0", Rolling(4), dependsOn: ["db"])));
 
-        Assert.True(outcome.Result == ApplyResult.RolledBack, outcome.Message);
+        Assert.True(outcome.Failure == FailureKind.EnvironmentFault, outcome.Message);
         Assert.Contains("web-4", outcome.Message);
         Assert.Contains("unknown host key", outcome.Message);
         for (var i = 0; i < 4; i++)

@@ -30,6 +30,19 @@ public class PlannerTableTests
 
     public static readonly Dictionary<string, Case> Cases = new()
     {
+        ["unknown release on a host: that host gets the desired release again, the others stay"] = new(() => Base, _ =>
+        {
+            var live = Applied(Base);
+            var api = live.Services["api"];
+            var host = api.Hosts["app-eu-1"];
+            return live with { Services = live.Services.SetItem("api", api with { Hosts = api.Hosts.SetItem("app-eu-1",
+                host with { UnknownBecause = "activate timed out" }) }) };
+        }, "1:deploy[api=redeploy]", p =>
+        {
+            var api = Service(p, "api");
+            var host = Assert.Single(api.Hosts);
+            Assert.Equal(("app-eu-1", null, ServiceFields.ReleaseId(Base.Services["api"])), (host.Host, host.FromRelease, host.ToRelease));
+        }),
         ["create: no live state, every host in rollout order"] = new(() => Base, _ => Empty, "1:deploy[api=create,db=create]", p =>
         {
             var api = Service(p, "api");

@@ -170,7 +170,7 @@ public sealed class ExecutorTests
     }
 
     [Fact]
-    public async Task A_host_that_is_down_fails_clearly_and_rolls_back_what_was_done_in_earlier_waves()
+    public async Task A_host_that_drops_mid_rollout_fails_clearly_rolls_back_what_was_done_in_earlier_waves_and_quarantines_nothing()
     {
         var w = new ExecutorWorld();
         w.Deployed("c0", DbOld, ApiOld);
@@ -181,7 +181,10 @@ public sealed class ExecutorTests
 
         var outcome = await w.ApplyAsync(w.Request(w.Desired("c1", [db, api])));
 
-        Assert.Equal(ApplyResult.RolledBack, outcome.Result);
+        // The environment's fault, not the commit's: rolled back, not quarantined.
+        Assert.Equal(ApplyResult.EnvironmentFault, outcome.Result);
+        Assert.Equal(FailureKind.EnvironmentFault, outcome.Failure);
+        Assert.Empty(await w.Store.ReadQuarantineAsync(Env, CancellationToken.None));
         Assert.Contains("web-4", outcome.Message);
         Assert.Contains("connection refused", outcome.Message);
         // db (wave 1) completed on all hosts and was rolled back too; api never switched anywhere.
@@ -211,10 +214,15 @@ public sealed class ExecutorTests
         Assert.Equal(ApplyResult.Halted, outcome.Result);
         Assert.Equal(FailureKind.HostsNeedAttention, outcome.Failure);
         var live = await w.LiveAsync();
-        // First batch passed and was recorded; the second batch switched but failed its gate: not recorded as done.
+        // First batch passed and was recorded; the second batch switched and failed its gate: the store says what those
+        // hosts run now (the new release, their switch finished), not their old release.
         Assert.Equal(release, live.Services["api"].Hosts["web-1"].ActiveRelease);
         Assert.Equal(ServiceFields.ReleaseId(ApiOld), live.Services["api"].Hosts["web-1"].PreviousRelease);
-        Assert.Equal(ServiceFields.ReleaseId(ApiOld), live.Services["api"].Hosts["web-3"].ActiveRelease);
+        Assert.Equal(release, live.Services["api"].Hosts["web-3"].ActiveRelease);
+        Assert.Equal(ServiceFields.ReleaseId(ApiOld), live.Services["api"].Hosts["web-3"].PreviousRelease);
+        Assert.Null(live.Services["api"].Hosts["web-3"].UnknownBecause);
+        foreach (var h in w.Hosts)
+            Assert.Equal(w.Driver.Current(h.Name, "/srv/api"), live.Services["api"].Hosts[h.Name].ActiveRelease);
         Assert.Equal("1.4.2", live.Services["api"].Version);
         Assert.Equal("c0", live.LastGoodCommit);
         Assert.Single(await w.Store.ReadQuarantineAsync(Env, CancellationToken.None));
@@ -268,7 +276,7 @@ public sealed class ExecutorTests
 
         var outcome = await w.ApplyAsync(w.Request(w.Desired("c1", [db, worker], [toggle])));
 
-        Assert.True(outcome.Result == ApplyResult.RolledBack, outcome.Message);
+        Assert.True(outcome.Result == ApplyResult.EnvironmentFault, outcome.Message);   // a host refused: not the commit's fault
         var live = await w.LiveAsync();
         Assert.Equal(Json(before.Services), Json(live.Services));
         Assert.Empty(live.Toggles);
@@ -481,6 +489,31 @@ public sealed class ExecutorTests
         foreach (var h in w.Hosts) Assert.Equal(ServiceFields.ReleaseId(DbOld), w.Driver.Current(h.Name, "/srv/db"));
         var history = await w.Store.ReadHistoryAsync(Env, 10, CancellationToken.None);
         Assert.Equal([ApplyResult.Succeeded, ApplyResult.Interrupted], history.Select(h => h.Result));
+    }
+
+    [Fact]
+    public async Task A_repair_uses_the_batch_the_interrupted_apply_journaled_not_one_inferred_from_the_new_commits_strategy()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        // c1: canary web-1, then web-2..web-4 together. Crash right after web-3 switched, before batch 2's state write.
+        var db = Service("db", "2.1.0", Canary(1, maxParallel: 3));
+        var clean = new ExecutorWorld();
+        clean.Deployed("c0", DbOld, ApiOld);
+        await clean.ApplyAsync(clean.Request(clean.Desired("c1", [db, ApiOld])));
+        var crashAt = clean.Store.AllJournal.ToList().FindIndex(e => e.Step == "w1/db/web-3/activate" && e.Status == JournalStatus.Finished) + 1;
+        w.Store.CrashAfterJournalEntries = crashAt;
+        await Assert.ThrowsAnyAsync<Exception>(() => w.ApplyAsync(w.Request(w.Desired("c1", [db, ApiOld]))));
+        w.Store.Revive();
+        w.Time.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal(ServiceFields.ReleaseId(db), w.Driver.Current("web-3", "/srv/db"));
+
+        // c2 reverts db with one batch of all hosts: by c2's strategy web-3 would be in batch 1, whose state (the canary's)
+        // was written. It was in c1's batch 2, which was not: web-3 must be switched back.
+        var outcome = await w.ApplyAsync(w.Request(w.Desired("c2", [Service("db", "2.0.0", Rolling(4)), ApiOld])));
+
+        Assert.True(outcome.Succeeded, outcome.Message);
+        foreach (var h in w.Hosts) Assert.Equal(ServiceFields.ReleaseId(DbOld), w.Driver.Current(h.Name, "/srv/db"));
     }
 
     [Fact]

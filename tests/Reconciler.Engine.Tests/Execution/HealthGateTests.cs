@@ -49,6 +49,25 @@ public sealed class HealthGateTests
     private static ProbeResult Bad => new(false, "status 503");
 
     [Fact]
+    public async Task A_gate_that_fails_because_a_host_cannot_be_reached_is_the_environments_fault_not_the_commits()
+    {
+        var time = new FakeTimeProvider(T0);
+        // web-2's session is gone (the probe cannot even run); web-1 answers fine.
+        var probe = new ScriptedProbe(time, (host, _) => host == "web-2"
+            ? Task.FromException<ProbeResult>(new HostStepException(host, "command", "the connection was lost and 3 reconnect attempt(s) did not bring it back"))
+            : Task.FromResult(Ok));
+        var (unreachable, _) = await Run(time, probe, Spec(passes: 1, minHealthy: 0, deadline: 5), "web-1", "web-2");
+        Assert.False(unreachable.Passed);
+        Assert.Equal(FailureKind.EnvironmentFault, unreachable.Cause);
+
+        // A host that answers, badly: the release's fault.
+        var answering = new ScriptedProbe(time, (host, _) => Task.FromResult(host == "web-2" ? Bad : Ok));
+        var (bad, _) = await Run(time, answering, Spec(passes: 1, minHealthy: 0, deadline: 5), "web-1", "web-2");
+        Assert.False(bad.Passed);
+        Assert.Equal(FailureKind.CommitFault, bad.Cause);
+    }
+
+    [Fact]
     public async Task Passes_only_after_consecutive_passes_and_min_healthy_time()
     {
         var time = new FakeTimeProvider(T0);

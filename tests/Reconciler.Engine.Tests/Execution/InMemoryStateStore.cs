@@ -196,6 +196,9 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         Run<IReadOnlyList<QuarantinedCommit>>(environment, () =>
             [.. _quarantine.Where(q => q.Key.Env == environment).Select(q => q.Value).OrderBy(q => q.At).ThenBy(q => q.Commit, StringComparer.Ordinal)]);
 
+    public Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) =>
+        Run(environment, () => _quarantine.Remove((environment, commit)));
+
     // ---- lock and freeze --------------------------------------------------------------------------------
 
     public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) =>

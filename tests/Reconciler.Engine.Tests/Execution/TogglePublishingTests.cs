@@ -71,14 +71,15 @@ public sealed class TogglePublishingTests
     }
 
     [Fact]
-    public async Task A_failed_publish_rolls_the_change_back()
+    public async Task A_failed_publish_rolls_the_change_back_as_a_fault_of_the_environment()
     {
         var publisher = new RecordingPublisher();
         var calls = 0;
         publisher.FailWith = () => Interlocked.Increment(ref calls) == 1 ? new HostStepException("consul", "publish toggles", "connection refused") : null;
         var (outcome, w) = await ApplyAsync(publisher, _ => { }, w => w.Desired("c1", [DbOld, ApiOld], [NewCheckout]));
 
-        Assert.True(outcome.Result == ApplyResult.RolledBack, outcome.Message);
+        Assert.True(outcome.Result == ApplyResult.EnvironmentFault, outcome.Message);
+        Assert.Equal(FailureKind.EnvironmentFault, outcome.Failure);
         Assert.Contains("toggle new-checkout", outcome.Message);
         Assert.Empty((await w.LiveAsync()).Toggles);
         Assert.Equal([$"{Env}: new-checkout=removed"], publisher.Calls);

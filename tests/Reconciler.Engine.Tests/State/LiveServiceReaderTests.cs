@@ -87,6 +87,19 @@ public class LiveServiceReaderTests
     }
 
     [Fact]
+    public void A_host_whose_release_is_unknown_keeps_why_and_a_known_one_stores_no_such_property()
+    {
+        var hosts = Map(("web-1", new LiveHost("web-1", "r2", "r1")), ("web-2", new LiveHost("web-2", "r2", "r1", "activate timed out after 5m")));
+        var bytes = StateJson.SerializeBytes(new LiveService("a", "1.0.0", "r2", "h", "c", [], Map(("config.PORT", "8080")), hosts));
+
+        var read = LiveServiceReader.Read(bytes);
+
+        Assert.Null(read.Hosts["web-1"].UnknownBecause);
+        Assert.Equal("activate timed out after 5m", read.Hosts["web-2"].UnknownBecause);
+        Assert.Equal(1, System.Text.Encoding.UTF8.GetString(bytes).Split("unknownBecause").Length - 1);   // older readers see it only where it is set
+    }
+
+    [Fact]
     public void Pooled_strings_are_the_same_text_across_services()
     {
         var first = LiveServiceReader.Read(StateJson.SerializeBytes(new LiveService("a", "1.0.0", "r1", "h", "c", [], Map(("config.PORT", "8080")), Map<LiveHost>())));

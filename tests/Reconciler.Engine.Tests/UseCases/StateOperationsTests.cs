@@ -39,6 +39,26 @@ public sealed class StateOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task Unquarantine_lifts_the_quarantine_by_sha_prefix_and_records_who_and_why_in_history()
+    {
+        var sha = "7c211433f020aa55aa55aa55aa55aa55aa55aa55";
+        await using (var store = new Reconciler.State.Sqlite.SqliteStateStore(_dir.Combine("state.db"), new FakeTimeProvider(Now)))
+            await store.QuarantineAsync("prod", new QuarantinedCommit(sha, "api: web-1: stage failed: secret env:DB_PASSWORD is not set", Now.AddHours(-1)), _ct);
+
+        Assert.Equal(FailureKind.InvalidInput, (await _state.UnquarantineAsync(Target(), "7c21", " ", "alice@ops", _ct)).Failure?.Kind);
+        Assert.Equal(FailureKind.InvalidInput, (await _state.UnquarantineAsync(Target(), "beef", "secret fixed", "alice@ops", _ct)).Failure?.Kind);
+        var lifted = await _state.UnquarantineAsync(Target(), "7c211433", "the secret was missing on the runner, not a bad commit", "alice@ops", _ct);
+
+        Assert.True(lifted.Succeeded, lifted.Failure?.Message);
+        Assert.Equal(sha, lifted.Value.Lifted.Commit);
+        Assert.Empty((await _state.ShowAsync(Target(), _ct)).Value!.Quarantined);
+        var entry = Assert.Single((await _state.HistoryAsync(Target(), 20, _ct)).Value!.Entries);
+        Assert.Equal((sha, ApplyResult.Unquarantined, "alice@ops"), (entry.Commit, entry.Result, entry.AppliedBy));
+        Assert.Contains("the secret was missing on the runner", entry.Message);
+        Assert.Contains("DB_PASSWORD", entry.Message);
+    }
+
+    [Fact]
     public async Task A_lock_held_by_someone_else_is_locked_or_frozen_and_says_how_to_break_it()
     {
         await _state.LockAsync(Target(), "alice@ops", "migration", TimeSpan.FromHours(2), _ct);

@@ -21,7 +21,8 @@ internal static class ApplyCommand
         var planFile = new Option<string?>("--plan") { Description = "Apply exactly this saved plan (`reconciler plan --out FILE`); refused if live state moved since." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)." };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply. Default 32." };
-        foreach (var o in new Option[] { planFile, yes, maxParallel }) cmd.Options.Add(o);
+        var preflightOnly = new Option<bool>("--preflight-only") { Description = "Only check what the apply needs (secrets resolve, artifacts match, hosts reachable and authenticated, disk space); change nothing. Exit 9 (or 3) on a problem." };
+        foreach (var o in new Option[] { planFile, yes, maxParallel, preflightOnly }) cmd.Options.Add(o);
         common.AddState("State store URL; default: $RECONCILER_STATE, then reconciler.yaml's state. " + StateStores.AcceptedForms);
         var force = new Option<bool>("--force") { Description = "Break another applier's lock or apply during a freeze. Needs --reason; recorded in history." };
         var reason = new Option<string?>("--reason") { Description = "Why --force was needed (recorded in history)." };
@@ -41,14 +42,14 @@ internal static class ApplyCommand
                     args.Repo, args.Rev, args.Env, parseResult.GetValue(planFile),
                     parseResult.GetValue(yes), parseResult.GetValue(maxParallel), args.State, parseResult.GetValue(force),
                     parseResult.GetValue(reason), parseResult.GetValue(sshKey), parseResult.GetValue(trustUnknown), parseResult.GetValue(otel),
-                    !CliApp.UseColor(parseResult, stdout)), stdout, stderr, Console.In, ct);
+                    !CliApp.UseColor(parseResult, stdout), parseResult.GetValue(preflightOnly)), stdout, stderr, Console.In, ct);
             });
         });
         return cmd;
     }
 
     internal sealed record ApplyArgs(string Repo, string? Rev, string? Env, string? PlanFile, bool Yes, int? MaxParallel, string? State,
-        bool Force, string? Reason, string? SshKey, bool TrustUnknownHostKeys, string? Otel, bool NoColor);
+        bool Force, string? Reason, string? SshKey, bool TrustUnknownHostKeys, string? Otel, bool NoColor, bool PreflightOnly = false);
 
     internal static async Task<FailureKind?> RunAsync(ApplyArgs a, TextWriter stdout, TextWriter stderr, TextReader stdin, CancellationToken ct)
     {
@@ -61,6 +62,14 @@ internal static class ApplyCommand
         if (!prepared.Succeeded) return await CliRunner.FailAsync(stderr, prepared, a.Repo, "nothing was applied");
         await using var apply = prepared.Value;
 
+        if (a.PreflightOnly)
+        {
+            if (!apply.FromSavedPlan) await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));
+            var checkedOnly = await apply.PreflightAsync(ct);
+            if (!checkedOnly.Succeeded) return await CliRunner.FailAsync(stderr, checkedOnly);
+            await (checkedOnly.Value.Succeeded ? stdout : stderr).WriteLineAsync(ApplyView.Outcome(checkedOnly.Value));
+            return checkedOnly.Value.Failure;
+        }
         if (!apply.FromSavedPlan)
         {
             await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));

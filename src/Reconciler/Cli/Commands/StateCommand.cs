@@ -5,7 +5,7 @@ using Reconciler.Views;
 
 namespace Reconciler.Cli;
 
-/// <summary><c>reconciler state show|history|lock|unlock|freeze|unfreeze --env ENV</c>: read and manage live state. docs/cli/state.md.</summary>
+/// <summary><c>reconciler state show|history|lock|unlock|freeze|unfreeze|unquarantine --env ENV</c>: read and manage live state. docs/cli/state.md.</summary>
 internal static class StateCommand
 {
     private const string StateDescription =
@@ -20,6 +20,7 @@ internal static class StateCommand
         cmd.Subcommands.Add(Unlock());
         cmd.Subcommands.Add(Freeze());
         cmd.Subcommands.Add(Unfreeze());
+        cmd.Subcommands.Add(Unquarantine());
         return cmd;
     }
 
@@ -90,6 +91,17 @@ internal static class StateCommand
             c => { c.Options.Add(reason); c.Options.Add(by); },
             (state, target, p, ct) => state.FreezeAsync(target, p.GetValue(reason)!, p.GetValue(by) ?? DefaultOwner(), ct),
             StateView.RenderFreeze);
+    }
+
+    private static Command Unquarantine()
+    {
+        var commit = new Argument<string>("SHA") { Description = "The quarantined commit (full SHA or an unambiguous prefix)." };
+        var reason = new Option<string>("--reason") { Description = "Why it may be applied again (recorded in history).", Required = true };
+        var by = new Option<string?>("--by") { Description = "Who lifts it. Default: USER@HOST." };
+        return Subcommand("unquarantine", "Lift a commit's quarantine so apply and run try it again (recorded in history).",
+            c => { c.Arguments.Add(commit); c.Options.Add(reason); c.Options.Add(by); },
+            (state, target, p, ct) => state.UnquarantineAsync(target, p.GetValue(commit)!, p.GetValue(reason)!, p.GetValue(by) ?? DefaultOwner(), ct),
+            StateView.RenderUnquarantine);
     }
 
     private static Command Unfreeze() => Subcommand("unfreeze", "Lift an environment's freeze.",

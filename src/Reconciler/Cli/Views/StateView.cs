@@ -28,6 +28,10 @@ public static class StateView
             ? $"unfroze environment '{r.Environment}' (was frozen by {was.By}: {was.Reason})\n"
             : $"environment '{r.Environment}' was not frozen\n";
 
+    public static string RenderUnquarantine(UnquarantineResult r, bool json) => json
+        ? JsonView.Render(r.Recorded)
+        : $"lifted the quarantine of {r.Lifted.Commit} in {r.Environment}; recorded in history: {r.Recorded.Message}\n";
+
     /// <summary>`state unfreeze --format json`.</summary>
     private sealed record UnfreezeJson(string Environment, bool WasFrozen);
 

@@ -41,8 +41,10 @@ public static class StatusView
             sb.Append("  ").Append(string.Join("  ", row.Select((c, i) => i == row.Length - 1 ? c : c.PadRight(widths[i])))).Append('\n');
             if (byName.TryGetValue(row[0], out var svc) && !ReferenceEquals(row, rows[0]))
                 foreach (var h in svc.Hosts)
-                    sb.Append("    ").Append(h.Host).Append(": ").Append(h.ActiveRelease)
-                      .Append(h.PreviousRelease is null ? "" : $" (previous {h.PreviousRelease})").Append('\n');
+                    sb.Append("    ").Append(h.Host).Append(": ").Append(h.UnknownBecause is { } why
+                          ? $"NEEDS ATTENTION: release unknown ({why}); the next apply reads its current release first and repairs it"
+                          : h.ActiveRelease)
+                      .Append(h.UnknownBecause is null && h.PreviousRelease is not null ? $" (previous {h.PreviousRelease})" : "").Append('\n');
         }
         return sb.ToString();
     }

@@ -15,7 +15,14 @@ public interface IDesiredStateLoader
     DesiredState Load(string repositoryPath, string commit, string environment);
 }
 
-public sealed record DaemonOptions(string Environment, TimeSpan Interval, string AppliedBy, int? MaxParallel = null);
+public sealed record DaemonOptions(string Environment, TimeSpan Interval, string AppliedBy, int? MaxParallel = null)
+{
+    /// <summary>After a fault of the environment the same commit is tried again after about this long, doubling per
+    /// failed attempt up to <see cref="MaxRetryDelay"/> (with jitter: <see cref="RetryBackoff"/>).</summary>
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(10);
+}
 
 /// <summary>
 /// `reconciler run`: follows a branch and reconciles each new head of it into one environment.
@@ -26,7 +33,9 @@ public sealed record DaemonOptions(string Environment, TimeSpan Interval, string
 /// <item>A commit is settled once it reached a final result (applied, no changes, rolled back and quarantined, halted,
 /// invalid, already quarantined): it is never tried again by this process, and the store's quarantine keeps other
 /// processes from retrying it. Lock/freeze, store outages and compare-and-set conflicts are retried at the next
-/// interval, each distinct message logged once.</item>
+/// interval, each distinct message logged once. A fault of the environment (a secret, a host, the network; what changed
+/// was rolled back) is retried with capped exponential backoff and jitter (<see cref="RetryBackoff"/>); /status shows
+/// the next attempt.</item>
 /// <item>While an apply runs the loop keeps fetching; a newer head cancels the running apply's Preempt token (the
 /// reconciler stops the health wait and rolls back), then the newer head is applied.</item>
 /// <item>Cancelling the token given to <see cref="RunAsync"/> (SIGTERM) is passed on to the reconciler, which stops
@@ -54,11 +63,14 @@ public sealed class GitOpsDaemon
     private LastResult? _last;
     private string? _lastStartedCommit;
     private long _reconcileCount;
-    private (string Commit, DateTimeOffset NotBefore)? _retry;
+    private RetryStatus? _retry;
+    private readonly RetryBackoff _backoff;
 
+    /// <param name="random">The jitter of retries after a fault of the environment (tests pass a seeded one).</param>
     public GitOpsDaemon(DaemonOptions options, IBranchFollower follower, IDesiredStateLoader loader, IReconciler reconciler,
-        IStateStore? store, TimeProvider time, TextWriter log)
+        IStateStore? store, TimeProvider time, TextWriter log, Random? random = null)
     {
+        _backoff = new RetryBackoff(options.FirstRetryDelay, options.MaxRetryDelay, random ?? Random.Shared);
         if (options.Interval <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, "--interval must be positive, e.g. --interval 30s.");
         _options = options;
         _follower = follower;
@@ -144,7 +156,8 @@ public sealed class GitOpsDaemon
         if (settled || stop.IsCancellationRequested) return;
         // A commit that met a lock, a freeze or a store outage waits a full interval before it is tried again.
         if (_retry is { } retry && retry.Commit == head.Sha && _time.GetUtcNow() < retry.NotBefore) return;
-        _retry = null;
+        var failedAttempts = _retry is { } earlier && earlier.Commit == head.Sha ? earlier.Attempt : 0;
+        lock (_gate) _retry = null;
 
         if (_lastStartedCommit is { } previous && previous != head.Sha)
         {
@@ -153,7 +166,7 @@ public sealed class GitOpsDaemon
                 Log($"skipping {between.Count - 1}{(between.Count > 100 ? "+" : "")} intermediate commit(s): only the newest head {Short(head.Sha)} is applied");
         }
         _lastStartedCommit = head.Sha;
-        var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource());
+        var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource()) { FailedBefore = failedAttempts };
         lock (_gate) _inFlight = attempt;
         Interlocked.Increment(ref _reconcileCount);
         attempt.Work = Task.Run(() => _reconcileCommit.RunAsync(head, () =>
@@ -195,7 +208,13 @@ public sealed class GitOpsDaemon
         if (!result.Settled)
         {
             _lastStartedCommit = null;   // retried later: no "skipping" message for the same commit
-            _retry = (attempt.Commit, now + _options.Interval);
+            // A fault of the environment: back off (10 s, 20 s, ... 10 min, with jitter); a lock, a freeze or a store
+            // outage: the next interval. A pre-empted or stopped apply is simply the next head's business.
+            var failed = attempt.FailedBefore + 1;
+            var wait = result.Kind == FailureKind.EnvironmentFault ? _backoff.Delay(failed) : _options.Interval;
+            lock (_gate) _retry = new RetryStatus(attempt.Commit, failed, now + wait, result.Message);
+            if (result.Kind == FailureKind.EnvironmentFault)
+                Log($"commit {Short(attempt.Commit)}: environment fault (attempt {failed}); next attempt at {now + wait:yyyy-MM-ddTHH:mm:ssZ}");
         }
         attempt.Preempt.Dispose();
         OnReconcileFinished?.Invoke(attempt.Commit, result.Outcome);
@@ -205,7 +224,9 @@ public sealed class GitOpsDaemon
     {
         // One linked source per wait, cancelled afterwards, so no timer or channel waiter outlives the iteration.
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var delay = Task.Delay(_options.Interval, _time, wait.Token);
+        // Wake for a retry due before the next interval.
+        var until = _retry is { } retry ? retry.NotBefore - _time.GetUtcNow() : _options.Interval;
+        var delay = Task.Delay(until < TimeSpan.Zero ? TimeSpan.Zero : until < _options.Interval ? until : _options.Interval, _time, wait.Token);
         var triggered = _trigger.Reader.WaitToReadAsync(wait.Token).AsTask();
         var tasks = new List<Task> { delay, triggered };
         if (_inFlight?.Work is { } running) tasks.Add(running);
@@ -247,7 +268,8 @@ public sealed class GitOpsDaemon
                     inFlight,
                     [.. quarantined.Select(q => new QuarantineStatus(q.Commit, q.Reason, q.At))],
                     heldLock is null ? null : new LockStatus(heldLock.Owner, heldLock.Reason, heldLock.AcquiredAt, heldLock.ExpiresAt),
-                    storeError)]);
+                    storeError,
+                    _retry)]);
         }
     }
 
@@ -273,6 +295,7 @@ public sealed class GitOpsDaemon
         public DateTimeOffset Started { get; } = started;
         public CancellationTokenSource Preempt { get; } = preempt;
         public Task<CommitResult>? Work { get; set; }
+        public int FailedBefore { get; init; }   // attempts of this commit that failed before this one, in a row
         public int ProgressEvents;
         public ApplyProgress? LastProgress;
     }
@@ -304,7 +327,11 @@ public sealed record EnvironmentStatus(
     InFlightStatus? InFlight,
     ImmutableArray<QuarantineStatus> Quarantined,
     LockStatus? Lock,
-    string? StoreError);
+    string? StoreError,
+    RetryStatus? NextAttempt = null);
+
+/// <summary>A commit not settled yet: how many attempts failed in a row, when the next one is due, and why the last failed.</summary>
+public sealed record RetryStatus(string Commit, int Attempt, DateTimeOffset NotBefore, string Reason);
 
 /// <summary><see cref="Failure"/> is null when the commit was applied or had nothing to do.</summary>
 public sealed record LastResult(string Commit, string Result, FailureKind? Failure, string Message, DateTimeOffset Started, DateTimeOffset Finished);

@@ -19,7 +19,8 @@ public sealed record StatusReport(
     HistoryEntry? LastDeploy,
     ImmutableArray<ServiceStatus> Services);
 
-/// <summary><see cref="State"/>: in-sync, upgrade, downgrade, reconfigure, not-deployed, to-remove.
+/// <summary><see cref="State"/>: in-sync, upgrade, downgrade, reconfigure, not-deployed, to-remove, or needs-attention
+/// when a host's release is unknown (a step on it ended without a known outcome; its host entry says why).
 /// <see cref="LastOutcome"/> is what the last apply that touched the service recorded (its health gate result);
 /// status does not probe hosts itself.</summary>
 public sealed record ServiceStatus(
@@ -45,6 +46,7 @@ public static class StatusReports
             live.Services.TryGetValue(name, out var have);
             var state = (want, have) switch
             {
+                (_, { } live) when live.Hosts.Values.Any(h => h.UnknownBecause is not null) => "needs-attention",
                 (null, null) => "unknown",
                 (null, _) => desired is null ? "unknown" : "to-remove",
                 (_, null) => "not-deployed",
@@ -74,6 +76,8 @@ public static class StatusReports
         ApplyResult.NoChanges => "no-changes",
         ApplyResult.RolledBack => "rolled-back",
         ApplyResult.LockBroken => "lock-broken",
+        ApplyResult.EnvironmentFault => "environment-fault",
+        ApplyResult.Unquarantined => "unquarantined",
         _ => r.ToString().ToLowerInvariant(),
     };
 }

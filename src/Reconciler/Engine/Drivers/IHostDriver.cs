@@ -37,6 +37,10 @@ public interface IHostSession
     /// path itself unless the driver keeps hosts elsewhere (the local driver maps each host under its own root).</summary>
     string PathOnHost(string deployPath) => deployPath;
 
+    /// <summary>Bytes free for an unprivileged writer on the file system that holds <paramref name="deployPath"/> (or its
+    /// nearest existing parent), for preflight; null when the driver cannot tell (it then never blocks an apply).</summary>
+    Task<long?> FreeBytesAsync(string deployPath, CancellationToken ct) => Task.FromResult<long?>(null);
+
     /// <summary>Runs a command on the host (for command health checks). Never throws for a non-zero exit.</summary>
     Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct);
 
@@ -61,12 +65,24 @@ public sealed record ReleaseBundle(
     string ArtifactSha256,
     ImmutableSortedDictionary<string, string> Config);
 
-public sealed record CommandResult(int ExitCode, string Output);
+/// <summary>A command's exit code and output; <see cref="TimedOut"/> when it was stopped at its timeout (exit code 124).</summary>
+public sealed record CommandResult(int ExitCode, string Output, bool TimedOut = false)
+{
+    public static CommandResult Timeout(TimeSpan after) => new(124, $"timed out after {after.TotalSeconds:0.###}s", TimedOut: true);
+}
 
-/// <summary>A host step failed (connection, command, upload). Message is user-facing and names the host.</summary>
-public sealed class HostStepException(string host, string step, string message, Exception? inner = null)
-    : Exception($"{host}: {step} failed: {message}", inner)
+/// <summary>A host step failed (connection, command, upload). Message is user-facing, names the host and never ends in
+/// "..". <see cref="Kind"/> says whose fault it is: a restart that fails or a config that cannot be written is the
+/// commit's (<see cref="FailureKind.CommitFault"/>, see <see cref="CommitFault"/>); everything else a host step can meet
+/// (unreachable, refused, dropped, timed out, full disk) is the environment's.</summary>
+public sealed class HostStepException(string host, string step, string message, Exception? inner = null,
+    FailureKind kind = FailureKind.EnvironmentFault)
+    : Exception($"{host}: {step} failed: {message.TrimEnd().TrimEnd('.')}", inner)
 {
     public string HostName { get; } = host;
     public string Step { get; } = step;
+    public FailureKind Kind { get; } = kind;
+
+    /// <summary>The commit's new release is at fault on a host that works (its restart failed, its config cannot be written).</summary>
+    public static HostStepException CommitFault(string host, string step, string message) => new(host, step, message, kind: FailureKind.CommitFault);
 }

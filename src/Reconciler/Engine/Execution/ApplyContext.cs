@@ -18,14 +18,14 @@ internal sealed class ApplyContext : IAsyncDisposable
     private readonly object _failureLock = new();
 
     public ApplyContext(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
-        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress)
+        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, HostSessions? sessions = null)
     {
         Deps = deps;
         Desired = desired;
         Header = header;
         _progress = progress;
         Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal);
-        Sessions = new HostSessions(deps.Drivers);
+        Sessions = sessions ?? new HostSessions(deps.Drivers);
         State = new LiveStateWriter(deps.Store, Env, Commit, current);
         Gate = new HealthGate(deps.Probe, deps.Time);
         HostSlots = new SemaphoreSlim(Math.Max(1, maxParallel));
@@ -45,22 +45,25 @@ internal sealed class ApplyContext : IAsyncDisposable
     /// <summary>Bounds the host steps running at once across the whole apply (--max-parallel).</summary>
     public SemaphoreSlim HostSlots { get; }
 
-    /// <summary>The first failure's reason (null while all is well), and the service it came from.</summary>
+    /// <summary>The first failure's reason (null while all is well), the service it came from, and whose fault it was:
+    /// only a <see cref="FailureKind.CommitFault"/> quarantines the commit.</summary>
     public string? Failure { get; private set; }
     public string? FailedService { get; private set; }
+    public FailureKind? FailureKind { get; private set; }
     public bool Preempted { get; private set; }
 
     /// <summary>Cancelled at the first failure: no new step starts; steps already running finish.</summary>
     public CancellationToken StopNew => _stopNew.Token;
 
     /// <summary>Records a failure; the first one recorded wins.</summary>
-    public void Fail(string? service, string reason)
+    public void Fail(string? service, string reason, FailureKind kind)
     {
         lock (_failureLock)
         {
             if (Failure is not null) return;
             Failure = reason;
             FailedService = service;
+            FailureKind = kind;
         }
         _stopNew.Cancel();
     }
@@ -69,7 +72,7 @@ internal sealed class ApplyContext : IAsyncDisposable
     public void Preempt()
     {
         Preempted = true;
-        Fail(null, "pre-empted by a newer commit");
+        Fail(null, "pre-empted by a newer commit", Reconciler.FailureKind.Interrupted);
     }
 
     public void StopIfRequested(CancellationToken ct)
@@ -94,7 +97,7 @@ internal sealed class ApplyContext : IAsyncDisposable
 
     public HostSpec FindHost(string name) =>
         Desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).FirstOrDefault(h => h.Name == name)
-        ?? throw new ReconcilerException(FailureKind.InvalidInput, $"host '{name}' is not defined in environment '{Env}' at {Short(Desired.Revision)}; " +
+        ?? throw new ReconcilerException(Reconciler.FailureKind.InvalidInput, $"host '{name}' is not defined in environment '{Env}' at {Short(Desired.Revision)}; " +
                                                                    "it is needed to change or roll back a service on it. Add it back to a host group, or remove it from live state with `reconciler state`.");
 
     public Task QuarantineAsync(string reason) =>

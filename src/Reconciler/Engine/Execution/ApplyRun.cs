@@ -7,7 +7,10 @@ using Reconciler.State;
 namespace Reconciler.Execution;
 
 /// <summary>What one run of the step function ended with.</summary>
-internal sealed record RunResult(ApplyResult Result, string Message, ImmutableSortedDictionary<string, string> ServiceOutcomes);
+/// <summary>What one run of the step function ended with. <see cref="Kind"/>: whose fault a failure of the environment
+/// was (<see cref="ApplyResult.EnvironmentFault"/>: environment fault, store unavailable, conflict).</summary>
+internal sealed record RunResult(ApplyResult Result, string Message, ImmutableSortedDictionary<string, string> ServiceOutcomes,
+    FailureKind? Kind = null);
 
 internal enum ApplyPhase { Forward, Finish, Rollback, Repair }
 
@@ -48,9 +51,11 @@ internal sealed class ApplyRun : IAsyncDisposable
     private RunResult? _result;
 
     public ApplyRun(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
-        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, ApplyIntent intent = ApplyIntent.Apply)
+        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, ApplyIntent intent = ApplyIntent.Apply,
+        HostSessions? sessions = null)
     {
-        _run = new ApplyContext(deps, desired, header, applyId, current, journal, maxParallel, progress);
+        // sessions: the ones preflight opened (this run owns them from here on).
+        _run = new ApplyContext(deps, desired, header, applyId, current, journal, maxParallel, progress, sessions);
         _intent = intent;
         var toggles = new ToggleSteps(_run);
         _waves = new WaveSteps(_run, new HostSteps(_run), toggles);
@@ -107,9 +112,13 @@ internal sealed class ApplyRun : IAsyncDisposable
     {
         if (_run.Failure is not { } failure)
             return new StepProgress(ApplyPhase.Finish, "succeeded", await SucceedAsync());
-        if (_run.Preempted || FailurePolicy() == OnFailure.Rollback)
+        var kind = _run.Preempted ? FailureKind.Interrupted : _run.FailureKind!.Value;
+        var decision = RollbackDecision.For(_run.Preempted ? $"pre-empted: {failure}" : failure, kind);
+        // A fault of the environment always undoes what changed (onFailure: halt is for a release that fails on
+        // healthy hosts, to look at it where it runs).
+        if (!decision.Quarantine || FailurePolicy() == OnFailure.Rollback)
         {
-            _rollback.Decide(_run.Preempted ? $"pre-empted: {failure}" : failure, quarantine: !_run.Preempted);
+            _rollback.Decide(decision);
             return await _rollback.StepAsync(ct);
         }
         return new StepProgress(ApplyPhase.Finish, "halted", await HaltAsync(failure, ct));
@@ -133,12 +142,36 @@ internal sealed class ApplyRun : IAsyncDisposable
     private async Task<RunResult> HaltAsync(string failure, CancellationToken ct)
     {
         var commit = _run.Commit;
+        await RecordHaltedHostsAsync();
         await _run.QuarantineAsync($"halted: {failure}");
         await _run.Journal.AppendAsync(StepKey.End, JournalStatus.Failed, failure, ct);
         return new RunResult(ApplyResult.Halted,
             $"apply of {ApplyContext.Short(commit)} to {_run.Env} halted: {failure}. Hosts were left as they are (onFailure: halt); " +
             $"live state records what runs where. Fix forward, or revert commit {commit}: `reconciler revert {commit}` or `git revert {commit}`.",
             _run.Outcomes(halted: true));
+    }
+
+    /// <summary>Hosts switched in a batch whose state was never written (its gate failed, or a step stopped it): the store
+    /// still names their old release. A finished switch runs the new release; one that did not finish is unknown.</summary>
+    private async Task RecordHaltedHostsAsync()
+    {
+        foreach (var switches in _run.Journal.HostSwitches().Where(k => k.Kind == StepKind.Activate).GroupBy(k => k.Service!))
+        {
+            var change = Plan.Services.FirstOrDefault(s => s.Service == switches.Key);
+            if (change is null) continue;
+            var recorded = _run.State.Live.Services.GetValueOrDefault(switches.Key)?.Hosts;
+            var hosts = new List<LiveHost>();
+            foreach (var key in switches)
+            {
+                if (change.Hosts.FirstOrDefault(h => h.Host == key.Host) is not { ToRelease: { } to } host) continue;
+                if (recorded?.GetValueOrDefault(key.Host!) is { UnknownBecause: null } known && known.ActiveRelease == to) continue;
+                var previous = host.FromRelease != to ? host.FromRelease : recorded?.GetValueOrDefault(key.Host!)?.PreviousRelease;
+                hosts.Add(_run.Journal.IsFinished(key)
+                    ? new LiveHost(key.Host!, to, previous)
+                    : new LiveHost(key.Host!, to, previous, $"switching to {to} did not finish when apply of {ApplyContext.Short(_run.Commit)} halted"));
+            }
+            await _run.State.WriteHostsAsync(switches.Key, _run.Desired.Services.GetValueOrDefault(switches.Key), hosts);
+        }
     }
 
     private OnFailure FailurePolicy()
@@ -150,7 +183,7 @@ internal sealed class ApplyRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _rollback.Dispose();
+        await _rollback.DisposeAsync();
         await _run.DisposeAsync();
     }
 }

@@ -24,7 +24,9 @@ public sealed record ReconcileRequest(
     int? MaxParallel = null,
     // `run` signals this when a newer commit arrives: a health wait still running is cancelled and this
     // commit's changes are rolled back (not quarantined); the outcome is Interrupted.
-    CancellationToken Preempt = default);
+    CancellationToken Preempt = default,
+    // apply --preflight-only: plan and run the preflight checks (docs/apply.md), change nothing, take no lock.
+    bool PreflightOnly = false);
 
 /// <summary>What one reconcile ended with. <see cref="Failure"/> is null when it did what was asked (applied, or
 /// nothing to do); otherwise it says whose fault it was, and the CLI maps it to an exit code.</summary>

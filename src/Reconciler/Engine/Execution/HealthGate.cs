@@ -8,7 +8,9 @@ namespace Reconciler.Execution;
 /// <summary>One host to gate: the session command checks run over, and the release it should be running.</summary>
 public sealed record GateTarget(HostSpec Host, IHostSession Session, string ReleaseId, string? DeployPath = null);
 
-public sealed record GateResult(bool Passed, string Detail)
+/// <summary><see cref="Cause"/> of a failed gate: the commit's, unless every failing host failed because it could not be
+/// reached at all (its session broke: the host, not the release, is at fault).</summary>
+public sealed record GateResult(bool Passed, string Detail, FailureKind Cause = FailureKind.CommitFault)
 {
     public static GateResult Pass(string detail) => new(true, detail);
 }
@@ -41,11 +43,13 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
             return GateResult.Pass($"{targets.Count} host(s) healthy");
         }
         // Hosts cancelled because another host failed first report nothing useful; name the real failures.
-        var detail = string.Join("; ", failed.Where(r => r.Detail.Length > 0).Select(r => r.Detail));
+        var reported = failed.Where(r => r.Detail.Length > 0).ToList();
+        var detail = string.Join("; ", reported.Select(r => r.Detail));
+        var cause = reported.Count > 0 && reported.All(r => r.Cause == FailureKind.EnvironmentFault) ? FailureKind.EnvironmentFault : FailureKind.CommitFault;
         span?.SetTag("reconciler.gate.result", "failed");
         span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, detail);
         ReconcilerTelemetry.GateFailures.Add(1, ReconcilerTelemetry.MetricTags(environment));
-        return new GateResult(false, detail);
+        return new GateResult(false, detail, cause);
     }
 
     private async Task<GateResult> WaitHostAsync(string service, HealthSpec health, GateTarget target, CancellationTokenSource gate)
@@ -56,13 +60,14 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         var passes = 0;
         DateTimeOffset? healthySince = null;
         var lastProblem = "no check has run yet";
+        var unreachable = false;   // the last failed round failed because the host could not be reached
         var context = new ProbeContext(service, target.ReleaseId, target.Host, target.Session, target.DeployPath);
         try
         {
             while (true)
             {
                 ct.ThrowIfCancellationRequested();
-                var problem = await RunChecksAsync(health.Checks, context, ct);
+                var (problem, hostUnreachable) = await RunChecksAsync(health.Checks, context, ct);
                 var now = time.GetUtcNow();
                 if (problem is null)
                 {
@@ -76,6 +81,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                     passes = 0;
                     healthySince = null;
                     lastProblem = problem;
+                    unreachable = hostUnreachable;
                 }
                 if (now >= deadline)
                 {
@@ -83,7 +89,8 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                         ? $"healthy for {passes} consecutive check(s) but not yet for {health.ConsecutivePasses} passes and {ReconcilerFormat.Duration(health.MinHealthy)}"
                         : lastProblem;
                     await gate.CancelAsync(); // one host missing its deadline fails the batch: stop the others' waits
-                    return new GateResult(false, $"{target.Host.Name}: not healthy within {ReconcilerFormat.Duration(health.Deadline)}: {why}");
+                    return new GateResult(false, $"{target.Host.Name}: not healthy within {ReconcilerFormat.Duration(health.Deadline)}: {why}",
+                        problem is not null && unreachable ? FailureKind.EnvironmentFault : FailureKind.CommitFault);
                 }
                 var wait = health.Interval < deadline - now ? health.Interval : deadline - now;
                 await Task.Delay(wait, time, ct);
@@ -96,12 +103,14 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         }
     }
 
-    /// <summary>Runs every check once; returns null when all are healthy, else what failed.</summary>
-    private async Task<string?> RunChecksAsync(ImmutableArray<HealthCheckSpec> checks, ProbeContext context, CancellationToken ct)
+    /// <summary>Runs every check once; returns null when all are healthy, else what failed, and whether it failed because
+    /// the host itself could not be reached (its session broke), not because the release answered badly.</summary>
+    private async Task<(string? Problem, bool HostUnreachable)> RunChecksAsync(ImmutableArray<HealthCheckSpec> checks, ProbeContext context, CancellationToken ct)
     {
         foreach (var check in checks)
         {
             ProbeResult result;
+            var unreachable = false;
             try
             {
                 using var timeout = new CancellationTokenSource(check.Timeout, time);
@@ -120,11 +129,12 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
             {
                 // A probe that throws (connection refused, DNS) is simply unhealthy; the gate decides.
                 result = new ProbeResult(false, e.Message);
+                unreachable = e is HostStepException { Kind: FailureKind.EnvironmentFault };
             }
             if (!result.Healthy)
-                return $"{check.Kind.ToString().ToLowerInvariant()} check: {result.Detail}";
+                return ($"{check.Kind.ToString().ToLowerInvariant()} check: {result.Detail}", unreachable);
         }
-        return null;
+        return (null, false);
     }
 }
 

@@ -17,7 +17,10 @@ internal sealed class HostSessions(Func<DriverKind, IHostDriver> createDriver) :
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var driver in _drivers.Values)
+        var drivers = _drivers.Values.ToList();
+        _drivers.Clear();
+        _sessions.Clear();
+        foreach (var driver in drivers)
         {
             try { await driver.DisposeAsync(); }
             catch (Exception) { /* closing a connection must not hide the apply's result */ }

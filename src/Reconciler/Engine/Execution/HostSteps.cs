@@ -16,8 +16,9 @@ internal sealed class HostSteps(ApplyContext run)
     private readonly ConcurrentDictionary<string, Lazy<Task<ReleaseBundle>>> _bundles = new(StringComparer.Ordinal);
 
     /// <summary>One host step: skipped when journaled Finished; otherwise journaled around the work. The work itself is
-    /// not cancelled: a host is never left between two steps inconsistent with the journal.</summary>
-    public async Task RunAsync(StepKey key, DriverKind driver, CancellationToken ct, Func<IHostSession, Task> work)
+    /// not cancelled: a host is never left between two steps inconsistent with the journal. A switch journals the batch
+    /// it belongs to (<see cref="SwitchDetail"/>), so a repair knows which batch's state write covers it.</summary>
+    public async Task RunAsync(StepKey key, DriverKind driver, CancellationToken ct, Func<IHostSession, Task> work, int? batch = null)
     {
         if (run.Journal.IsFinished(key)) return;
         var (host, action) = (key.Host!, key.HostAction);
@@ -28,7 +29,7 @@ internal sealed class HostSteps(ApplyContext run)
             using var span = ReconcilerTelemetry.Start("host " + action, run.Env, run.Commit);
             span?.SetTag("reconciler.service", key.Service);
             span?.SetTag("reconciler.host", host);
-            await run.Journal.AppendAsync(key, JournalStatus.Started, null, CancellationToken.None);
+            await run.Journal.AppendAsync(key, JournalStatus.Started, batch is { } b ? new SwitchDetail(b).ToDetail() : null, CancellationToken.None);
             run.Report(key.Wave, key.Service, host, action, "started");
             try
             {
@@ -40,7 +41,8 @@ internal sealed class HostSteps(ApplyContext run)
                 span?.SetStatus(ActivityStatusCode.Error, e.Message);
                 await run.Journal.AppendAsync(key, JournalStatus.Failed, e.Message, CancellationToken.None);
                 run.Report(key.Wave, key.Service, host, action, "failed: " + e.Message);
-                throw e is HostStepException ? e : new HostStepException(host, action, e.Message, e);
+                throw e is HostStepException ? e
+                    : new HostStepException(host, action, e.Message, e, (e as ReconcilerException)?.Kind ?? FailureKind.EnvironmentFault);
             }
             await run.Journal.AppendAsync(key, JournalStatus.Finished, null, CancellationToken.None);
             run.Report(key.Wave, key.Service, host, action, "finished");

@@ -48,6 +48,29 @@ internal sealed class LiveStateWriter(IStateStore store, string environment, str
         }
     }
 
+    /// <summary>Records what some hosts of a service run now (or that it is unknown), outside a batch's own write: after a
+    /// halt or a rollback that did not complete. A service with no entry yet gets its header from <paramref name="spec"/>.</summary>
+    public async Task WriteHostsAsync(string service, ServiceSpec? spec, IReadOnlyCollection<LiveHost> hosts)
+    {
+        if (hosts.Count == 0) return;
+        await _writing.WaitAsync();
+        try
+        {
+            var current = Live.Services.GetValueOrDefault(service);
+            if (current is null && spec is null) return;   // nothing to hang the hosts on (the service left the commit)
+            var merged = (current?.Hosts ?? ImmutableSortedDictionary<string, LiveHost>.Empty.WithComparers(StringComparer.Ordinal))
+                .SetItems(hosts.Select(h => KeyValuePair.Create(h.Host, h)));
+            var entry = current is not null ? current with { Hosts = merged }
+                : new LiveService(spec!.Name, spec.Version, ServiceFields.ReleaseId(spec), ServiceFields.ConfigHash(spec), commit,
+                    spec.DependsOn, ServiceFields.Flatten(spec), merged);
+            await WriteLockedAsync(new StateChange([entry], [], [], []));
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
     private async Task WriteLockedAsync(StateChange change)
     {
         var live = Live;

@@ -57,6 +57,9 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             }
         }
 
+        if (request.PreflightOnly)
+            return Done(await PreflightOnlyAsync(desired, resume ? openHeader!.Plan : plan, ct));
+
         if (request.Force && string.IsNullOrWhiteSpace(request.ForceReason))
             throw new ReconcilerException(FailureKind.InvalidInput, "--force needs a reason (--reason \"...\"): it is recorded in the history.");
         var frozen = await FrozenBecauseAsync(desired, ct);
@@ -99,6 +102,12 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 await RepairInterruptedAsync(desired, openHeader, journal, locked, progress, request, started);
                 locked = await store.ReadAsync(env, ct);
             }
+            if (!resume && UnknownHosts.Any(locked))
+            {
+                // The store cannot say what some hosts run: read them first, then plan from the truth.
+                await UnknownHosts.ResolveAsync(deps, desired, locked, progress, work.Token);
+                locked = await store.ReadAsync(env, ct);
+            }
             if (!resume && locked.Version != live.Version) plan = PlanOrCheckSaved(request, locked);
             if (!resume && !plan.HasChanges)
             {
@@ -107,8 +116,18 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             }
 
             var header = resume ? openHeader! : ApplyHeader.Create(desired, plan, locked);
+            HostSessions? sessions = null;
             if (!resume)
             {
+                // Before the first host changes (and before the journal opens): every problem at once, nothing changed.
+                sessions = new HostSessions(deps.Drivers);
+                var report = await new Preflight(deps, desired, plan, sessions).RunAsync(work.Token);
+                progress?.Report(new ApplyProgress(env, commit, 0, null, null, "preflight", report.Passed ? "passed: " + report.Summary : "failed: " + report.Describe()));
+                if (!report.Passed)
+                {
+                    await sessions.DisposeAsync();
+                    return Done(await PreflightFailedAsync(report));
+                }
                 var begin = new JournalEntry(env, applyId, commit, ApplyRun.BeginStep, JournalStatus.Started, started,
                     header.ToJson());
                 await store.AppendJournalAsync(begin, ct);
@@ -117,7 +136,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
             Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
-                request.MaxParallel ?? _options.DefaultMaxParallel, progress);
+                request.MaxParallel ?? _options.DefaultMaxParallel, progress, sessions: sessions);
             RunResult? result = null;
             try
             {
@@ -140,7 +159,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             NotificationEvent? outcomeEvent = result.Result switch
             {
                 ApplyResult.Succeeded => NotificationEvent.Success,
-                ApplyResult.RolledBack => NotificationEvent.Rollback,
+                ApplyResult.RolledBack or ApplyResult.EnvironmentFault => NotificationEvent.Rollback,
                 ApplyResult.Interrupted when request.Preempt.IsCancellationRequested => NotificationEvent.Rollback,
                 ApplyResult.Interrupted => null,
                 _ => NotificationEvent.Failure,
@@ -150,6 +169,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             {
                 ApplyResult.Succeeded => null,
                 ApplyResult.RolledBack => FailureKind.CommitFault,
+                ApplyResult.EnvironmentFault => result.Kind ?? FailureKind.EnvironmentFault,
                 ApplyResult.Halted => FailureKind.HostsNeedAttention,
                 ApplyResult.Interrupted => FailureKind.Interrupted,
                 var other => throw new InvalidOperationException($"an apply run does not end {other}"),
@@ -161,6 +181,31 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
             await renewal;
             if (!lockLost)
                 await store.ReleaseLockAsync(env, owner, force: false, CancellationToken.None);
+        }
+
+        // Preflight failed under the lock: nothing was changed. History says why; a commit fault among the problems (an
+        // artifact that does not match the checksum the commit pins) quarantines the commit, the environment's never does.
+        async Task<ReconcileOutcome> PreflightFailedAsync(PreflightReport report)
+        {
+            var kind = report.Kind;
+            var why = $"preflight found {report.Problems.Count} problem(s) before any host was changed: {report.Describe()}";
+            string message;
+            if (kind == FailureKind.CommitFault)
+            {
+                await deps.Store.QuarantineAsync(env, new QuarantinedCommit(commit, why, deps.Time.GetUtcNow()), CancellationToken.None);
+                message = $"apply of {ApplyContext.Short(commit)} to {env} refused: {why}. Nothing was changed; the commit is quarantined. " +
+                          $"Fix it forward, or revert commit {commit}: `reconciler revert {commit}` or `git revert {commit}`.";
+            }
+            else
+            {
+                message = $"apply of {ApplyContext.Short(commit)} to {env} did not start because of the environment, not the commit: {why}. " +
+                          "Nothing was changed and the commit is not quarantined. Fix the cause and apply it again (`reconciler run` retries it by itself).";
+            }
+            var result = kind == FailureKind.CommitFault ? ApplyResult.Failed : ApplyResult.EnvironmentFault;
+            await store.AppendHistoryAsync(new HistoryEntry(NewApplyId(started), env, commit, request.CommitAuthor, request.AppliedBy, started,
+                deps.Time.GetUtcNow(), result, ImmutableSortedDictionary<string, string>.Empty, message), CancellationToken.None);
+            Notify(NotificationEvent.Failure, message);
+            return new ReconcileOutcome(result, plan, message, kind);
         }
 
         // Before the apply's own lock is taken: every state write happens under the lock (an apply holding it relies on the
@@ -222,6 +267,17 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
                 ReconcilerTelemetry.DeployDuration.Record(clock.Elapsed.TotalSeconds, tags);
             return outcome;
         }
+    }
+
+    /// <summary>apply --preflight-only: the checks alone, for CI. No lock (nothing is written), no history.</summary>
+    private async Task<ReconcileOutcome> PreflightOnlyAsync(DesiredState desired, Plan plan, CancellationToken ct)
+    {
+        await using var sessions = new HostSessions(deps.Drivers);
+        var report = await new Preflight(deps, desired, plan, sessions).RunAsync(ct);
+        return report.Passed
+            ? new ReconcileOutcome(ApplyResult.Succeeded, plan, $"preflight passed: {report.Summary} checked. Nothing was changed.", null)
+            : new ReconcileOutcome(ApplyResult.Failed, plan,
+                $"preflight found {report.Problems.Count} problem(s): {report.Describe()}. Nothing was changed.", report.Kind);
     }
 
     private Plan PlanOrCheckSaved(ReconcileRequest request, LiveState live)

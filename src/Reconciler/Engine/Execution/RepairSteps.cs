@@ -39,6 +39,10 @@ internal sealed class RepairSteps(ApplyContext run)
     private bool StateWritten(StepKey step, Diff.Planning.ServiceChange change, HashSet<StepKey> written)
     {
         if (written.Contains(StepKey.ServiceWritten(step.Wave, step.Service!))) return true;   // remove waves write once per service
+        // The batch the switch was journaled with (the interrupted commit's strategy decided it, not this commit's).
+        if (SwitchDetail.FromDetail(run.Journal.FirstDetailOf(step)) is { } recorded)
+            return written.Contains(StepKey.BatchWritten(step.Wave, step.Service!, recorded.Batch));
+        // Journaled by a version before switches recorded their batch: infer it from this commit's strategy.
         if (!run.Desired.Services.TryGetValue(step.Service!, out var spec)) return false;
         var batches = run.BatchesOf(spec, change);
         for (var i = 0; i < batches.Length; i++)

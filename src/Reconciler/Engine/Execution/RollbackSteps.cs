@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Reconciler.Diff.Live;
 using Reconciler.Diff.Planning;
 using Reconciler.Drivers;
 using Reconciler.State;
@@ -11,26 +12,27 @@ namespace Reconciler.Execution;
 /// wave first, every host the apply switched goes back to what it ran before (a service the apply created is removed);
 /// then the store is restored to its state before the apply in one compare-and-set write, toggles included, and their
 /// old values are published; then the rolled-back hosts are gated again; then the end. Host steps are journaled, so a
-/// crash during the rollback resumes the rollback and skips hosts already back.
+/// crash during the rollback resumes the rollback and skips hosts already back. The rollback opens fresh connections
+/// (<see cref="_sessions"/>): the apply's own may be what failed.
 /// </summary>
-internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDisposable
+internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAsyncDisposable
 {
     private enum Stage { Begin, Hosts, RestoreState, Regate, End, Done }
 
     private Stage _stage = Stage.Begin;
-    private string? _reason;
-    private bool _quarantine;
+    private RollbackDecision? _decision;
     private Activity? _span;
     private List<IGrouping<int, StepKey>> _waves = [];
     private int _nextWave;
     private string? _problem;
     private readonly List<(string Service, GateTarget Target)> _gateTargets = [];
+    private readonly HostSessions _sessions = new(run.Deps.Drivers);
 
     /// <summary>True once this process started (or resumed) the rollback.</summary>
     public bool Underway => _stage != Stage.Begin;
 
     /// <summary>A rollback this run decided on; without it, a resumed rollback takes its reason from the journal.</summary>
-    public void Decide(string reason, bool quarantine) => (_reason, _quarantine) = (reason, quarantine);
+    public void Decide(RollbackDecision decision) => _decision = decision;
 
     public async Task<StepProgress> StepAsync(CancellationToken ct)
     {
@@ -40,7 +42,7 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
         {
             case Stage.Begin:
                 await BeginAsync();
-                return new StepProgress(ApplyPhase.Rollback, "rollback started: " + _reason);
+                return new StepProgress(ApplyPhase.Rollback, "rollback started: " + _decision!.Reason);
             case Stage.Hosts:
                 var wave = _waves[_nextWave++];
                 await RollBackHostsAsync(wave);
@@ -63,13 +65,12 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
 
     private async Task BeginAsync()
     {
-        if (_reason is null)
-            (_reason, _quarantine) = RollbackDecision.FromDetail(run.Journal.FirstDetailOf(StepKey.Rollback));
+        _decision ??= RollbackDecision.FromDetail(run.Journal.FirstDetailOf(StepKey.Rollback));
         _span = ReconcilerTelemetry.Start("rollback", run.Env, run.Commit);
         ReconcilerTelemetry.Rollbacks.Add(1, ReconcilerTelemetry.MetricTags(run.Env));
         if (!run.Journal.Contains(StepKey.Rollback))
-            await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, new RollbackDecision(_reason, _quarantine).ToDetail(), CancellationToken.None);
-        run.Report(0, null, null, "rollback", "started: " + _reason);
+            await run.Journal.AppendAsync(StepKey.Rollback, JournalStatus.Started, _decision.ToDetail(), CancellationToken.None);
+        run.Report(0, null, null, "rollback", "started: " + _decision.Reason);
 
         // Hosts this apply touched: any activate/remove step that started, newest wave first.
         _waves = [.. run.Journal.HostSwitches().GroupBy(s => s.Wave).OrderByDescending(g => g.Key)];
@@ -102,7 +103,7 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
         var previous = run.Header.Before.Services.GetValueOrDefault(service)?.Hosts.GetValueOrDefault(host)?.ActiveRelease;
         var deploy = run.Header.DeploysOf(service).Recorded;
         var hostSpec = run.FindHost(host);
-        var session = await run.Sessions.OpenAsync(deploy.Driver, hostSpec);
+        var session = await _sessions.OpenAsync(deploy.Driver, hostSpec);
         if (!run.Journal.IsFinished(key))
         {
             await run.Journal.AppendAsync(key, JournalStatus.Started, previous, CancellationToken.None);
@@ -131,48 +132,88 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IDi
             [.. touchedToggles.Where(t => !before.Toggles.ContainsKey(t) && live.Toggles.ContainsKey(t))]);
         await run.Journal.AppendAsync(StepKey.RollbackState, JournalStatus.Started, null, CancellationToken.None);
         await run.State.WriteAsync(restore);
+        await RecordUnknownHostsAsync();
         _problem ??= await toggles.PublishAsync(touchedToggles.ToDictionary(t => t,
             t => before.Toggles.TryGetValue(t, out var old) ? old.Enabled : (bool?)null));
         await run.Journal.AppendAsync(StepKey.RollbackState, JournalStatus.Finished, null, CancellationToken.None);
     }
 
-    /// <summary>The rolled-back hosts must be healthy again, with the service's checks (the release is the old one).</summary>
+    /// <summary>Hosts this apply switched whose switch back did not finish (it failed, or never got a connection): the
+    /// store must not claim they run their old release. They are recorded as unknown; the next apply reads their
+    /// `current` first and repairs them.</summary>
+    private async Task RecordUnknownHostsAsync()
+    {
+        var unfinished = run.Journal.HostSwitches().Select(s => StepKey.RollbackOf(s.Service!, s.Host!)).Distinct()
+            .Where(k => !run.Journal.IsFinished(k)).ToList();
+        foreach (var service in unfinished.GroupBy(k => k.Service!))
+        {
+            var switchedTo = run.Plan.Services.FirstOrDefault(s => s.Service == service.Key)?.Hosts;
+            var before = run.Header.Before.Services.GetValueOrDefault(service.Key)?.Hosts;
+            var hosts = service.Select(k =>
+            {
+                var old = before?.GetValueOrDefault(k.Host!);
+                var release = switchedTo?.FirstOrDefault(h => h.Host == k.Host)?.ToRelease ?? old?.ActiveRelease ?? "none";
+                return new LiveHost(k.Host!, release, old?.ActiveRelease,
+                    $"rolling back apply of {ApplyContext.Short(run.Commit)} did not complete on this host ({_problem ?? "interrupted"})");
+            }).ToList();
+            await run.State.WriteHostsAsync(service.Key, run.Desired.Services.GetValueOrDefault(service.Key), hosts);
+        }
+    }
+
+    /// <summary>The rolled-back hosts must be healthy again, with the checks of the commit their release came from (recorded
+    /// in live state before the apply): the failed commit's checks may test what only its new release does.</summary>
     private async Task RegateAsync(CancellationToken ct)
     {
         foreach (var group in _gateTargets.GroupBy(t => t.Service))
         {
-            if (_problem is not null || !run.Desired.Services.TryGetValue(group.Key, out var spec)) continue;
-            var result = await run.Gate.WaitAsync(group.Key, spec.Health, [.. group.Select(g => g.Target)], run.Env, run.Commit, ct);
+            if (_problem is not null) continue;
+            var health = run.Header.Before.Services.GetValueOrDefault(group.Key)?.Fields is { } fields ? RecordedHealth.FromFields(fields) : null;
+            if (health is null)
+            {
+                // Not recorded in a form this version reads: gate with the commit's own checks, and say so.
+                if (!run.Desired.Services.TryGetValue(group.Key, out var spec)) continue;
+                run.Report(0, group.Key, null, "rollback", "gating the restored release with this commit's checks: its own are not recorded");
+                health = spec.Health;
+            }
+            var result = await run.Gate.WaitAsync(group.Key, health, [.. group.Select(g => g.Target)], run.Env, run.Commit, ct);
             if (!result.Passed) _problem = $"{group.Key} after rollback: {result.Detail}";
         }
     }
 
     private async Task<RunResult> EndAsync()
     {
-        var (reason, problem, commit, env) = (_reason!, _problem, run.Commit, run.Env);
-        if (_quarantine) await run.QuarantineAsync(reason);
-        run.Report(0, null, null, "rollback", problem is null ? (_quarantine ? $"finished; {ApplyContext.Short(commit)} quarantined" : "finished") : "failed: " + problem);
+        var (decision, problem, commit, env) = (_decision!, _problem, run.Commit, run.Env);
+        var reason = decision.Reason;
+        if (decision.Quarantine) await run.QuarantineAsync(reason);
+        run.Report(0, null, null, "rollback", problem is null ? (decision.Quarantine ? $"finished; {ApplyContext.Short(commit)} quarantined" : "finished") : "failed: " + problem);
         await run.Journal.AppendAsync(StepKey.Rollback, problem is null ? JournalStatus.Finished : JournalStatus.Failed, problem, CancellationToken.None);
         _stage = Stage.Done;
-        Dispose();
+        await DisposeAsync();
         var revert = $"revert commit {commit}: `reconciler revert {commit}` or `git revert {commit}`";
         if (problem is not null)
             return new RunResult(ApplyResult.Halted,
                 $"apply of {ApplyContext.Short(commit)} to {env} failed ({reason}) and the rollback did not complete: {problem}. " +
-                $"Hosts need attention; the journal names every step. Then {revert}.", run.Outcomes(halted: true));
-        if (!_quarantine)
+                $"Hosts need attention; the journal names every step. " +
+                (decision.Quarantine ? $"Then {revert}." : "The commit is not quarantined: once the hosts are fixed, apply it again."), run.Outcomes(halted: true));
+        if (decision.Kind == FailureKind.Interrupted)
             return new RunResult(ApplyResult.Interrupted,
                 $"apply of {ApplyContext.Short(commit)} to {env} was pre-empted by a newer commit and rolled back; it is not quarantined.",
                 run.Outcomes(halted: false, rolledBack: true));
+        if (!decision.Quarantine)
+            return new RunResult(ApplyResult.EnvironmentFault,
+                $"apply of {ApplyContext.Short(commit)} to {env} failed because of the environment, not the commit: {reason}. Every change was rolled back " +
+                "and the commit is not quarantined. Fix the cause and apply it again (`reconciler run` retries it by itself).",
+                run.Outcomes(halted: false, rolledBack: true), decision.Kind);
         return new RunResult(ApplyResult.RolledBack,
             $"apply of {ApplyContext.Short(commit)} to {env} failed: {reason}. Every change was rolled back and the commit is quarantined " +
             $"(it will not be retried). To bring Git back in line, {revert}.", run.Outcomes(halted: false, rolledBack: true));
     }
 
-    /// <summary>Ends the rollback's span (also when the run stops before the rollback is over).</summary>
-    public void Dispose()
+    /// <summary>Ends the rollback's span and closes its connections (also when the run stops before the rollback is over).</summary>
+    public async ValueTask DisposeAsync()
     {
         _span?.Dispose();
         _span = null;
+        await _sessions.DisposeAsync();
     }
 }

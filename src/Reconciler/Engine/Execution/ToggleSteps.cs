@@ -26,7 +26,7 @@ internal sealed class ToggleSteps(ApplyContext run)
             if (await PublishAsync(new Dictionary<string, bool?> { [name] = toggle.Action == ToggleAction.Removed ? null : toggle.After ?? false })
                 is { } publishError)
             {
-                run.Fail(null, $"toggle {name}: {publishError}");   // the rollback restores live state and publishes the old value
+                run.Fail(null, $"toggle {name}: {publishError}", FailureKind.EnvironmentFault);   // the rollback restores live state and publishes the old value
                 return;
             }
             await run.Journal.AppendAsync(key, JournalStatus.Finished, null, CancellationToken.None);

@@ -48,13 +48,22 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             // one after another, the gate's linked token first): record it here; the first reason recorded wins.
             run.Preempt();
         }
-        catch (Exception e) when (e is HostStepException or ReconcilerException or IOException)
+        catch (HostStepException e)
         {
-            run.Fail(service, $"{service}: {e.Message}");
+            run.Fail(service, $"{service}: {e.Message}", e.Kind);
+        }
+        catch (ReconcilerException e)
+        {
+            run.Fail(service, $"{service}: {e.Message}", e.Kind);
+        }
+        catch (IOException e)
+        {
+            run.Fail(service, $"{service}: {e.Message}", FailureKind.EnvironmentFault);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            run.Fail(service, $"{service}: {e.GetType().Name}: {e.Message}");
+            // Not proof of a bad commit: roll back and retry later rather than quarantine on an unexpected error.
+            run.Fail(service, $"{service}: {e.GetType().Name}: {e.Message}", FailureKind.EnvironmentFault);
         }
     }
 
@@ -108,9 +117,9 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
-            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None))));
+            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None), batch: number)));
         await Task.WhenAll(work.Where(h => h.ToRelease is null && run.IsDefined(h.Host)).Select(h => hosts.RunAsync(On(h, StepKind.Remove), deploy.Driver, ct,
-            session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None))));
+            session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None), batch: number)));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
             run.Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
         ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
@@ -134,7 +143,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);
                 run.Report(wave.Index, change.Service, null, "gate", "failed: " + result.Detail);
-                throw new ReconcilerException(FailureKind.CommitFault, $"health gate failed after batch {number}: {result.Detail}");
+                throw new ReconcilerException(result.Cause, $"health gate failed after batch {number}: {result.Detail}");
             }
             await run.Journal.AppendAsync(gate, JournalStatus.Finished, result.Detail, CancellationToken.None);
             run.Report(wave.Index, change.Service, null, "gate", "passed");

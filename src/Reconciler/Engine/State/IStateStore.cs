@@ -38,6 +38,10 @@ public interface IStateStore : IAsyncDisposable
 
     Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct);
     Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct);
+    /// <summary>Lifts the quarantine of <paramref name="commit"/> (`reconciler state unquarantine`); false when it was not
+    /// quarantined. A store that cannot do it yet says so (nothing is changed).</summary>
+    Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) =>
+        throw new ReconcilerException(FailureKind.StoreUnavailable, $"{Describe} cannot lift a quarantine yet; nothing was changed.");
 
     /// <summary>Takes the lock if free or expired; otherwise returns who holds it.</summary>
     Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct);
@@ -78,7 +82,10 @@ public sealed record JournalEntry(
     DateTimeOffset At,
     string? Detail);
 
-public enum ApplyResult { Succeeded, NoChanges, RolledBack, Halted, Failed, Interrupted, LockBroken }
+/// <summary>How an apply ended. <see cref="EnvironmentFault"/>: the environment failed (a secret, a host, the network, a
+/// disk), what changed was rolled back and the commit is not quarantined; it is retried. <see cref="Unquarantined"/>: not
+/// an apply; an operator lifted the commit's quarantine (the history entry's message says who and why).</summary>
+public enum ApplyResult { Succeeded, NoChanges, RolledBack, Halted, Failed, Interrupted, LockBroken, EnvironmentFault, Unquarantined }
 
 public sealed record HistoryEntry(
     string Id,

@@ -173,7 +173,7 @@ internal static class LiveServiceReader
         while (Property(ref reader) is { } key)
         {
             if (reader.TokenType != JsonTokenType.StartObject) throw new JsonException($"expected an object, found {reader.TokenType}");
-            string? host = null, active = null, previous = null;
+            string? host = null, active = null, previous = null, unknown = null;
             while (Property(ref reader) is { } property)
             {
                 switch (property)
@@ -183,10 +183,11 @@ internal static class LiveServiceReader
                     case "previousRelease" when previous is null:
                         previous = reader.TokenType == JsonTokenType.Null ? null : String(ref reader);
                         break;
+                    case "unknownBecause" when unknown is null: unknown = String(ref reader); break;
                     default: throw new JsonException($"unknown or duplicate property '{property}' in a stored host");
                 }
             }
-            if (!map.TryAdd(key, new LiveHost(host ?? throw Missing("host"), active ?? throw Missing("activeRelease"), previous)))
+            if (!map.TryAdd(key, new LiveHost(host ?? throw Missing("host"), active ?? throw Missing("activeRelease"), previous, unknown)))
                 throw new JsonException($"duplicate key '{key}'");
         }
         return map.ToImmutable();

@@ -23,6 +23,8 @@ public static class ReconcilerTelemetry
         Meter.CreateCounter<long>("reconciler.gate.failures", unit: "{gate}", description: "Health gates that did not pass before their deadline.");
     public static Counter<long> Rollbacks { get; } =
         Meter.CreateCounter<long>("reconciler.rollbacks", unit: "{apply}", description: "Applies rolled back after a failure or a pre-emption.");
+    public static Counter<long> SshReconnects { get; } =
+        Meter.CreateCounter<long>("reconciler.ssh.reconnects", unit: "{connection}", description: "SSH connections reopened after they dropped mid-step.");
     public static Counter<long> Applies { get; } =
         Meter.CreateCounter<long>("reconciler.applies", unit: "{apply}", description: "Applies by result.");
 

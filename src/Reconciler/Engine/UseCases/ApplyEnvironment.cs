@@ -143,6 +143,14 @@ public sealed class PreparedApply : IAsyncDisposable
         return UseCaseResult.CatchAsync(() => _reconciler.ReconcileAsync(request, progress, ct));
     }
 
+    /// <summary>apply --preflight-only: the preflight checks of <see cref="Plan"/> alone (secrets, artifacts, hosts, disk
+    /// space); nothing is changed and no lock is taken.</summary>
+    public Task<UseCaseResult<ReconcileOutcome>> PreflightAsync(CancellationToken ct)
+    {
+        var request = new ReconcileRequest(_desired, _request.AppliedBy, null, FromSavedPlan ? Plan : null, PreflightOnly: true);
+        return UseCaseResult.CatchAsync(() => _reconciler.ReconcileAsync(request, null, ct));
+    }
+
     public async ValueTask DisposeAsync()
     {
         for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();

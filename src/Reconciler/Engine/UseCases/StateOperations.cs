@@ -20,11 +20,14 @@ public sealed record UnlockResult(string Environment, bool Released, string? Hel
 /// <summary>`state freeze`: the freeze now in force.</summary>
 public sealed record FreezeResult(string Environment, FreezeInfo Freeze);
 
+/// <summary>`state unquarantine`: the quarantine that was lifted and the history entry that records it.</summary>
+public sealed record UnquarantineResult(string Environment, QuarantinedCommit Lifted, HistoryEntry Recorded);
+
 /// <summary>`state unfreeze`: the freeze that was lifted (null: it was not frozen).</summary>
 public sealed record UnfreezeResult(string Environment, FreezeInfo? WasFrozen);
 
 /// <summary>
-/// `reconciler state show|history|lock|unlock|freeze|unfreeze` (docs/cli/state.md). Only the store's URL is read from
+/// `reconciler state show|history|lock|unlock|freeze|unfreeze|unquarantine` (docs/cli/state.md). Only the store's URL is read from
 /// the repo (<c>state:</c> in reconciler.yaml), so a broken service file keeps no one from inspecting or unlocking an
 /// environment.
 /// </summary>
@@ -87,6 +90,32 @@ public sealed class StateOperations(TimeProvider time)
         await store.SetFreezeAsync(env, null, ct);
         return new UnfreezeResult(env, was);
     });
+
+    /// <summary>Lifts a commit's quarantine (it was quarantined for a fault that was not its own, say) so that `apply` and
+    /// `run` try it again; <paramref name="commit"/> is the full SHA or an unambiguous prefix of one quarantined commit.
+    /// The history records who lifted it and why.</summary>
+    public Task<UseCaseResult<UnquarantineResult>> UnquarantineAsync(StateTarget target, string commit, string reason, string by, CancellationToken ct) =>
+        WithStore(target, async (store, env) =>
+        {
+            var matches = (await store.ReadQuarantineAsync(env, ct)).Where(q => q.Commit.StartsWith(commit.Trim(), StringComparison.OrdinalIgnoreCase)).ToList();
+            var lifted = matches.Count switch
+            {
+                0 => throw Invalid($"commit {commit} is not quarantined in '{env}'; `reconciler state show --env {env}` lists the quarantined commits."),
+                1 => matches[0],
+                _ => throw Invalid($"'{commit}' matches {matches.Count} quarantined commits in '{env}' ({string.Join(", ", matches.Select(m => m.Commit))}); give more of the SHA."),
+            };
+            await store.UnquarantineAsync(env, lifted.Commit, ct);
+            var now = time.GetUtcNow();
+            var entry = new HistoryEntry($"{now:yyyyMMddTHHmmssZ}-unquarantine", env, lifted.Commit, null, by, now, now, ApplyResult.Unquarantined,
+                System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty,
+                $"quarantine lifted by {by}: {reason.Trim()} (it was quarantined at {Time(lifted.At)}: {lifted.Reason})");
+            await store.AppendHistoryAsync(entry, ct);
+            return new UnquarantineResult(env, lifted, entry);
+        }, check: () =>
+        {
+            if (string.IsNullOrWhiteSpace(commit)) throw Invalid("give the commit to unquarantine: `reconciler state unquarantine SHA --env ENV --reason \"...\"`.");
+            if (string.IsNullOrWhiteSpace(reason)) throw Invalid("--reason must not be empty: say why the commit may be applied again (it is recorded in the history).");
+        });
 
     /// <summary>Checks the environment's name and then <paramref name="check"/> (the arguments) before the store is
     /// opened, and returns any failure as a value.</summary>

@@ -95,7 +95,7 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
     {
         foreach (var key in bundle.Config.Keys)
             if (!ReleaseLayout.IsValidConfigKey(key))
-                throw new HostStepException(host.Name, "stage", $"config key '{ReleaseLayout.Printable(key)}' cannot be a Consul key segment");
+                throw HostStepException.CommitFault(host.Name, "stage", $"config key '{ReleaseLayout.Printable(key)}' cannot be a Consul key segment");
         var record = new StagedConfig(bundle.Service, bundle.ReleaseId, new SortedDictionary<string, string>(bundle.Config, StringComparer.Ordinal));
         await PutAsync(ReleaseKey(bundle.DeployPath, bundle.ReleaseId), JsonSerializer.SerializeToUtf8Bytes(record), host, "stage", ct);
     }

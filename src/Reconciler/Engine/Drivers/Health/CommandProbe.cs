@@ -15,7 +15,7 @@ public sealed class CommandProbe : IHealthProbe
         if (output.Length > 300) output = "..." + output[^300..];
         return result.ExitCode == 0
             ? new ProbeResult(true, "command exited 0")
-            : result.ExitCode == 124 && output.StartsWith("timed out", StringComparison.Ordinal)
+            : result.TimedOut
                 ? new ProbeResult(false, $"command {output}")
                 : new ProbeResult(false, $"command exited {result.ExitCode}{(output.Length > 0 ? ": " + output : "")}");
     }

@@ -136,7 +136,7 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
         if (command is null) return;
         var result = await RunShellAsync(command, releaseDir, root, service, id, driver.Options.StepTimeout, logToFile: true, ct);
         if (result.ExitCode != 0)
-            throw new HostStepException(Host.Name, "restart", $"current now points at {id}, but the restart command exited {result.ExitCode}: {result.Output}");
+            throw HostStepException.CommitFault(Host.Name, "restart", $"current now points at {id}, but the restart command exited {result.ExitCode}: {result.Output}");
     }
 
     public string PathOnHost(string deployPath) => driver.MapPath(Host.Name, deployPath);
@@ -264,7 +264,7 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
             try { process.Kill(entireProcessTree: true); }
             catch (InvalidOperationException) { }
             ct.ThrowIfCancellationRequested();
-            return new CommandResult(124, $"timed out after {timeout.TotalSeconds:0.###}s");
+            return CommandResult.Timeout(timeout);
         }
         string text;
         if (output is not null)

@@ -27,7 +27,18 @@ public sealed record SshDriverOptions
     /// Every such host is reported through <see cref="Warn"/>.</summary>
     public bool TrustUnknownHostKeys { get; init; }
 
+    /// <summary>Upper bound for one handshake (TCP connect, key exchange, authentication).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>SSH keepalives on every connection, so a connection that died quietly (NAT, a host that hangs) is noticed
+    /// between steps instead of by the next step's timeout.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often a connection that drops mid-step is reopened for that step (then the step fails, naming the
+    /// host); the waits between attempts grow from <see cref="ReconnectDelay"/>, with jitter.</summary>
+    public int ReconnectAttempts { get; init; } = 3;
+
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Upper bound for one driver step on a host (unpack, restart command...).</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(5);

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Polly;
+using Polly.Retry;
 using Reconciler.Schema.Model;
 using Renci.SshNet;
 using Renci.SshNet.Common;
@@ -18,12 +20,35 @@ public sealed partial class SshHostDriver : IHostDriver
     private readonly SemaphoreSlim _connectSlots;
     private readonly Lazy<IPrivateKeySource> _key;
     private long _uploads;
+    private long _reconnects;
 
     public SshHostDriver(SshDriverOptions? options = null)
     {
         Options = options ?? new SshDriverOptions();
         _connectSlots = new SemaphoreSlim(Math.Max(1, Options.MaxConcurrentConnects));
         _key = new Lazy<IPrivateKeySource>(LoadKey);
+        ReconnectPipeline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<SshConnectionLostException>(),
+                MaxRetryAttempts = Math.Max(1, Options.ReconnectAttempts),
+                Delay = Options.ReconnectDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            })
+            .Build();
+    }
+
+    /// <summary>Runs a session's step again on a new connection when its connection dropped (bounded, with backoff).</summary>
+    internal ResiliencePipeline ReconnectPipeline { get; }
+
+    /// <summary>Connections reopened after they dropped mid-step, over this driver's life (the soak benchmark reports it).</summary>
+    public long Reconnects => Interlocked.Read(ref _reconnects);
+
+    internal void CountReconnect()
+    {
+        Interlocked.Increment(ref _reconnects);
+        Telemetry.ReconcilerTelemetry.SshReconnects.Add(1);
     }
 
     public DriverKind Kind => DriverKind.Ssh;
@@ -40,12 +65,8 @@ public sealed partial class SshHostDriver : IHostDriver
         var lazy = _sessions.GetOrAdd(host.Name, _ => new Lazy<Task<SshHostSession>>(() => ConnectSessionAsync(host, ct)));
         try
         {
-            var session = await lazy.Value;
-            if (session.IsConnected) return session;
-            // The connection dropped since (host rebooted, network blip): reconnect once for this step.
-            _sessions.TryUpdate(host.Name, new Lazy<Task<SshHostSession>>(() => ConnectSessionAsync(host, ct)), lazy);
-            await session.DisposeAsync();
-            return await _sessions[host.Name].Value;
+            // A session whose connection dropped since reopens it itself, at its next step.
+            return await lazy.Value;
         }
         catch
         {
@@ -63,13 +84,17 @@ public sealed partial class SshHostDriver : IHostDriver
         _connectSlots.Dispose();
     }
 
-    private async Task<SshHostSession> ConnectSessionAsync(HostSpec host, CancellationToken ct)
+    private async Task<SshHostSession> ConnectSessionAsync(HostSpec host, CancellationToken ct) =>
+        new(this, host, await ConnectClientAsync(host, ct));
+
+    /// <summary>A new, connected SSH client for the host (the session's first connection, or one that replaces a dropped one).</summary>
+    internal async Task<SshClient> ConnectClientAsync(HostSpec host, CancellationToken ct)
     {
         var ssh = new SshClient(ConnectionInfoFor(host));
         try
         {
             await ConnectAsync(ssh, host, "connect", ct);
-            return new SshHostSession(this, host, ssh);
+            return ssh;
         }
         catch
         {
@@ -137,7 +162,7 @@ public sealed partial class SshHostDriver : IHostDriver
             verdict = HostKeyPolicy.Check(host, e.HostKey, Options.TrustUnknownHostKeys);
             e.CanTrust = verdict.Accept;
         };
-        client.KeepAliveInterval = TimeSpan.FromSeconds(30);
+        client.KeepAliveInterval = Options.KeepAliveInterval;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Options.ConnectTimeout);
         await _connectSlots.WaitAsync(ct);
@@ -167,23 +192,23 @@ public sealed partial class SshHostDriver : IHostDriver
                 SocketError.HostNotFound or SocketError.NoData => "host name not found",
                 SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
                 SocketError.TimedOut => "connection timed out",
-                _ => e.Message,
+                _ => SshErrors.Describe(e),
             };
             throw new HostStepException(host.Name, step, $"cannot connect to {host.Address}:{host.Port}: {what}", e);
         }
         catch (SshAuthenticationException e)
         {
             throw new HostStepException(host.Name, step,
-                $"authentication as '{host.User}' with key {Options.PrivateKeyPath} was rejected ({e.Message}); " +
+                $"authentication as '{host.User}' with key {Options.PrivateKeyPath} was rejected ({e.Message.Trim().TrimEnd('.')}); " +
                 "add its public key to the user's authorized_keys on the host, or pass the right --ssh-key", e);
         }
         catch (SshConnectionException e)
         {
-            throw new HostStepException(host.Name, step, $"SSH connection to {host.Address}:{host.Port} failed: {e.Message}", e);
+            throw new HostStepException(host.Name, step, $"SSH connection to {host.Address}:{host.Port} failed: {SshErrors.Describe(e)}", e);
         }
         catch (ProxyException e)
         {
-            throw new HostStepException(host.Name, step, e.Message, e);
+            throw new HostStepException(host.Name, step, SshErrors.Describe(e), e);
         }
         finally
         {

@@ -4,15 +4,18 @@ using System.Globalization;
 using System.Net.Sockets;
 using Reconciler.Schema.Model;
 using Renci.SshNet;
+using Polly;
 using Renci.SshNet.Common;
 
 namespace Reconciler.Drivers.Ssh;
 
-/// <summary>One host's SSH connection. Every step is one or a few exec channels on it (see <see cref="RemoteScripts"/>).</summary>
+/// <summary>One host's SSH connection. Every step is one or a few exec channels on it (see <see cref="RemoteScripts"/>).
+/// A connection that drops while a step runs is reopened and the whole step run again, a bounded number of times
+/// (<see cref="SshDriverOptions.ReconnectAttempts"/>, with Polly): every step is idempotent (docs/drivers.md).</summary>
 internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 {
     private readonly SshHostDriver _driver;
-    private readonly SshClient _ssh;
+    private readonly SshConnection _connection;
     private readonly SemaphoreSlim _sftpGate = new(1, 1);
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
     private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
@@ -22,23 +25,44 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         _driver = driver;
         Host = host;
-        _ssh = ssh;
+        _connection = new SshConnection(driver, host, ssh);
     }
 
     public HostSpec Host { get; }
 
-    public bool IsConnected => _ssh.IsConnected;
+    public bool IsConnected => _connection.IsConnected;
 
     private TimeSpan StepTimeout => _driver.Options.StepTimeout;
 
-    public async Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct)
+    public Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct) =>
+        _connection.RunAsync("inspect", () => InspectOnceAsync(deployPath, ct), ct);
+
+    public Task StageAsync(ReleaseBundle bundle, CancellationToken ct) =>
+        _connection.RunAsync("stage", async () => { await StageOnceAsync(bundle, ct); return true; }, ct);
+
+    public Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct) =>
+        _connection.RunAsync("activate", async () => { await ActivateOnceAsync(deployPath, releaseId, restartCommand, ct); return true; }, ct);
+
+    public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct) =>
+        _connection.RunAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
+
+    public Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct) =>
+        _connection.RunAsync("prune", async () => { await PruneOnceAsync(deployPath, keep, protect, ct); return true; }, ct);
+
+    public Task RemoveAsync(string deployPath, string? stopCommand, CancellationToken ct) =>
+        _connection.RunAsync("remove", async () => { await RemoveOnceAsync(deployPath, stopCommand, ct); return true; }, ct);
+
+    public Task<long?> FreeBytesAsync(string deployPath, CancellationToken ct) =>
+        _connection.RunAsync("preflight", () => FreeBytesOnceAsync(deployPath, ct), ct);
+
+    private async Task<HostReleases> InspectOnceAsync(string deployPath, CancellationToken ct)
     {
         var listing = await ListAsync(deployPath, "inspect", ct);
         return new HostReleases(listing.Current,
             [.. listing.Releases.Select(r => r.Id).Order(StringComparer.Ordinal)]);
     }
 
-    public async Task StageAsync(ReleaseBundle bundle, CancellationToken ct)
+    private async Task StageOnceAsync(ReleaseBundle bundle, CancellationToken ct)
     {
         const string step = "stage";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, bundle.DeployPath);
@@ -51,7 +75,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (ArgumentException e)
         {
-            throw new HostStepException(Host.Name, step, $"config of {bundle.Service} cannot be written: {e.Message}");
+            throw HostStepException.CommitFault(Host.Name, step, $"config of {bundle.Service} cannot be written: {e.Message}");
         }
         _serviceOfRelease[(path, id)] = bundle.Service;
         _listings.TryRemove(path, out _);
@@ -87,9 +111,10 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"artifact file {artifactPath} does not exist");
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StepTimeout);
+        var (client, generation) = _connection.Current;
         try
         {
-            using var command = _ssh.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
+            using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
             var run = command.ExecuteAsync(limit.Token);
             await using (var input = TryCreateInput(command))
             {
@@ -114,9 +139,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         {
             throw new HostStepException(Host.Name, step, $"timed out after {StepTimeout.TotalSeconds:0.#}s");
         }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException or SshException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
+            throw _connection.Lost(generation, e);
         }
     }
 
@@ -148,7 +173,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         return null;
     }
 
-    public async Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
+    private async Task ActivateOnceAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
     {
         const string step = "activate";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -165,11 +190,11 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         if (result.ExitCode == 0) return;
         if (!result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal))
             throw new HostStepException(Host.Name, step, $"switching current to {id} in {path} failed (exit {result.ExitCode}): {Tail(result)}");
-        throw new HostStepException(Host.Name, "restart",
+        throw HostStepException.CommitFault(Host.Name, "restart",
             $"current now points at {id}, but the restart command exited {result.ExitCode}: {Tail(result, RemoteScripts.SwitchedMarker)}");
     }
 
-    public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct)
+    private async Task<CommandResult> RunOnceAsync(string command, TimeSpan timeout, CancellationToken ct)
     {
         try
         {
@@ -178,11 +203,11 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            return new CommandResult(124, $"timed out after {timeout.TotalSeconds:0.###}s");
+            return CommandResult.Timeout(timeout);
         }
     }
 
-    public async Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct)
+    private async Task PruneOnceAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct)
     {
         const string step = "prune";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -199,7 +224,23 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             throw new HostStepException(Host.Name, step, $"deleting old releases in {path} failed (exit {result.ExitCode}): {Tail(result)}");
     }
 
-    public async Task RemoveAsync(string deployPath, string? stopCommand, CancellationToken ct)
+    /// <summary>Free kilobytes (df -P) of the file system of the deploy path or its nearest existing parent.</summary>
+    private const string FreeSpaceScript = """
+        p=$1
+        while [ ! -d "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done
+        df -Pk "$p" | { read -r _; read -r _ _ _ avail _; echo "$avail"; }
+        """;
+
+    private async Task<long?> FreeBytesOnceAsync(string deployPath, CancellationToken ct)
+    {
+        const string step = "preflight";
+        var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
+        var result = await ExecAsync(step, Shell.Script(FreeSpaceScript, path), null, StepTimeout, ct);
+        // A host without df (or with odd output) cannot tell: preflight does not block on what it cannot know.
+        return result.ExitCode == 0 && long.TryParse(result.Stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kb) ? kb * 1024 : null;
+    }
+
+    private async Task RemoveOnceAsync(string deployPath, string? stopCommand, CancellationToken ct)
     {
         const string step = "remove";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -219,7 +260,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         await Task.Run(() =>
         {
             _sftp?.Dispose();
-            _ssh.Dispose();
+            _connection.Dispose();
         });
         _sftpGate.Dispose();
     }
@@ -244,9 +285,13 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             await using var file = File.OpenRead(localFile);
             await sftp.UploadFileAsync(file, remotePath, ct);
         }
-        catch (Exception e) when (e is SshException or SocketException or IOException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"SFTP upload to {remotePath} failed: {e.Message}", e);
+            throw _connection.Lost(_connection.Current.Generation, e);
+        }
+        catch (Exception e) when (e is SshException or IOException)
+        {
+            throw new HostStepException(Host.Name, step, $"SFTP upload to {remotePath} failed: {SshErrors.Describe(e)}", e);
         }
         _driver.CountUpload();
     }
@@ -280,9 +325,10 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
+        var (client, generation) = _connection.Current;
         try
         {
-            using var command = _ssh.CreateCommand(commandText);
+            using var command = client.CreateCommand(commandText);
             var run = command.ExecuteAsync(limit.Token);
             // Always close stdin (EOF), so a command that reads it cannot wait forever. A command that already
             // finished has no input stream any more: its result is what matters.
@@ -302,9 +348,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             if (throwOnTimeout) throw new TimeoutException();
             throw new HostStepException(Host.Name, step, $"timed out after {timeout.TotalSeconds:0.#}s");
         }
-        catch (Exception e) when (e is SshConnectionException or SocketException or ObjectDisposedException or SshException)
+        catch (Exception e) when (SshErrors.IsConnectionLost(e))
         {
-            throw new HostStepException(Host.Name, step, $"connection to {Host.Address}:{Host.Port} lost: {e.Message}", e);
+            throw _connection.Lost(generation, e);
         }
     }
 

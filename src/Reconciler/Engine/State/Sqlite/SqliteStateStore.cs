@@ -146,6 +146,12 @@ public sealed class SqliteStateStore : IStateStore
         return list;
     }, ct);
 
+    public Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) => Run(c =>
+    {
+        StateNames.Check("environment", environment);
+        return Exec(c, null, "DELETE FROM quarantine WHERE env = $env AND commit_id = $commit", ("$env", environment), ("$commit", commit)) > 0;
+    }, ct);
+
     // ---- lock and freeze --------------------------------------------------------------------------------
 
     public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) => Run(c =>
