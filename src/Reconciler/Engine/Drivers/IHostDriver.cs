@@ -69,4 +69,7 @@ public sealed class HostStepException(string host, string step, string message, 
 {
     public string HostName { get; } = host;
     public string Step { get; } = step;
+
+    /// <summary>The message without the host and step prefix.</summary>
+    public string Detail { get; } = message;
 }

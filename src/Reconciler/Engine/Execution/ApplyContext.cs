@@ -25,9 +25,11 @@ internal sealed class ApplyContext : IAsyncDisposable
         Header = header;
         _progress = progress;
         Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal);
-        Sessions = new HostSessions(deps.Drivers);
+        // Host output enters the engine through sessions and probes: both clean it of this run's secrets.
+        Secrets = new RunSecrets(deps.Secrets, desired);
+        Sessions = new HostSessions(deps.Drivers, session => new CleanedSession(session, Secrets));
         State = new LiveStateWriter(deps.Store, Env, Commit, current);
-        Gate = new HealthGate(deps.Probe, deps.Time);
+        Gate = new HealthGate(new CleanedProbe(deps.Probe, Secrets), deps.Time);
         HostSlots = new SemaphoreSlim(Math.Max(1, maxParallel));
     }
 
@@ -41,6 +43,9 @@ internal sealed class ApplyContext : IAsyncDisposable
     public HostSessions Sessions { get; }
     public LiveStateWriter State { get; }
     public HealthGate Gate { get; }
+
+    /// <summary>Resolves this run's secrets and cleans host output of them (<see cref="Drivers.Secrets.SecretRedactor"/>).</summary>
+    public RunSecrets Secrets { get; }
 
     /// <summary>Bounds the host steps running at once across the whole apply (--max-parallel).</summary>
     public SemaphoreSlim HostSlots { get; }

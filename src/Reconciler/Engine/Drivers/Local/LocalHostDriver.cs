@@ -273,11 +273,10 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
                 ? await output
                 : "(output is held open by a background process)";
         else
-            text = File.Exists(log) ? Tail(await File.ReadAllTextAsync(log, CancellationToken.None)) : "";
+            // Not cut here: the engine cleans secrets from the whole output first, then bounds it (SecretRedactor).
+            text = File.Exists(log) ? await File.ReadAllTextAsync(log, CancellationToken.None) : "";
         return new CommandResult(process.ExitCode, text);
     }
-
-    private static string Tail(string text) => text.Length > 2000 ? "..." + text[^2000..] : text;
 
     private static void DeleteTree(string path)
     {

@@ -99,7 +99,8 @@ internal static class RemoteScripts
     /// <summary>$1 deploy path, $2 release id, $3 restart command ("" for none), $4 host name. Switches `current`
     /// with a temporary link renamed over it (rename(2) is atomic; `current` never dangles), then runs the
     /// restart command in the release directory with stdin closed and output to .restart.log, so a daemon it
-    /// leaves running does not hold the SSH channel open.</summary>
+    /// leaves running does not hold the SSH channel open. A failing command's last 64 KiB of output come back: the
+    /// engine cleans them of secrets before it keeps the last 4 KiB (a smaller cut here could halve a secret).</summary>
     public static readonly string Activate = Functions + "\n" + """
         set -eu
         P=$1; ID=$2; CMD=$3
@@ -118,7 +119,7 @@ internal static class RemoteScripts
         set +e
         /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
         rc=$?
-        [ $rc -eq 0 ] || tail -c 2000 "$P/.restart.log"
+        [ $rc -eq 0 ] || tail -c 65536 "$P/.restart.log"
         exit $rc
         """;
 
@@ -152,7 +153,7 @@ internal static class RemoteScripts
           /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
           rc=$?
           set -e
-          if [ $rc -ne 0 ]; then tail -c 2000 "$P/.restart.log"; exit $rc; fi
+          if [ $rc -ne 0 ]; then tail -c 65536 "$P/.restart.log"; exit $rc; fi
           cd "$P"
         fi
         rm -f current

@@ -310,8 +310,8 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     private static string Tail(ExecResult r, string? dropLine = null)
     {
+        // Not cut here: the engine cleans secrets from the whole output first, then bounds it (SecretRedactor).
         var text = (r.Stderr + r.Stdout).Replace(dropLine ?? "\0", "", StringComparison.Ordinal).Trim();
-        if (text.Length > 1000) text = "..." + text[^1000..];
         return text.Length == 0 ? "(no output)" : text;
     }
 
