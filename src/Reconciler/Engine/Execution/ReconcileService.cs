@@ -227,9 +227,9 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
     {
         var fresh = planner(request.Desired, live);
         if (request.SavedPlan is not { } saved) return fresh;
-        if (saved.Environment != request.Desired.Environment || saved.Commit != request.Desired.Revision)
-            throw new ReconcilerException(FailureKind.InvalidInput, $"the saved plan is for {saved.Environment} at {saved.Commit}, not {request.Desired.Environment} at {request.Desired.Revision}.");
-        if (saved.LiveVersion == live.Version) return saved;
+        // Never the file's plan itself: what its commit plans now, when that is exactly the file's plan.
+        var verified = SavedPlanCheck.Verify(saved, fresh, live);
+        if (saved.LiveVersion == live.Version) return verified;
         var moved = fresh.Services.Where(s => s.Action != ServiceAction.NoOp || saved.Services.Any(o => o.Service == s.Service && o.Action != ServiceAction.NoOp))
             .Where(s => !SameChange(s, saved.Services.FirstOrDefault(o => o.Service == s.Service)))
             .Select(s => s.Service)
