@@ -72,13 +72,14 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
         var final = Path.Combine(releases, id);
         try
         {
+            LocalLeftovers.Clean(root, releases);
             if (MarkerSha(final) == sha)
             {
                 ReleaseFiles.WriteLocal(final, bundle.Service, id, sha, bundle.Config);
                 return;
             }
             await VerifyChecksumAsync(bundle.ArtifactPath, sha, ct);
-            var temp = Path.Combine(releases, $".tmp-{id}.{Guid.NewGuid():N}");
+            var temp = Path.Combine(releases, LocalLeftovers.TempName($".tmp-{id}."));
             try
             {
                 Directory.CreateDirectory(temp);
@@ -119,7 +120,7 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
             ? null
             : Interpolation.ExpandCommand(restartCommand, Interpolation.Variables(Host, service, id, root));
 
-        var temp = Path.Combine(root, $".current.tmp.{Guid.NewGuid():N}");
+        var temp = Path.Combine(root, LocalLeftovers.TempName(".current.tmp."));
         try
         {
             File.CreateSymbolicLink(temp, ReleaseLayout.ReleaseLinkTarget(id));

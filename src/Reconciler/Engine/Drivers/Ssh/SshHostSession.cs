@@ -65,7 +65,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             // Not on the host (or its cached copy was corrupt and removed): upload by SFTP, then stage from it.
             if (result.ExitCode is RemoteScripts.ExitNeedsUpload or RemoteScripts.ExitChecksumMismatch)
             {
-                var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.{Guid.NewGuid():N}";
+                var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.sftp{Guid.NewGuid():N}";   // not ".PID": see RemoteScripts.CleanLeftovers
                 await SftpUploadAsync(bundle.ArtifactPath, $"{path}/{upload}", ct);
                 result = await ExecAsync(step, StageCommand(path, id, sha, configTar, upload), configTar, StepTimeout, ct);
             }
