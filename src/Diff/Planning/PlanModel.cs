@@ -38,7 +38,7 @@ public sealed record ServiceChange(
     string? ToRelease,
     string HostGroup,
     ImmutableArray<FieldChange> Fields,                // sorted by Path
-    ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then host name
+    ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then as the host group lists them
     int Wave);                                         // 0 for no-ops
 
 public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }

@@ -114,7 +114,7 @@ internal static class ServiceClassifier
         }
 
         return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,
-            spec.HostGroup, fields, hostOrder.Sort(hosts), 0);
+            spec.HostGroup, fields, hostOrder.Sort(hosts, spec.HostGroup), 0);
     }
 
     public static ServiceChange Remove(LiveService live, HostOrder hostOrder)
@@ -124,7 +124,7 @@ internal static class ServiceClassifier
         return new ServiceChange(live.Name, ServiceAction.Remove,
             $"no longer desired in this environment (deleted or disabled); stop on {Hosts(live.Hosts.Count)}",
             live.Version, null, live.ReleaseId, null, hostGroup,
-            Diff(live.Fields, []), hostOrder.Sort(hosts), 0);
+            Diff(live.Fields, []), hostOrder.Sort(hosts, hostGroup), 0);
     }
 
     /// <summary>Field-level diff of two flattened snapshots, sorted by path: <paramref name="after"/> as

@@ -20,7 +20,7 @@ internal static class ApplyCommand
         common.AddEnv(required: false, "Environment to apply. Default: the only environment, if there is exactly one.");
         var planFile = new Option<string?>("--plan") { Description = "Apply exactly this saved plan (`reconciler plan --out FILE`); refused if live state moved since." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)." };
-        var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply. Default 32." };
+        var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply; lowers a larger maxParallel (the plan says so). Default: 32, or the largest maxParallel of the plan." };
         foreach (var o in new Option[] { planFile, yes, maxParallel }) cmd.Options.Add(o);
         common.AddState("State store URL; default: $RECONCILER_STATE, then reconciler.yaml's state. " + StateStores.AcceptedForms);
         var force = new Option<bool>("--force") { Description = "Break another applier's lock or apply during a freeze. Needs --reason; recorded in history." };
@@ -65,6 +65,7 @@ internal static class ApplyCommand
         if (!apply.FromSavedPlan)
         {
             await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));
+            foreach (var note in apply.ParallelismNotes) await stdout.WriteLineAsync("note: " + note);
             if (apply.NothingToApply)
             {
                 // The plan above already says "No changes." The reconciler still records a new commit that live already

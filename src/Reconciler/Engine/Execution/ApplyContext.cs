@@ -30,8 +30,12 @@ internal sealed class ApplyContext : IAsyncDisposable
         Sessions = new HostSessions(deps.Drivers, session => new CleanedSession(session, Secrets));
         State = new LiveStateWriter(deps.Store, Env, Commit, current);
         Gate = new HealthGate(new CleanedProbe(deps.Probe, Secrets), deps.Time);
-        HostSlots = new SemaphoreSlim(Math.Max(1, maxParallel));
+        MaxParallel = Math.Max(1, maxParallel);
+        HostSlots = new SemaphoreSlim(MaxParallel);
     }
+
+    /// <summary>The apply's cap on host steps at once (<see cref="ParallelismCap"/>).</summary>
+    public int MaxParallel { get; }
 
     public ExecutorDependencies Deps { get; }
     public DesiredState Desired { get; }

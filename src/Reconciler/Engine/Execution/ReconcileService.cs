@@ -116,7 +116,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
             Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
-                request.MaxParallel ?? _options.DefaultMaxParallel, progress);
+                ParallelismCap.For(header.Plan, desired, request.MaxParallel, _options.DefaultMaxParallel), progress);
             RunResult? result = null;
             try
             {
