@@ -8,7 +8,7 @@ namespace Reconciler.Engine.Tests.EndToEnd;
 /// Finding 9 of issue 11 on real sshd: hosts roll out in the order the host group lists them (not sorted by name), and a
 /// service's maxParallel is honoured as written: the apply's default cap never lowers it (here a default of 2 with
 /// maxParallel 4: all four restarts must run at once to pass their barrier), while --max-parallel may, and the progress
-/// says so.
+/// says so. An opt-in failureThreshold fails a gate whose check keeps failing without waiting for its deadline.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 public sealed class RolloutAsWrittenTests(FourHostFleet fixture) : IClassFixture<FourHostFleet>, IAsyncLifetime
@@ -49,6 +49,19 @@ public sealed class RolloutAsWrittenTests(FourHostFleet fixture) : IClassFixture
 
         Assert.True(outcome.Result == ApplyResult.Succeeded, outcome.Message);
         Assert.DoesNotContain(_world.Progress, p => p.Step == "batch");
+    }
+
+    [Fact]
+    public async Task A_failure_threshold_fails_a_failing_check_before_its_deadline()
+    {
+        await _world.SucceedsAsync(_world.Desired("c1", _world.Service("api", "1.0.0")));
+        var health = FleetWorld.FastHealth with { Deadline = TimeSpan.FromMinutes(10), FailureThreshold = 3, InitialDelay = TimeSpan.FromMilliseconds(200) };
+
+        var outcome = await _world.ApplyAsync(_world.Desired("c2", _world.Service("api", "1.1.0", healthy: false, health: health)));
+
+        Assert.Equal(ApplyResult.RolledBack, outcome.Result);
+        Assert.Contains("3 consecutive failed checks (failureThreshold 3): command check: command exited 1", outcome.Message);
+        Assert.DoesNotContain("not healthy within", outcome.Message);
     }
 
     [Fact]

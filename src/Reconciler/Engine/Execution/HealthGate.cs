@@ -17,7 +17,9 @@ public sealed record GateResult(bool Passed, string Detail)
 /// The health gate after a batch. Every host runs every check each <see cref="HealthSpec.Interval"/>; a host
 /// passes after <see cref="HealthSpec.ConsecutivePasses"/> consecutive all-green rounds AND once it has stayed
 /// green for <see cref="HealthSpec.MinHealthy"/>; the gate fails when any host has not passed by
-/// <see cref="HealthSpec.Deadline"/>. All timing comes from the injected TimeProvider so tests use fake time.
+/// <see cref="HealthSpec.Deadline"/>, or at once when it fails <see cref="HealthSpec.FailureThreshold"/> rounds in a row
+/// (opt-in; rounds before <see cref="HealthSpec.InitialDelay"/> do not count). All timing comes from the injected
+/// TimeProvider so tests use fake time.
 /// </summary>
 public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
 {
@@ -54,6 +56,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         var started = time.GetUtcNow();
         var deadline = started + health.Deadline;
         var passes = 0;
+        var failures = 0;   // consecutive failed rounds after the initial delay
         DateTimeOffset? healthySince = null;
         var lastProblem = "no check has run yet";
         var context = new ProbeContext(service, target.ReleaseId, target.Host, target.Session, target.DeployPath);
@@ -67,6 +70,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                 if (problem is null)
                 {
                     passes++;
+                    failures = 0;
                     healthySince ??= now;
                     if (passes >= health.ConsecutivePasses && now - healthySince.Value >= health.MinHealthy)
                         return GateResult.Pass($"{target.Host.Name}: healthy");
@@ -76,6 +80,12 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                     passes = 0;
                     healthySince = null;
                     lastProblem = problem;
+                    if (now - started >= health.InitialDelay) failures++;
+                    if (health.FailureThreshold is { } threshold && failures >= threshold)
+                    {
+                        await gate.CancelAsync();
+                        return new GateResult(false, $"{target.Host.Name}: {failures} consecutive failed checks (failureThreshold {threshold}): {problem}");
+                    }
                 }
                 if (now >= deadline)
                 {
