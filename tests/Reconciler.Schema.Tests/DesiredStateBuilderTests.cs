@@ -96,3 +96,24 @@ public class DesiredStateBuilderTests
         Assert.Equal("unknown environment 'prod'; the repo defines: production, staging", e.Message);
     }
 }
+
+/// <summary>The opt-in health fields of issue 11 (failureThreshold, initialDelay): read, defaulted, and overridable.</summary>
+public class HealthFailureThresholdTests
+{
+    [Fact]
+    public void Failure_threshold_and_initial_delay_are_read_and_absent_by_default()
+    {
+        var files = FixtureRepo.Files();
+        var api = System.Text.Encoding.UTF8.GetString(files["services/api.yaml"]);
+        files["services/api.yaml"] = System.Text.Encoding.UTF8.GetBytes(api.Replace("  deadline: 60s\n", "  deadline: 60s\n  failureThreshold: 3\n  initialDelay: 5s\n"));
+        var result = Loading.RepoLoader.Load(new Loading.InMemoryRepoSource(files, "working-tree"));
+        Assert.True(result.Diagnostics.IsEmpty, FixtureRepo.Render(result));
+
+        var health = DesiredStateBuilder.Build(result.Model!, "staging").Services["api"].Health;
+        Assert.Equal(3, health.FailureThreshold);
+        Assert.Equal(TimeSpan.FromSeconds(5), health.InitialDelay);
+        var auth = DesiredStateBuilder.Build(FixtureRepo.LoadGood(), "staging").Services["auth"].Health;
+        Assert.Null(auth.FailureThreshold);
+        Assert.Equal(TimeSpan.Zero, auth.InitialDelay);
+    }
+}

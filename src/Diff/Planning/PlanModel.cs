@@ -38,7 +38,7 @@ public sealed record ServiceChange(
     string? ToRelease,
     string HostGroup,
     ImmutableArray<FieldChange> Fields,                // sorted by Path
-    ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then host name
+    ImmutableArray<HostChange> Hosts,                  // rollout order: region order, then as the host group lists them
     int Wave)                                          // 0 for no-ops
 {
     /// <summary>How the change rolls out and what a failure does; set for every action that touches hosts or

@@ -104,24 +104,31 @@ public static class Planner
 }
 
 /// <summary>Rollout order of hosts inside one service: hosts without a region first, then regions in the
-/// environment's listed order, then by host name. Hosts in an unlisted region (validation forbids it) go last.
+/// environment's listed order; within that, hosts in the order their host group lists them (as written, never sorted
+/// by name: host10 does not come before host2). Hosts in an unlisted region (validation forbids it) go last; hosts the
+/// group no longer lists (leaving it, or a removed service's) go after the listed ones, by name.
 /// Built once per plan, before services are classified in parallel; read-only afterwards.</summary>
 internal sealed class HostOrder
 {
     private readonly Dictionary<string, int> _regionRank = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _regionOfHost = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _listedAt = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GroupHosts> _groups = new(StringComparer.Ordinal);
 
     public HostOrder(EnvironmentSpec environment)
     {
         for (var i = 0; i < environment.Regions.Length; i++) _regionRank.TryAdd(environment.Regions[i], i);
         foreach (var group in environment.HostGroups.Values)
-        foreach (var host in group.Hosts)
-            _regionOfHost.TryAdd(host.Name, host.Region);
-        // Every service of a group has the same hosts in the same rollout order: sort them once per group.
+            for (var i = 0; i < group.Hosts.Length; i++)
+            {
+                _regionOfHost.TryAdd(group.Hosts[i].Name, group.Hosts[i].Region);
+                _listedAt.TryAdd(group.Hosts[i].Name, i);
+            }
+        // Every service of a group has the same hosts in the same rollout order: order them once per group (a stable
+        // sort by region keeps the listed order within a region).
         foreach (var (name, group) in environment.HostGroups)
         {
-            var rollout = group.Hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Name, StringComparer.Ordinal).ToArray();
+            var rollout = group.Hosts.OrderBy(h => Rank(h.Region)).ToArray();
             var names = group.Hosts.Select(h => h.Name).ToHashSet(StringComparer.Ordinal);
             _groups[name] = new GroupHosts(group.Hosts, rollout, names.Count == group.Hosts.Length);
         }
@@ -133,8 +140,14 @@ internal sealed class HostOrder
     /// <summary>Region of a host as the environment declares it (null for hosts it no longer declares).</summary>
     public string? RegionOf(string host) => _regionOfHost.GetValueOrDefault(host);
 
-    public ImmutableArray<HostChange> Sort(IEnumerable<HostChange> hosts) =>
-        [.. hosts.OrderBy(h => Rank(h.Region)).ThenBy(h => h.Host, StringComparer.Ordinal)];
+    /// <summary>Hosts of one service in rollout order; <paramref name="group"/> is the host group whose listing counts.</summary>
+    public ImmutableArray<HostChange> Sort(IEnumerable<HostChange> hosts, string? group)
+    {
+        var listed = group is not null && _groups.TryGetValue(group, out var g) ? g.ListedAt : _listedAt;
+        return [.. hosts.OrderBy(h => Rank(h.Region))
+            .ThenBy(h => listed.TryGetValue(h.Host, out var i) ? i : int.MaxValue)
+            .ThenBy(h => h.Host, StringComparer.Ordinal)];
+    }
 
     private int Rank(string? region) =>
         region is null ? -1 : _regionRank.TryGetValue(region, out var r) ? r : int.MaxValue;
@@ -146,6 +159,16 @@ internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] roll
     public ImmutableArray<HostSpec> Hosts { get; } = hosts;
 
     public HostSpec[] RolloutOrder { get; } = rolloutOrder;
+
+    /// <summary>Each host's position in the group's listing.</summary>
+    public IReadOnlyDictionary<string, int> ListedAt { get; } = ListingOf(hosts);
+
+    private static Dictionary<string, int> ListingOf(ImmutableArray<HostSpec> hosts)
+    {
+        var at = new Dictionary<string, int>(hosts.Length, StringComparer.Ordinal);
+        for (var i = 0; i < hosts.Length; i++) at.TryAdd(hosts[i].Name, i);
+        return at;
+    }
 
     /// <summary>True when the live service runs <paramref name="release"/> on exactly this group's hosts (so no
     /// host joins, leaves or drifted). False also when that cannot be told cheaply; the caller then compares

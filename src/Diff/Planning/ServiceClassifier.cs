@@ -115,7 +115,7 @@ internal static class ServiceClassifier
         }
 
         return new ServiceChange(spec.Name, action, reason, live.Version, spec.Version, live.ReleaseId, release,
-            spec.HostGroup, fields, hostOrder.Sort(hosts), 0) { Rollout = RolloutOf(spec) };
+            spec.HostGroup, fields, hostOrder.Sort(hosts, spec.HostGroup), 0) { Rollout = RolloutOf(spec) };
     }
 
     /// <summary>The settings the change rolls out with (the merged spec: overrides and defaults applied).</summary>
@@ -135,7 +135,7 @@ internal static class ServiceClassifier
         return new ServiceChange(live.Name, ServiceAction.Remove,
             $"no longer desired in this environment (deleted or disabled); stop on {Hosts(live.Hosts.Count)}",
             live.Version, null, live.ReleaseId, null, hostGroup,
-            Diff(live.Fields, []), hostOrder.Sort(hosts), 0);
+            Diff(live.Fields, []), hostOrder.Sort(hosts, hostGroup), 0);
     }
 
     /// <summary>Field-level diff of two flattened snapshots, sorted by path: <paramref name="after"/> as

@@ -29,7 +29,7 @@ public static class ServiceFields
     /// tree (docs/benchmarks/planner.md).</summary>
     internal static KeyValuePair<string, string>[] FlattenSorted(ServiceSpec s)
     {
-        var sink = new ArraySink(new KeyValuePair<string, string>[18 + s.Health.Checks.Length + s.Config.Count]);
+        var sink = new ArraySink(new KeyValuePair<string, string>[20 + s.Health.Checks.Length + s.Config.Count]);   // 20: every fixed path
         Walk(s, ref sink);
         var (f, n) = (sink.Pairs, sink.Count);
         if (n < f.Length) Array.Resize(ref f, n);
@@ -66,6 +66,9 @@ public static class ServiceFields
         }
         sink.Add("health.consecutivePasses", Int(s.Health.ConsecutivePasses, buffer));
         sink.Add("health.deadline", buffer[..FormatDuration(s.Health.Deadline, buffer)]);
+        // Opt-in fields appear only when set, so a spec without them keeps its fields (and its plans) unchanged.
+        if (s.Health.FailureThreshold is { } threshold) sink.Add("health.failureThreshold", Int(threshold, buffer));
+        if (s.Health.InitialDelay > TimeSpan.Zero) sink.Add("health.initialDelay", buffer[..FormatDuration(s.Health.InitialDelay, buffer)]);
         sink.Add("health.interval", buffer[..FormatDuration(s.Health.Interval, buffer)]);
         sink.Add("health.minHealthy", buffer[..FormatDuration(s.Health.MinHealthy, buffer)]);
         sink.Add("hostGroup", s.HostGroup);

@@ -271,6 +271,8 @@ internal static class ModelCodec
         w.Int(h.ConsecutivePasses);
         w.Long(h.MinHealthy.Ticks);
         w.Long(h.Deadline.Ticks);
+        WriteOptionalInt(w, h.FailureThreshold);
+        w.Long(h.InitialDelay.Ticks);
     }
 
     private static HealthSpec ReadHealth(ref ModelReaderSpan r)
@@ -279,7 +281,8 @@ internal static class ModelCodec
         for (var i = checks.Capacity; i > 0; i--)
             checks.Add(new HealthCheckSpec((HealthCheckKind)r.Int(), r.NullableString(), ReadOptionalInt(ref r), r.NullableString(),
                 ReadOptionalInt(ref r), r.NullableString(), r.NullableString(), TimeSpan.FromTicks(r.Long())));
-        return new HealthSpec(checks.MoveToImmutable(), TimeSpan.FromTicks(r.Long()), r.Int(), TimeSpan.FromTicks(r.Long()), TimeSpan.FromTicks(r.Long()));
+        return new HealthSpec(checks.MoveToImmutable(), TimeSpan.FromTicks(r.Long()), r.Int(), TimeSpan.FromTicks(r.Long()), TimeSpan.FromTicks(r.Long()),
+            ReadOptionalInt(ref r), TimeSpan.FromTicks(r.Long()));
     }
 
     private static void WriteConfig(ModelWriter w, ImmutableSortedDictionary<string, ConfigValue> config)

@@ -186,7 +186,9 @@ internal static class ModelReader
             Duration(Str(o, "interval")) ?? fallback.Interval,
             Int(o, "consecutivePasses") ?? fallback.ConsecutivePasses,
             Duration(Str(o, "minHealthy")) ?? fallback.MinHealthy,
-            Duration(Str(o, "deadline")) ?? fallback.Deadline);
+            Duration(Str(o, "deadline")) ?? fallback.Deadline,
+            Int(o, "failureThreshold") ?? fallback.FailureThreshold,
+            Duration(Str(o, "initialDelay")) ?? fallback.InitialDelay);
     }
 
     private static HealthCheckSpec ReadCheck(JObject check)

@@ -121,7 +121,9 @@ public sealed record HealthSpec(
     TimeSpan Interval,
     int ConsecutivePasses,
     TimeSpan MinHealthy,                               // a host must stay healthy at least this long
-    TimeSpan Deadline);                                // the gate fails when not passed by then; must be > MinHealthy
+    TimeSpan Deadline,                                 // the gate fails when not passed by then; must be > MinHealthy
+    int? FailureThreshold = null,                      // opt-in: this many consecutive failed rounds fail the gate at once
+    TimeSpan InitialDelay = default);                  // failed rounds before this count for FailureThreshold only after it
 
 public enum HealthCheckKind { Http, Tcp, Command, Consul }
 

@@ -46,7 +46,7 @@ public class PlannerTableTests
         ["create: no live state, every host in rollout order"] = new(() => Base, _ => Empty, "1:deploy[api=create,db=create]", p =>
         {
             var api = Service(p, "api");
-            Assert.Equal(["app-0", "app-eu-1", "app-eu-2", "app-us-1"], api.Hosts.Select(h => h.Host));
+            Assert.Equal(["app-0", "app-eu-2", "app-eu-1", "app-us-1"], api.Hosts.Select(h => h.Host));   // regions eu, us; as listed within
             Assert.All(api.Hosts, h => Assert.Null(h.FromRelease));
             Assert.All(api.Fields, f => Assert.Equal(FieldChangeKind.Added, f.Kind));
             Assert.Equal("new service, version 1.4.2 on 4 hosts", api.Reason);
@@ -127,9 +127,24 @@ public class PlannerTableTests
         ["upgrade with config change lists both fields"] = new(
             () => Changed(s => s with { Version = "1.5.0", Config = s.Config.SetItem("LOG_LEVEL", new ConfigValue.Literal("warn")) }), FromBase,
             "1:deploy[api=upgrade]", p => Assert.Equal(["config.LOG_LEVEL", "version"], Service(p, "api").Fields.Select(f => f.Path))),
-        ["region order: hosts without region, then listed regions, then name"] = new(
+        ["region order: hosts without region, then listed regions, then as the group lists them"] = new(
             () => Base with { EnvironmentSpec = Environment(["us", "eu"]) }, _ => Empty, "1:deploy[api=create,db=create]",
-            p => Assert.Equal(["app-0", "app-us-1", "app-eu-1", "app-eu-2"], Service(p, "api").Hosts.Select(h => h.Host))),
+            p => Assert.Equal(["app-0", "app-us-1", "app-eu-2", "app-eu-1"], Service(p, "api").Hosts.Select(h => h.Host))),
+        ["rollout as listed: host10 comes after host2, not before it (no name sort)"] = new(
+            () => Base with { EnvironmentSpec = Environment(["eu"], Host("host1", "eu"), Host("host2", "eu"), Host("host10", "eu"), Host("host3", "eu")) },
+            _ => Empty, "1:deploy[api=create,db=create]",
+            p => Assert.Equal(["host1", "host2", "host10", "host3"], Service(p, "api").Hosts.Select(h => h.Host))),
+        ["rollout as listed: an upgrade and a partial redeploy keep the listed order"] = new(
+            () => Base with { EnvironmentSpec = Environment(["eu"], Host("b-9", "eu"), Host("a-10", "eu"), Host("c-1", "eu")),
+                Services = Base.Services.SetItem("api", Base.Services["api"] with { Version = "1.5.0" }) },
+            _ => Applied(Base with { EnvironmentSpec = Environment(["eu"], Host("b-9", "eu"), Host("a-10", "eu"), Host("c-1", "eu")) }),
+            "1:deploy[api=upgrade]",
+            p => Assert.Equal(["b-9", "a-10", "c-1"], Service(p, "api").Hosts.Select(h => h.Host))),
+        ["rollout as listed: hosts joining the group go in their listed place"] = new(
+            () => Base with { EnvironmentSpec = Environment(["eu"], Host("z-1", "eu"), Host("m-2", "eu"), Host("a-3", "eu")) },
+            _ => Applied(Base with { EnvironmentSpec = Environment(["eu"], Host("m-2", "eu")) }),
+            "1:deploy[api=redeploy]",
+            p => Assert.Equal(["z-1", "a-3"], Service(p, "api").Hosts.Select(h => h.Host))),
         ["remove: service no longer desired"] = new(() => Desired([Base.Services["db"]]), FromBase, "1:remove[api=remove]", p =>
         {
             var api = Service(p, "api");

@@ -168,7 +168,7 @@ public sealed class SshHostDriverTests(FourHostFleet fixture) : IClassFixture<Fo
     }
 
     [Fact]
-    public async Task Prune_keeps_the_newest_plus_current_and_previous_and_drops_unused_artifacts()
+    public async Task Prune_keeps_current_and_previous_then_the_newest_up_to_keep_and_drops_unused_artifacts()
     {
         await using var driver = Driver();
         var session = await driver.OpenAsync(_fleet.Hosts[1], Ct);
@@ -182,7 +182,8 @@ public sealed class SshHostDriverTests(FourHostFleet fixture) : IClassFixture<Fo
         }
         await session.ActivateAsync(_deployPath, ids[1], null, Ct);
 
-        await session.PruneAsync(_deployPath, keep: 1, protect: [ids[0]], Ct);
+        // keep 3: current (ids[1]) and the protected previous (ids[0]) first, then the newest other (ids[4]).
+        await session.PruneAsync(_deployPath, keep: 3, protect: [ids[0]], Ct);
 
         var left = await session.InspectAsync(_deployPath, Ct);
         Assert.Equal(ids[1], left.Current);

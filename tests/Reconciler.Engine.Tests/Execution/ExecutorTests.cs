@@ -348,7 +348,9 @@ public sealed class ExecutorTests
         var fresh = TestPlanner.Plan(desired, await w.LiveAsync());
         var applied = await w.ApplyAsync(w.Request(desired, fresh));
         Assert.Equal(ApplyResult.Succeeded, applied.Result);
-        Assert.Same(fresh, applied.Plan);
+        // What runs is the plan apply computed itself, identical to the saved one (never the saved object: issue 11, finding 5).
+        Assert.NotSame(fresh, applied.Plan);
+        Assert.Null(SavedPlanCheck.FirstDifference(fresh, applied.Plan!));
     }
 
     [Fact]
@@ -562,7 +564,9 @@ public sealed class ExecutorTests
             Waves = [new PlanWave(1, WaveKind.Deploy, ["db"], [], [])],
         } : null;
 
-        var outcome = await w.ApplyAsync(w.Request(fewer, plan));
+        w.Planner = (_, _) => plan!;   // not as a saved plan: apply re-plans those and runs only an identical plan
+
+        var outcome = await w.ApplyAsync(w.Request(fewer));
 
         Assert.True(outcome.Result == ApplyResult.Succeeded, outcome.Message);
         Assert.DoesNotContain(w.Driver.Calls, c => c.StartsWith("web-4 ", StringComparison.Ordinal) && !c.Contains(" open"));

@@ -66,8 +66,11 @@ public sealed class ExecutorWorld
             (toggles ?? []).ToImmutableSortedDictionary(t => t.Name, t => t, StringComparer.Ordinal),
             new RepositorySpec(null, new Defaults(5, OnFailure.Rollback, Rolling(1), Health()), [], null));
 
+    /// <summary>The planner the reconciler uses; a test that needs a plan the test planner cannot make sets its own.</summary>
+    public Func<DesiredState, Diff.Live.LiveState, Plan> Planner { get; set; } = TestPlanner.Plan;
+
     public ReconcileService Reconciler() =>
-        new(new ExecutorDependencies(StoreUnderTest, _ => Driver, Probe, Artifacts, new FakeSecretResolver(), Time), TestPlanner.Plan,
+        new(new ExecutorDependencies(StoreUnderTest, _ => Driver, Probe, Artifacts, new FakeSecretResolver(), Time), Planner,
             new ReconcileOptions { LockTtl = TimeSpan.FromMinutes(2) });
 
     public ReconcileRequest Request(DesiredState desired, Plan? saved = null, bool force = false, string? reason = null,

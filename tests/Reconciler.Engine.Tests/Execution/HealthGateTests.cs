@@ -110,6 +110,35 @@ public sealed class HealthGateTests
     }
 
     [Fact]
+    public async Task A_failure_threshold_fails_the_gate_before_its_deadline_counting_only_after_the_initial_delay()
+    {
+        var time = new FakeTimeProvider(T0);
+        var probe = new ScriptedProbe(time, (_, _) => Task.FromResult(Bad));
+        var spec = Spec(passes: 1, minHealthy: 0, deadline: 60) with { FailureThreshold = 3, InitialDelay = TimeSpan.FromSeconds(10) };
+
+        var (result, elapsed) = await Run(time, probe, spec, "web-1");
+
+        Assert.False(result.Passed);
+        Assert.Equal("web-1: 3 consecutive failed checks (failureThreshold 3): http check: status 503", result.Detail);
+        // Rounds run each second: those at 0..9 s do not count, the third failure after the delay is the one at 12 s.
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(13));
+    }
+
+    [Fact]
+    public async Task A_pass_between_failures_resets_the_failure_count()
+    {
+        var time = new FakeTimeProvider(T0);
+        var round = 0;
+        var probe = new ScriptedProbe(time, (_, _) => Task.FromResult(Interlocked.Increment(ref round) % 2 == 0 ? Ok : Bad));
+        var spec = Spec(passes: 3, minHealthy: 0, deadline: 8) with { FailureThreshold = 2 };
+
+        var (result, _) = await Run(time, probe, spec, "web-1");
+
+        Assert.False(result.Passed);
+        Assert.StartsWith("web-1: not healthy within 8s", result.Detail);   // never two failures in a row: the deadline decides
+    }
+
+    [Fact]
     public async Task A_probe_that_hangs_past_its_timeout_or_throws_counts_as_unhealthy()
     {
         var time = new FakeTimeProvider(T0);

@@ -91,7 +91,7 @@ public sealed class StepFunctionTests
         Assert.Equal(["Forward: wave 1", "Forward: wave 2"], units[..2]);
         Assert.StartsWith("Rollback: rollback started: api: health gate failed after batch 1", units[2]);
         Assert.Equal(["Rollback: hosts of wave 2 rolled back", "Rollback: hosts of wave 1 rolled back", "Rollback: live state restored",
-            "Rollback: rolled-back hosts gated", "Rollback: rollback finished"], units[3..]);
+            "Rollback: rolled-back hosts gated", "Rollback: old releases pruned", "Rollback: rollback finished"], units[3..]);
         Assert.Equal(ApplyResult.RolledBack, steps[^1].Result!.Result);
         Assert.All(w.Hosts, h => Assert.Equal(ServiceFields.ReleaseId(DbOld), w.Driver.Current(h.Name, "/srv/db")));
     }

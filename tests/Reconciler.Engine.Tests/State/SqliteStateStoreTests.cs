@@ -75,6 +75,77 @@ public sealed class SqliteStateStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task An_empty_file_is_refused_as_corrupt_not_taken_as_a_new_store()
+    {
+        var path = _dir.Combine("state.db");
+        await File.WriteAllBytesAsync(path, []);
+        await using var store = new SqliteStateStore(path, _time);
+
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadQuarantineAsync("prod", CancellationToken.None));
+
+        Assert.StartsWith($"sqlite:{path} is an empty file (0 bytes), not a state database", e.Message);
+        Assert.Contains("Restore it from a backup", e.Message);
+        await Assert.ThrowsAsync<StateStoreUnavailableException>(() =>
+            store.WriteAsync("prod", 0, StateStoreContract.Upsert(StateStoreContract.Service("api", "1.0.0")), CancellationToken.None));
+        Assert.Equal(0, new FileInfo(path).Length);
+        Assert.False(File.Exists(path + "-wal"));
+    }
+
+    [Fact]
+    public async Task Another_applications_sqlite_database_is_refused_and_left_untouched()
+    {
+        var path = _dir.Combine("state.db");
+        await using (var c = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes(text) VALUES('keep me');";
+            cmd.ExecuteNonQuery();
+        }
+        var before = await File.ReadAllBytesAsync(path);
+        await using var store = new SqliteStateStore(path, _time);
+
+        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => store.ReadAsync("prod", CancellationToken.None));
+
+        Assert.Contains("is a SQLite database, but not a reconciler state store (application_id 00000000", e.Message);
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+        Assert.False(File.Exists(path + "-wal"));
+    }
+
+    [Fact]
+    public async Task A_new_store_is_stamped_and_a_store_made_before_the_stamp_is_accepted_and_stamped()
+    {
+        var path = _dir.Combine("state.db");
+        await using (var store = new SqliteStateStore(path, _time))
+            await store.WriteAsync("prod", 0, StateStoreContract.Upsert(StateStoreContract.Service("api", "1.0.0")), CancellationToken.None);
+        Assert.Equal(SqliteStoreFile.ApplicationId, ApplicationId(path));
+        Assert.Empty(Directory.GetFiles(_dir.Path, "state.db.new-*"));   // built aside, renamed into place
+
+        SetApplicationId(path, 0);   // what a store written before the stamp existed looks like
+        await using (var legacy = new SqliteStateStore(path, _time))
+            Assert.Equal(1, (await legacy.ReadAsync("prod", CancellationToken.None)).Version);
+        Assert.Equal(SqliteStoreFile.ApplicationId, ApplicationId(path));
+    }
+
+    private static long ApplicationId(string path)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Pooling=false");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "PRAGMA application_id";
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void SetApplicationId(string path, int id)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Pooling=false");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"PRAGMA application_id = {id}";
+        cmd.ExecuteNonQuery();
+    }
+
+    [Fact]
     public async Task A_store_written_by_a_newer_schema_is_refused()
     {
         var path = _dir.Combine("state.db");

@@ -20,7 +20,7 @@ internal static class ApplyCommand
         common.AddEnv(required: false, "Environment to apply. Default: the only environment, if there is exactly one.");
         var planFile = new Option<string?>("--plan") { Description = "Apply exactly this saved plan (`reconciler plan --out FILE`); refused if live state moved since." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)." };
-        var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply. Default 32." };
+        var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply; lowers a larger maxParallel (the plan says so). Default: 32, or the largest maxParallel of the plan." };
         var preflightOnly = new Option<bool>("--preflight-only") { Description = "Only check what the apply needs (secrets resolve, artifacts match, hosts reachable and authenticated, disk space); change nothing. Exit 9 (or 3) on a problem." };
         foreach (var o in new Option[] { planFile, yes, maxParallel, preflightOnly }) cmd.Options.Add(o);
         common.AddState("State store URL; default: $RECONCILER_STATE, then reconciler.yaml's state. " + StateStores.AcceptedForms);
@@ -73,6 +73,7 @@ internal static class ApplyCommand
         if (!apply.FromSavedPlan)
         {
             await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));
+            foreach (var note in apply.ParallelismNotes) await stdout.WriteLineAsync("note: " + note);
             if (apply.NothingToApply)
             {
                 // The plan above already says "No changes." The reconciler still records a new commit that live already

@@ -83,6 +83,9 @@ public sealed class HostStepException(string host, string step, string message, 
     public string Step { get; } = step;
     public FailureKind Kind { get; } = kind;
 
+    /// <summary>The message without the host and step prefix.</summary>
+    public string Detail { get; } = message;
+
     /// <summary>The commit's new release is at fault on a host that works (its restart failed, its config cannot be written).</summary>
     public static HostStepException CommitFault(string host, string step, string message) => new(host, step, message, kind: FailureKind.CommitFault);
 }

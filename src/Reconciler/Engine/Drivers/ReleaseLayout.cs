@@ -95,8 +95,11 @@ public static partial class ReleaseLayout
         return null;
     }
 
-    /// <summary>Which releases to delete: everything but the newest <paramref name="keep"/> (by stage time),
-    /// the current release and every id in <paramref name="protect"/>.</summary>
+    /// <summary>Which releases to delete so that <paramref name="keep"/> remain: the current release and every id in
+    /// <paramref name="protect"/> (the executor passes the current and the previous release) are kept first, then the
+    /// newest others (by stage time) fill what is left of <paramref name="keep"/>. Protected releases are never deleted,
+    /// even when they alone are more than <paramref name="keep"/>. After a rollback the newest releases are the failed
+    /// ones, so they go rather than the releases a further rollback needs.</summary>
     public static ImmutableArray<string> ReleasesToPrune(IEnumerable<StagedRelease> releases, string? current, int keep,
         ImmutableArray<string> protect)
     {
@@ -104,9 +107,10 @@ public static partial class ReleaseLayout
             .OrderByDescending(r => r.StagedAt)
             .ThenByDescending(r => r.Id, StringComparer.Ordinal)
             .ToList();
-        var kept = new HashSet<string>(newestFirst.Take(Math.Max(keep, 0)).Select(r => r.Id), StringComparer.Ordinal);
+        var kept = new HashSet<string>(protect.IsDefault ? [] : protect, StringComparer.Ordinal);
         if (current is not null) kept.Add(current);
-        foreach (var p in protect.IsDefault ? [] : protect) kept.Add(p);
+        var present = kept.Count(id => newestFirst.Any(r => r.Id == id));
+        foreach (var r in newestFirst.Where(r => !kept.Contains(r.Id)).Take(Math.Max(keep - present, 0)).ToList()) kept.Add(r.Id);
         return [.. newestFirst.Where(r => !kept.Contains(r.Id)).Select(r => r.Id).Order(StringComparer.Ordinal)];
     }
 

@@ -18,18 +18,25 @@ internal sealed class ApplyContext : IAsyncDisposable
     private readonly object _failureLock = new();
 
     public ApplyContext(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
-        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, HostSessions? sessions = null)
+        IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, HostSessions? sessions = null,
+        RunSecrets? secrets = null)
     {
         Deps = deps;
         Desired = desired;
         Header = header;
         _progress = progress;
         Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal);
-        Sessions = sessions ?? new HostSessions(deps.Drivers);
+        // Host output enters the engine through sessions and probes: both clean it of this run's secrets.
+        Secrets = secrets ?? new RunSecrets(deps.Secrets, desired);
+        Sessions = sessions ?? NewSessions();
         State = new LiveStateWriter(deps.Store, Env, Commit, current);
-        Gate = new HealthGate(deps.Probe, deps.Time);
-        HostSlots = new SemaphoreSlim(Math.Max(1, maxParallel));
+        Gate = new HealthGate(new CleanedProbe(deps.Probe, Secrets), deps.Time);
+        MaxParallel = Math.Max(1, maxParallel);
+        HostSlots = new SemaphoreSlim(MaxParallel);
     }
+
+    /// <summary>The apply's cap on host steps at once (<see cref="ParallelismCap"/>).</summary>
+    public int MaxParallel { get; }
 
     public ExecutorDependencies Deps { get; }
     public DesiredState Desired { get; }
@@ -41,6 +48,16 @@ internal sealed class ApplyContext : IAsyncDisposable
     public HostSessions Sessions { get; }
     public LiveStateWriter State { get; }
     public HealthGate Gate { get; }
+
+    /// <summary>Fresh connections whose output is cleaned like the run's own (the rollback's).</summary>
+    public HostSessions NewSessions() => Cleaned(Deps, Secrets);
+
+    /// <summary>Sessions that hand out host output cleaned of <paramref name="secrets"/>: every path to a host goes through one.</summary>
+    public static HostSessions Cleaned(ExecutorDependencies deps, RunSecrets secrets) =>
+        new(deps.Drivers, session => new CleanedSession(session, secrets));
+
+    /// <summary>Resolves this run's secrets and cleans host output of them (<see cref="Drivers.Secrets.SecretRedactor"/>).</summary>
+    public RunSecrets Secrets { get; }
 
     /// <summary>Bounds the host steps running at once across the whole apply (--max-parallel).</summary>
     public SemaphoreSlim HostSlots { get; }

@@ -47,6 +47,10 @@ internal sealed class ApplyJournal
     /// <summary>Keys journaled with <paramref name="status"/> that satisfy <paramref name="match"/>.</summary>
     public HashSet<StepKey> With(JournalStatus status, Func<StepKey, bool> match) => [.. Keys(e => e.Status == status).Where(match)];
 
+    /// <summary>Every (service, host) with a host step (stage, activate, remove) that was started, once each.</summary>
+    public IReadOnlyList<(string Service, string Host)> HostsWithHostSteps() =>
+        [.. Keys(_ => true).Where(k => k.IsHostStep).Select(k => (k.Service!, k.Host!)).Distinct()];
+
     /// <summary>The services with a host step (stage, activate, remove) that was started.</summary>
     public HashSet<string> ServicesWithHostSteps() => [.. Keys(_ => true).Where(k => k.IsHostStep).Select(k => k.Service!)];
 

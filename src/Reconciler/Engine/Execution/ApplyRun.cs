@@ -52,10 +52,10 @@ internal sealed class ApplyRun : IAsyncDisposable
 
     public ApplyRun(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
         IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, ApplyIntent intent = ApplyIntent.Apply,
-        HostSessions? sessions = null)
+        HostSessions? sessions = null, RunSecrets? secrets = null)
     {
         // sessions: the ones preflight opened (this run owns them from here on).
-        _run = new ApplyContext(deps, desired, header, applyId, current, journal, maxParallel, progress, sessions);
+        _run = new ApplyContext(deps, desired, header, applyId, current, journal, maxParallel, progress, sessions, secrets);
         _intent = intent;
         var toggles = new ToggleSteps(_run);
         _waves = new WaveSteps(_run, new HostSteps(_run), toggles);

@@ -19,6 +19,7 @@ public sealed record ReconcileOptions
     /// <summary>Lock TTL; the lock is renewed every third of it while the apply works.</summary>
     public TimeSpan LockTtl { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Upper bound on host steps (stage, activate, remove) running at once across the whole apply.</summary>
+    /// <summary>Upper bound on host steps (stage, activate, remove) running at once across the whole apply when no
+    /// --max-parallel is given, raised to the largest maxParallel of the plan (<see cref="ParallelismCap"/>).</summary>
     public int DefaultMaxParallel { get; init; } = 32;
 }

@@ -19,7 +19,9 @@ public sealed record GateResult(bool Passed, string Detail, FailureKind Cause = 
 /// The health gate after a batch. Every host runs every check each <see cref="HealthSpec.Interval"/>; a host
 /// passes after <see cref="HealthSpec.ConsecutivePasses"/> consecutive all-green rounds AND once it has stayed
 /// green for <see cref="HealthSpec.MinHealthy"/>; the gate fails when any host has not passed by
-/// <see cref="HealthSpec.Deadline"/>. All timing comes from the injected TimeProvider so tests use fake time.
+/// <see cref="HealthSpec.Deadline"/>, or at once when it fails <see cref="HealthSpec.FailureThreshold"/> rounds in a row
+/// (opt-in; rounds before <see cref="HealthSpec.InitialDelay"/> do not count). All timing comes from the injected
+/// TimeProvider so tests use fake time.
 /// </summary>
 public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
 {
@@ -58,6 +60,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         var started = time.GetUtcNow();
         var deadline = started + health.Deadline;
         var passes = 0;
+        var failures = 0;   // consecutive failed rounds after the initial delay
         DateTimeOffset? healthySince = null;
         var lastProblem = "no check has run yet";
         var unreachable = false;   // the last failed round failed because the host could not be reached
@@ -72,6 +75,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                 if (problem is null)
                 {
                     passes++;
+                    failures = 0;
                     healthySince ??= now;
                     if (passes >= health.ConsecutivePasses && now - healthySince.Value >= health.MinHealthy)
                         return GateResult.Pass($"{target.Host.Name}: healthy");
@@ -82,6 +86,13 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                     healthySince = null;
                     lastProblem = problem;
                     unreachable = hostUnreachable;
+                    if (now - started >= health.InitialDelay) failures++;
+                    if (health.FailureThreshold is { } threshold && failures >= threshold)
+                    {
+                        await gate.CancelAsync();
+                        return new GateResult(false, $"{target.Host.Name}: {failures} consecutive failed checks (failureThreshold {threshold}): {problem}",
+                            unreachable ? FailureKind.EnvironmentFault : FailureKind.CommitFault);
+                    }
                 }
                 if (now >= deadline)
                 {

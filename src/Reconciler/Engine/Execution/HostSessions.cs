@@ -5,15 +5,16 @@ using Reconciler.Schema.Model;
 namespace Reconciler.Execution;
 
 /// <summary>The drivers and host sessions of one apply: one driver per kind, one session per host and driver, opened on
-/// first use and shared by every step (connections are the cost to minimise). Disposing closes the drivers.</summary>
-internal sealed class HostSessions(Func<DriverKind, IHostDriver> createDriver) : IAsyncDisposable
+/// first use and shared by every step (connections are the cost to minimise). Every session is handed out through
+/// <paramref name="wrap"/> (the run's output cleaning). Disposing closes the drivers.</summary>
+internal sealed class HostSessions(Func<DriverKind, IHostDriver> createDriver, Func<IHostSession, IHostSession> wrap) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DriverKind, IHostDriver> _drivers = new();
     private readonly ConcurrentDictionary<(DriverKind, string), Lazy<Task<IHostSession>>> _sessions = new();
 
     public Task<IHostSession> OpenAsync(DriverKind kind, HostSpec host) =>
-        _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(() =>
-            _drivers.GetOrAdd(kind, createDriver).OpenAsync(host, CancellationToken.None))).Value;
+        _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(async () =>
+            wrap(await _drivers.GetOrAdd(kind, createDriver).OpenAsync(host, CancellationToken.None)))).Value;
 
     public async ValueTask DisposeAsync()
     {

@@ -69,7 +69,7 @@ internal sealed class HostSteps(ApplyContext run)
             config[key] = value switch
             {
                 ConfigValue.Literal l => l.Value,
-                ConfigValue.Secret s => await run.Deps.Secrets.ResolveAsync(s.Reference, CancellationToken.None),
+                ConfigValue.Secret s => await run.Secrets.ResolveAsync(s.Reference, CancellationToken.None),
                 _ => throw new InvalidOperationException($"unknown config value kind for {key}"),
             };
         return new ReleaseBundle(spec.Name, spec.Deploy.Path, ServiceFields.ReleaseId(spec), path, artifact.Sha256, config.ToImmutable());

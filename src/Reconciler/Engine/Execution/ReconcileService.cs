@@ -117,10 +117,11 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
             var header = resume ? openHeader! : ApplyHeader.Create(desired, plan, locked);
             HostSessions? sessions = null;
+            var secrets = new RunSecrets(deps.Secrets, desired);
             if (!resume)
             {
                 // Before the first host changes (and before the journal opens): every problem at once, nothing changed.
-                sessions = new HostSessions(deps.Drivers);
+                sessions = ApplyContext.Cleaned(deps, secrets);
                 var report = await new Preflight(deps, desired, plan, sessions).RunAsync(work.Token);
                 progress?.Report(new ApplyProgress(env, commit, 0, null, null, "preflight", report.Passed ? "passed: " + report.Summary : "failed: " + report.Describe()));
                 if (!report.Passed)
@@ -136,7 +137,8 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
             Notify(NotificationEvent.Start, resume ? $"resuming the apply of {commit} to {env}" : $"applying {commit} to {env}");
             await using var run = new ApplyRun(deps, desired, header, applyId, locked, journal,
-                request.MaxParallel ?? _options.DefaultMaxParallel, progress, sessions: sessions);
+                ParallelismCap.For(header.Plan, desired, request.MaxParallel, _options.DefaultMaxParallel), progress,
+                sessions: sessions, secrets: secrets);
             RunResult? result = null;
             try
             {
@@ -272,7 +274,7 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
     /// <summary>apply --preflight-only: the checks alone, for CI. No lock (nothing is written), no history.</summary>
     private async Task<ReconcileOutcome> PreflightOnlyAsync(DesiredState desired, Plan plan, CancellationToken ct)
     {
-        await using var sessions = new HostSessions(deps.Drivers);
+        await using var sessions = ApplyContext.Cleaned(deps, new RunSecrets(deps.Secrets, desired));
         var report = await new Preflight(deps, desired, plan, sessions).RunAsync(ct);
         return report.Passed
             ? new ReconcileOutcome(ApplyResult.Succeeded, plan, $"preflight passed: {report.Summary} checked. Nothing was changed.", null)
@@ -284,9 +286,9 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
     {
         var fresh = planner(request.Desired, live);
         if (request.SavedPlan is not { } saved) return fresh;
-        if (saved.Environment != request.Desired.Environment || saved.Commit != request.Desired.Revision)
-            throw new ReconcilerException(FailureKind.InvalidInput, $"the saved plan is for {saved.Environment} at {saved.Commit}, not {request.Desired.Environment} at {request.Desired.Revision}.");
-        if (saved.LiveVersion == live.Version) return saved;
+        // Never the file's plan itself: what its commit plans now, when that is exactly the file's plan.
+        var verified = SavedPlanCheck.Verify(saved, fresh, live);
+        if (saved.LiveVersion == live.Version) return verified;
         var moved = fresh.Services.Where(s => s.Action != ServiceAction.NoOp || saved.Services.Any(o => o.Service == s.Service && o.Action != ServiceAction.NoOp))
             .Where(s => !SameChange(s, saved.Services.FirstOrDefault(o => o.Service == s.Service)))
             .Select(s => s.Service)

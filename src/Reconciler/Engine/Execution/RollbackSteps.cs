@@ -11,13 +11,14 @@ namespace Reconciler.Execution;
 /// Undoes what an apply changed, one unit per call of <see cref="StepAsync"/>: begin (journal the reason); then, newest
 /// wave first, every host the apply switched goes back to what it ran before (a service the apply created is removed);
 /// then the store is restored to its state before the apply in one compare-and-set write, toggles included, and their
-/// old values are published; then the rolled-back hosts are gated again; then the end. Host steps are journaled, so a
-/// crash during the rollback resumes the rollback and skips hosts already back. The rollback opens fresh connections
-/// (<see cref="_sessions"/>): the apply's own may be what failed.
+/// old values are published; then the rolled-back hosts are gated again; then old releases are pruned (keepReleases
+/// holds after failed commits too); then the end. Host steps are journaled, so a crash during the rollback resumes the
+/// rollback and skips hosts already back. The rollback opens fresh connections (<see cref="_sessions"/>): the apply's
+/// own may be what failed.
 /// </summary>
 internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAsyncDisposable
 {
-    private enum Stage { Begin, Hosts, RestoreState, Regate, End, Done }
+    private enum Stage { Begin, Hosts, RestoreState, Regate, Prune, End, Done }
 
     private Stage _stage = Stage.Begin;
     private RollbackDecision? _decision;
@@ -26,7 +27,7 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
     private int _nextWave;
     private string? _problem;
     private readonly List<(string Service, GateTarget Target)> _gateTargets = [];
-    private readonly HostSessions _sessions = new(run.Deps.Drivers);
+    private readonly HostSessions _sessions = run.NewSessions();
 
     /// <summary>True once this process started (or resumed) the rollback.</summary>
     public bool Underway => _stage != Stage.Begin;
@@ -54,8 +55,12 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
                 return new StepProgress(ApplyPhase.Rollback, "live state restored");
             case Stage.Regate:
                 await RegateAsync(ct);
-                _stage = Stage.End;
+                _stage = Stage.Prune;
                 return new StepProgress(ApplyPhase.Rollback, "rolled-back hosts gated");
+            case Stage.Prune:
+                await PruneAsync();
+                _stage = Stage.End;
+                return new StepProgress(ApplyPhase.Rollback, "old releases pruned");
             case Stage.End:
                 return new StepProgress(ApplyPhase.Rollback, "rollback finished", await EndAsync());
             default:
@@ -178,6 +183,36 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
             var result = await run.Gate.WaitAsync(group.Key, health, [.. group.Select(g => g.Target)], run.Env, run.Commit, ct);
             if (!result.Passed) _problem = $"{group.Key} after rollback: {result.Detail}";
         }
+    }
+
+    /// <summary>Consecutive failed commits must not grow releases/ past keepReleases: every host this apply staged or
+    /// switched keeps `keepReleases` again (its settings before the apply), never the release it runs now or its previous
+    /// one. Not after a rollback that did not complete: those hosts need attention, and their releases stay for it.</summary>
+    private async Task PruneAsync()
+    {
+        if (_problem is not null) return;
+        await Task.WhenAll(run.Journal.HostsWithHostSteps().Select(async step =>
+        {
+            var before = run.Header.Before.Services.GetValueOrDefault(step.Service)?.Hosts.GetValueOrDefault(step.Host);
+            if (before is null) return;   // the apply created the service here: its releases stay for a quick revert
+            var deploy = run.Header.DeploysOf(step.Service).Recorded;
+            System.Collections.Immutable.ImmutableArray<string> protect =
+                before.PreviousRelease is null ? [before.ActiveRelease] : [before.ActiveRelease, before.PreviousRelease];
+            await run.HostSlots.WaitAsync(CancellationToken.None);
+            try
+            {
+                var session = await _sessions.OpenAsync(deploy.Driver, run.FindHost(step.Host));
+                await session.PruneAsync(deploy.Path, deploy.KeepReleases, protect, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                run.Report(0, step.Service, step.Host, "prune", "warning: " + e.Message);   // space, not correctness
+            }
+            finally
+            {
+                run.HostSlots.Release();
+            }
+        }));
     }
 
     private async Task<RunResult> EndAsync()

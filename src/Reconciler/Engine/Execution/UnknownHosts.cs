@@ -18,7 +18,7 @@ internal static class UnknownHosts
     public static async Task ResolveAsync(ExecutorDependencies deps, DesiredState desired, LiveState live, IProgress<ApplyProgress>? progress,
         CancellationToken ct)
     {
-        await using var sessions = new HostSessions(deps.Drivers);
+        await using var sessions = ApplyContext.Cleaned(deps, new RunSecrets(deps.Secrets, desired));
         var problems = new List<string>();
         var resolved = new List<LiveService>();
         var hostsByName = desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).GroupBy(h => h.Name).ToDictionary(g => g.Key, g => g.First());

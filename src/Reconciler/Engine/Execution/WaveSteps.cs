@@ -86,6 +86,8 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             var spec = run.Desired.Services.TryGetValue(service, out var s) ? s
                 : throw new ReconcilerException(FailureKind.InvalidInput, $"service '{service}' is in the plan but not in the desired state of {ApplyContext.Short(run.Commit)}; plan again.");
             var batches = run.BatchesOf(spec, change);
+            if (change.Hosts.Length > 0 && ParallelismCap.Resolve(spec, change, run.Desired.EnvironmentSpec) is var resolved && resolved > run.MaxParallel)
+                run.Report(wave.Index, service, null, "batch", ParallelismCap.Note(service, spec.Strategy.MaxParallel, resolved, run.MaxParallel));
             if (batches.IsEmpty) batches = [[]];   // no host work (e.g. a state-only change): one state write
             for (var i = 0; i < batches.Length; i++)
                 await RunBatchAsync(wave, change, spec, i + 1, batches[i], last: i == batches.Length - 1, ct, preempt);

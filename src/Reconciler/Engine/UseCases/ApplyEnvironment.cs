@@ -120,6 +120,11 @@ public sealed class PreparedApply : IAsyncDisposable
     /// <summary>The plan that will be applied: computed against live state now, or read from the saved plan.</summary>
     public Plan Plan { get; }
 
+    /// <summary>Services whose written maxParallel --max-parallel lowers, one line each (empty without --max-parallel:
+    /// the default cap never lowers a written maxParallel). Shown with the plan; the progress says it again.</summary>
+    public IReadOnlyList<string> ParallelismNotes => ParallelismCap.Lowered(Plan, _desired,
+        ParallelismCap.For(Plan, _desired, _request.MaxParallel, new ReconcileOptions().DefaultMaxParallel));
+
     /// <summary>--plan FILE: nothing to show or confirm; refused at execution if live state moved since.</summary>
     public bool FromSavedPlan { get; }
 

@@ -72,13 +72,14 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
         var final = Path.Combine(releases, id);
         try
         {
+            LocalLeftovers.Clean(root, releases);
             if (MarkerSha(final) == sha)
             {
                 ReleaseFiles.WriteLocal(final, bundle.Service, id, sha, bundle.Config);
                 return;
             }
             await VerifyChecksumAsync(bundle.ArtifactPath, sha, ct);
-            var temp = Path.Combine(releases, $".tmp-{id}.{Guid.NewGuid():N}");
+            var temp = Path.Combine(releases, LocalLeftovers.TempName($".tmp-{id}."));
             try
             {
                 Directory.CreateDirectory(temp);
@@ -119,7 +120,7 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
             ? null
             : Interpolation.ExpandCommand(restartCommand, Interpolation.Variables(Host, service, id, root));
 
-        var temp = Path.Combine(root, $".current.tmp.{Guid.NewGuid():N}");
+        var temp = Path.Combine(root, LocalLeftovers.TempName(".current.tmp."));
         try
         {
             File.CreateSymbolicLink(temp, ReleaseLayout.ReleaseLinkTarget(id));
@@ -273,11 +274,10 @@ internal sealed class LocalHostSession(LocalHostDriver driver, HostSpec host) : 
                 ? await output
                 : "(output is held open by a background process)";
         else
-            text = File.Exists(log) ? Tail(await File.ReadAllTextAsync(log, CancellationToken.None)) : "";
+            // Not cut here: the engine cleans secrets from the whole output first, then bounds it (SecretRedactor).
+            text = File.Exists(log) ? await File.ReadAllTextAsync(log, CancellationToken.None) : "";
         return new CommandResult(process.ExitCode, text);
     }
-
-    private static string Tail(string text) => text.Length > 2000 ? "..." + text[^2000..] : text;
 
     private static void DeleteTree(string path)
     {

@@ -41,6 +41,24 @@ internal static class RemoteScripts
         exit 0
         """;
 
+    /// <summary>Removes what interrupted stages and switches left in the deploy path (the working directory): a stage
+    /// killed with its connection (kill -9 of the applier) never runs its EXIT trap. Names ending in ".PID" belong to
+    /// the shell that made them and stay while that process lives (a concurrent stage); SFTP uploads (".sftp...") are
+    /// written continuously while they run, so they go once untouched for 10 minutes; $UP, this stage's own upload,
+    /// stays. Runs at the start of every stage: the next visit of the host cleans up.</summary>
+    private const string CleanLeftovers = """
+        for f in releases/.tmp-* .artifacts/.upload-* .current.tmp.*; do
+          [ -e "$f" ] || [ -L "$f" ] || continue
+          [ "$f" != "$UP" ] || continue
+          pid=${f##*.}
+          case $pid in
+            ''|*[!0-9]*) [ -z "$(find "$f" -maxdepth 0 -mmin -10 2>/dev/null)" ] || continue ;;
+            *) ! kill -0 "$pid" 2>/dev/null || continue ;;
+          esac
+          rm -rf "$f" 2>/dev/null || true
+        done
+        """;
+
     /// <summary>$1 deploy path, $2 release id, $3 artifact sha256, $4 byte length of the config tar, $5 how the
     /// artifact arrives: "-" = on stdin after the config tar when the script asks for it (it prints "need";
     /// "have" when the host already has it), a path (relative to $1) = already uploaded by SFTP, "" = not at all
@@ -51,6 +69,7 @@ internal static class RemoteScripts
         P=$1; ID=$2; SHA=$3; N=$4; UP=$5
         [ -d "$P/releases" ] && [ -d "$P/.artifacts" ] || mkdir -p "$P/releases" "$P/.artifacts"
         cd "$P"
+        CleanLeftovers
         A=".artifacts/$SHA.tar.gz"; T="releases/.tmp-$ID.$$"; U=".artifacts/.upload-$SHA.$$"
         trap '[ ! -e "$T" ] || rm -rf "$T"; [ ! -e "$U" ] || rm -f "$U"' EXIT
         mkdir "$T"
@@ -94,12 +113,13 @@ internal static class RemoteScripts
         mv "$T" "releases/$ID"
         echo staged
         ListBody
-        """.Replace("ListBody", ListBody, StringComparison.Ordinal);
+        """.Replace("CleanLeftovers", CleanLeftovers, StringComparison.Ordinal).Replace("ListBody", ListBody, StringComparison.Ordinal);
 
     /// <summary>$1 deploy path, $2 release id, $3 restart command ("" for none), $4 host name. Switches `current`
     /// with a temporary link renamed over it (rename(2) is atomic; `current` never dangles), then runs the
     /// restart command in the release directory with stdin closed and output to .restart.log, so a daemon it
-    /// leaves running does not hold the SSH channel open.</summary>
+    /// leaves running does not hold the SSH channel open. A failing command's last 64 KiB of output come back: the
+    /// engine cleans them of secrets before it keeps the last 4 KiB (a smaller cut here could halve a secret).</summary>
     public static readonly string Activate = Functions + "\n" + """
         set -eu
         P=$1; ID=$2; CMD=$3
@@ -118,7 +138,7 @@ internal static class RemoteScripts
         set +e
         /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
         rc=$?
-        [ $rc -eq 0 ] || tail -c 2000 "$P/.restart.log"
+        [ $rc -eq 0 ] || tail -c 65536 "$P/.restart.log"
         exit $rc
         """;
 
@@ -152,7 +172,7 @@ internal static class RemoteScripts
           /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
           rc=$?
           set -e
-          if [ $rc -ne 0 ]; then tail -c 2000 "$P/.restart.log"; exit $rc; fi
+          if [ $rc -ne 0 ]; then tail -c 65536 "$P/.restart.log"; exit $rc; fi
           cd "$P"
         fi
         rm -f current

@@ -89,7 +89,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
             // Not on the host (or its cached copy was corrupt and removed): upload by SFTP, then stage from it.
             if (result.ExitCode is RemoteScripts.ExitNeedsUpload or RemoteScripts.ExitChecksumMismatch)
             {
-                var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.{Guid.NewGuid():N}";
+                var upload = $"{ReleaseLayout.ArtifactsDir}/.upload-{sha}.sftp{Guid.NewGuid():N}";   // not ".PID": see RemoteScripts.CleanLeftovers
                 await SftpUploadAsync(bundle.ArtifactPath, $"{path}/{upload}", ct);
                 result = await ExecAsync(step, StageCommand(path, id, sha, configTar, upload), configTar, StepTimeout, ct);
             }
@@ -356,8 +356,8 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     private static string Tail(ExecResult r, string? dropLine = null)
     {
+        // Not cut here: the engine cleans secrets from the whole output first, then bounds it (SecretRedactor).
         var text = (r.Stderr + r.Stdout).Replace(dropLine ?? "\0", "", StringComparison.Ordinal).Trim();
-        if (text.Length > 1000) text = "..." + text[^1000..];
         return text.Length == 0 ? "(no output)" : text;
     }
 

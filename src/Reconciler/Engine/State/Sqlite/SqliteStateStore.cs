@@ -26,7 +26,7 @@ public sealed class SqliteStateStore : IStateStore
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = SqliteOpenMode.ReadWrite,   // never creates: SqliteStoreFile does, only where no file exists
             Pooling = true,
             DefaultTimeout = BusyTimeoutSeconds,
         }.ToString();
@@ -297,12 +297,7 @@ public sealed class SqliteStateStore : IStateStore
 
     private async Task OpenAsync(SqliteConnection c, CancellationToken ct)
     {
-        var existed = File.Exists(Path);
-        if (!existed)
-        {
-            var dir = System.IO.Path.GetDirectoryName(Path);
-            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        }
+        if (!_initialized) SqliteStoreFile.CreateIfMissing(Path, Describe, Schema);
         await c.OpenAsync(ct);
         Exec(c, null, $"PRAGMA busy_timeout = {BusyTimeoutSeconds * 1000};");
         if (_initialized) return;
@@ -310,10 +305,14 @@ public sealed class SqliteStateStore : IStateStore
         try
         {
             if (_initialized) return;
-            if (existed) CheckHeader();
+            SqliteStoreFile.CheckHeader(Path, Describe);
+            bool unstamped;
+            using (var read = c.BeginTransaction(deferred: true))   // before anything is written to a file that may not be ours
+                unstamped = SqliteStoreFile.CheckIdentity(c, read, Describe);
             Exec(c, null, "PRAGMA journal_mode = WAL;");
             using (var tx = c.BeginTransaction(deferred: false))
             {
+                if (unstamped) Exec(c, tx, $"PRAGMA application_id = {SqliteStoreFile.ApplicationId};");
                 Exec(c, tx, Schema);
                 using var cmd = Command(c, tx, "SELECT value FROM meta WHERE key = 'schema'");
                 var stored = Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
@@ -328,21 +327,6 @@ public sealed class SqliteStateStore : IStateStore
         {
             _initGate.Release();
         }
-    }
-
-    /// <summary>SQLite happily opens any file and fails only at the first statement; check the magic header first so that
-    /// a file that is not a database at all is refused before anything touches it.</summary>
-    private void CheckHeader()
-    {
-        var header = new byte[16];
-        int read;
-        using (var f = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-            read = f.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
-        if (read == 0) return; // an empty file is a new database
-        if (read < 16 || !header.AsSpan().SequenceEqual("SQLite format 3\0"u8))
-            throw new StateStoreUnavailableException(
-                $"{Describe} is not a SQLite database (corrupt, or some other file). Nothing was written. " +
-                "Restore it from a backup, or move it aside to start from empty live state (the next apply then redeploys every service).");
     }
 
     private StateStoreUnavailableException Unavailable(SqliteException e) => e.SqliteErrorCode switch
