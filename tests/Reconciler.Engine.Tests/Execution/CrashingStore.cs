@@ -43,6 +43,7 @@ public sealed class CrashingStore(IStateStore inner) : IStateStore
     public Task<IReadOnlyList<HistoryEntry>> ReadHistoryAsync(string environment, int limit, CancellationToken ct) => Alive(() => inner.ReadHistoryAsync(environment, limit, ct));
     public Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct) => Alive(() => inner.QuarantineAsync(environment, commit, ct));
     public Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadQuarantineAsync(environment, ct));
+    public Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) => Alive(() => inner.UnquarantineAsync(environment, commit, ct));
     public Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct) =>
         Alive(() => inner.TryAcquireLockAsync(environment, owner, reason, ttl, ct));
     public Task<bool> RenewLockAsync(string environment, string owner, TimeSpan ttl, CancellationToken ct) => Alive(() => inner.RenewLockAsync(environment, owner, ttl, ct));

@@ -316,6 +316,18 @@ public abstract class StateStoreContract : IAsyncLifetime
         Assert.Empty(await store.ReadQuarantineAsync(Env + "-other", Ct));
     }
 
+    [Fact]
+    public async Task A_lifted_quarantine_removes_only_that_commit()
+    {
+        var store = Open();
+        await store.QuarantineAsync(Env, new QuarantinedCommit("bad0001", "secret missing on the runner", Start.AddMinutes(1)), Ct);
+        await store.QuarantineAsync(Env, new QuarantinedCommit("bad0002", "health gate failed", Start.AddMinutes(2)), Ct);
+        Assert.True(await store.UnquarantineAsync(Env, "bad0001", Ct));
+        Assert.False(await store.UnquarantineAsync(Env, "bad0001", Ct));   // already lifted: nothing to do, said so
+        Assert.False(await store.UnquarantineAsync(Env + "-other", "bad0002", Ct));
+        Assert.Equal(["bad0002"], (await Open().ReadQuarantineAsync(Env, Ct)).Select(q => q.Commit));
+    }
+
     // ---- lock -------------------------------------------------------------------------------------------
 
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);

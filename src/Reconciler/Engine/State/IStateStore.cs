@@ -39,9 +39,8 @@ public interface IStateStore : IAsyncDisposable
     Task QuarantineAsync(string environment, QuarantinedCommit commit, CancellationToken ct);
     Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct);
     /// <summary>Lifts the quarantine of <paramref name="commit"/> (`reconciler state unquarantine`); false when it was not
-    /// quarantined. A store that cannot do it yet says so (nothing is changed).</summary>
-    Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) =>
-        throw new ReconcilerException(FailureKind.StoreUnavailable, $"{Describe} cannot lift a quarantine yet; nothing was changed.");
+    /// quarantined.</summary>
+    Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct);
 
     /// <summary>Takes the lock if free or expired; otherwise returns who holds it.</summary>
     Task<LockAttempt> TryAcquireLockAsync(string environment, string owner, string reason, TimeSpan ttl, CancellationToken ct);

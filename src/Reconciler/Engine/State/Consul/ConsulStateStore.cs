@@ -221,6 +221,16 @@ public sealed partial class ConsulStateStore : IStateStore
         return await _client.PutAsync(ConsulKeys.Quarantine(_prefix, environment, commit.Commit), StateJson.SerializeBytes(commit), ct: ct);
     }, ct);
 
+    public Task<bool> UnquarantineAsync(string environment, string commit, CancellationToken ct) => Guard(async () =>
+    {
+        StateNames.Check("environment", environment);
+        StateNames.Check("commit", commit);
+        var key = ConsulKeys.Quarantine(_prefix, environment, commit);
+        // Delete at the index read, so a quarantine written again in between is not lifted unseen.
+        if ((await _client.GetAsync(key, ct: ct)).Value is not { } entry) return false;
+        return await _client.DeleteAsync(key, entry.ModifyIndex, ct);
+    }, ct);
+
     public Task<IReadOnlyList<QuarantinedCommit>> ReadQuarantineAsync(string environment, CancellationToken ct) => Guard(async () =>
     {
         StateNames.Check("environment", environment);
