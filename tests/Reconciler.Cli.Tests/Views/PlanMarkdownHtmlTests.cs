@@ -96,6 +96,25 @@ public sealed partial class PlanMarkdownHtmlTests : IDisposable
     }
 
     [Fact]
+    public async Task The_plan_shows_the_lock_and_freeze_the_store_holds_now()
+    {
+        var db = _tmp.Combine("state.db");
+        var open = Html(await PlanMarkdown("--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}"));
+        Assert.Contains("<li><strong>Lock and freeze:</strong> not locked, not frozen when planned.</li>", open);
+
+        await using (var store = new Reconciler.State.Sqlite.SqliteStateStore(db, TimeProvider.System))
+        {
+            Assert.True((await store.TryAcquireLockAsync("production", "alice", "db <migration>", TimeSpan.FromHours(1), CancellationToken.None)).Acquired);
+            await store.SetFreezeAsync("production", new Reconciler.State.FreezeInfo("release week", "carol", DateTimeOffset.UtcNow), CancellationToken.None);
+        }
+        var held = Html(await PlanMarkdown("--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}"));
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.Matches("<li>⚠️ <strong>Locked:</strong> by alice until [0-9-]+ [0-9:]+Z: db &lt;migration&gt; — apply will refuse \\(exit 6\\) unless --force --reason\\.</li>", held);
+        Assert.Matches("<li>⚠️ <strong>Frozen:</strong> since [0-9-]+ [0-9:]+Z by carol: release week — apply will refuse \\(exit 6\\) unless --force --reason\\.</li>", held);
+        Assert.DoesNotContain("not locked", held);
+    }
+
+    [Fact]
     public void A_3000_service_plan_splits_into_parts_that_each_stand_alone_and_drop_nothing()
     {
         var plan = PlanScenarios.Generated(3000);

@@ -25,6 +25,28 @@ public class PlanViewTests
     [Fact]
     public void Generated_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.Generated(60)), "generated-60.json");
 
+    private static readonly EnvironmentGate LockedAndFrozen = new(
+        new Reconciler.State.LockInfo("production", "alice@ci pid 4242 (apply 1)", "apply 0123abc", new(2026, 12, 3, 9, 0, 0, TimeSpan.Zero), new(2026, 12, 3, 10, 0, 0, TimeSpan.Zero)),
+        new Reconciler.State.FreezeInfo("release week", "carol", new(2026, 12, 1, 8, 30, 0, TimeSpan.Zero)));
+
+    /// <summary>The lock and freeze the store held at plan time, in the risk summary and the table across environments;
+    /// an environment whose gate was not read says so.</summary>
+    [Fact]
+    public void Lock_and_freeze_at_plan_time_markdown() => Golden.Match(
+        MarkdownPlanView.Render([PlanScenarios.Showcase(), PlanScenarios.Generated(60) with { Environment = "staging" }], gates: new Dictionary<string, EnvironmentGate> { ["production"] = LockedAndFrozen }),
+        "lock-and-freeze.md");
+
+    [Fact]
+    public void Lock_and_freeze_at_plan_time_text()
+    {
+        var risk = TextPlanView.Render(PlanScenarios.Showcase(), gate: LockedAndFrozen);
+        Assert.Contains("  ! locked by alice@ci pid 4242 (apply 1) until 2026-12-03 10:00:00Z: apply 0123abc — apply will refuse (exit 6) unless --force --reason\n", risk);
+        Assert.Contains("  ! frozen since 2026-12-01 08:30:00Z by carol: release week — apply will refuse (exit 6) unless --force --reason\n", risk);
+        Assert.DoesNotContain("not locked", risk);
+        Assert.Contains("  lock and freeze: not locked, not frozen when planned\n", TextPlanView.Render(PlanScenarios.Showcase(), gate: EnvironmentGate.Open));
+        Assert.Contains("  lock and freeze: not read (this plan did not read the state store)", TextPlanView.Render(PlanScenarios.Showcase()));
+    }
+
     [Fact]
     public void Generated_3000_markdown_is_truncated_under_the_limit()
     {

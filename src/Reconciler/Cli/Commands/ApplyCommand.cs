@@ -64,7 +64,7 @@ internal static class ApplyCommand
 
         if (a.PreflightOnly)
         {
-            if (!apply.FromSavedPlan) await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));
+            if (!apply.FromSavedPlan) await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false, withGate: false));
             var checkedOnly = await apply.PreflightAsync(ct);
             if (!checkedOnly.Succeeded) return await CliRunner.FailAsync(stderr, checkedOnly);
             await (checkedOnly.Value.Succeeded ? stdout : stderr).WriteLineAsync(ApplyView.Outcome(checkedOnly.Value));
@@ -72,7 +72,7 @@ internal static class ApplyCommand
         }
         if (!apply.FromSavedPlan)
         {
-            await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false));
+            await stdout.WriteAsync(TextPlanView.Render(apply.Plan, color: false, withGate: false));
             foreach (var note in apply.ParallelismNotes) await stdout.WriteLineAsync("note: " + note);
             if (apply.NothingToApply)
             {

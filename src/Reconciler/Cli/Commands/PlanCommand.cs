@@ -101,12 +101,12 @@ internal static class PlanCommand
         }
         else if (a.SplitAt is { } splitAtChars)
         {
-            WriteParts(MarkdownPlanView.RenderParts(plans, splitAtChars), a.OutDir!, stdout);
+            WriteParts(MarkdownPlanView.RenderParts(plans, splitAtChars, outcome.Gates), a.OutDir!, stdout);
             if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr);
         }
         else
         {
-            stdout.Write(Render(plans, a.Format, color));
+            stdout.Write(Render(plans, outcome.Gates, a.Format, color));
             if (a.Out is not null) SavePlan(a.Out, plans.Single(), stderr);
         }
         if (a.Verbose)
@@ -147,11 +147,11 @@ internal static class PlanCommand
     }
 
     /// <summary>Text or Markdown (JSON is written as UTF-8 by <see cref="Run"/>).</summary>
-    private static string Render(IReadOnlyList<Plan> plans, string format, bool color) => format switch
+    private static string Render(IReadOnlyList<Plan> plans, IReadOnlyDictionary<string, EnvironmentGate> gates, string format, bool color) => format switch
     {
         // One PR comment for all environments: a table across them, then each in a share of the size limit.
-        "markdown" => MarkdownPlanView.Render(plans),
-        _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color))),
+        "markdown" => MarkdownPlanView.Render(plans, gates: gates),
+        _ => string.Join("\n", plans.Select(p => TextPlanView.Render(p, color, gates.GetValueOrDefault(p.Environment)))),
     };
 
     /// <summary>The parts as plan-part-01.md, ... in <paramref name="directory"/> (parts of an earlier run removed

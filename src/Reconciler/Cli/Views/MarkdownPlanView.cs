@@ -1,5 +1,6 @@
 using System.Text;
 using Reconciler.Diff.Planning;
+using Reconciler.UseCases;
 using static Reconciler.Views.MarkdownText;
 
 namespace Reconciler.Views;
@@ -21,9 +22,10 @@ public static class MarkdownPlanView
 
     /// <summary>One comment for one environment, at most <paramref name="limit"/> characters: service details that do
     /// not fit are left out with a note that says how many and how to see them.</summary>
-    public static string Render(Plan plan, int limit = DefaultLimit)
+    /// <param name="gate">The environment's lock and freeze at plan time; null: not read.</param>
+    public static string Render(Plan plan, int limit = DefaultLimit, EnvironmentGate? gate = null)
     {
-        var summary = Summary(plan, part: null);
+        var summary = Summary(plan, part: null, gate);
         if (!plan.HasChanges) return summary;
         var sb = new StringBuilder(summary);
         var changed = Changed(plan);
@@ -50,12 +52,13 @@ public static class MarkdownPlanView
 
     /// <summary>One comment for several environments: a table across them first, then each environment's plan in an
     /// equal share of <paramref name="limit"/>.</summary>
-    public static string Render(IReadOnlyList<Plan> plans, int limit = DefaultLimit)
+    /// <param name="gates">Each environment's lock and freeze at plan time; one missing was not read.</param>
+    public static string Render(IReadOnlyList<Plan> plans, int limit = DefaultLimit, IReadOnlyDictionary<string, EnvironmentGate>? gates = null)
     {
-        if (plans.Count == 1) return Render(plans[0], limit);
-        var head = EnvironmentSummary(plans);
+        if (plans.Count == 1) return Render(plans[0], limit, GateOf(gates, plans[0]));
+        var head = EnvironmentSummary(plans, gates);
         var share = (limit - head.Length) / plans.Count;
-        return head + string.Join("\n", plans.Select(p => Render(p, share)));
+        return head + string.Join("\n", plans.Select(p => Render(p, share, GateOf(gates, p))));
     }
 
     /// <summary>
@@ -63,9 +66,9 @@ public static class MarkdownPlanView
     /// each (unless one service's details alone are longer). Each part is a comment that stands alone: the table
     /// across environments (with several), its environment's whole summary, then as many service details as fit.
     /// </summary>
-    public static IReadOnlyList<string> RenderParts(IReadOnlyList<Plan> plans, int splitAt = DefaultLimit)
+    public static IReadOnlyList<string> RenderParts(IReadOnlyList<Plan> plans, int splitAt = DefaultLimit, IReadOnlyDictionary<string, EnvironmentGate>? gates = null)
     {
-        var across = plans.Count > 1 ? EnvironmentSummary(plans) : "";
+        var across = plans.Count > 1 ? EnvironmentSummary(plans, gates) : "";
         // Bodies first: the part count in each heading is known only at the end ("part 2 of 7"); the placeholder
         // is as long as the longest heading text it becomes.
         const string placeholder = "\u0000PART\u0000";
@@ -73,7 +76,7 @@ public static class MarkdownPlanView
         var bodies = new List<string>();
         foreach (var plan in plans)
         {
-            var summary = across + Summary(plan, placeholder);
+            var summary = across + Summary(plan, placeholder, GateOf(gates, plan));
             var changed = Changed(plan);
             var sb = new StringBuilder(summary);
             var inPart = 0;
@@ -97,17 +100,20 @@ public static class MarkdownPlanView
 
     private const string ServicesHeading = "#### Services\n\n";
 
+    private static EnvironmentGate? GateOf(IReadOnlyDictionary<string, EnvironmentGate>? gates, Plan plan) =>
+        gates is not null && gates.TryGetValue(plan.Environment, out var gate) ? gate : null;
+
     private static List<ServiceChange> Changed(Plan plan) => [.. plan.Services.Where(s => s.Action != ServiceAction.NoOp)];
 
     /// <summary>With several environments: one row per environment, what it would do and what it risks.</summary>
-    private static string EnvironmentSummary(IReadOnlyList<Plan> plans)
+    private static string EnvironmentSummary(IReadOnlyList<Plan> plans, IReadOnlyDictionary<string, EnvironmentGate>? gates)
     {
         var sb = new StringBuilder($"### Reconciler plan: {plans.Count} environments\n\n");
-        sb.Append("| environment | changes | hosts affected | stops | downgrades |\n|---|---|---:|---|---|\n");
+        sb.Append("| environment | changes | hosts affected | stops | downgrades | lock / freeze |\n|---|---|---:|---|---|---|\n");
         foreach (var p in plans)
         {
             var risk = PlanRisk.Of(p);
-            sb.Append($"| {CodeCell(p.Environment)} | {Cell(PlanWords.Counts(p))} | {risk.HostsAffected} | {Names(risk.Removals.Select(s => s.Service))} | {Names(risk.Downgrades.Select(s => s.Service))} |\n");
+            sb.Append($"| {CodeCell(p.Environment)} | {Cell(PlanWords.Counts(p))} | {risk.HostsAffected} | {Names(risk.Removals.Select(s => s.Service))} | {Names(risk.Downgrades.Select(s => s.Service))} | {Cell(PlanGate.Short(GateOf(gates, p)))} |\n");
         }
         return sb.Append('\n').ToString();
     }
@@ -124,7 +130,7 @@ public static class MarkdownPlanView
     }
 
     /// <summary>Heading, what the plan was computed against, counts, risk, rollout settings, waves, toggles.</summary>
-    private static string Summary(Plan plan, string? part)
+    private static string Summary(Plan plan, string? part, EnvironmentGate? gate)
     {
         var sb = new StringBuilder();
         sb.Append($"### Reconciler plan: {Code(plan.Environment)} at {Code(PlanWords.ShortSha(plan.Commit))}{part}\n\n");
@@ -136,13 +142,13 @@ public static class MarkdownPlanView
         if (!plan.HasChanges)
             return sb.Append($"**No changes.** {PlanWords.Plural(plan.Services.Length, "service", "services")} up to date.\n").ToString();
         sb.Append($"**{Text(PlanWords.Counts(plan))}.**\n\n");
-        AppendRisk(sb, plan);
+        AppendRisk(sb, plan, gate);
         AppendWaves(sb, plan);
         AppendToggles(sb, plan);
         return sb.ToString();
     }
 
-    private static void AppendRisk(StringBuilder sb, Plan plan)
+    private static void AppendRisk(StringBuilder sb, Plan plan, EnvironmentGate? gate)
     {
         var risk = PlanRisk.Of(plan);
         sb.Append("#### Risk\n\n");
@@ -167,7 +173,9 @@ public static class MarkdownPlanView
             sb.Append($"- **Toggle** {Code(t.Toggle)} {PlanWords.Name(t.Action)}: {Text(when)}.\n");
         if (risk.ToggleTimings.Length > MaxNamesPerRow)
             sb.Append($"- **Toggles:** {risk.ToggleTimings.Length - MaxNamesPerRow} more change; the toggle table below says when.\n");
-        sb.Append("- **Lock and freeze:** a plan takes no lock; apply refuses to start while the environment is locked or frozen (exit 6).\n\n");
+        foreach (var line in PlanGate.Lines(gate))
+            sb.Append(line.Warn ? "- ⚠️ **" : "- **").Append(line.Label).Append(":** ").Append(Text(line.Text)).Append(".\n");
+        sb.Append('\n');
 
         if (risk.Rollouts.IsEmpty) return;
         sb.Append("| rollout | health gate | if the gate fails | services |\n|---|---|---|---|\n");

@@ -1,5 +1,6 @@
 using System.Text;
 using Reconciler.Diff.Planning;
+using Reconciler.UseCases;
 
 namespace Reconciler.Views;
 
@@ -10,7 +11,9 @@ namespace Reconciler.Views;
 /// </summary>
 public static class TextPlanView
 {
-    public static string Render(Plan plan, bool color = false)
+    /// <param name="gate">The environment's lock and freeze at plan time; null: not read.</param>
+    /// <param name="withGate">False for apply, which takes the lock itself and says so if it cannot.</param>
+    public static string Render(Plan plan, bool color = false, EnvironmentGate? gate = null, bool withGate = true)
     {
         var sb = new StringBuilder();
         var c = new Ansi(color);
@@ -25,7 +28,7 @@ public static class TextPlanView
             return sb.ToString();
         }
 
-        AppendRisk(sb, plan, c);
+        AppendRisk(sb, plan, withGate ? PlanGate.Lines(gate) : [], c);
         sb.Append('\n');
         // Appended piece by piece, no string per line: a plan of 15,000 creates is about 20 million characters.
         foreach (var s in plan.Services)
@@ -78,7 +81,7 @@ public static class TextPlanView
     }
 
     /// <summary>What stops, what goes back a version, hosts per region, how each changed service rolls out.</summary>
-    private static void AppendRisk(StringBuilder sb, Plan plan, Ansi c)
+    private static void AppendRisk(StringBuilder sb, Plan plan, IReadOnlyList<PlanGate.Line> gate, Ansi c)
     {
         var risk = PlanRisk.Of(plan);
         sb.Append('\n').Append(c.Bold("Risk:")).Append('\n');
@@ -95,6 +98,8 @@ public static class TextPlanView
             sb.Append($"  {PlanRisk.Strategy(g.Rollout)}; gate: {PlanRisk.Gate(g.Rollout)}; on failure {PlanRisk.OnFailure(g.Rollout)}: {names}\n");
         }
         foreach (var (t, when) in risk.ToggleTimings) sb.Append($"  toggle {t.Toggle} {PlanWords.Name(t.Action)} {when}\n");
+        foreach (var line in gate)
+            sb.Append(line.Warn ? c.ForMarker('-', $"  ! {line.Label.ToLowerInvariant()} {line.Text}") : $"  {line.Label.ToLowerInvariant()}: {line.Text}").Append('\n');
     }
 
     private readonly struct Ansi(bool enabled)

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Reconciler.Diff.Planning;
 using Reconciler.Schema.Loading;
 using Reconciler.Schema.Model;
+using Reconciler.State;
 
 namespace Reconciler.UseCases;
 
@@ -20,7 +21,11 @@ public sealed record PlanRequest(
     bool AllEnvironments = false,
     string? LiveFile = null,
     string? StateUrl = null,
-    string? BaseRevision = null);
+    string? BaseRevision = null)
+{
+    /// <summary>The clock the store's lock expiry is judged by (tests pass a fake one).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
 
 /// <summary>
 /// The plans, one per environment in name order, or the failure that stopped planning; either way the statistics of
@@ -45,6 +50,10 @@ public sealed record PlanOutcome
     /// <summary>Where each planned environment's time went, in environment name order.</summary>
     public ImmutableArray<EnvironmentPlanReport> Environments { get; init; } = [];
 
+    /// <summary>Each environment planned against the state store: its lock and freeze as read at plan time. An
+    /// environment planned from --live or --base is absent: its lock and freeze were not read.</summary>
+    public ImmutableSortedDictionary<string, EnvironmentGate> Gates { get; init; } = ImmutableSortedDictionary<string, EnvironmentGate>.Empty;
+
     /// <summary>Wall and process CPU time of planning every environment (store reads included).</summary>
     public TimeSpan Planning { get; init; }
     public TimeSpan PlanningCpu { get; init; }
@@ -52,6 +61,14 @@ public sealed record PlanOutcome
     /// <summary>The converged memos being written for the next plan (best effort, never fails): wait for it before the
     /// process exits.</summary>
     public Task MemoWrites { get; init; } = Task.CompletedTask;
+}
+
+/// <summary>What would stop an apply from starting, as the state store had it at plan time: the lock held by someone
+/// (an expired lock counts as free, as apply takes it over) and the freeze set with `reconciler state freeze`. Apply
+/// refuses either unless forced (docs/apply.md).</summary>
+public sealed record EnvironmentGate(LockInfo? Lock, FreezeInfo? Freeze)
+{
+    public static EnvironmentGate Open { get; } = new(null, null);
 }
 
 /// <param name="Label">"" for the commit planned, " (base DESCRIPTION)" for the base commit of a preview.</param>

@@ -37,6 +37,7 @@ public static class PlanUseCase
     {
         private readonly List<RepoLoadReport> _loads = [];
         private readonly ConcurrentDictionary<string, EnvironmentPlanReport> _environments = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, EnvironmentGate> _gates = new(StringComparer.Ordinal);
         private ParseCacheWrite? _cacheWrite;
         private InvalidRepo? _invalid;
 
@@ -46,6 +47,7 @@ public static class PlanUseCase
             ParseCacheWrite = _cacheWrite,
             InvalidRepo = _invalid,
             Environments = [.. _environments.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Value)],
+            Gates = _gates.ToImmutableSortedDictionary(StringComparer.Ordinal),
         };
 
         public PlanOutcome Execute()
@@ -81,7 +83,7 @@ public static class PlanUseCase
 
             // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
             using var liveStore = liveFromFile is null && baseModel is null
-                ? LiveStoreReader.Open(StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory))
+                ? LiveStoreReader.Open(StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory), request.Time)
                 : null;
             var planning = Stopwatch.StartNew();
             var planningCpu = ProcessCpu();
@@ -112,6 +114,7 @@ public static class PlanUseCase
                     }
                     readTime.Start();
                     live = liveStore.Read(name, match?.Deferrable, ct);
+                    _gates[name] = liveStore.Gate(name, ct);
                     read = new StoreReadReport(live.Services.Count, memo?.Count ?? 0, readTime.Elapsed);
                 }
                 else
@@ -195,10 +198,11 @@ public static class PlanUseCase
     private sealed class LiveStoreReader : IDisposable
     {
         private readonly IStateStore? _store;
+        private readonly TimeProvider _time;
 
-        private LiveStoreReader(IStateStore? store) => _store = store;
+        private LiveStoreReader(IStateStore? store, TimeProvider time) => (_store, _time) = (store, time);
 
-        public static LiveStoreReader Open(StoreLocation location) => new(location.Exists ? location.Open(TimeProvider.System) : null);
+        public static LiveStoreReader Open(StoreLocation location, TimeProvider time) => new(location.Exists ? location.Open(time) : null, time);
 
         public string? Describe => _store?.Describe;
 
@@ -206,6 +210,16 @@ public static class PlanUseCase
         /// bytes are the listed ones (<see cref="ConvergedMemoMatch.Deferrable"/>).</param>
         public LiveState Read(string environment, ConvergedMemo? deferrable, CancellationToken ct) =>
             _store is null ? LiveState.Empty(environment) : _store.ReadAsync(environment, deferrable, ct).GetAwaiter().GetResult();
+
+        /// <summary>The lock and freeze apply would meet now. A lock past its expiry is free (apply takes it over), whatever
+        /// the store returns for it. No store yet: nothing is locked or frozen.</summary>
+        public EnvironmentGate Gate(string environment, CancellationToken ct)
+        {
+            if (_store is null) return EnvironmentGate.Open;
+            var held = _store.ReadLockAsync(environment, ct).GetAwaiter().GetResult();
+            var freeze = _store.ReadFreezeAsync(environment, ct).GetAwaiter().GetResult();
+            return new EnvironmentGate(held is not null && held.ExpiresAt > _time.GetUtcNow() ? held : null, freeze);
+        }
 
         /// <summary>This environment's converged memo for this store (none without a store: nothing to remember).</summary>
         public ConvergedMemo? LoadMemo(string repoDirectory, string environment) =>
