@@ -133,22 +133,10 @@ ServiceSpec Api(int round)
 
 // On the chosen hosts, the first run of this release's restart kills the sshd process serving its own connection (the
 // child of the listening sshd), as tests/Reconciler.Engine.Tests/Execution/FaultsEndToEndTests.cs does.
-string DropConnection(int round) => $$"""
-    n=${RECONCILER_HOST##*-}
-    M="$RECONCILER_DEPLOY_PATH/dropped-$RECONCILER_RELEASE"
-    if [ $(( (n + {{round}}) % {{dropEvery}} )) -eq 0 ] && [ ! -e "$M" ]; then
-      : > "$M"
-      p=$$
-      while [ "$p" -gt 1 ]; do
-        read -r _ comm _ pp _ < /proc/$p/stat
-        read -r _ pcomm _ ppp _ < /proc/$pp/stat
-        read -r _ ppcomm _ < /proc/$ppp/stat
-        if [ "$comm" = "(sshd)" ] && [ "$pcomm" = "(sshd)" ] && [ "$ppcomm" != "(sshd)" ]; then kill -9 "$p"; exit 0; fi
-        p=$pp
-      done
-    fi
-
-    """;
+string DropConnection(int round) =>
+    "n=${RECONCILER_HOST##*-}\n" +
+    "M=\"$RECONCILER_DEPLOY_PATH/dropped-$RECONCILER_RELEASE\"\n" +
+    $"if [ $(( (n + {round}) % {dropEvery} )) -eq 0 ] && [ ! -e \"$M\" ]; then\n  : > \"$M\"\n" + SshdFleet.KillOwnConnection + "fi\n";
 
 DesiredState Desired(string commit, ServiceSpec api) =>
     new(Env, commit,

@@ -53,21 +53,9 @@ public sealed class FaultsEndToEndTests(FaultFleet fixture) : IClassFixture<Faul
 
     /// <summary>The first run of this restart kills the sshd process that serves its own SSH connection (the child of the
     /// listening sshd): the connection drops in the middle of the activate step. Later runs restart normally.</summary>
-    private const string DropConnectionOnce = """
-        M="$RECONCILER_DEPLOY_PATH/dropped-$RECONCILER_RELEASE-$RECONCILER_HOST"
-        if [ ! -e "$M" ]; then
-          : > "$M"
-          p=$$
-          while [ "$p" -gt 1 ]; do
-            read -r _ comm _ pp _ < /proc/$p/stat
-            read -r _ pcomm _ ppp _ < /proc/$pp/stat
-            read -r _ ppcomm _ < /proc/$ppp/stat
-            if [ "$comm" = "(sshd)" ] && [ "$pcomm" = "(sshd)" ] && [ "$ppcomm" != "(sshd)" ]; then kill -9 "$p"; exit 0; fi
-            p=$pp
-          done
-        fi
-
-        """;
+    private const string DropConnectionOnce =
+        "M=\"$RECONCILER_DEPLOY_PATH/dropped-$RECONCILER_RELEASE-$RECONCILER_HOST\"\n" +
+        "if [ ! -e \"$M\" ]; then\n  : > \"$M\"\n" + SshdFleet.KillOwnConnection + "fi\n";
 
     /// <summary>On web-2 only, once: stop (SIGSTOP) every sshd process above this restart (its connection and the listening
     /// sshd), write their pids where the test finds them, and hang: web-2 is a host that hangs mid-activation.</summary>

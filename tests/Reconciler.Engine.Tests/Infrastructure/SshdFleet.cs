@@ -30,6 +30,21 @@ public sealed class SshdFleet : IAsyncDisposable
     /// <summary>The directory that is private to each host. Deploy paths in tests live under it.</summary>
     public const string IsolatedRoot = "/srv";
 
+    /// <summary>Shell lines that drop the SSH connection they run in, for real: they walk up from the shell to the sshd
+    /// process serving this session (an sshd whose parent is the listening sshd) and kill -9 it. Used by restart
+    /// scripts of the fault tests and the soak benchmark; the caller decides when (a marker file, a host number).</summary>
+    public const string KillOwnConnection = """
+        p=$$
+        while [ "$p" -gt 1 ]; do
+          read -r _ comm _ pp _ < /proc/$p/stat
+          read -r _ pcomm _ ppp _ < /proc/$pp/stat
+          read -r _ ppcomm _ < /proc/$ppp/stat
+          if [ "$comm" = "(sshd)" ] && [ "$pcomm" = "(sshd)" ] && [ "$ppcomm" != "(sshd)" ]; then kill -9 "$p"; exit 0; fi
+          p=$pp
+        done
+
+        """;
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     private readonly string _dir;
     private readonly ConcurrentDictionary<int, Process> _processes = new();
