@@ -328,7 +328,9 @@ public sealed record EnvironmentStatus(
     ImmutableArray<QuarantineStatus> Quarantined,
     LockStatus? Lock,
     string? StoreError,
-    RetryStatus? NextAttempt = null);
+    RetryStatus? NextAttempt = null,
+    // The daemon's last live look at the hosts (issue 13: drift check); null until the first one.
+    Reconciler.Diff.Live.ObservedState? Live = null);
 
 /// <summary>A commit not settled yet: how many attempts failed in a row, when the next one is due, and why the last failed.</summary>
 public sealed record RetryStatus(string Commit, int Attempt, DateTimeOffset NotBefore, string Reason);
