@@ -143,4 +143,7 @@ public sealed record LiveService(
 /// running any release (it is repaired toward the desired one), and apply reads its `current` before anything else.</summary>
 public sealed record LiveHost(string Host, string ActiveRelease, string? PreviousRelease, string? UnknownBecause = null);
 
-public sealed record LiveToggle(string Name, bool Enabled, string Commit);
+/// <param name="Commit">The commit whose apply last wrote the toggle (switched it, or created it).</param>
+/// <param name="ChangedAt">When that apply wrote it; null in records written before this was kept (the toggle
+/// catalog then looks the commit up in history).</param>
+public sealed record LiveToggle(string Name, bool Enabled, string Commit, DateTimeOffset? ChangedAt = null);

@@ -205,7 +205,7 @@ internal static class WaveBuilder
 
     internal static bool Satisfies(string toggle, string service, string version, string range)
     {
-        if (!SemVersionRange.TryParse(range, SemVersionRangeOptions.Loose, out var parsed) && !SemVersionRange.TryParseNpm(range, out parsed))
+        if (!VersionRanges.TryParse(range, out var parsed))
             throw new PlanningException($"toggle '{toggle}': requirement '{range}' on {service} is not a valid semver range (e.g. \">=1.5.0\").");
         if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var v))
             throw new PlanningException($"toggle '{toggle}': version '{version}' of {service} is not a valid semver 2.0 version.");

@@ -33,6 +33,8 @@ internal static class ModelCodec
                     foreach (var e in hook.Events) w.Int((int)e);
                 }
                 WriteLocation(w, r.Location);
+                w.Bool(r.ToggleRemovableAfter is not null);
+                if (r.ToggleRemovableAfter is { } removableAfter) w.Long(removableAfter.Ticks);
                 break;
             case EnvironmentSpec e:
                 w.Byte(2);
@@ -124,7 +126,9 @@ internal static class ModelCodec
                     for (var j = events.Capacity; j > 0; j--) events.Add((NotificationEvent)r.Int());
                     hooks.Add(new NotificationHook(url, events.MoveToImmutable()));
                 }
-                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), ReadLocation(ref r, path));
+                var location = ReadLocation(ref r, path);
+                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), location,
+                    r.Bool() ? TimeSpan.FromTicks(r.Long()) : null);
             }
             case 2:
             {

@@ -19,7 +19,15 @@ public sealed record RepositorySpec(
     string? StateUrl,                                  // e.g. sqlite:.reconciler/state.db or consul://127.0.0.1:8500/reconciler
     Defaults Defaults,
     ImmutableArray<NotificationHook> Notifications,
-    SourceLocation? Location);
+    SourceLocation? Location,
+    TimeSpan? ToggleRemovableAfter = null)             // toggles.removableAfter; null: DefaultToggleRemovableAfter
+{
+    /// <summary>How long a toggle must have been on in every environment before `reconciler toggles` calls it ready
+    /// to remove, when reconciler.yaml does not say (docs/format.md).</summary>
+    public static readonly TimeSpan DefaultToggleRemovableAfter = TimeSpan.FromDays(30);
+
+    public TimeSpan ToggleRemovalAge => ToggleRemovableAfter ?? DefaultToggleRemovableAfter;
+}
 
 public sealed record Defaults(
     int KeepReleases,

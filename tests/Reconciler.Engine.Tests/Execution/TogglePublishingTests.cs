@@ -56,6 +56,19 @@ public sealed class TogglePublishingTests
     }
 
     [Fact]
+    public async Task A_switched_toggle_records_which_commit_switched_it_and_when()
+    {
+        var publisher = new RecordingPublisher();
+        DateTimeOffset before = default;
+        var (outcome, w) = await ApplyAsync(publisher, w => before = w.Time.GetUtcNow(), w => w.Desired("c1", [DbOld, ApiOld], [NewCheckout]));
+
+        Assert.Equal(ApplyResult.Succeeded, outcome.Result);
+        var toggle = (await w.LiveAsync()).Toggles["new-checkout"];
+        Assert.Equal("c1", toggle.Commit);
+        Assert.InRange(toggle.ChangedAt!.Value, before, w.Time.GetUtcNow());
+    }
+
+    [Fact]
     public async Task A_rollback_publishes_the_value_from_before_the_apply()
     {
         var publisher = new RecordingPublisher();

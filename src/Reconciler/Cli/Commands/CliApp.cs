@@ -23,6 +23,7 @@ public static class CliApp
         root.Subcommands.Add(StateCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(HistoryCommand.Build());
+        root.Subcommands.Add(TogglesCommand.Build());
         root.Subcommands.Add(RunCommand.Build());
         root.Subcommands.Add(RevertCommand.Build());
         foreach (var version in root.Options.OfType<VersionOption>()) version.Action = new PrintVersion();

@@ -78,7 +78,7 @@ public static class StatusView
         ? d.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "s"
         : $"{(int)d.TotalMinutes}m{d.Seconds:00}s";
 
-    private static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;
+    internal static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;
 
-    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

@@ -32,4 +32,16 @@ public static partial class Durations
         : t.TotalSeconds < 120 && t.Milliseconds == 0 ? $"{t.TotalSeconds:0}s"
         : t.TotalMinutes < 120 && t.Seconds == 0 && t.Milliseconds == 0 ? $"{t.TotalMinutes:0}m"
         : t.ToString("c", CultureInfo.InvariantCulture);
+
+    /// <summary>"41d 3h", "5h 12m", "45s": an age for people, in its two largest units.</summary>
+    public static string Age(TimeSpan t)
+    {
+        if (t < TimeSpan.Zero) t = TimeSpan.Zero;
+        return t.TotalDays >= 1 ? Pair((int)t.TotalDays, "d", t.Hours, "h")
+            : t.TotalHours >= 1 ? Pair(t.Hours, "h", t.Minutes, "m")
+            : t.TotalMinutes >= 1 ? Pair(t.Minutes, "m", t.Seconds, "s")
+            : $"{t.Seconds}s";
+    }
+
+    private static string Pair(int a, string unitA, int b, string unitB) => b == 0 ? $"{a}{unitA}" : $"{a}{unitA} {b}{unitB}";
 }

@@ -21,7 +21,7 @@ internal sealed class ToggleSteps(ApplyContext run)
             await run.Journal.AppendAsync(key, JournalStatus.Started, null, CancellationToken.None);
             var change = toggle.Action == ToggleAction.Removed
                 ? new StateChange([], [], [], [name])
-                : new StateChange([], [], [new LiveToggle(name, toggle.After ?? false, run.Commit)], []);
+                : new StateChange([], [], [new LiveToggle(name, toggle.After ?? false, run.Commit, run.Deps.Time.GetUtcNow())], []);
             await run.State.WriteAsync(change);
             if (await PublishAsync(new Dictionary<string, bool?> { [name] = toggle.Action == ToggleAction.Removed ? null : toggle.After ?? false })
                 is { } publishError)

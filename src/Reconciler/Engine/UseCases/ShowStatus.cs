@@ -33,7 +33,7 @@ public static class ShowStatus
 
     /// <summary>HEAD of the Git repository holding <paramref name="directory"/>: status compares live state with what
     /// is committed (what the daemon deploys), not with uncommitted edits.</summary>
-    private static string HeadOf(string directory)
+    internal static string HeadOf(string directory)
     {
         if (!Directory.Exists(directory))
             throw Invalid($"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
