@@ -25,7 +25,7 @@ public static class StatusPageView
         .meta,.none,.muted{color:var(--muted)}.ok{color:var(--ok)}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
         .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
         table{border-collapse:collapse;width:100%;font-size:.93em}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid rgba(127,127,127,.3);vertical-align:top}
-        tr.host td:first-child{padding-left:20px}tr.drift{background:rgba(207,34,46,.08)}code{font-size:.92em;word-break:break-all}
+        tr.host td:first-child{padding-left:20px}tr.drift,tr.attention{background:rgba(207,34,46,.08)}code{font-size:.92em;word-break:break-all}
         .badge{display:inline-block;border-radius:10px;padding:0 8px;margin-left:6px;font-size:.8em;border:1px solid currentColor}
         dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:.3em 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
         @media (max-width:600px){body{padding:6px;font-size:14px}section.env{padding:2px 8px 8px}dl{grid-template-columns:1fr}dt{margin-top:4px}
@@ -154,7 +154,7 @@ public static class StatusPageView
         {
             foreach (var s in recorded.Services)
             {
-                row(s.State == "in-sync" ? null : "drift", s.Service, s.DesiredVersion ?? "(not in the repo)", s.LiveVersion ?? "(not deployed)", s.State, s.LastOutcome ?? "");
+                row(s.State == "in-sync" ? null : "attention", s.Service, s.DesiredVersion ?? "(not in the repo)", s.LiveVersion ?? "(not deployed)", s.State, s.LastOutcome ?? "");
                 foreach (var h in s.Hosts)
                     row("host", h.Host, "", h.ActiveRelease, h.UnknownBecause is { } why ? "needs attention: " + why : "recorded", "");
             }
@@ -186,7 +186,7 @@ public static class StatusPageView
         Table(w, ["Commit", "Result", "Finished", "Took", "By", "Services"], row =>
         {
             foreach (var h in history)
-                row(h.Result is ApplyResult.Succeeded or ApplyResult.NoChanges ? null : "drift", ProgressWords.Short(h.Commit), StatusReports.Kebab(h.Result),
+                row(h.Result is ApplyResult.Succeeded or ApplyResult.NoChanges ? null : "attention", ProgressWords.Short(h.Commit), StatusReports.Kebab(h.Result),
                     h.Finished is { } f ? ProgressWords.Time(f) : "not finished", h.Finished is { } g ? ProgressWords.Duration(g - h.Started) : "",
                     h.AppliedBy + (h.CommitAuthor is { } a ? $" (author {a})" : ""),
                     string.Join("; ", h.ServiceOutcomes.Select(o => $"{o.Key}: {o.Value}")));
