@@ -14,6 +14,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)   # examples/ci scripts (CiSteps
 command -v jq >/dev/null 2>&1 || need+=(jq)       # examples/ci scripts: JSON of the GitHub API
 command -v node >/dev/null 2>&1 || need+=(nodejs)   # the conformance tests run ajv and read the YAML test suite
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)                 # the status page tests (headless, JavaScript off)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)       # ... driven by Selenium through Debian's own driver
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -97,6 +97,7 @@ internal static class ApplyCommand
         {
             var view = new LiveProgressView(AnsiConsole.Console);
             result = await view.RunAsync(apply.ExecuteAsync(view, ct));
+            if (result.Succeeded) view.WriteSummary(result.Value);
         }
         else
         {

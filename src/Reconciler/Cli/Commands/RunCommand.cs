@@ -57,13 +57,13 @@ internal static class RunCommand
             var secret = Environment.GetEnvironmentVariable("RECONCILER_WEBHOOK_SECRET");
             try
             {
-                server = await DaemonHttp.StartAsync(endpoint, daemon.Daemon, secret, stop);
+                server = await DaemonHttp.StartAsync(endpoint, daemon.Daemon, secret, stop, daemon.Page);
             }
             catch (IOException e)
             {
                 throw new UserError($"cannot listen on {endpoint}: {e.Message}. Pick a free port with --listen.");
             }
-            await log.WriteLineAsync($"listening on {server.Address} (/hooks/git, /healthz, /status)" +
+            await log.WriteLineAsync($"listening on {server.Address} (/ status page, /hooks/git, /healthz, /status)" +
                                      (secret is { Length: > 0 } ? "" : "; webhooks disabled: RECONCILER_WEBHOOK_SECRET is not set"));
         }
         try

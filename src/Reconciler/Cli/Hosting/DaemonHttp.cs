@@ -17,7 +17,7 @@ namespace Reconciler.Daemon;
 /// <summary>
 /// The daemon's HTTP side (Kestrel, minimal APIs), bound only to the --listen address:
 /// POST /hooks/git (HMAC-SHA256 like GitHub's X-Hub-Signature-256, secret from RECONCILER_WEBHOOK_SECRET) triggers
-/// a fetch at once; GET /healthz; GET /status (JSON).
+/// a fetch at once; GET /healthz; GET /status (JSON); GET / (the status page, HTML: <see cref="Views.StatusPageView"/>).
 /// </summary>
 public sealed class DaemonHttp : IAsyncDisposable
 {
@@ -43,8 +43,11 @@ public sealed class DaemonHttp : IAsyncDisposable
         return endpoint;
     }
 
-    public static async Task<DaemonHttp> StartAsync(IPEndPoint listen, GitOpsDaemon daemon, string? webhookSecret, CancellationToken ct)
+    /// <param name="page">What the status page shows; null: the daemon's own status only (no store reads).</param>
+    public static async Task<DaemonHttp> StartAsync(IPEndPoint listen, GitOpsDaemon daemon, string? webhookSecret, CancellationToken ct,
+        IStatusPageSource? page = null)
     {
+        page ??= new StatusPageSource(daemon, TimeProvider.System);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();                                   // the daemon writes its own log lines
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();     // signals are the daemon's business, not the host's
@@ -78,6 +81,14 @@ public sealed class DaemonHttp : IAsyncDisposable
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         // (CancellationToken), not (HttpContext): a lambda taking only HttpContext binds as a RequestDelegate and its result is dropped.
         app.MapGet("/status", async (CancellationToken ct) => Results.Text(StatusJson(await daemon.GetStatusAsync(ct)), "application/json; charset=utf-8"));
+        app.MapGet("/", async (HttpResponse response, CancellationToken ct) =>
+        {
+            // Read-only and script-free: the policy forbids every script, so even injected markup could not run one.
+            response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'";
+            response.Headers.XContentTypeOptions = "nosniff";
+            response.Headers.CacheControl = "no-store";
+            return Results.Text(Views.StatusPageView.Render(await page.ReadAsync(ct)), "text/html; charset=utf-8");
+        });
 
         await app.StartAsync(ct);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

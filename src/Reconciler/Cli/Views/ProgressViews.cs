@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using Reconciler.Execution;
+using Reconciler.Views;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -12,6 +12,7 @@ public sealed class PlainProgressView(TextWriter output) : IProgress<ApplyProgre
 
     public void Report(ApplyProgress p)
     {
+        if (p.Gate is not null) return;   // a gate's rounds (every interval, per host): the live view and the daemon's page show them
         var line = Format(p);
         lock (_gate) output.WriteLine(line);
     }
@@ -31,27 +32,15 @@ public sealed class PlainProgressView(TextWriter output) : IProgress<ApplyProgre
 }
 
 /// <summary>
-/// Progress as a live table on a terminal (Spectre.Console): one row per service with its wave, state and the
-/// last step of each host. Events are folded into a snapshot; <see cref="RunAsync"/> redraws it until the apply ends.
+/// Progress as a live table on a terminal (Spectre.Console): one row per service with its wave, batch, elapsed time and
+/// state, and each host's state in words (its health gate as passes n/N, failures and time left). Events are folded
+/// by <see cref="ApplyActivity"/>; <see cref="RunAsync"/> redraws until the apply ends, then prints the summary.
 /// </summary>
-public sealed class LiveProgressView(IAnsiConsole console) : IProgress<ApplyProgress>
+public sealed class LiveProgressView(IAnsiConsole console, TimeProvider? time = null) : IProgress<ApplyProgress>
 {
-    private sealed record Row(int Wave, string State, ConcurrentDictionary<string, string> Hosts);
+    private readonly ApplyActivity _activity = new(time ?? TimeProvider.System);
 
-    private readonly ConcurrentDictionary<string, Row> _services = new(StringComparer.Ordinal);
-    private volatile string _headline = "starting";
-
-    public void Report(ApplyProgress p)
-    {
-        if (p.Service is null)
-        {
-            _headline = p.Wave > 0 ? $"wave {p.Wave}: {p.Step} {p.Status}" : $"{p.Step} {p.Status}";
-            return;
-        }
-        var row = _services.GetOrAdd(p.Service, _ => new Row(p.Wave, "waiting", new ConcurrentDictionary<string, string>(StringComparer.Ordinal)));
-        if (p.Host is { } host) row.Hosts[host] = $"{p.Step} {p.Status}";
-        else _services[p.Service] = row with { Wave = p.Wave > 0 ? p.Wave : row.Wave, State = $"{p.Step} {p.Status}" };
-    }
+    public void Report(ApplyProgress p) => _activity.Report(p);
 
     public async Task<T> RunAsync<T>(Task<T> work)
     {
@@ -69,18 +58,31 @@ public sealed class LiveProgressView(IAnsiConsole console) : IProgress<ApplyProg
         return result;
     }
 
-    private IRenderable Render()
+    /// <summary>After the apply: what changed, on how many hosts, and how long each wave took (<see cref="ApplySummary"/>).</summary>
+    public void WriteSummary(ReconcileOutcome outcome)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(_headline));
+        foreach (var line in ApplySummary.Lines(_activity.Snapshot(), outcome)) console.WriteLine(line);
+    }
+
+    public IRenderable Render()
+    {
+        var now = _activity.Snapshot();
+        var waves = string.Join("  ", now.Waves.Select(w => $"wave {w.Wave} {(w.Finished is null ? "running" : "took")} {ProgressWords.Duration(w.Elapsed(now.At))}"));
+        var table = new Table().Border(TableBorder.Rounded)
+            .Title(Markup.Escape($"{now.Headline} ({ProgressWords.Duration(now.At - now.Started)})"))
+            .Caption(Markup.Escape(waves));
         table.AddColumn("wave");
         table.AddColumn("service");
+        table.AddColumn("batch");
+        table.AddColumn("time");
         table.AddColumn("state");
         table.AddColumn("hosts");
-        foreach (var (name, row) in _services.OrderBy(s => s.Value.Wave).ThenBy(s => s.Key, StringComparer.Ordinal))
+        foreach (var s in now.Services)
         {
-            var hosts = string.Join("\n", row.Hosts.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => $"{h.Key}: {h.Value}"));
-            table.AddRow(row.Wave.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(name),
-                Markup.Escape(row.State), Markup.Escape(hosts));
+            var hosts = string.Join("\n", s.Hosts.Values.Select(h => $"{h.Host}: {ProgressWords.Host(h, now.At)}"));
+            table.AddRow(s.Wave.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(s.Service),
+                s.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "", ProgressWords.Duration(s.Elapsed(now.At)),
+                Markup.Escape(s.State), Markup.Escape(hosts));
         }
         return table;
     }

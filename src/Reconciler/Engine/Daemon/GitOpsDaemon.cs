@@ -166,7 +166,7 @@ public sealed class GitOpsDaemon
                 Log($"skipping {between.Count - 1}{(between.Count > 100 ? "+" : "")} intermediate commit(s): only the newest head {Short(head.Sha)} is applied");
         }
         _lastStartedCommit = head.Sha;
-        var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource()) { FailedBefore = failedAttempts };
+        var attempt = new Attempt(head.Sha, _time.GetUtcNow(), new CancellationTokenSource()) { FailedBefore = failedAttempts, Activity = new ApplyActivity(_time) };
         lock (_gate) _inFlight = attempt;
         Interlocked.Increment(ref _reconcileCount);
         attempt.Work = Task.Run(() => _reconcileCommit.RunAsync(head, () =>
@@ -256,7 +256,7 @@ public sealed class GitOpsDaemon
         lock (_gate)
         {
             var inFlight = _inFlight is { } a
-                ? new InFlightStatus(a.Commit, a.Started, a.ProgressEvents, a.LastProgress)
+                ? new InFlightStatus(a.Commit, a.Started, a.ProgressEvents, a.LastProgress, a.Activity?.Snapshot())
                 : null;
             return new DaemonStatus(
                 [new EnvironmentStatus(
@@ -298,6 +298,7 @@ public sealed class GitOpsDaemon
         public int FailedBefore { get; init; }   // attempts of this commit that failed before this one, in a row
         public int ProgressEvents;
         public ApplyProgress? LastProgress;
+        public ApplyActivity? Activity { get; init; }   // what the page shows of the running apply
     }
 
     /// <summary>Synchronous (not <see cref="Progress{T}"/>, which posts to the pool and reorders events).</summary>
@@ -310,6 +311,7 @@ public sealed class GitOpsDaemon
                 attempt.ProgressEvents++;
                 attempt.LastProgress = value;
             }
+            attempt.Activity?.Report(value);
             daemon.OnProgress?.Invoke(value);
         }
     }
@@ -338,7 +340,8 @@ public sealed record RetryStatus(string Commit, int Attempt, DateTimeOffset NotB
 /// <summary><see cref="Failure"/> is null when the commit was applied or had nothing to do.</summary>
 public sealed record LastResult(string Commit, string Result, FailureKind? Failure, string Message, DateTimeOffset Started, DateTimeOffset Finished);
 
-public sealed record InFlightStatus(string Commit, DateTimeOffset Started, int ProgressEvents, ApplyProgress? LastProgress);
+/// <param name="Activity">Each wave, service and host of the running apply, with its gate (<see cref="ApplyActivity"/>).</param>
+public sealed record InFlightStatus(string Commit, DateTimeOffset Started, int ProgressEvents, ApplyProgress? LastProgress, ApplySnapshot? Activity = null);
 
 public sealed record QuarantineStatus(string Commit, string Reason, DateTimeOffset At);
 

@@ -98,8 +98,14 @@ internal sealed class ApplyContext : IAsyncDisposable
         _stopNew.Token.ThrowIfCancellationRequested();
     }
 
-    public void Report(int wave, string? service, string? host, string step, string status) =>
-        _progress?.Report(new ApplyProgress(Env, Commit, wave, service, host, step, status));
+    /// <summary>Events of a service's hosts and gate carry the batch it is in (set by <see cref="EnterBatch"/>).</summary>
+    public void Report(int wave, string? service, string? host, string step, string status, GateProgress? gate = null) =>
+        _progress?.Report(new ApplyProgress(Env, Commit, wave, service, host, step, status,
+            wave > 0 && service is not null && _batches.TryGetValue(service, out var batch) ? batch : null, gate));
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _batches = new(StringComparer.Ordinal);
+
+    public void EnterBatch(string service, int number) => _batches[service] = number;
 
     /// <summary>A service's batches, by its strategy over its host group.</summary>
     public ImmutableArray<ImmutableArray<HostChange>> BatchesOf(ServiceSpec spec, ServiceChange change)

@@ -40,7 +40,20 @@ public sealed record ReconcileOutcome(
 }
 
 /// <summary>Progress events for the live display and for the daemon's /status.</summary>
-public sealed record ApplyProgress(string Environment, string Commit, int Wave, string? Service, string? Host, string Step, string Status);
+/// <param name="Batch">The 1-based batch of <paramref name="Service"/> the event belongs to (null outside a batch).</param>
+/// <param name="Gate">Set on the health gate's per-host round events (Step "gate", Status "checking"): what the host
+/// has shown so far. Plain progress lines leave these out (they would repeat every interval).</param>
+public sealed record ApplyProgress(string Environment, string Commit, int Wave, string? Service, string? Host, string Step, string Status,
+    int? Batch = null, GateProgress? Gate = null);
+
+/// <summary>One host's health gate after a round of checks: <paramref name="PassesSeen"/> consecutive all-green rounds
+/// of <paramref name="PassesNeeded"/>, <paramref name="Failures"/> failed rounds in a row (counted after the initial delay;
+/// the gate fails at <paramref name="FailureThreshold"/> when set), and the <paramref name="Deadline"/> it must pass by.</summary>
+/// <param name="LastProblem">What the last failed round reported (null when the last round passed).</param>
+public sealed record GateProgress(int PassesSeen, int PassesNeeded, int Failures, int? FailureThreshold, DateTimeOffset Deadline, string? LastProblem)
+{
+    public TimeSpan TimeLeft(DateTimeOffset now) => Deadline > now ? Deadline - now : TimeSpan.Zero;
+}
 
 /// <summary>
 /// Told about an apply at its start, success, failure and rollback (the notification events of reconciler.yaml).

@@ -26,8 +26,10 @@ public sealed record GateResult(bool Passed, string Detail, FailureKind Cause = 
 public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
 {
     /// <summary>Waits for every target to pass. Cancelling <paramref name="ct"/> throws OperationCanceledException.</summary>
+    /// <param name="onRound">Told after every round of checks on a host (its name and where its gate stands): the
+    /// progress views and the daemon's page show passes, failures and the time left from it.</param>
     public async Task<GateResult> WaitAsync(string service, HealthSpec health, IReadOnlyList<GateTarget> targets,
-        string environment, string commit, CancellationToken ct)
+        string environment, string commit, CancellationToken ct, Action<string, GateProgress>? onRound = null)
     {
         using var span = ReconcilerTelemetry.Start("gate", environment, commit);
         span?.SetTag("reconciler.service", service);
@@ -36,7 +38,7 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
             return GateResult.Pass("no health checks");
 
         using var firstFailure = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var results = await Task.WhenAll(targets.Select(t => WaitHostAsync(service, health, t, firstFailure)));
+        var results = await Task.WhenAll(targets.Select(t => WaitHostAsync(service, health, t, firstFailure, onRound)));
         ct.ThrowIfCancellationRequested();
         var failed = results.Where(r => !r.Passed).ToList();
         if (failed.Count == 0)
@@ -54,7 +56,8 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
         return new GateResult(false, detail, cause);
     }
 
-    private async Task<GateResult> WaitHostAsync(string service, HealthSpec health, GateTarget target, CancellationTokenSource gate)
+    private async Task<GateResult> WaitHostAsync(string service, HealthSpec health, GateTarget target, CancellationTokenSource gate,
+        Action<string, GateProgress>? onRound)
     {
         var ct = gate.Token;
         var started = time.GetUtcNow();
@@ -77,8 +80,6 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                     passes++;
                     failures = 0;
                     healthySince ??= now;
-                    if (passes >= health.ConsecutivePasses && now - healthySince.Value >= health.MinHealthy)
-                        return GateResult.Pass($"{target.Host.Name}: healthy");
                 }
                 else
                 {
@@ -87,12 +88,15 @@ public sealed class HealthGate(IHealthProbe probe, TimeProvider time)
                     lastProblem = problem;
                     unreachable = hostUnreachable;
                     if (now - started >= health.InitialDelay) failures++;
-                    if (health.FailureThreshold is { } threshold && failures >= threshold)
-                    {
-                        await gate.CancelAsync();
-                        return new GateResult(false, $"{target.Host.Name}: {failures} consecutive failed checks (failureThreshold {threshold}): {problem}",
-                            unreachable ? FailureKind.EnvironmentFault : FailureKind.CommitFault);
-                    }
+                }
+                onRound?.Invoke(target.Host.Name, new GateProgress(passes, health.ConsecutivePasses, failures, health.FailureThreshold, deadline, problem));
+                if (healthySince is { } since && passes >= health.ConsecutivePasses && now - since >= health.MinHealthy)
+                    return GateResult.Pass($"{target.Host.Name}: healthy");
+                if (problem is not null && health.FailureThreshold is { } threshold && failures >= threshold)
+                {
+                    await gate.CancelAsync();
+                    return new GateResult(false, $"{target.Host.Name}: {failures} consecutive failed checks (failureThreshold {threshold}): {problem}",
+                        unreachable ? FailureKind.EnvironmentFault : FailureKind.CommitFault);
                 }
                 if (now >= deadline)
                 {

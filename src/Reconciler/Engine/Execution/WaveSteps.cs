@@ -108,6 +108,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         using var span = ReconcilerTelemetry.Start("batch", run.Env, run.Commit);
         span?.SetTag("reconciler.service", change.Service);
         span?.SetTag("reconciler.batch", number);
+        run.EnterBatch(change.Service, number);
 
         // The commit being applied says how its releases are deployed (a resume loads the same commit).
         var deploy = spec.Deploy;
@@ -140,7 +141,8 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
                 targets.Add(new GateTarget(host, session, h.ToRelease!, session.PathOnHost(deploy.Path)));
             }
             using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(ct, preempt, run.StopNew);
-            var result = await run.Gate.WaitAsync(change.Service, spec.Health, targets, run.Env, run.Commit, waitToken.Token);
+            var result = await run.Gate.WaitAsync(change.Service, spec.Health, targets, run.Env, run.Commit, waitToken.Token,
+                (host, gateProgress) => run.Report(wave.Index, change.Service, host, "gate", "checking", gateProgress));
             if (!result.Passed)
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);

@@ -45,7 +45,11 @@ public static class RunDaemon
                 Path.Combine(stateDirectory, "artifacts-from-git"), notifier);
             var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel),
                 follower, loader, reconciler, store, time, r.Log);
-            return UseCaseResult.Ok(new PreparedDaemon(daemon, notifier, store));
+            // The page loads the head's desired state with a loader (and parse cache) of its own: requests come on
+            // Kestrel's threads while the loop loads commits on its own.
+            var page = new StatusPageSource(daemon, time, store,
+                new GitDesiredStateLoader(new FileParseCache(Path.Combine(stateDirectory, "cache", "parse-page"))), follower.RepositoryPath);
+            return UseCaseResult.Ok(new PreparedDaemon(daemon, notifier, store) { Page = page });
         }
         catch (ReconcilerException e)
         {
@@ -79,6 +83,9 @@ public static class RunDaemon
 public sealed class PreparedDaemon(GitOpsDaemon daemon, Notifier notifier, IStateStore store) : IAsyncDisposable
 {
     public GitOpsDaemon Daemon { get; } = daemon;
+
+    /// <summary>What the status page at `/` shows (<see cref="StatusPageSource"/>).</summary>
+    public IStatusPageSource? Page { get; init; }
 
     public async ValueTask DisposeAsync()
     {
