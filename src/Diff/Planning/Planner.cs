@@ -72,7 +72,8 @@ public static class Planner
         if (Array.Find(errors, e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
 
         var toggles = ToggleClassifier.Classify(desired, live);
-        return WaveBuilder.Build(desired, live, options, changes, toggles);
+        var plan = WaveBuilder.Build(desired, live, options, changes, toggles);
+        return CatalogBindings.Of(desired.EnvironmentSpec) is { } catalog ? plan with { Catalog = catalog } : plan;
     }
 
     /// <summary>Every service name of either side in ordinal order, with its desired spec and live entry (either

@@ -54,6 +54,10 @@ internal static class ModelReader
         return new RepositorySpec(Str(root, "state"), d, hooks.ToImmutable(), Root(file, parsed));
     }
 
+    private static CatalogSource? ReadCatalog(JObject? consul) => consul is null ? null
+        : new CatalogSource(Str(consul, "service")!, Str(consul, "tag"), Str(consul, "datacenter"),
+            consul["passingOnly"]?.Value<bool>() ?? false, Str(consul, "knownHosts"));
+
     public static EnvironmentSpec ReadEnvironment(string file, ParsedFile parsed)
     {
         var root = (JObject)parsed.Root!;
@@ -77,7 +81,12 @@ internal static class ModelReader
                     Str(host, "region"),
                     vars.ToImmutable()));
             }
-            groups[groupName] = new HostGroup(groupName, hosts.ToImmutable());
+            var (line, column) = parsed.KeyAt("/hostGroups/" + groupName);
+            groups[groupName] = new HostGroup(groupName, hosts.ToImmutable())
+            {
+                Catalog = ReadCatalog(Obj((JObject)groupToken!, "consul")),
+                Location = new SourceLocation(file, line, column),
+            };
         }
         var windows = ImmutableArray.CreateBuilder<FreezeWindow>();
         foreach (var item in Arr(root, "freezeWindows") ?? [])

@@ -179,6 +179,7 @@ internal static partial class SemanticValidation
         var hostSeen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (groupName, group) in env.HostGroups)
         {
+            CheckHostSource(sink, f, groupName, group);
             for (var i = 0; i < group.Hosts.Length; i++)
             {
                 var host = group.Hosts[i];
@@ -204,6 +205,20 @@ internal static partial class SemanticValidation
                 Error(sink, "freeze.range", "freeze window ends before it starts; 'end' must be later than 'start'",
                     f.At($"/freezeWindows/{i}/end"), $"/freezeWindows/{i}/end");
         }
+    }
+
+    /// <summary>A group lists its hosts or names a Consul service to take them from, one or the other.</summary>
+    private static void CheckHostSource(List<Diagnostic> sink, LoadedFile f, string groupName, HostGroup group)
+    {
+        var pointer = "/hostGroups/" + groupName;
+        // The parsed tree only when the model cannot tell (an empty list): a cached file keeps its tree undecoded.
+        var listed = !group.Hosts.IsEmpty || f.Parsed.Nodes.ContainsKey(pointer + "/hosts");
+        if (listed == (group.Catalog is not null))
+            Error(sink, "host-group.source",
+                listed
+                    ? $"host group '{groupName}' has both 'hosts' and 'consul'; keep one: a static list, or the instances of a Consul service (another group of this environment can use the other)"
+                    : $"host group '{groupName}' has no hosts; add 'hosts: [...]' or 'consul: {{ service: NAME }}' to take them from the Consul catalog",
+                f.KeyAt(pointer), pointer);
     }
 
     private static void CheckService(Context c, ServiceDefinition service, LoadedFile f)
