@@ -72,7 +72,18 @@ public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }
 public sealed record FieldChange(string Path, FieldChangeKind Kind, string? Before, string? After);
 
 /// <summary>What happens on one host. ToRelease null = the service is removed from the host.</summary>
-public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease);
+public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease)
+{
+    /// <summary>Per-host config (issue 14): this host's rendered value of each config key that renders differently on
+    /// the group's hosts; null when every host gets the same config.</summary>
+    public ImmutableSortedDictionary<string, string>? Config { get; init; }
+
+    public bool Equals(HostChange? other) =>
+        other is not null && Host == other.Host && Region == other.Region && FromRelease == other.FromRelease && ToRelease == other.ToRelease
+        && (Config is null ? other.Config is null : other.Config is not null && Config.SequenceEqual(other.Config));
+
+    public override int GetHashCode() => HashCode.Combine(Host, Region, FromRelease, ToRelease, Config?.Count);
+}
 
 public enum ToggleAction { NoOp, On, Off, Created, Removed }
 

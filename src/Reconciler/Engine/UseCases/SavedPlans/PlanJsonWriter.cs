@@ -84,6 +84,12 @@ public static class PlanJsonWriter
                 Optional(w, "region", h.Region);
                 Optional(w, "fromRelease", h.FromRelease);
                 Optional(w, "toRelease", h.ToRelease);
+                if (h.Config is { } config)
+                {
+                    w.WriteStartObject("config");
+                    foreach (var (key, value) in config) w.WriteString(key, value);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
