@@ -49,4 +49,31 @@ public class CatalogHostGroupTests
             Assert.Equal((groups[name].Catalog, groups[name].Location, 0), (fromCache.Catalog, fromCache.Location, fromCache.Hosts.Length));
         }
     }
+
+    /// <summary>The example repo's commented catalog group (kept commented so the quick start needs no Consul) is a
+    /// valid replacement for its static app group.</summary>
+    [Fact]
+    public void The_example_repos_commented_catalog_group_validates_when_uncommented()
+    {
+        var root = ExampleRepo();
+        var files = Directory.EnumerateFiles(root, "*.y*ml", SearchOption.AllDirectories)
+            .Where(f => !Path.GetRelativePath(root, f).StartsWith('.'))
+            .ToDictionary(f => Path.GetRelativePath(root, f).Replace('\\', '/'), File.ReadAllText, StringComparer.Ordinal);
+        var production = files["environments/production.yaml"];
+        var begin = production.IndexOf("  # BEGIN catalog example\n", StringComparison.Ordinal);
+        var end = production.IndexOf("  # END catalog example\n", StringComparison.Ordinal);
+        Assert.True(begin > 0 && end > begin, "the catalog example block is missing from environments/production.yaml");
+        var block = production[begin..end].Split('\n').Skip(1).Select(l => l.Length > 4 ? "  " + l[4..] : l);
+        var staticApp = production.IndexOf("  app:\n", StringComparison.Ordinal);
+        var staticEnd = production.IndexOf("  # The same group from the Consul catalog", StringComparison.Ordinal);
+        files["environments/production.yaml"] = production[..staticApp] + string.Join("\n", block) + production[staticEnd..];
+
+        var result = RepoLoader.Load(new InMemoryRepoSource(files.ToDictionary(f => f.Key, f => Encoding.UTF8.GetBytes(f.Value), StringComparer.Ordinal)));
+
+        Assert.False(result.HasErrors, FixtureRepo.Render(result));
+        Assert.Equal(new CatalogSource("app-node", null, null, true, "ssh/known_hosts"), result.Model!.Environments["production"].HostGroups["app"].Catalog);
+    }
+
+    private static string ExampleRepo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "examples", "infra-repo"));
 }
