@@ -20,7 +20,7 @@ public static class LiveProjection
             var release = ServiceFields.ReleaseId(spec, configHash);
             var hosts = ImmutableSortedDictionary.CreateBuilder<string, LiveHost>(StringComparer.Ordinal);
             if (desired.EnvironmentSpec.HostGroups.TryGetValue(spec.HostGroup, out var group))
-                foreach (var host in group.Hosts) hosts[host.Name] = new LiveHost(host.Name, release, null);
+                foreach (var host in group.Hosts) hosts[host.Name] = new LiveHost(host.Name, HostRelease(spec, host, release), null);
             // Packed, as a store read gives it: a preview compares most services by their packing and never needs
             // the dictionary. (A lone surrogate in some text cannot be packed exactly: that service keeps the dictionary.)
             var packed = ServiceFields.Pack(spec);
@@ -31,5 +31,14 @@ public static class LiveProjection
         var toggles = ImmutableSortedDictionary.CreateBuilder<string, LiveToggle>(StringComparer.Ordinal);
         foreach (var t in desired.Toggles.Values) toggles[t.Name] = new LiveToggle(t.Name, t.Enabled, desired.Revision);
         return new LiveState(desired.Environment, version, services.ToImmutable(), toggles.ToImmutable(), desired.Revision);
+    }
+
+    /// <summary>The release a host runs: the service's, or its own when the config is per host (a host it cannot be
+    /// rendered for keeps the service's; planning the head reports that).</summary>
+    private static string HostRelease(ServiceSpec spec, HostSpec host, string release)
+    {
+        if (!HostConfig.IsPerHost(spec)) return release;
+        try { return ServiceFields.ReleaseId(HostConfig.ForHost(spec, host)); }
+        catch (HostConfigException) { return release; }
     }
 }

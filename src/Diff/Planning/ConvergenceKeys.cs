@@ -31,7 +31,7 @@ public static class ConvergenceKeys
     }
 
     /// <summary>The digest of each host group's key: everything a converged decision reads from a group, its hosts as
-    /// declared (name, region) and their rollout order (which the environment's region order sets).</summary>
+    /// declared (name, region, and address and vars for per-host config) and their rollout order (which the environment's region order sets).</summary>
     public static IReadOnlyDictionary<string, UInt128> HostGroups(EnvironmentSpec environment, Digest digest)
     {
         ArgumentNullException.ThrowIfNull(environment);
@@ -44,7 +44,13 @@ public static class ConvergenceKeys
             var group = order.Group(name)!;
             writer.Reset();
             writer.Add("group", name);
-            foreach (var h in group.Hosts) writer.Add(h.Name, h.Region ?? "\0none");
+            foreach (var h in group.Hosts)
+            {
+                writer.Add(h.Name, h.Region ?? "\0none");
+                // What per-host config renders from (issue 14): a host that moved or changed a var may need a new release.
+                writer.Add("address", h.Address);
+                foreach (var (variable, value) in h.Vars) writer.Add("var." + variable, value);
+            }
             foreach (var h in group.RolloutOrder) writer.Add("rollout", h.Name);
             result[name] = digest(writer.Written);
         }

@@ -17,6 +17,10 @@ public sealed record Plan(
 {
     public const int CurrentFormatVersion = 1;
 
+    /// <summary>Host groups taken from the Consul catalog, with the hosts and catalog index they resolved to when the
+    /// plan was made (null: the environment has none). A saved plan is stale once one of them has other hosts.</summary>
+    public ImmutableArray<CatalogBinding>? Catalog { get; init; }
+
     public bool HasChanges =>
         Services.Any(s => s.Action != ServiceAction.NoOp) || Toggles.Any(t => t.Action != ToggleAction.NoOp);
 
@@ -25,6 +29,13 @@ public sealed record Plan(
     /// engine's converged memo), to pass them back in <see cref="PlanOptions.KnownConverged"/>.</summary>
     public IEnumerable<ServiceChange> ConvergedServices() => Services.Where(s => s.Action == ServiceAction.NoOp);
 }
+
+/// <summary>One catalog host group as resolved for a plan: its Consul service, the X-Consul-Index of the answer, and
+/// its hosts by name.</summary>
+public sealed record CatalogBinding(string HostGroup, string Service, ulong Index, ImmutableArray<CatalogMember> Hosts);
+
+/// <summary>A host a catalog group resolved to (what a saved plan compares: a host that moved is not the same host).</summary>
+public sealed record CatalogMember(string Host, string Address, int Port);
 
 public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove }
 
@@ -61,7 +72,18 @@ public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }
 public sealed record FieldChange(string Path, FieldChangeKind Kind, string? Before, string? After);
 
 /// <summary>What happens on one host. ToRelease null = the service is removed from the host.</summary>
-public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease);
+public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease)
+{
+    /// <summary>Per-host config (issue 14): this host's rendered value of each config key that renders differently on
+    /// the group's hosts; null when every host gets the same config.</summary>
+    public ImmutableSortedDictionary<string, string>? Config { get; init; }
+
+    public bool Equals(HostChange? other) =>
+        other is not null && Host == other.Host && Region == other.Region && FromRelease == other.FromRelease && ToRelease == other.ToRelease
+        && (Config is null ? other.Config is null : other.Config is not null && Config.SequenceEqual(other.Config));
+
+    public override int GetHashCode() => HashCode.Combine(Host, Region, FromRelease, ToRelease, Config?.Count);
+}
 
 public enum ToggleAction { NoOp, On, Off, Created, Removed }
 

@@ -72,7 +72,8 @@ public static class Planner
         if (Array.Find(errors, e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
 
         var toggles = ToggleClassifier.Classify(desired, live);
-        return WaveBuilder.Build(desired, live, options, changes, toggles);
+        var plan = WaveBuilder.Build(desired, live, options, changes, toggles);
+        return CatalogBindings.Of(desired.EnvironmentSpec) is { } catalog ? plan with { Catalog = catalog } : plan;
     }
 
     /// <summary>Every service name of either side in ordinal order, with its desired spec and live entry (either
@@ -170,16 +171,16 @@ internal sealed class GroupHosts(ImmutableArray<HostSpec> hosts, HostSpec[] roll
         return at;
     }
 
-    /// <summary>True when the live service runs <paramref name="release"/> on exactly this group's hosts (so no
+    /// <summary>True when the live service runs its <paramref name="release"/> (per host) on exactly this group's hosts (so no
     /// host joins, leaves or drifted). False also when that cannot be told cheaply; the caller then compares
     /// host by host.</summary>
-    public bool AllHostsRun(LiveService live, string release)
+    public bool AllHostsRun(LiveService live, Func<HostSpec, string> release)
     {
         if (!distinctNames || live.Hosts.Count != Hosts.Length || !ReferenceEquals(live.Hosts.KeyComparer, StringComparer.Ordinal))
             return false;
         // Each declared name is a distinct key of the same number of live entries, so the key sets are equal.
         foreach (var h in Hosts)
-            if (!live.Hosts.TryGetValue(h.Name, out var lh) || lh.Host != h.Name || lh.ActiveRelease != release || lh.UnknownBecause is not null) return false;
+            if (!live.Hosts.TryGetValue(h.Name, out var lh) || lh.Host != h.Name || lh.ActiveRelease != release(h) || lh.UnknownBecause is not null) return false;
         return true;
     }
 }

@@ -25,6 +25,7 @@ internal static class ServiceClassifier
             return UpToDate(knownRelease);
 
         var release = ServiceFields.ReleaseId(spec);
+        var perHost = PerHostReleases.Of(spec, group);
         ServiceChange UpToDate(string releaseId) =>
             // Converged means live runs exactly this version and release.
             new(spec.Name, ServiceAction.NoOp, "up to date", spec.Version, spec.Version, releaseId, releaseId, spec.HostGroup, [], [], 0);
@@ -32,7 +33,7 @@ internal static class ServiceClassifier
         if (live is null)
         {
             var created = ImmutableArray.CreateBuilder<HostChange>(group.RolloutOrder.Length);
-            foreach (var h in group.RolloutOrder) created.Add(new HostChange(h.Name, h.Region, null, release));
+            foreach (var h in group.RolloutOrder) created.Add(perHost.Change(h, null, release));
             return new ServiceChange(spec.Name, ServiceAction.Create,
                 $"new service, version {spec.Version} on {Hosts(groupHosts.Length)}",
                 null, spec.Version, null, release, spec.HostGroup,
@@ -43,7 +44,7 @@ internal static class ServiceClassifier
         // host of the group runs the release. Decided without building the fields or the host lists below; anything
         // less certain (a host missing, extra or keyed oddly, fields that need sorting) takes the full
         // classification, which gives the same answer.
-        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, release) && ServiceFields.FieldsEqual(spec, live))
+        if (live.Version == spec.Version && live.ReleaseId == release && group.AllHostsRun(live, h => perHost.ReleaseOf(h, release)) && ServiceFields.FieldsEqual(spec, live))
             return UpToDate(release);
 
         var fields = Diff(live.Fields, ServiceFields.FlattenSorted(spec));
@@ -56,7 +57,7 @@ internal static class ServiceClassifier
             .Select(h => new HostChange(h.Host, hostOrder.RegionOf(h.Host), h.ActiveRelease, null)).ToList();
         // A host whose release is unknown is treated as running none: it gets the desired release laid down and switched.
         HostChange ToDesired(HostSpec h) =>
-            new(h.Name, h.Region, live.Hosts.TryGetValue(h.Name, out var lh) && lh.UnknownBecause is null ? lh.ActiveRelease : null, release);
+            perHost.Change(h, live.Hosts.TryGetValue(h.Name, out var lh) && lh.UnknownBecause is null ? lh.ActiveRelease : null, release);
         var allHosts = groupHosts.Select(ToDesired).Concat(leaving).ToList();
         var driftedHosts = allHosts.Where(h => h.FromRelease != h.ToRelease).ToList();
 
@@ -96,7 +97,9 @@ internal static class ServiceClassifier
             action = ServiceAction.Redeploy;
             var joining = driftedHosts.Where(h => h.ToRelease is not null).Select(h => h.Host).ToList();
             var parts = new List<string>();
-            if (joining.Count > 0) parts.Add($"hosts without release {release}: {string.Join(", ", joining)}");
+            if (joining.Count > 0) parts.Add(perHost.Any
+                ? $"hosts without their release (per-host config): {string.Join(", ", joining)}"
+                : $"hosts without release {release}: {string.Join(", ", joining)}");
             if (leaving.Count > 0) parts.Add($"hosts leaving group: {string.Join(", ", leaving.Select(h => h.Host))}");
             reason = string.Join("; ", parts);
             hosts = driftedHosts;

@@ -56,6 +56,8 @@ internal static class ModelCodec
                         w.NullableString(h.Region);
                         WriteStringMap(w, h.Vars);
                     }
+                    WriteCatalog(w, group.Catalog);
+                    WriteLocation(w, group.Location);
                 }
                 w.Count(e.FreezeWindows.Length);
                 foreach (var f in e.FreezeWindows)
@@ -142,7 +144,7 @@ internal static class ModelCodec
                     var hosts = ImmutableArray.CreateBuilder<HostSpec>(r.Count());
                     for (var j = hosts.Capacity; j > 0; j--)
                         hosts.Add(new HostSpec(r.String(), r.String(), r.Int(), r.String(), r.NullableString(), r.NullableString(), ReadStringMap(ref r)));
-                    groups[key] = new HostGroup(groupName, hosts.MoveToImmutable());
+                    groups[key] = new HostGroup(groupName, hosts.MoveToImmutable()) { Catalog = ReadCatalog(ref r), Location = ReadLocation(ref r, path) };
                 }
                 var windows = ImmutableArray.CreateBuilder<FreezeWindow>(r.Count());
                 for (var i = windows.Capacity; i > 0; i--)
@@ -366,6 +368,21 @@ internal static class ModelCodec
 
     private static SourceLocation? ReadLocation(ref ModelReaderSpan r, string path) =>
         r.Bool() ? new SourceLocation(path, r.Int(), r.Int()) : null;
+
+    // A catalog host group's source; the resolved index is never cached (it exists only after plan-time resolution).
+    private static void WriteCatalog(ModelWriter w, CatalogSource? c)
+    {
+        w.Bool(c is not null);
+        if (c is null) return;
+        w.String(c.Service);
+        w.NullableString(c.Tag);
+        w.NullableString(c.Datacenter);
+        w.Bool(c.PassingOnly);
+        w.NullableString(c.KnownHosts);
+    }
+
+    private static CatalogSource? ReadCatalog(ref ModelReaderSpan r) =>
+        r.Bool() ? new CatalogSource(r.String(), r.NullableString(), r.NullableString(), r.Bool(), r.NullableString()) : null;
 
     private static void WriteTimestamp(ModelWriter w, DateTimeOffset t)
     {

@@ -55,6 +55,10 @@ internal static class ModelReader
             Obj(root, "toggles") is { } toggles ? Duration(Str(toggles, "removableAfter")) : null);
     }
 
+    private static CatalogSource? ReadCatalog(JObject? consul) => consul is null ? null
+        : new CatalogSource(Str(consul, "service")!, Str(consul, "tag"), Str(consul, "datacenter"),
+            consul["passingOnly"]?.Value<bool>() ?? false, Str(consul, "knownHosts"));
+
     public static EnvironmentSpec ReadEnvironment(string file, ParsedFile parsed)
     {
         var root = (JObject)parsed.Root!;
@@ -78,7 +82,12 @@ internal static class ModelReader
                     Str(host, "region"),
                     vars.ToImmutable()));
             }
-            groups[groupName] = new HostGroup(groupName, hosts.ToImmutable());
+            var (line, column) = parsed.KeyAt("/hostGroups/" + groupName);
+            groups[groupName] = new HostGroup(groupName, hosts.ToImmutable())
+            {
+                Catalog = ReadCatalog(Obj((JObject)groupToken!, "consul")),
+                Location = new SourceLocation(file, line, column),
+            };
         }
         var windows = ImmutableArray.CreateBuilder<FreezeWindow>();
         foreach (var item in Arr(root, "freezeWindows") ?? [])

@@ -272,6 +272,11 @@ internal static class SchemaValidation
             = new("sqlite:PATH (no '..') or consul://HOST:PORT/PREFIX", Category.Path),
         ["^[0-9A-Za-z.+\\-<>=^~*|, ]+$"] = new("a semver range such as >=1.5.0 or ^2.1.0", Category.Value),
         ["^[^\\u0000-\\u001F\\u007F\\u0080-\\u009F]*$"] = new("text without control characters (no line breaks, tabs, NUL or escape characters)", Category.Value),
+        // Host groups from the Consul catalog (environment.schema.json #/definitions/consulCatalog).
+        ["^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"] = new("a Consul service name: letters, digits, '_', '.' and '-', starting with a letter or digit, at most 128 characters", Category.Value),
+        ["^[A-Za-z0-9_-]{1,64}$"] = new("a Consul datacenter name: letters, digits, '_' and '-', at most 64 characters", Category.Value),
+        ["^[A-Za-z0-9_][A-Za-z0-9._-]*(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)*$"]
+            = new("a repo-relative file path (not starting with '/') of letters, digits, '.', '_', '-' and '/', no segment starting with '.'", Category.Path),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static (string Rule, string Description) Explain(string pattern, string value, out string? unsafeChar)

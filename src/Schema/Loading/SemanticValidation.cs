@@ -179,6 +179,7 @@ internal static partial class SemanticValidation
         var hostSeen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (groupName, group) in env.HostGroups)
         {
+            CheckHostSource(sink, f, groupName, group);
             for (var i = 0; i < group.Hosts.Length; i++)
             {
                 var host = group.Hosts[i];
@@ -204,6 +205,20 @@ internal static partial class SemanticValidation
                 Error(sink, "freeze.range", "freeze window ends before it starts; 'end' must be later than 'start'",
                     f.At($"/freezeWindows/{i}/end"), $"/freezeWindows/{i}/end");
         }
+    }
+
+    /// <summary>A group lists its hosts or names a Consul service to take them from, one or the other.</summary>
+    private static void CheckHostSource(List<Diagnostic> sink, LoadedFile f, string groupName, HostGroup group)
+    {
+        var pointer = "/hostGroups/" + groupName;
+        // The parsed tree only when the model cannot tell (an empty list): a cached file keeps its tree undecoded.
+        var listed = !group.Hosts.IsEmpty || f.Parsed.Nodes.ContainsKey(pointer + "/hosts");
+        if (listed == (group.Catalog is not null))
+            Error(sink, "host-group.source",
+                listed
+                    ? $"host group '{groupName}' has both 'hosts' and 'consul'; keep one: a static list, or the instances of a Consul service (another group of this environment can use the other)"
+                    : $"host group '{groupName}' has no hosts; add 'hosts: [...]' or 'consul: {{ service: NAME }}' to take them from the Consul catalog",
+                f.KeyAt(pointer), pointer);
     }
 
     private static void CheckService(Context c, ServiceDefinition service, LoadedFile f)
@@ -240,6 +255,7 @@ internal static partial class SemanticValidation
                 $"host group '{hostGroup}' is not defined in environment '{envName}' ({envFile} defines: {(env.HostGroups.IsEmpty ? "none" : string.Join(", ", env.HostGroups.Keys))}); add it there, or set hostGroup or 'enabled: false' under environments.{envName}",
                 f.At(pointer), pointer);
         }
+        CheckHostVariables(c, service, f);
     }
 
     /// <summary>What can be wrong with a service file by itself: timings it sets, placeholders it uses.</summary>
@@ -251,6 +267,7 @@ internal static partial class SemanticValidation
         {
             var prefix = "/environments/" + environment;
             if (o.Health is { } health) CheckTiming(sink, f, health, prefix + "/health", $"service '{service.Name}' in '{environment}'", ownOnly: true);
+            CheckConfigPlaceholders(sink, f, o.Config, prefix);
         }
     }
 
@@ -307,7 +324,11 @@ internal static partial class SemanticValidation
     [GeneratedRegex(@"\$\{([^}]*)\}")]
     private static partial Regex Placeholder();
 
-    private static readonly FrozenSetOfNames KnownPlaceholders = new(["host.name", "host.address", "service.name", "release.id", "release.path", "deploy.path", "version"]);
+    private static readonly FrozenSetOfNames KnownPlaceholders = new(["host.name", "host.address", "host.region", "service.name", "release.id", "release.path", "deploy.path", "version"]);
+
+    /// <summary>What a config value may use: the host's variables only (it is rendered per host at plan time, before any
+    /// release exists).</summary>
+    private static readonly FrozenSetOfNames ConfigPlaceholders = new(["host.name", "host.address", "host.region"]);
 
     private sealed class FrozenSetOfNames(IEnumerable<string> names)
     {
@@ -317,20 +338,30 @@ internal static partial class SemanticValidation
     }
 
     /// <summary>Unknown ${...} placeholders in commands and check strings would reach a shell unexpanded.</summary>
+    private static void CheckConfigPlaceholders(List<Diagnostic> sink, LoadedFile f, IEnumerable<KeyValuePair<string, ConfigValue>> config, string prefix)
+    {
+        foreach (var (key, value) in config)
+            if (value is ConfigValue.Literal l) CheckPlaceholders(sink, f, l.Value, $"{prefix}/config/{key}", ConfigPlaceholders);
+    }
+
+    private static void CheckPlaceholders(List<Diagnostic> sink, LoadedFile f, string? text, string pointer, FrozenSetOfNames known)
+    {
+        if (text is null || !text.Contains("${", StringComparison.Ordinal)) return;
+        // "$${" is a literal "${" (Placeholders.TryExpand): not a placeholder.
+        foreach (Match m in Placeholder().Matches(text.Replace("$${", "", StringComparison.Ordinal)))
+        {
+            var name = m.Groups[1].Value;
+            if (known.Contains(name)) continue;
+            Error(sink, "interpolation.unknown",
+                $"unknown placeholder '${{{name}}}'; available: {known} (write '$${{' for a literal '${{')",
+                f.At(pointer), pointer);
+        }
+    }
+
     private static void CheckInterpolation(List<Diagnostic> sink, LoadedFile f, ServiceSpec s, string prefix)
     {
-        void Check(string? text, string pointer)
-        {
-            if (text is null || !text.Contains("${", StringComparison.Ordinal)) return;
-            foreach (Match m in Placeholder().Matches(text))
-            {
-                var name = m.Groups[1].Value;
-                if (KnownPlaceholders.Contains(name)) continue;
-                Error(sink, "interpolation.unknown",
-                    $"unknown placeholder '${{{name}}}'; available: {KnownPlaceholders}",
-                    f.At(pointer), pointer);
-            }
-        }
+        void Check(string? text, string pointer) => CheckPlaceholders(sink, f, text, pointer, KnownPlaceholders);
+        CheckConfigPlaceholders(sink, f, s.Config, prefix);
         Check(s.Deploy.RestartCommand, prefix + "/deploy/restartCommand");
         Check(s.Deploy.StopCommand, prefix + "/deploy/stopCommand");
         for (var i = 0; i < s.Health.Checks.Length; i++)

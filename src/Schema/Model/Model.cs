@@ -50,7 +50,22 @@ public sealed record EnvironmentSpec(
     OnFailure? OnFailure,
     SourceLocation? Location);
 
-public sealed record HostGroup(string Name, ImmutableArray<HostSpec> Hosts);
+/// <summary>A host group: a static list, or (with <see cref="Catalog"/>) the instances of a Consul service, whose
+/// <see cref="Hosts"/> the engine fills in at plan time (empty until then; the schema layer does no I/O).</summary>
+public sealed record HostGroup(string Name, ImmutableArray<HostSpec> Hosts)
+{
+    public CatalogSource? Catalog { get; init; }
+
+    /// <summary>Where the group is written (its key in environments/NAME.yaml), for messages about resolving it.</summary>
+    public SourceLocation? Location { get; init; }
+
+    /// <summary>X-Consul-Index of the catalog answer the hosts were resolved from; null for static lists and before resolving.</summary>
+    public ulong? CatalogIndex { get; init; }
+}
+
+/// <summary>hostGroups.NAME.consul: the passing (or all) instances of a Consul service, optionally by tag and datacenter.
+/// <see cref="KnownHosts"/> is a repo-relative known_hosts file pinning the hosts' SSH keys.</summary>
+public sealed record CatalogSource(string Service, string? Tag, string? Datacenter, bool PassingOnly, string? KnownHosts);
 
 public sealed record HostSpec(
     string Name,

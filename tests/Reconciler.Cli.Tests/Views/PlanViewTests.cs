@@ -19,6 +19,16 @@ public class PlanViewTests
     [Fact]
     public void Showcase_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.Showcase()), "showcase.json");
 
+    /// <summary>Per-host config: each host's values of the keys that differ between hosts, under its line (issue 14).</summary>
+    [Fact]
+    public void Per_host_config_text() => Golden.Match(TextPlanView.Render(PlanScenarios.PerHostConfig()), "per-host-config.txt");
+
+    [Fact]
+    public void Per_host_config_markdown() => Golden.Match(MarkdownPlanView.Render(PlanScenarios.PerHostConfig()), "per-host-config.md");
+
+    [Fact]
+    public void Per_host_config_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.PerHostConfig()), "per-host-config.json");
+
     [Fact]
     public void Generated_text() => Golden.Match(TextPlanView.Render(PlanScenarios.Generated(60)), "generated-60.txt");
 

@@ -22,7 +22,7 @@ namespace Reconciler.Engine.Tests.State;
 /// expire at twice their TTL and die with a failing node check (serfHealth by default), /v1/health/service with node
 /// and service checks, ACLs (403 outside a txn, 409 "Permission denied" inside one, reads filtered silently),
 /// 429/503 from rate limits, 500 "No cluster leader", and a 500 for keys with '+' (as some 1.21 agents answer).
-/// Partial files: .Kv, .Txn, .Sessions, .Acl.
+/// Partial files: .Kv, .Txn, .Sessions, .Acl, .Catalog (service instances with tags, datacenters and node meta).
 /// </summary>
 public sealed partial class ConsulTestServer : IAsyncDisposable
 {
@@ -132,6 +132,8 @@ public sealed partial class ConsulTestServer : IAsyncDisposable
         }
         else if (path == "/v1/txn" && method == "PUT") Txn(ctx, bytes, acl);
         else if (path.StartsWith("/v1/session/", StringComparison.Ordinal)) SessionEndpoint(ctx, method, path["/v1/session/".Length..], bytes, acl);
+        else if (path.StartsWith("/v1/health/service/", StringComparison.Ordinal) && method == "GET" && IsCatalogService(path["/v1/health/service/".Length..]))
+            await CatalogHealthServiceAsync(ctx, path["/v1/health/service/".Length..], q);   // .Catalog
         else if (path.StartsWith("/v1/health/service/", StringComparison.Ordinal) && method == "GET") HealthService(ctx, path["/v1/health/service/".Length..]);
         else await Text(ctx, 404, $"no handler for {method} {path}");
         await SendReplyAsync(ctx);

@@ -83,6 +83,25 @@ public static class PlanScenarios
         return Planner.Plan(after, Applied(before, 42), PlanOptions.Default);
     }
 
+    /// <summary>Per-host config (issue 14): an upgrade whose config renders per host. LISTEN and ZONE differ between the
+    /// edge hosts and are shown per host; TIER renders the same everywhere and is not.</summary>
+    public static Plan PerHostConfig()
+    {
+        HostSpec Edge(string name, string region, string port) => Host(name, region) with
+        {
+            Vars = ImmutableSortedDictionary<string, string>.Empty.Add("port", port).Add("tier", "web"),
+        };
+        var environment = Production with
+        {
+            HostGroups = Production.HostGroups.SetItem("edge", new HostGroup("edge",
+                [Edge("edge-eu-1", "eu-west", "8080"), Edge("edge-eu-2", "eu-west", "8080"), Edge("edge-us-1", "us-east", "9090")])),
+        };
+        var before = Desired([Svc("static", "1.0.0", "edge", [], ("LISTEN", ":8080"), ("LOG_LEVEL", "info"))], []) with { EnvironmentSpec = environment };
+        var after = Desired([Svc("static", "1.1.0", "edge", [], ("LISTEN", "${host.address}:${host.vars.port}"), ("LOG_LEVEL", "info"),
+            ("TIER", "${host.vars.tier}"), ("ZONE", "${host.region}"))], []) with { EnvironmentSpec = environment };
+        return Planner.Plan(after, Applied(before, 7), PlanOptions.Default);
+    }
+
     /// <summary>A generated plan: chains of 10 (10 deploy waves), a mix of every action, some removals and toggles.</summary>
     public static Plan Generated(int count)
     {

@@ -170,7 +170,24 @@ internal static class PlanWords
                 sb.Append(hosts[k].Host);
             }
             sb.Append(": ").Append(first.FromRelease ?? "(none)").Append(" -> ").Append(first.ToRelease ?? "(removed)").Append('\n');
+            AppendHostConfig(sb, hosts, i, j, indent + "  ");
             i = j;
+        }
+    }
+
+    /// <summary>Per-host config (issue 14): under a host's line, its values of the config keys that differ between hosts
+    /// ("config.KEY = VALUE"; with the host's name when the line lists several hosts).</summary>
+    private static void AppendHostConfig(StringBuilder sb, ImmutableArray<HostChange> hosts, int from, int to, string indent)
+    {
+        for (var k = from; k < to; k++)
+        {
+            if (hosts[k].Config is not { } config) continue;
+            foreach (var (key, value) in config)
+            {
+                sb.Append(indent);
+                if (to - from > 1) sb.Append(hosts[k].Host).Append(": ");
+                AppendValue(sb.Append("config.").Append(key).Append(" = "), value, FieldTypes.Of("config." + key)).Append('\n');
+            }
         }
     }
 

@@ -154,12 +154,22 @@ internal sealed class ServiceEntryWire
 internal sealed class NodeWire
 {
     public string? Node { get; set; }
+    public string? Address { get; set; }
+    public string? Datacenter { get; set; }
+    public Dictionary<string, string>? Meta { get; set; }
 }
 
 internal sealed class ServiceWire
 {
     public string? ID { get; set; }
+    public string? Address { get; set; }
+    public int Port { get; set; }
 }
+
+/// <summary>One instance of a service as the catalog lists it (GET /v1/health/service/:service): its node's name,
+/// address (the service's own address when it registered one), datacenter and node meta.</summary>
+public sealed record CatalogInstance(string Node, string ServiceId, string Address, string Datacenter, int ServicePort,
+    IReadOnlyDictionary<string, string> NodeMeta);
 
 internal sealed class HealthCheckWire
 {

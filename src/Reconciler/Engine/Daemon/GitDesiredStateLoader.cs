@@ -13,8 +13,13 @@ public sealed class GitDesiredStateLoader(IParseCache? cache = null) : IDesiredS
 {
     private const int MaxDiagnosticsInMessage = 20;
 
+    /// <summary>The commit's desired state, its catalog host groups resolved now (known_hosts read from the same commit).</summary>
     public DesiredState Load(string repositoryPath, string commit, string environment) =>
-        Build(LoadModel(repositoryPath, commit), environment);
+        UseCases.RepoLoading.ResolveHosts(Build(LoadModel(repositoryPath, commit), environment), path =>
+        {
+            using var source = GitRepoSource.Open(repositoryPath, commit);
+            return source.ReadFile(path) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : null;
+        });
 
     public RepoModel LoadModel(string repositoryPath, string commit)
     {

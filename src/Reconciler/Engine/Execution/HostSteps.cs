@@ -55,7 +55,10 @@ internal sealed class HostSteps(ApplyContext run)
 
     public async Task StageAsync(IHostSession session, ServiceSpec spec)
     {
-        var bundle = await _bundles.GetOrAdd(spec.Name, _ => new Lazy<Task<ReleaseBundle>>(() => BuildBundleAsync(spec))).Value;
+        // Per-host config (issue 14): a host whose config renders differently stages its own bundle and release id.
+        var forHost = HostConfig.ForHost(spec, session.Host);
+        var key = ReferenceEquals(forHost, spec) ? spec.Name : spec.Name + "\n" + session.Host.Name;
+        var bundle = await _bundles.GetOrAdd(key, _ => new Lazy<Task<ReleaseBundle>>(() => BuildBundleAsync(forHost))).Value;
         await session.StageAsync(bundle, CancellationToken.None);
     }
 

@@ -12,7 +12,8 @@ namespace Reconciler.Execution;
 /// for field. A store that moved since is stale (exit 5: plan again); a file whose plan differs from what its own
 /// commit plans was edited (or written by another reconciler version) and is invalid input (exit 1); the first
 /// difference is named either way. So an edited file can never act: not an action changed to `remove`, not a host
-/// deleted, not a release id changed.
+/// deleted, not a release id changed. A plan of catalog host groups (<see cref="Plan.Catalog"/>) is also stale when the
+/// groups resolve to other hosts now; the message names who joined, left or moved.
 /// </summary>
 internal static class SavedPlanCheck
 {
@@ -24,6 +25,13 @@ internal static class SavedPlanCheck
         if (saved.Environment != fresh.Environment || saved.Commit != fresh.Commit)
             throw new ReconcilerException(FailureKind.InvalidInput,
                 $"the saved plan is for {saved.Environment} at {saved.Commit}, not {fresh.Environment} at {fresh.Commit}.");
+        // Catalog host groups bind the plan to the hosts they resolved to: other hosts now make it stale, whoever joined or left.
+        if (CatalogBindings.Changes(saved.Catalog, fresh.Catalog) is { Count: > 0 } changes)
+            throw new ReconcilerException(FailureKind.StaleOrConflict,
+                $"the saved plan is stale: the Consul catalog changed since it was computed ({string.Join("; ", changes)}). " +
+                "Nothing was changed. Run `reconciler plan` again and review it.");
+        // The same hosts: only the index moved (any write anywhere in the catalog moves it), so the file's binding still holds.
+        if (saved.Catalog is not null && fresh.Catalog is not null) fresh = fresh with { Catalog = saved.Catalog };
         if (saved.LiveVersion > live.Version)
             throw Edited(saved, $"its liveVersion {saved.LiveVersion} is newer than the store's ({live.Version})");
         if (saved.LiveVersion != live.Version) return saved;   // the caller reports it stale, naming what moved

@@ -133,6 +133,17 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         return new RepoFile(path, id.Sha, () => { lock (_gate) return _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size; }, () => ReadBlob(id));
     }
 
+    /// <summary>Any file of the infra repo at this commit by its repo-relative path ('/'), or null when the commit has no
+    /// such file (a symlink is refused, as for the YAML files).</summary>
+    public byte[]? ReadFile(string path)
+    {
+        TreeEntry? entry;
+        lock (_gate) entry = _tree[path];
+        if (entry is null || entry.TargetType != TreeEntryTargetType.Blob) return null;
+        if (entry.Mode == Mode.SymbolicLink) throw RepoLayout.SymlinkRefused(path);
+        return ReadBlob(entry.Target.Id);
+    }
+
     private byte[] ReadBlob(ObjectId id)
     {
         lock (_gate)

@@ -46,6 +46,19 @@ public sealed class InfraRepo : IDisposable
             ? "in the working tree (not in Git)"
             : $"in the working tree (HEAD {BaseCommit[..12]}{(IsDirty ? ", uncommitted changes" : "")})";
 
+    /// <summary>A file of the infra repo other than its YAML (e.g. a pinned known_hosts) by repo-relative path, from the same
+    /// commit or working tree as the YAML; null when it does not exist. Paths are validated by the schema (no '..').</summary>
+    public string? ReadText(string relativePath) => ReadText(Source, Directory, relativePath);
+
+    /// <inheritdoc cref="ReadText(string)"/>
+    public static string? ReadText(IRepoFileSource source, string directory, string relativePath)
+    {
+        if (source is GitRepoSource git) return git.ReadFile(relativePath) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes) : null;
+        var full = Path.Combine(directory, relativePath);
+        if (new FileInfo(full).LinkTarget is not null) throw RepoLayout.SymlinkRefused(relativePath);
+        return File.Exists(full) ? File.ReadAllText(full) : null;
+    }
+
     /// <summary>Throws <see cref="ReconcilerException"/> (invalid input) for a missing directory, a directory outside Git with
     /// --rev, an unknown revision, or a commit without the directory.</summary>
     public static InfraRepo Open(string directory, string? revision)

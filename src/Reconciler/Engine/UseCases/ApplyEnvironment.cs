@@ -60,7 +60,7 @@ public static class ApplyEnvironment
         owned.Add(new Disposing(infra));
         var model = RepoLoading.Load(infra);
         var environment = saved?.Environment ?? RepoLoading.Environment(model, r.Environment);
-        var desired = RepoLoading.Desired(model, environment) with { Revision = infra.BoundRevision };
+        var desired = RepoLoading.Desired(model, environment, infra) with { Revision = infra.BoundRevision };
         if (desired.Revision == WorkingTreeSource.WorkingTreeRevision)
             await r.Warnings.WriteLineAsync($"warning: applying {infra.Describe()}; history will record 'working-tree', which no revert can name. Commit first to apply a commit.");
 

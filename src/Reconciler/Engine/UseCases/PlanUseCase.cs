@@ -92,7 +92,7 @@ public static class PlanUseCase
             {
                 ct.ThrowIfCancellationRequested();
                 var desiredTime = Stopwatch.StartNew();
-                var desired = RepoLoading.Desired(model, name) with { Revision = infra.BoundRevision };
+                var desired = RepoLoading.Desired(model, name, infra) with { Revision = infra.BoundRevision };
                 desiredTime.Stop();
                 var plannerTime = new Stopwatch();
                 LiveState live;
@@ -121,7 +121,7 @@ public static class PlanUseCase
                 {
                     desiredTime.Start();
                     live = liveFromFile ?? (baseModel is not null && baseModel.Environments.ContainsKey(name)
-                        ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, name))
+                        ? LiveProjection.AsApplied(RepoLoading.ResolveHosts(DesiredStateBuilder.Build(baseModel, name), infra.ReadText, ct))
                         : LiveState.Empty(name));
                     desiredTime.Stop();
                 }

@@ -1,3 +1,4 @@
+using Reconciler.Consul;
 using Reconciler.Git;
 using Reconciler.Schema.Loading;
 using Reconciler.Schema.Model;
@@ -26,16 +27,30 @@ public static class RepoLoading
                 ? "the repo defines no environments; add environments/NAME.yaml."
                 : $"choose an environment with --env NAME; the repo defines: {string.Join(", ", model.Environments.Keys)}."));
 
-    /// <summary>The desired state of one environment; an environment the repo does not define is invalid input.</summary>
-    public static DesiredState Desired(RepoModel model, string environment)
+    /// <summary>The desired state of one environment; an environment the repo does not define is invalid input. With
+    /// <paramref name="infra"/>, its host groups from the Consul catalog are resolved (<see cref="ResolveHosts"/>).</summary>
+    public static DesiredState Desired(RepoModel model, string environment, InfraRepo? infra = null)
     {
+        DesiredState desired;
         try
         {
-            return DesiredStateBuilder.Build(model, environment);
+            desired = DesiredStateBuilder.Build(model, environment);
         }
         catch (UnknownEnvironmentException e)
         {
             throw new ReconcilerException(FailureKind.InvalidInput, e.Message + ".");
         }
+        return infra is null ? desired : ResolveHosts(desired, path => infra.ReadText(path));
+    }
+
+    /// <summary><paramref name="desired"/> with its catalog host groups' hosts read from the Consul agent of CONSUL_HTTP_ADDR
+    /// now (plan time); <paramref name="readRepoFile"/> reads a group's pinned known_hosts from the same revision. Unchanged
+    /// when every group is a static list. Throws <see cref="HostCatalogException"/> naming the group's file:line:col.</summary>
+    public static DesiredState ResolveHosts(DesiredState desired, Func<string, string?> readRepoFile, CancellationToken ct = default)
+    {
+        if (!HostCatalog.Uses(desired.EnvironmentSpec)) return desired;
+        using var client = Execution.ExecutorWiring.ConsulFromEnvironment();
+        var environment = new HostCatalog(client, readRepoFile).ResolveAsync(desired.EnvironmentSpec, ct).GetAwaiter().GetResult();
+        return desired with { EnvironmentSpec = environment };
     }
 }

@@ -84,6 +84,12 @@ public static class PlanJsonWriter
                 Optional(w, "region", h.Region);
                 Optional(w, "fromRelease", h.FromRelease);
                 Optional(w, "toRelease", h.ToRelease);
+                if (h.Config is { } config)
+                {
+                    w.WriteStartObject("config");
+                    foreach (var (key, value) in config) w.WriteString(key, value);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -135,6 +141,30 @@ public static class PlanJsonWriter
             w.WriteEndObject();
         }
         w.WriteEndArray();
+
+        if (plan.Catalog is { } catalog)
+        {
+            w.WriteStartArray("catalog");
+            foreach (var b in catalog)
+            {
+                w.WriteStartObject();
+                w.WriteString("hostGroup", b.HostGroup);
+                w.WriteString("service", b.Service);
+                w.WriteNumber("index", b.Index);
+                w.WriteStartArray("hosts");
+                foreach (var m in b.Hosts)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("host", m.Host);
+                    w.WriteString("address", m.Address);
+                    w.WriteNumber("port", m.Port);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
 
         w.WriteBoolean("hasChanges", plan.HasChanges);
         w.WriteEndObject();
