@@ -23,6 +23,18 @@ public class DesiredStateBuilderTests
     }
 
     [Fact]
+    public void Lifecycle_hooks_are_read_and_an_override_merges_them_field_by_field()
+    {
+        var production = DesiredStateBuilder.Build(Model, "production").Services["reports"].Deploy.Hooks;
+        var baseHooks = Model.Services["reports"].Base.Deploy.Hooks;
+
+        Assert.Equal(new LifecycleHooks("consul maint -enable -service reports -reason \"deploy ${release.id}\"", null,
+            "consul maint -disable -service reports", TimeSpan.FromSeconds(30)), baseHooks);
+        Assert.Equal(baseHooks! with { Timeout = TimeSpan.FromSeconds(45) }, production);
+        Assert.Null(Model.Services["api"].Base.Deploy.Hooks);
+    }
+
+    [Fact]
     public void Staging_override_replaces_strategy_and_keeps_base_elsewhere()
     {
         var api = DesiredStateBuilder.Build(Model, "staging").Services["api"];

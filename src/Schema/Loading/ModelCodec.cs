@@ -243,10 +243,17 @@ internal static class ModelCodec
         w.NullableString(d.RestartCommand);
         w.NullableString(d.StopCommand);
         w.Int(d.KeepReleases);
+        w.Bool(d.Hooks is not null);
+        if (d.Hooks is not { } hooks) return;
+        w.NullableString(hooks.BeforeSwitch);
+        w.NullableString(hooks.AfterSwitch);
+        w.NullableString(hooks.AfterGate);
+        w.Long(hooks.Timeout.Ticks);
     }
 
     private static DeploySpec ReadDeploy(ref ModelReaderSpan r) =>
-        new((DriverKind)r.Int(), r.String(), r.NullableString(), r.NullableString(), r.Int());
+        new((DriverKind)r.Int(), r.String(), r.NullableString(), r.NullableString(), r.Int(),
+            r.Bool() ? new LifecycleHooks(r.NullableString(), r.NullableString(), r.NullableString(), TimeSpan.FromTicks(r.Long())) : null);
 
     private static void WriteStrategy(ModelWriter w, StrategySpec s)
     {

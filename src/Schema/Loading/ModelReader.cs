@@ -165,7 +165,15 @@ internal static class ModelReader
         Str(o, "path") ?? fallback.Path,
         Str(o, "restartCommand") ?? fallback.RestartCommand,
         Str(o, "stopCommand") ?? fallback.StopCommand,
-        Int(o, "keepReleases") ?? fallback.KeepReleases);
+        Int(o, "keepReleases") ?? fallback.KeepReleases,
+        ReadHooks(Obj(o, "hooks"), fallback.Hooks));
+
+    /// <summary>An override's hooks merge field by field with the base's, like the rest of deploy.</summary>
+    private static LifecycleHooks? ReadHooks(JObject? o, LifecycleHooks? fallback) => o is null ? fallback : new LifecycleHooks(
+        Str(o, "beforeSwitch") ?? fallback?.BeforeSwitch,
+        Str(o, "afterSwitch") ?? fallback?.AfterSwitch,
+        Str(o, "afterGate") ?? fallback?.AfterGate,
+        Duration(Str(o, "timeout")) ?? fallback?.Timeout ?? LifecycleHooks.DefaultTimeout);
 
     private static StrategySpec ReadStrategy(JObject? o, StrategySpec fallback)
     {

@@ -24,6 +24,9 @@ internal static partial class SemanticValidation
                 if (value is ConfigValue.Literal l) Check(l.Value, $"/config/{key}", $"config.{key}");
             Check(deploy.RestartCommand, "/deploy/restartCommand", "deploy.restartCommand");
             Check(deploy.StopCommand, "/deploy/stopCommand", "deploy.stopCommand");
+            Check(deploy.Hooks?.BeforeSwitch, "/deploy/hooks/beforeSwitch", "deploy.hooks.beforeSwitch");
+            Check(deploy.Hooks?.AfterSwitch, "/deploy/hooks/afterSwitch", "deploy.hooks.afterSwitch");
+            Check(deploy.Hooks?.AfterGate, "/deploy/hooks/afterGate", "deploy.hooks.afterGate");
             var health = o?.Health ?? service.Base.Health;
             for (var i = 0; i < health.Checks.Length; i++)
             {

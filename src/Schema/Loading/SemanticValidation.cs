@@ -263,12 +263,25 @@ internal static partial class SemanticValidation
     {
         CheckTiming(sink, f, service.Base.Health, "/health", $"service '{service.Name}'", ownOnly: true);
         CheckInterpolation(sink, f, service.Base, "");
+        CheckHookTimeout(sink, f, service.Base.Deploy, "");
         foreach (var (environment, o) in service.Overrides)
         {
             var prefix = "/environments/" + environment;
             if (o.Health is { } health) CheckTiming(sink, f, health, prefix + "/health", $"service '{service.Name}' in '{environment}'", ownOnly: true);
             CheckConfigPlaceholders(sink, f, o.Config, prefix);
+            if (o.Deploy is { } deploy) CheckHookTimeout(sink, f, deploy, prefix);
         }
+    }
+
+    /// <summary>A hook holds its host (and its batch) while it runs: its bound must be real, and not hours.</summary>
+    private static void CheckHookTimeout(List<Diagnostic> sink, LoadedFile f, DeploySpec deploy, string prefix)
+    {
+        var pointer = prefix + "/deploy/hooks/timeout";
+        if (deploy.Hooks is not { } hooks || !f.Parsed.Nodes.ContainsKey(pointer)) return;
+        if (hooks.Timeout < TimeSpan.FromSeconds(1) || hooks.Timeout > LifecycleHooks.MaxTimeout)
+            Error(sink, "hooks.timeout",
+                $"hook timeout {ModelReader.FormatDuration(hooks.Timeout)} is out of range; give each hook between 1s and {ModelReader.FormatDuration(LifecycleHooks.MaxTimeout)} (default {ModelReader.FormatDuration(LifecycleHooks.DefaultTimeout)})",
+                f.At(pointer), pointer);
     }
 
     /// <summary>Two services deployed to the same path on the same hosts would overwrite each other's releases.</summary>
@@ -364,6 +377,9 @@ internal static partial class SemanticValidation
         CheckConfigPlaceholders(sink, f, s.Config, prefix);
         Check(s.Deploy.RestartCommand, prefix + "/deploy/restartCommand");
         Check(s.Deploy.StopCommand, prefix + "/deploy/stopCommand");
+        Check(s.Deploy.Hooks?.BeforeSwitch, prefix + "/deploy/hooks/beforeSwitch");
+        Check(s.Deploy.Hooks?.AfterSwitch, prefix + "/deploy/hooks/afterSwitch");
+        Check(s.Deploy.Hooks?.AfterGate, prefix + "/deploy/hooks/afterGate");
         for (var i = 0; i < s.Health.Checks.Length; i++)
         {
             var check = s.Health.Checks[i];

@@ -124,7 +124,20 @@ public sealed record DeploySpec(
     string Path,                                       // deploy root on the host: releases/ and current live under it
     string? RestartCommand,                            // run in the new release dir after the switch
     string? StopCommand,                               // run when the service is removed
-    int KeepReleases);
+    int KeepReleases,
+    LifecycleHooks? Hooks = null);                     // null: no hooks
+
+/// <summary>Commands run on each host around its switch, e.g. to take it out of traffic and back (docs/format.md
+/// "Lifecycle hooks"). Each is bounded by <see cref="Timeout"/>; a non-zero exit fails the host like a failed restart.</summary>
+public sealed record LifecycleHooks(
+    string? BeforeSwitch,                              // before `current` moves (after the release is staged)
+    string? AfterSwitch,                               // after the switch and the restart command, before the health gate
+    string? AfterGate,                                 // once the host's batch passed its health gate
+    TimeSpan Timeout)
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
+}
 
 public enum StrategyKind { Rolling, Canary, BlueGreen }
 

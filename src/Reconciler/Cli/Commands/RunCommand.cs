@@ -21,7 +21,12 @@ internal static class RunCommand
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Cap on hosts changed at once (default: per service strategy)." };
         var sshKey = new Option<string?>("--ssh-key") { Description = "Private key for ssh hosts. Default: RECONCILER_SSH_KEY, else ~/.ssh/id_ed25519." };
         var trustUnknown = new Option<bool>("--trust-unknown-host-keys") { Description = "Accept ssh hosts without a pinned hostKey (warned for each)." };
-        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown }) command.Options.Add(o);
+        var leaderTtl = new Option<string>("--leader-ttl")
+        {
+            Description = "Consul store: session TTL of the leadership among daemons of the environment (a standby takes over within 2 x TTL + lock-delay). Min 10s.",
+            DefaultValueFactory = _ => "15s",
+        };
+        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown, leaderTtl }) command.Options.Add(o);
         command.SetAction((parse, ct) => CliRunner.RunAsync(parse.InvocationConfiguration.Error, () =>
         {
             var args = common.Read(parse);
@@ -34,20 +39,23 @@ internal static class RunCommand
                 args.State,
                 parse.GetValue(maxParallel),
                 parse.GetValue(sshKey),
-                parse.GetValue(trustUnknown)), parse.InvocationConfiguration.Error, ct);
+                parse.GetValue(trustUnknown),
+                Durations.Parse(parse.GetValue(leaderTtl)!, "--leader-ttl")), parse.InvocationConfiguration.Error, ct);
         }));
         return command;
     }
 
     internal sealed record RunSettings(string Environment, string Repo, string Branch, TimeSpan Interval, System.Net.IPEndPoint? Listen,
-        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys);
+        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys, TimeSpan? LeaderTtl = null);
 
     /// <summary>The daemon until <paramref name="stop"/> (SIGTERM/SIGINT); tests call it in-process.</summary>
     internal static async Task<int> RunAsync(RunSettings s, TextWriter log, CancellationToken stop)
     {
         if (s.MaxParallel is < 1) throw new UserError("--max-parallel must be at least 1.");
+        if (s.LeaderTtl is { } ttl && (ttl < TimeSpan.FromSeconds(10) || ttl > TimeSpan.FromHours(24)))
+            throw new UserError("--leader-ttl must be between 10s and 24h (Consul's session TTL bounds), e.g. --leader-ttl 15s.");
         var prepared = await RunDaemon.PrepareAsync(new DaemonRequest(s.Environment, s.Repo, s.Branch, s.Interval, s.StateUrl, s.MaxParallel,
-            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log), TimeProvider.System, stop);
+            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log, s.LeaderTtl), TimeProvider.System, stop);
         if (!prepared.Succeeded) return ExitCodes.For(await CliRunner.FailAsync(log, prepared));
         await using var daemon = prepared.Value;
 

@@ -16,6 +16,7 @@ public static class ConsulKeys
     public static string TogglesTree(string prefix, string env) => $"{Environment(prefix, env)}/toggles/";
     public static string Toggle(string prefix, string env, string name) => $"{Environment(prefix, env)}/toggles/{name}";
     public static string Lock(string prefix, string env) => $"{Environment(prefix, env)}/lock";
+    public static string Leader(string prefix, string env) => $"{Environment(prefix, env)}/leader";
     public static string Freeze(string prefix, string env) => $"{Environment(prefix, env)}/freeze";
     public static string HistoryTree(string prefix, string env) => $"{Environment(prefix, env)}/history/";
     public static string History(string prefix, string env, string id) => $"{Environment(prefix, env)}/history/{id}";

@@ -89,6 +89,10 @@ public sealed class GitOpsDaemon
     /// <summary>Called after each reconcile returned, with its commit and outcome (tests wait on it).</summary>
     public Action<string, ReconcileOutcome?>? OnReconcileFinished { get; init; }
 
+    /// <summary>Leader election among daemons sharing the store (null: this daemon always leads). Only the leader
+    /// fetches and applies; standbys report who leads on /status.</summary>
+    public LeaderElector? Leadership { get; init; }
+
     /// <summary>How many reconciles were started (tests: "not retried over several intervals").</summary>
     public long ReconcileCount => Interlocked.Read(ref _reconcileCount);
 
@@ -98,12 +102,23 @@ public sealed class GitOpsDaemon
     public async Task RunAsync(CancellationToken stop)
     {
         Log($"following {_follower.RepositoryPath} for environment {_options.Environment}, every {Durations.Format(_options.Interval)}");
+        // The election outlives the loop until a running apply reached its safe point: then it resigns.
+        using var electionStop = new CancellationTokenSource();
+        var election = Task.CompletedTask;
+        if (Leadership is { } leadership)
+        {
+            leadership.BecameLeader = Trigger;
+            election = Task.Run(() => leadership.RunAsync(electionStop.Token), CancellationToken.None);
+        }
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                var head = await FetchAsync(stop);
-                if (head is not null) await ConsiderAsync(head, stop);
+                if (Leadership is not { IsLeader: false })
+                {
+                    var head = await FetchAsync(stop);
+                    if (head is not null) await ConsiderAsync(head, stop);
+                }
                 await WaitAsync(stop);
                 if (_inFlight is { Work.IsCompleted: true } done) await FinishAsync(done);
             }
@@ -116,6 +131,8 @@ public sealed class GitOpsDaemon
             Log($"stopping: waiting for the apply of {Short(running.Commit)} to reach a safe point");
             await FinishAsync(running);
         }
+        await electionStop.CancelAsync();
+        await election;
         Log("stopped");
     }
 
@@ -269,7 +286,8 @@ public sealed class GitOpsDaemon
                     [.. quarantined.Select(q => new QuarantineStatus(q.Commit, q.Reason, q.At))],
                     heldLock is null ? null : new LockStatus(heldLock.Owner, heldLock.Reason, heldLock.AcquiredAt, heldLock.ExpiresAt),
                     storeError,
-                    _retry)]);
+                    _retry,
+                    Leader: Leadership is { } l ? LeaderStatus.Of(l) : null)]);
         }
     }
 
@@ -332,7 +350,21 @@ public sealed record EnvironmentStatus(
     string? StoreError,
     RetryStatus? NextAttempt = null,
     // The daemon's last live look at the hosts (issue 13: drift check); null until the first one.
-    Reconciler.Diff.Live.ObservedState? Live = null);
+    Reconciler.Diff.Live.ObservedState? Live = null,
+    // Who leads this environment among daemons sharing the store (issue 14); null when this daemon runs alone.
+    LeaderStatus? Leader = null);
+
+/// <summary>The leader of the environment as this instance last saw it (<see cref="Instance"/> null: nobody, e.g. during
+/// the lock-delay after a leader died); <see cref="ThisInstance"/> is whether that is this daemon; <see cref="Error"/>
+/// the store error that keeps it from knowing.</summary>
+public sealed record LeaderStatus(string? Instance, DateTimeOffset? Since, bool ThisInstance, string Self, string? Error)
+{
+    public static LeaderStatus Of(LeaderElector elector)
+    {
+        var (leader, error) = elector.Observed;
+        return new LeaderStatus(leader?.Instance, leader?.Since, leader?.Instance == elector.Instance, elector.Instance, error);
+    }
+}
 
 /// <summary>A commit not settled yet: how many attempts failed in a row, when the next one is due, and why the last failed.</summary>
 public sealed record RetryStatus(string Commit, int Attempt, DateTimeOffset NotBefore, string Reason);

@@ -155,6 +155,9 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
             await store.CloseJournalAsync(env, applyId, CancellationToken.None);
             var message = request.Force ? $"{result.Message} (forced: {request.ForceReason})" : result.Message;
+            // An apply another process began and did not finish (it crashed, or its daemon lost the leadership and died):
+            // the history says it was taken over, and when it began.
+            if (resume) message = $"resumed from the journal of apply {applyId}, begun {journal.First(e => e.Step == ApplyRun.BeginStep).At:u} and interrupted: {message}";
             await store.AppendHistoryAsync(new HistoryEntry(applyId, env, commit, request.CommitAuthor, request.AppliedBy, started,
                 deps.Time.GetUtcNow(), result.Result, result.ServiceOutcomes, message), CancellationToken.None);
             // One event per outcome. A pre-empted apply was rolled back; an interrupted one resumes later and says nothing yet.

@@ -11,6 +11,7 @@ namespace Reconciler.Execution;
 /// </summary>
 internal sealed class RepairSteps(ApplyContext run)
 {
+    private readonly HookSteps _hooks = new(run);
     private List<StepKey>? _inFlight;
     private int _next;
 
@@ -25,7 +26,13 @@ internal sealed class RepairSteps(ApplyContext run)
         var deploy = run.Header.DeploysOf(step.Service!).Recorded;
         var session = await run.Sessions.OpenAsync(deploy.Driver, run.FindHost(step.Host!));
         if (live is null) await session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None);
-        else await session.ActivateAsync(deploy.Path, live, deploy.RestartCommand, CancellationToken.None);
+        else
+        {
+            // Between the hooks, like any switch: a host the interrupted apply drained comes back into traffic.
+            await _hooks.AroundSwitchAsync(0, session, step.Service!, deploy.Path, live,
+                () => session.ActivateAsync(deploy.Path, live, deploy.RestartCommand, CancellationToken.None));
+            await _hooks.AfterGateAsync(0, step.Service!, deploy.Path, [new GateTarget(session.Host, session, live)]);
+        }
         return new StepProgress(ApplyPhase.Repair, live is null ? $"{step.Service} removed from {step.Host}" : $"{step.Host} back on {step.Service} {live}");
     }
 

@@ -28,6 +28,7 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
     private string? _problem;
     private readonly List<(string Service, GateTarget Target)> _gateTargets = [];
     private readonly HostSessions _sessions = run.NewSessions();
+    private readonly HookSteps _hooks = new(run);
 
     /// <summary>True once this process started (or resumed) the rollback.</summary>
     public bool Underway => _stage != Stage.Begin;
@@ -116,7 +117,8 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
             if (previous is null)
                 await session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None);
             else
-                await session.ActivateAsync(deploy.Path, previous, deploy.RestartCommand, CancellationToken.None);
+                await _hooks.AroundSwitchAsync(0, session, service, deploy.Path, previous,
+                    () => session.ActivateAsync(deploy.Path, previous, deploy.RestartCommand, CancellationToken.None));
             await run.Journal.AppendAsync(key, JournalStatus.Finished, previous, CancellationToken.None);
         }
         return previous is null ? null : new GateTarget(hostSpec, session, previous, session.PathOnHost(deploy.Path));
@@ -181,7 +183,20 @@ internal sealed class RollbackSteps(ApplyContext run, ToggleSteps toggles) : IAs
                 health = spec.Health;
             }
             var result = await run.Gate.WaitAsync(group.Key, health, [.. group.Select(g => g.Target)], run.Env, run.Commit, ct);
-            if (!result.Passed) _problem = $"{group.Key} after rollback: {result.Detail}";
+            if (!result.Passed)
+            {
+                _problem = $"{group.Key} after rollback: {result.Detail}";
+                continue;
+            }
+            // Healthy again: back into traffic (the hooks of this commit drained it).
+            try
+            {
+                await _hooks.AfterGateAsync(0, group.Key, run.Header.DeploysOf(group.Key).Recorded.Path, group.Select(g => g.Target));
+            }
+            catch (Exception e) when (e is HostStepException or ReconcilerException)
+            {
+                _problem = $"{group.Key} after rollback: {e.Message}";
+            }
         }
     }
 

@@ -15,6 +15,8 @@ namespace Reconciler.Execution;
 /// </summary>
 internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps toggles)
 {
+    private readonly HookSteps _hooks = new(run);
+
     public async Task RunAsync(PlanWave wave, CancellationToken ct, CancellationToken preempt)
     {
         using var waveSpan = ReconcilerTelemetry.Start("wave", run.Env, run.Commit);
@@ -120,7 +122,8 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
-            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None), batch: number)));
+            session => _hooks.AroundSwitchAsync(wave.Index, session, change.Service, deploy.Path, h.ToRelease!,
+                () => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None)), batch: number)));
         await Task.WhenAll(work.Where(h => h.ToRelease is null && run.IsDefined(h.Host)).Select(h => hosts.RunAsync(On(h, StepKind.Remove), deploy.Driver, ct,
             session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None), batch: number)));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
@@ -143,6 +146,12 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             using var waitToken = CancellationTokenSource.CreateLinkedTokenSource(ct, preempt, run.StopNew);
             var result = await run.Gate.WaitAsync(change.Service, spec.Health, targets, run.Env, run.Commit, waitToken.Token,
                 (host, gateProgress) => run.Report(wave.Index, change.Service, host, "gate", "checking", gateProgress));
+            if (result.Passed && await AfterGateFailureAsync(wave, change.Service, deploy.Path, targets) is { } hookFailed)
+            {
+                await run.Journal.AppendAsync(gate, JournalStatus.Failed, hookFailed.Message, CancellationToken.None);
+                run.Report(wave.Index, change.Service, null, "gate", "failed: " + hookFailed.Message);
+                throw hookFailed;
+            }
             if (!result.Passed)
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);
@@ -157,6 +166,21 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         await run.Journal.AppendAsync(written, JournalStatus.Started, null, CancellationToken.None);
         await run.State.WriteBatchAsync(spec, batch, last);
         await run.Journal.AppendAsync(written, JournalStatus.Finished, null, CancellationToken.None);
+    }
+
+    /// <summary>The afterGate hooks belong to the gate step: one that fails fails the gate (and the batch rolls back).
+    /// Returns the failure, or null when every hook passed.</summary>
+    private async Task<Exception?> AfterGateFailureAsync(PlanWave wave, string service, string deployPath, List<GateTarget> targets)
+    {
+        try
+        {
+            await _hooks.AfterGateAsync(wave.Index, service, deployPath, targets);
+            return null;
+        }
+        catch (Exception e) when (e is HostStepException or ReconcilerException)
+        {
+            return e;
+        }
     }
 
     private static bool NeedsHostWork(ServiceChange change, HostChange h) =>

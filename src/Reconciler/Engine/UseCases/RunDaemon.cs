@@ -11,7 +11,11 @@ namespace Reconciler.UseCases;
 /// <param name="Log">The daemon's log (one line per event) and warnings.</param>
 public sealed record DaemonRequest(
     string Environment, string Repo, string Branch, TimeSpan Interval, string? StateUrl, int? MaxParallel, string? SshKey,
-    bool TrustUnknownHostKeys, string AppliedBy, TextWriter Log);
+    bool TrustUnknownHostKeys, string AppliedBy, TextWriter Log, TimeSpan? LeaderTtl = null)
+{
+    /// <summary>Session TTL of the leadership among daemons sharing a Consul store (docs/cli/run.md, "Several daemons").</summary>
+    public static readonly TimeSpan DefaultLeaderTtl = TimeSpan.FromSeconds(15);
+}
 
 /// <summary>
 /// `reconciler run` (docs/cli/run.md): fetches the branch once, finds the state store, and composes the
@@ -41,10 +45,18 @@ public static class RunDaemon
             var dependencies = ExecutorWiring.Dependencies(store, baseDirectory, time,
                 ExecutorWiring.DriverOptions(baseDirectory, r.SshKey, r.TrustUnknownHostKeys, r.Log, r.Environment));
             var notifier = new Notifier(ExecutorWiring.Http, r.Log);
+            // Daemons sharing a store that elects a leader: the apply lock lives as long as the leadership without
+            // renewal, so a standby that takes over from a dead leader finds its apply lock expired as well.
+            var leaderTtl = r.LeaderTtl ?? DaemonRequest.DefaultLeaderTtl;
+            var election = store as ILeaderElection;
             var reconciler = new CommitReconciler(dependencies, follower.RepositoryPath, subdirectory,
-                Path.Combine(stateDirectory, "artifacts-from-git"), notifier);
+                Path.Combine(stateDirectory, "artifacts-from-git"), notifier, election is null ? null : new ReconcileOptions { LockTtl = leaderTtl });
             var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel),
-                follower, loader, reconciler, store, time, r.Log);
+                follower, loader, reconciler, store, time, r.Log)
+            {
+                Leadership = election is null ? null : new LeaderElector(election, r.Environment, $"{r.AppliedBy} pid {Environment.ProcessId}", leaderTtl, time,
+                    line => r.Log.WriteLine($"{time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ} run[{r.Environment}]: {line}")),
+            };
             // The page loads the head's desired state with a loader (and parse cache) of its own: requests come on
             // Kestrel's threads while the loop loads commits on its own.
             var page = new StatusPageSource(daemon, time, store,
