@@ -26,7 +26,10 @@ public sealed record Plan(
     public IEnumerable<ServiceChange> ConvergedServices() => Services.Where(s => s.Action == ServiceAction.NoOp);
 }
 
-public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove }
+public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove,
+    // Issue 13: the service is converged in the store, but some hosts drifted from it (PlanOptions.Observed): each of
+    // its hosts carries its HostChange.Repair. Executed like a redeploy of those hosts (stage, switch, gate).
+    Repair }
 
 public sealed record ServiceChange(
     string Service,
@@ -61,7 +64,18 @@ public enum FieldChangeKind { Added, Removed, Changed, SecretChanged }
 public sealed record FieldChange(string Path, FieldChangeKind Kind, string? Before, string? After);
 
 /// <summary>What happens on one host. ToRelease null = the service is removed from the host.</summary>
-public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease);
+public sealed record HostChange(string Host, string? Region, string? FromRelease, string? ToRelease)
+{
+    /// <summary>Set on the hosts of a <see cref="ServiceAction.Repair"/>: what is done to the drifted host and why.</summary>
+    public HostRepair? Repair { get; init; }
+}
+
+/// <summary>How a drifted host is repaired: switch `current` back to the recorded release, lay the release down again
+/// (then switch), or run the restart command again on the same release. Each is the same idempotent stage + switch
+/// (+ restart) on the host; the kind says what it will fix.</summary>
+public enum RepairKind { ReSwitch, ReStage, Restart }
+
+public sealed record HostRepair(RepairKind Kind, string Reason);
 
 public enum ToggleAction { NoOp, On, Off, Created, Removed }
 

@@ -32,6 +32,7 @@ internal static class ModelCodec
                     w.Count(hook.Events.Length);
                     foreach (var e in hook.Events) w.Int((int)e);
                 }
+                w.Bool(r.SelfHeal);
                 WriteLocation(w, r.Location);
                 break;
             case EnvironmentSpec e:
@@ -124,7 +125,8 @@ internal static class ModelCodec
                     for (var j = events.Capacity; j > 0; j--) events.Add((NotificationEvent)r.Int());
                     hooks.Add(new NotificationHook(url, events.MoveToImmutable()));
                 }
-                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), ReadLocation(ref r, path));
+                var selfHeal = r.Bool();
+                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), ReadLocation(ref r, path)) { SelfHeal = selfHeal };
             }
             case 2:
             {

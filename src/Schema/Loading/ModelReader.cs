@@ -51,7 +51,7 @@ internal static class ModelReader
                 : [NotificationEvent.Start, NotificationEvent.Success, NotificationEvent.Failure, NotificationEvent.Rollback];
             hooks.Add(new NotificationHook(Str(hook, "url")!, events));
         }
-        return new RepositorySpec(Str(root, "state"), d, hooks.ToImmutable(), Root(file, parsed));
+        return new RepositorySpec(Str(root, "state"), d, hooks.ToImmutable(), Root(file, parsed)) { SelfHeal = Bool(root, "selfHeal") ?? false };
     }
 
     public static EnvironmentSpec ReadEnvironment(string file, ParsedFile parsed)

@@ -19,7 +19,12 @@ public sealed record RepositorySpec(
     string? StateUrl,                                  // e.g. sqlite:.reconciler/state.db or consul://127.0.0.1:8500/reconciler
     Defaults Defaults,
     ImmutableArray<NotificationHook> Notifications,
-    SourceLocation? Location);
+    SourceLocation? Location)
+{
+    /// <summary>selfHeal: the daemon repairs hosts that drifted from the store (issue 13; never in a frozen or locked
+    /// environment). Default false: drift is reported, not repaired.</summary>
+    public bool SelfHeal { get; init; }
+}
 
 public sealed record Defaults(
     int KeepReleases,

@@ -21,7 +21,8 @@ internal static class RunCommand
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Cap on hosts changed at once (default: per service strategy)." };
         var sshKey = new Option<string?>("--ssh-key") { Description = "Private key for ssh hosts. Default: RECONCILER_SSH_KEY, else ~/.ssh/id_ed25519." };
         var trustUnknown = new Option<bool>("--trust-unknown-host-keys") { Description = "Accept ssh hosts without a pinned hostKey (warned for each)." };
-        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown }) command.Options.Add(o);
+        var driftInterval = new Option<string>("--drift-interval") { Description = "How often to ask the hosts for drift once the head is applied (500ms, 5s, 2m, 1h), or off. selfHeal: true in reconciler.yaml repairs it.", DefaultValueFactory = _ => "5m" };
+        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown, driftInterval }) command.Options.Add(o);
         command.SetAction((parse, ct) => CliRunner.RunAsync(parse.InvocationConfiguration.Error, () =>
         {
             var args = common.Read(parse);
@@ -34,20 +35,21 @@ internal static class RunCommand
                 args.State,
                 parse.GetValue(maxParallel),
                 parse.GetValue(sshKey),
-                parse.GetValue(trustUnknown)), parse.InvocationConfiguration.Error, ct);
+                parse.GetValue(trustUnknown),
+                parse.GetValue(driftInterval) is "off" ? null : Durations.Parse(parse.GetValue(driftInterval)!, "--drift-interval")), parse.InvocationConfiguration.Error, ct);
         }));
         return command;
     }
 
     internal sealed record RunSettings(string Environment, string Repo, string Branch, TimeSpan Interval, System.Net.IPEndPoint? Listen,
-        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys);
+        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys, TimeSpan? DriftInterval = null);
 
     /// <summary>The daemon until <paramref name="stop"/> (SIGTERM/SIGINT); tests call it in-process.</summary>
     internal static async Task<int> RunAsync(RunSettings s, TextWriter log, CancellationToken stop)
     {
         if (s.MaxParallel is < 1) throw new UserError("--max-parallel must be at least 1.");
         var prepared = await RunDaemon.PrepareAsync(new DaemonRequest(s.Environment, s.Repo, s.Branch, s.Interval, s.StateUrl, s.MaxParallel,
-            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log), TimeProvider.System, stop);
+            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log) { DriftInterval = s.DriftInterval }, TimeProvider.System, stop);
         if (!prepared.Succeeded) return ExitCodes.For(await CliRunner.FailAsync(log, prepared));
         await using var daemon = prepared.Value;
 

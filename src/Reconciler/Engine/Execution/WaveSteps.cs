@@ -125,6 +125,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
             run.Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
         ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
+        if (change.Action == ServiceAction.Repair) ReconcilerTelemetry.Repairs.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
 
         var gate = StepKey.Gate(wave.Index, change.Service, number);
         if (deploys.Count > 0 && !run.Journal.IsFinished(gate))
@@ -158,7 +159,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
     }
 
     private static bool NeedsHostWork(ServiceChange change, HostChange h) =>
-        change.Action == ServiceAction.Redeploy || h.FromRelease != h.ToRelease;
+        change.Action is ServiceAction.Redeploy or ServiceAction.Repair || h.FromRelease != h.ToRelease;
 
     /// <summary>A removed service goes from every host still in the inventory, with the settings it was deployed with.</summary>
     private async Task RemoveServiceAsync(PlanWave wave, ServiceChange change, CancellationToken ct)

@@ -11,7 +11,11 @@ namespace Reconciler.UseCases;
 /// <param name="Log">The daemon's log (one line per event) and warnings.</param>
 public sealed record DaemonRequest(
     string Environment, string Repo, string Branch, TimeSpan Interval, string? StateUrl, int? MaxParallel, string? SshKey,
-    bool TrustUnknownHostKeys, string AppliedBy, TextWriter Log);
+    bool TrustUnknownHostKeys, string AppliedBy, TextWriter Log)
+{
+    /// <summary>--drift-interval: how often the hosts are asked for drift (issue 13); null: never.</summary>
+    public TimeSpan? DriftInterval { get; init; }
+}
 
 /// <summary>
 /// `reconciler run` (docs/cli/run.md): fetches the branch once, finds the state store, and composes the
@@ -43,8 +47,8 @@ public static class RunDaemon
             var notifier = new Notifier(ExecutorWiring.Http, r.Log);
             var reconciler = new CommitReconciler(dependencies, follower.RepositoryPath, subdirectory,
                 Path.Combine(stateDirectory, "artifacts-from-git"), notifier);
-            var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel),
-                follower, loader, reconciler, store, time, r.Log);
+            var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel) { DriftInterval = r.DriftInterval },
+                follower, loader, reconciler, store, time, r.Log, observer: new Live.LiveProbe(dependencies));
             return UseCaseResult.Ok(new PreparedDaemon(daemon, notifier, store));
         }
         catch (ReconcilerException e)

@@ -32,6 +32,7 @@ public static class PlanJsonWriter
     private static readonly string[] FieldKinds = Names<FieldChangeKind>();
     private static readonly string[] ToggleActions = Names<ToggleAction>();
     private static readonly string[] WaveKinds = Names<WaveKind>();
+    private static readonly string[] RepairKinds = Names<RepairKind>();
 
     private static string[] Names<T>() where T : struct, Enum =>
         [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString()))];
@@ -84,6 +85,13 @@ public static class PlanJsonWriter
                 Optional(w, "region", h.Region);
                 Optional(w, "fromRelease", h.FromRelease);
                 Optional(w, "toRelease", h.ToRelease);
+                if (h.Repair is { } repair)
+                {
+                    w.WriteStartObject("repair");
+                    w.WriteString("kind", RepairKinds[(int)repair.Kind]);
+                    w.WriteString("reason", repair.Reason);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
