@@ -116,7 +116,11 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         StepKey On(HostChange h, StepKind kind) => StepKey.OnHost(wave.Index, change.Service, h.Host, kind);
         // Stage everywhere first, then switch: the window in which hosts of a batch differ stays short, and for
         // blue-green (one batch of all hosts) the new release sits beside the old on every host before any switch.
-        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
+        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, async session =>
+        {
+            await DriftRepairSteps.BeforeStageAsync(session, change, h, spec);
+            await hosts.StageAsync(session, spec);
+        })));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
             session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None), batch: number)));
@@ -146,7 +150,9 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);
                 run.Report(wave.Index, change.Service, null, "gate", "failed: " + result.Detail);
-                throw new ReconcilerException(result.Cause, $"health gate failed after batch {number}: {result.Detail}");
+                // A repair of drift that does not make the host healthy is the host's fault, not the (already applied) commit's.
+                throw new ReconcilerException(change.Action == ServiceAction.Repair ? FailureKind.EnvironmentFault : result.Cause,
+                    $"health gate failed after batch {number}: {result.Detail}");
             }
             await run.Journal.AppendAsync(gate, JournalStatus.Finished, result.Detail, CancellationToken.None);
             run.Report(wave.Index, change.Service, null, "gate", "passed");
