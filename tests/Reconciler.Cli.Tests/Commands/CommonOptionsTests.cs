@@ -17,7 +17,7 @@ public sealed class CommonOptionsTests
     [Fact]
     public void Repo_defaults_to_the_current_directory_everywhere()
     {
-        string[] expected = ["validate", "plan", "apply", "status", "history", "run", "revert", "show", "history", "lock", "unlock", "freeze", "unfreeze", "unquarantine"];
+        string[] expected = ["validate", "plan", "apply", "status", "drift", "history", "run", "revert", "show", "history", "lock", "unlock", "freeze", "unfreeze", "unquarantine"];
         Assert.Equal(expected.Order(StringComparer.Ordinal), Options("--repo").Select(x => x.Command).Order(StringComparer.Ordinal));
         foreach (var (command, option) in Options("--repo"))
             Assert.True(option is Option<string> { HasDefaultValue: true } repo && (string?)repo.GetDefaultValue() == ".", command);
@@ -33,6 +33,7 @@ public sealed class CommonOptionsTests
     [Theory]
     [InlineData("validate")]
     [InlineData("status", "--env", "e")]
+    [InlineData("drift", "--env", "e")]
     [InlineData("history", "--env", "e")]
     [InlineData("state", "show", "--env", "e")]
     public void Format_is_text_or_json_and_text_by_default(params string[] command)
@@ -47,7 +48,7 @@ public sealed class CommonOptionsTests
     public void Every_command_with_a_state_option_takes_a_url_and_has_no_default()
     {
         var states = Options("--state").ToList();
-        Assert.Equal(12, states.Count);   // plan, apply, status, history, run and the seven state subcommands
+        Assert.Equal(13, states.Count);   // plan, apply, status, drift, history, run and the seven state subcommands
         foreach (var (command, option) in states)
             Assert.True(option is Option<string?> { HasDefaultValue: false }, command);
     }

@@ -44,7 +44,15 @@ internal static class ProbeTargets
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         foreach (var service in live.Services.Values.Where(s => !desired.Services.ContainsKey(s.Name)))
         {
-            var deploy = DeploySettings.FromFields(service.Name, service.Fields);
+            DeploySettings deploy;
+            try
+            {
+                deploy = DeploySettings.FromFields(service.Name, service.Fields);
+            }
+            catch (ReconcilerException)
+            {
+                continue;   // recorded without readable deploy settings: nothing says where to look; `status` shows the record
+            }
             foreach (var host in service.Hosts.Values)
                 if (defined.TryGetValue(host.Host, out var spec))
                     Add(spec, new ProbeTarget(service.Name, deploy.Driver, deploy.Path, null, RecordedOn(service, host.Host), null));
