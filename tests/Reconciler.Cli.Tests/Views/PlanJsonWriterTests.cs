@@ -18,7 +18,7 @@ public class PlanJsonWriterTests
     [Fact]
     public void Writes_the_serializers_bytes_for_the_showcase_and_generated_plans()
     {
-        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Generated(60), PlanScenarios.Generated(400) })
+        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Repairs(), PlanScenarios.Generated(60), PlanScenarios.Generated(400) })
             Assert.Equal(BySerializer(plan), ByWriter(plan));
     }
 

@@ -20,6 +20,15 @@ public class PlanViewTests
     public void Showcase_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.Showcase()), "showcase.json");
 
     [Fact]
+    public void Repairs_text() => Golden.Match(TextPlanView.Render(PlanScenarios.Repairs()), "repairs.txt");
+
+    [Fact]
+    public void Repairs_markdown() => Golden.Match(MarkdownPlanView.Render(PlanScenarios.Repairs()), "repairs.md");
+
+    [Fact]
+    public void Repairs_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.Repairs()), "repairs.json");
+
+    [Fact]
     public void Generated_text() => Golden.Match(TextPlanView.Render(PlanScenarios.Generated(60)), "generated-60.txt");
 
     [Fact]
