@@ -100,11 +100,21 @@ async Task<(string Output, double CpuSeconds)> RunTimedAsync(string file, params
 {
     var psi = new ProcessStartInfo(file) { WorkingDirectory = repo, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var a in arguments) psi.ArgumentList.Add(a);
+    var childCpuBefore = ChildrenCpuSeconds();
     using var p = Process.Start(psi)!;
     var stdout = p.StandardOutput.ReadToEndAsync();
     var stderr = p.StandardError.ReadToEndAsync();
     await p.WaitForExitAsync();
-    var cpuSeconds = p.TotalProcessorTime.TotalSeconds;
+    // The runtime reaps the child, so its user+system time is added to this process's cutime+cstime.
+    var cpuSeconds = ChildrenCpuSeconds() - childCpuBefore;
     if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {p.ExitCode}: {await stderr}{await stdout}");
     return (await stdout, cpuSeconds);
+}
+
+// cutime + cstime of this process (fields 16 and 17 of /proc/self/stat, clock ticks of 1/100 s): the CPU of reaped children.
+static double ChildrenCpuSeconds()
+{
+    var stat = File.ReadAllText("/proc/self/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / 100.0;
 }
