@@ -184,7 +184,7 @@ public class PlanJsonSchemaTests
     public async Task Json_plans_validate_against_the_published_schema()
     {
         var schema = await NJsonSchema.JsonSchema.FromFileAsync(SchemaPath());
-        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Generated(60) })
+        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Repairs(), PlanScenarios.Generated(60) })
         {
             var errors = schema.Validate(JsonPlanView.Render(plan));
             Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"{e.Path}: {e.Kind}")));
