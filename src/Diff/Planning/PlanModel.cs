@@ -37,7 +37,10 @@ public sealed record CatalogBinding(string HostGroup, string Service, ulong Inde
 /// <summary>A host a catalog group resolved to (what a saved plan compares: a host that moved is not the same host).</summary>
 public sealed record CatalogMember(string Host, string Address, int Port);
 
-public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove }
+public enum ServiceAction { NoOp, Create, Upgrade, Downgrade, Reconfigure, Redeploy, Remove,
+    // Issue 13: the service is converged in the store, but some hosts drifted from it (PlanOptions.Observed): each of
+    // its hosts carries its HostChange.Repair. Executed like a redeploy of those hosts (stage, switch, gate).
+    Repair }
 
 public sealed record ServiceChange(
     string Service,
@@ -78,12 +81,23 @@ public sealed record HostChange(string Host, string? Region, string? FromRelease
     /// the group's hosts; null when every host gets the same config.</summary>
     public ImmutableSortedDictionary<string, string>? Config { get; init; }
 
+    /// <summary>Set on the hosts of a <see cref="ServiceAction.Repair"/>: what is done to the drifted host and why.</summary>
+    public HostRepair? Repair { get; init; }
+
     public bool Equals(HostChange? other) =>
         other is not null && Host == other.Host && Region == other.Region && FromRelease == other.FromRelease && ToRelease == other.ToRelease
-        && (Config is null ? other.Config is null : other.Config is not null && Config.SequenceEqual(other.Config));
+        && (Config is null ? other.Config is null : other.Config is not null && Config.SequenceEqual(other.Config))
+        && Repair == other.Repair;
 
-    public override int GetHashCode() => HashCode.Combine(Host, Region, FromRelease, ToRelease, Config?.Count);
+    public override int GetHashCode() => HashCode.Combine(Host, Region, FromRelease, ToRelease, Config?.Count, Repair);
 }
+
+/// <summary>How a drifted host is repaired: switch `current` back to the recorded release, lay the release down again
+/// (then switch), or run the restart command again on the same release. Each is the same idempotent stage + switch
+/// (+ restart) on the host; the kind says what it will fix.</summary>
+public enum RepairKind { ReSwitch, ReStage, Restart }
+
+public sealed record HostRepair(RepairKind Kind, string Reason);
 
 public enum ToggleAction { NoOp, On, Off, Created, Removed }
 

@@ -14,7 +14,10 @@ namespace Reconciler.Diff.Planning;
 /// (<see cref="ConvergenceKeys"/>), so a plan with the list is the plan without it. Null: none.</param>
 /// <param name="MaxDegreeOfParallelism">At most this many services are classified at once. 1 (the default) classifies
 /// on the calling thread; the caller that knows the machine passes its core count.</param>
-public sealed record PlanOptions(string? BaseCommit = null, IReadOnlyDictionary<string, string>? KnownConverged = null, int MaxDegreeOfParallelism = 1)
+/// <param name="Observed">What the hosts reported (issue 13), or null: a service the store shows converged whose hosts
+/// drifted from it becomes a <see cref="ServiceAction.Repair"/> of those hosts (<see cref="DriftRepairs"/>).</param>
+public sealed record PlanOptions(string? BaseCommit = null, IReadOnlyDictionary<string, string>? KnownConverged = null, int MaxDegreeOfParallelism = 1,
+    ObservedState? Observed = null)
 {
     public static PlanOptions Default { get; } = new();
 }
@@ -70,6 +73,8 @@ public static class Planner
         else ClassifyRange(0, pairs.Count);
         // The first error in name order, whichever thread met it first.
         if (Array.Find(errors, e => e is not null) is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+
+        if (options.Observed is { } observed) DriftRepairs.Apply(changes, desired, observed, hostOrder);
 
         var toggles = ToggleClassifier.Classify(desired, live);
         var plan = WaveBuilder.Build(desired, live, options, changes, toggles);

@@ -32,6 +32,7 @@ internal static class ModelCodec
                     w.Count(hook.Events.Length);
                     foreach (var e in hook.Events) w.Int((int)e);
                 }
+                w.Bool(r.SelfHeal);
                 WriteLocation(w, r.Location);
                 w.Bool(r.ToggleRemovableAfter is not null);
                 if (r.ToggleRemovableAfter is { } removableAfter) w.Long(removableAfter.Ticks);
@@ -128,9 +129,10 @@ internal static class ModelCodec
                     for (var j = events.Capacity; j > 0; j--) events.Add((NotificationEvent)r.Int());
                     hooks.Add(new NotificationHook(url, events.MoveToImmutable()));
                 }
+                var selfHeal = r.Bool();
                 var location = ReadLocation(ref r, path);
-                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), location,
-                    r.Bool() ? TimeSpan.FromTicks(r.Long()) : null);
+                var removableAfter = r.Bool() ? TimeSpan.FromTicks(r.Long()) : (TimeSpan?)null;
+                return new RepositorySpec(stateUrl, defaults, hooks.MoveToImmutable(), location, removableAfter) { SelfHeal = selfHeal };
             }
             case 2:
             {

@@ -52,7 +52,10 @@ internal static class ModelReader
             hooks.Add(new NotificationHook(Str(hook, "url")!, events));
         }
         return new RepositorySpec(Str(root, "state"), d, hooks.ToImmutable(), Root(file, parsed),
-            Obj(root, "toggles") is { } toggles ? Duration(Str(toggles, "removableAfter")) : null);
+            Obj(root, "toggles") is { } toggles ? Duration(Str(toggles, "removableAfter")) : null)
+        {
+            SelfHeal = Bool(root, "selfHeal") ?? false,
+        };
     }
 
     private static CatalogSource? ReadCatalog(JObject? consul) => consul is null ? null

@@ -27,6 +27,10 @@ public sealed record RepositorySpec(
     public static readonly TimeSpan DefaultToggleRemovableAfter = TimeSpan.FromDays(30);
 
     public TimeSpan ToggleRemovalAge => ToggleRemovableAfter ?? DefaultToggleRemovableAfter;
+
+    /// <summary>selfHeal: the daemon repairs hosts that drifted from the store (issue 13; never in a frozen or locked
+    /// environment). Default false: drift is reported, not repaired.</summary>
+    public bool SelfHeal { get; init; }
 }
 
 public sealed record Defaults(

@@ -17,7 +17,7 @@ public sealed class CommonOptionsTests
     [Fact]
     public void Repo_defaults_to_the_current_directory_everywhere()
     {
-        string[] expected = ["validate", "plan", "apply", "status", "history", "toggles", "run", "revert", "show", "history", "lock", "unlock", "freeze", "unfreeze", "unquarantine"];
+        string[] expected = ["validate", "plan", "apply", "status", "drift", "history", "toggles", "run", "revert", "show", "history", "lock", "unlock", "freeze", "unfreeze", "unquarantine"];
         Assert.Equal(expected.Order(StringComparer.Ordinal), Options("--repo").Select(x => x.Command).Order(StringComparer.Ordinal));
         foreach (var (command, option) in Options("--repo"))
             Assert.True(option is Option<string> { HasDefaultValue: true } repo && (string?)repo.GetDefaultValue() == ".", command);
@@ -34,6 +34,7 @@ public sealed class CommonOptionsTests
     [Theory]
     [InlineData("validate")]
     [InlineData("status", "--env", "e")]
+    [InlineData("drift", "--env", "e")]
     [InlineData("history", "--env", "e")]
     [InlineData("toggles")]
     [InlineData("state", "show", "--env", "e")]
@@ -49,7 +50,7 @@ public sealed class CommonOptionsTests
     public void Every_command_with_a_state_option_takes_a_url_and_has_no_default()
     {
         var states = Options("--state").ToList();
-        Assert.Equal(13, states.Count);   // plan, apply, status, history, toggles, run and the seven state subcommands
+        Assert.Equal(14, states.Count);   // plan, apply, status, drift, history, toggles, run and the seven state subcommands
         foreach (var (command, option) in states)
             Assert.True(option is Option<string?> { HasDefaultValue: false }, command);
     }

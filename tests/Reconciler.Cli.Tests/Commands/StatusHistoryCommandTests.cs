@@ -78,6 +78,33 @@ public sealed class StatusHistoryCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_asks_the_hosts_unless_recorded_and_drift_exits_2_with_detailed_exitcode()
+    {
+        // Nothing recorded yet: nothing can have drifted.
+        var none = await Run("drift", "--env", "staging", "--repo", _dir.Path, "--detailed-exitcode");
+        Assert.True(none.Exit == ExitCodes.Ok, none.Err);
+        Assert.StartsWith("staging: no drift", none.Out);
+
+        // The store records api 1.4.2 on local-1, which holds nothing of ours (the local driver's host is empty).
+        await Seed();
+        var (exit, output, error) = await Run("status", "--env", "staging", "--repo", _dir.Path);
+        Assert.True(exit == 0, error);
+        Assert.Matches(@"api\s+local-1\s+\S+\s+1\.4\.2-abcdef0123\s+-\s+not-checked\s+unknown-host", output);
+        var recorded = await Run("status", "--env", "staging", "--repo", _dir.Path, "--recorded");
+        Assert.DoesNotContain("live (", recorded.Out);
+        Assert.Contains("local-1: 1.4.2-abcdef0123", recorded.Out);
+
+        var drift = await Run("drift", "--env", "staging", "--repo", _dir.Path, "--detailed-exitcode");
+        Assert.Equal(ExitCodes.Changes, drift.Exit);
+        Assert.Contains("api on local-1: unknown-host", drift.Out);
+        Assert.Contains("reconciler apply --env staging --repair-drift", drift.Out);
+        var plain = await Run("drift", "--env", "staging", "--repo", _dir.Path, "--format", "json");
+        Assert.Equal(ExitCodes.Ok, plain.Exit);   // without --detailed-exitcode drift is not a failure
+        Assert.Contains("\"drift\": [", plain.Out);
+        Assert.Contains("\"unknown-host\"", plain.Out);
+    }
+
+    [Fact]
     public async Task History_lists_newest_first_and_honours_limit()
     {
         await Seed();

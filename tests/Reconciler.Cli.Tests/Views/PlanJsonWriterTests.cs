@@ -19,7 +19,7 @@ public class PlanJsonWriterTests
     public void Writes_the_serializers_bytes_for_the_showcase_and_generated_plans()
     {
         var catalog = PlanScenarios.PerHostConfig() with { Catalog = [new CatalogBinding("edge", "edge-node", 42, [new CatalogMember("edge-eu-1", "10.0.0.1", 2222)])] };
-        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Generated(60), PlanScenarios.Generated(400), PlanScenarios.PerHostConfig(), catalog })
+        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Repairs(), PlanScenarios.Generated(60), PlanScenarios.Generated(400), PlanScenarios.PerHostConfig(), catalog })
             Assert.Equal(BySerializer(plan), ByWriter(plan));
     }
 

@@ -30,6 +30,15 @@ public class PlanViewTests
     public void Per_host_config_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.PerHostConfig()), "per-host-config.json");
 
     [Fact]
+    public void Repairs_text() => Golden.Match(TextPlanView.Render(PlanScenarios.Repairs()), "repairs.txt");
+
+    [Fact]
+    public void Repairs_markdown() => Golden.Match(MarkdownPlanView.Render(PlanScenarios.Repairs()), "repairs.md");
+
+    [Fact]
+    public void Repairs_json() => Golden.Match(JsonPlanView.Render(PlanScenarios.Repairs()), "repairs.json");
+
+    [Fact]
     public void Generated_text() => Golden.Match(TextPlanView.Render(PlanScenarios.Generated(60)), "generated-60.txt");
 
     [Fact]
@@ -185,7 +194,7 @@ public class PlanJsonSchemaTests
     public async Task Json_plans_validate_against_the_published_schema()
     {
         var schema = await NJsonSchema.JsonSchema.FromFileAsync(SchemaPath());
-        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Generated(60) })
+        foreach (var plan in new[] { PlanScenarios.Showcase(), PlanScenarios.Repairs(), PlanScenarios.Generated(60) })
         {
             var errors = schema.Validate(JsonPlanView.Render(plan));
             Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => $"{e.Path}: {e.Kind}")));

@@ -102,6 +102,27 @@ public static class PlanScenarios
         return Planner.Plan(after, Applied(before, 7), PlanOptions.Default);
     }
 
+    /// <summary>Issue 13: a converged environment whose hosts drifted; each drifted host is its own repair with its reason
+    /// (one upgrade beside them shows a change and repairs in one plan).</summary>
+    public static Plan Repairs()
+    {
+        var before = Desired([Svc("api", "1.5.0", "app", []), Svc("db-migrate", "3.2.0", "db", []), Svc("static", "1.0.0", "edge", [])], []);
+        var after = Desired([Svc("api", "1.5.0", "app", []), Svc("db-migrate", "3.2.0", "db", []), Svc("static", "1.1.0", "edge", [])], []);
+        var api = ServiceFields.ReleaseId(after.Services["api"]);
+        var db = ServiceFields.ReleaseId(after.Services["db-migrate"]);
+        ObservedHost Host(string service, string host, string release, string? actual, HostHealth health, string detail, params DriftKind[] drift) =>
+            new(service, host, release, release, actual, health, [.. drift], detail);
+        var observed = new ObservedState("production", DateTimeOffset.UnixEpoch, TimeSpan.FromMilliseconds(412),
+        [
+            Host("api", "app-eu-1", api, "1.4.2-0123456789", HostHealth.Healthy, $"current points at 1.4.2-0123456789, recorded {api}", DriftKind.WrongCurrent),
+            Host("api", "app-us-1", api, api, HostHealth.Unhealthy, "GET http://app-us-1.example.internal:8080/health: connection refused", DriftKind.Unhealthy),
+            Host("api", "app-canary", api, null, HostHealth.Unreachable, "app-canary: connect failed: connection refused", DriftKind.Unreachable),
+            Host("db-migrate", "db-us-1", db, null, HostHealth.NotChecked, "no release of ours on the host (re-imaged?)", DriftKind.UnknownHost),
+            Host("static", "edge-eu-1", ServiceFields.ReleaseId(before.Services["static"]), null, HostHealth.NotChecked, "no current link", DriftKind.MissingCurrent),
+        ]);
+        return Planner.Plan(after, Applied(before, 43), new PlanOptions(Observed: observed));
+    }
+
     /// <summary>A generated plan: chains of 10 (10 deploy waves), a mix of every action, some removals and toggles.</summary>
     public static Plan Generated(int count)
     {

@@ -21,8 +21,9 @@ internal static class ApplyCommand
         var planFile = new Option<string?>("--plan") { Description = "Apply exactly this saved plan (`reconciler plan --out FILE`); refused if live state moved since." };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)." };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "At most N host steps (stage, switch, remove) at once across the apply; lowers a larger maxParallel (the plan says so). Default: 32, or the largest maxParallel of the plan." };
+        var repairDrift = new Option<bool>("--repair-drift") { Description = "Ask the hosts first and repair each host that drifted from the store (re-switch, re-stage or restart), each shown in the plan with its reason, through the usual gates." };
         var preflightOnly = new Option<bool>("--preflight-only") { Description = "Only check what the apply needs (secrets resolve, artifacts match, hosts reachable and authenticated, disk space); change nothing. Exit 9 (or 3) on a problem." };
-        foreach (var o in new Option[] { planFile, yes, maxParallel, preflightOnly }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { planFile, yes, maxParallel, preflightOnly, repairDrift }) cmd.Options.Add(o);
         common.AddState("State store URL; default: $RECONCILER_STATE, then reconciler.yaml's state. " + StateStores.AcceptedForms);
         var force = new Option<bool>("--force") { Description = "Break another applier's lock or apply during a freeze. Needs --reason; recorded in history." };
         var reason = new Option<string?>("--reason") { Description = "Why --force was needed (recorded in history)." };
@@ -42,14 +43,14 @@ internal static class ApplyCommand
                     args.Repo, args.Rev, args.Env, parseResult.GetValue(planFile),
                     parseResult.GetValue(yes), parseResult.GetValue(maxParallel), args.State, parseResult.GetValue(force),
                     parseResult.GetValue(reason), parseResult.GetValue(sshKey), parseResult.GetValue(trustUnknown), parseResult.GetValue(otel),
-                    !CliApp.UseColor(parseResult, stdout), parseResult.GetValue(preflightOnly)), stdout, stderr, Console.In, ct);
+                    !CliApp.UseColor(parseResult, stdout), parseResult.GetValue(preflightOnly), parseResult.GetValue(repairDrift)), stdout, stderr, Console.In, ct);
             });
         });
         return cmd;
     }
 
     internal sealed record ApplyArgs(string Repo, string? Rev, string? Env, string? PlanFile, bool Yes, int? MaxParallel, string? State,
-        bool Force, string? Reason, string? SshKey, bool TrustUnknownHostKeys, string? Otel, bool NoColor, bool PreflightOnly = false);
+        bool Force, string? Reason, string? SshKey, bool TrustUnknownHostKeys, string? Otel, bool NoColor, bool PreflightOnly = false, bool RepairDrift = false);
 
     internal static async Task<FailureKind?> RunAsync(ApplyArgs a, TextWriter stdout, TextWriter stderr, TextReader stdin, CancellationToken ct)
     {
@@ -58,7 +59,7 @@ internal static class ApplyCommand
         using var telemetry = TelemetrySetup.Start(a.Otel);
 
         var prepared = await ApplyEnvironment.PrepareAsync(new ApplyRequest(a.Repo, a.Rev, a.Env, a.PlanFile, a.State, a.Force, a.Reason, a.MaxParallel,
-            a.SshKey, a.TrustUnknownHostKeys, $"{Environment.UserName}@{Environment.MachineName}", stderr), TimeProvider.System, ct);
+            a.SshKey, a.TrustUnknownHostKeys, $"{Environment.UserName}@{Environment.MachineName}", stderr, a.RepairDrift), TimeProvider.System, ct);
         if (!prepared.Succeeded) return await CliRunner.FailAsync(stderr, prepared, a.Repo, "nothing was applied");
         await using var apply = prepared.Value;
 

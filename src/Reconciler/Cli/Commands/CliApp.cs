@@ -22,6 +22,7 @@ public static class CliApp
         root.Subcommands.Add(ApplyCommand.Build());
         root.Subcommands.Add(StateCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
+        root.Subcommands.Add(DriftCommand.Build());
         root.Subcommands.Add(HistoryCommand.Build());
         root.Subcommands.Add(TogglesCommand.Build());
         root.Subcommands.Add(RunCommand.Build());

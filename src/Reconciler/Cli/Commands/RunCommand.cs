@@ -26,7 +26,8 @@ internal static class RunCommand
             Description = "Consul store: session TTL of the leadership among daemons of the environment (a standby takes over within 2 x TTL + lock-delay). Min 10s.",
             DefaultValueFactory = _ => "15s",
         };
-        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown, leaderTtl }) command.Options.Add(o);
+                var driftInterval = new Option<string>("--drift-interval") { Description = "How often to ask the hosts for drift once the head is applied (500ms, 5s, 2m, 1h), or off. selfHeal: true in reconciler.yaml repairs it.", DefaultValueFactory = _ => "5m" };
+        foreach (var o in new Option[] { maxParallel, sshKey, trustUnknown, leaderTtl, driftInterval }) command.Options.Add(o);
         command.SetAction((parse, ct) => CliRunner.RunAsync(parse.InvocationConfiguration.Error, () =>
         {
             var args = common.Read(parse);
@@ -40,13 +41,14 @@ internal static class RunCommand
                 parse.GetValue(maxParallel),
                 parse.GetValue(sshKey),
                 parse.GetValue(trustUnknown),
-                Durations.Parse(parse.GetValue(leaderTtl)!, "--leader-ttl")), parse.InvocationConfiguration.Error, ct);
+                Durations.Parse(parse.GetValue(leaderTtl)!, "--leader-ttl"),
+                parse.GetValue(driftInterval) is "off" ? null : Durations.Parse(parse.GetValue(driftInterval)!, "--drift-interval")), parse.InvocationConfiguration.Error, ct);
         }));
         return command;
     }
 
     internal sealed record RunSettings(string Environment, string Repo, string Branch, TimeSpan Interval, System.Net.IPEndPoint? Listen,
-        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys, TimeSpan? LeaderTtl = null);
+        string? StateUrl, int? MaxParallel, string? SshKey, bool TrustUnknownHostKeys, TimeSpan? LeaderTtl = null, TimeSpan? DriftInterval = null);
 
     /// <summary>The daemon until <paramref name="stop"/> (SIGTERM/SIGINT); tests call it in-process.</summary>
     internal static async Task<int> RunAsync(RunSettings s, TextWriter log, CancellationToken stop)
@@ -55,7 +57,7 @@ internal static class RunCommand
         if (s.LeaderTtl is { } ttl && (ttl < TimeSpan.FromSeconds(10) || ttl > TimeSpan.FromHours(24)))
             throw new UserError("--leader-ttl must be between 10s and 24h (Consul's session TTL bounds), e.g. --leader-ttl 15s.");
         var prepared = await RunDaemon.PrepareAsync(new DaemonRequest(s.Environment, s.Repo, s.Branch, s.Interval, s.StateUrl, s.MaxParallel,
-            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log, s.LeaderTtl), TimeProvider.System, stop);
+            s.SshKey, s.TrustUnknownHostKeys, $"daemon@{Environment.MachineName}", log, s.LeaderTtl) { DriftInterval = s.DriftInterval }, TimeProvider.System, stop);
         if (!prepared.Succeeded) return ExitCodes.For(await CliRunner.FailAsync(log, prepared));
         await using var daemon = prepared.Value;
 

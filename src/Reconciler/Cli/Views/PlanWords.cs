@@ -10,7 +10,7 @@ namespace Reconciler.Views;
 internal static class PlanWords
 {
     public static readonly ServiceAction[] ActionOrder =
-        [ServiceAction.Create, ServiceAction.Upgrade, ServiceAction.Downgrade, ServiceAction.Reconfigure, ServiceAction.Redeploy, ServiceAction.Remove];
+        [ServiceAction.Create, ServiceAction.Upgrade, ServiceAction.Downgrade, ServiceAction.Reconfigure, ServiceAction.Redeploy, ServiceAction.Remove, ServiceAction.Repair];
 
     public static readonly ToggleAction[] ToggleOrder = [ToggleAction.On, ToggleAction.Off, ToggleAction.Created, ToggleAction.Removed];
 
@@ -154,6 +154,14 @@ internal static class PlanWords
     public static void AppendHostLines(StringBuilder sb, ServiceChange s, string indent)
     {
         var hosts = s.Hosts;
+        if (s.Action == ServiceAction.Repair)
+        {
+            // Each drifted host on its own line: what is done and why.
+            foreach (var h in hosts)
+                sb.Append(indent).Append(h.Host).Append(": ").Append(h.Repair is { } r ? Diff.Live.DriftWords.Of(r.Kind) : "repair")
+                  .Append(' ').Append(h.ToRelease).Append(h.Repair is { } why ? " (" + why.Reason + ")" : "").Append('\n');
+            return;
+        }
         var i = 0;
         while (i < hosts.Length)
         {

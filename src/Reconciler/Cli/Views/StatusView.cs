@@ -46,6 +46,7 @@ public static class StatusView
                           : h.ActiveRelease)
                       .Append(h.UnknownBecause is null && h.PreviousRelease is not null ? $" (previous {h.PreviousRelease})" : "").Append('\n');
         }
+        if (r.Live is { } live) sb.Append('\n').Append(LiveView.RenderHosts(live));
         return sb.ToString();
     }
 

@@ -22,6 +22,9 @@ public sealed record DaemonOptions(string Environment, TimeSpan Interval, string
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the hosts are asked for drift once the head is applied (issue 13); null: never.</summary>
+    public TimeSpan? DriftInterval { get; init; }
 }
 
 /// <summary>
@@ -65,10 +68,12 @@ public sealed class GitOpsDaemon
     private long _reconcileCount;
     private RetryStatus? _retry;
     private readonly RetryBackoff _backoff;
+    private readonly DriftWatch? _drift;
 
     /// <param name="random">The jitter of retries after a fault of the environment (tests pass a seeded one).</param>
+    /// <param name="observer">Asks the hosts for the drift check (<see cref="DaemonOptions.DriftInterval"/>); null: no drift checks.</param>
     public GitOpsDaemon(DaemonOptions options, IBranchFollower follower, IDesiredStateLoader loader, IReconciler reconciler,
-        IStateStore? store, TimeProvider time, TextWriter log, Random? random = null)
+        IStateStore? store, TimeProvider time, TextWriter log, Random? random = null, ILiveObserver? observer = null)
     {
         _backoff = new RetryBackoff(options.FirstRetryDelay, options.MaxRetryDelay, random ?? Random.Shared);
         if (options.Interval <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, "--interval must be positive, e.g. --interval 30s.");
@@ -78,7 +83,15 @@ public sealed class GitOpsDaemon
         _store = store;
         _time = time;
         _log = TextWriter.Synchronized(log);
+        if (observer is not null && store is not null && options.DriftInterval is { } every)
+        {
+            if (every <= TimeSpan.Zero) throw new ReconcilerException(FailureKind.InvalidInput, "--drift-interval must be positive, e.g. --drift-interval 5m.");
+            _drift = new DriftWatch(options, loader, follower.RepositoryPath, reconciler, store, observer, time, Log);
+        }
     }
+
+    /// <summary>Called after each drift check (tests wait on it).</summary>
+    public Action<DriftCheck>? OnDriftChecked { get; init; }
 
     /// <summary>Called for every progress report of the running apply (after /status is updated); for benchmarks.</summary>
     public Action<ApplyProgress>? OnProgress { get; init; }
@@ -118,6 +131,7 @@ public sealed class GitOpsDaemon
                 {
                     var head = await FetchAsync(stop);
                     if (head is not null) await ConsiderAsync(head, stop);
+                    await CheckDriftAsync(stop);
                 }
                 await WaitAsync(stop);
                 if (_inFlight is { Work.IsCompleted: true } done) await FinishAsync(done);
@@ -219,6 +233,7 @@ public sealed class GitOpsDaemon
         lock (_gate)
         {
             _last = new LastResult(attempt.Commit, result.Result, result.Kind, result.Message, attempt.Started, now);
+            if (result.Kind is null) _drift?.Applied();
             if (result.Settled) _settled[attempt.Commit] = result.Result;
             if (ReferenceEquals(_inFlight, attempt)) _inFlight = null;
         }
@@ -237,12 +252,23 @@ public sealed class GitOpsDaemon
         OnReconcileFinished?.Invoke(attempt.Commit, result.Outcome);
     }
 
+    /// <summary>Only while nothing applies and the head is applied: drift is measured against what was applied.</summary>
+    private async Task CheckDriftAsync(CancellationToken stop)
+    {
+        if (_drift is null || _inFlight is not null) return;
+        string? applied;
+        lock (_gate) applied = _last is { Failure: null } last && last.Commit == _head?.Sha ? last.Commit : null;
+        if (applied is null || await _drift.CheckIfDueAsync(applied, stop) is not { } check) return;
+        OnDriftChecked?.Invoke(check);
+    }
+
     private async Task WaitAsync(CancellationToken stop)
     {
         // One linked source per wait, cancelled afterwards, so no timer or channel waiter outlives the iteration.
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
         // Wake for a retry due before the next interval.
         var until = _retry is { } retry ? retry.NotBefore - _time.GetUtcNow() : _options.Interval;
+        if (_drift?.Due is { } drift && drift - _time.GetUtcNow() < until) until = drift - _time.GetUtcNow();
         var delay = Task.Delay(until < TimeSpan.Zero ? TimeSpan.Zero : until < _options.Interval ? until : _options.Interval, _time, wait.Token);
         var triggered = _trigger.Reader.WaitToReadAsync(wait.Token).AsTask();
         var tasks = new List<Task> { delay, triggered };
@@ -287,6 +313,7 @@ public sealed class GitOpsDaemon
                     heldLock is null ? null : new LockStatus(heldLock.Owner, heldLock.Reason, heldLock.AcquiredAt, heldLock.ExpiresAt),
                     storeError,
                     _retry,
+                    Live: _drift?.Last,
                     Leader: Leadership is { } l ? LeaderStatus.Of(l) : null)]);
         }
     }

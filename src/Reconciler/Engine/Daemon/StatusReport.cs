@@ -17,12 +17,14 @@ public sealed record StatusReport(
     FreezeInfo? Freeze,
     ImmutableArray<QuarantineStatus> Quarantined,
     HistoryEntry? LastDeploy,
-    ImmutableArray<ServiceStatus> Services);
+    ImmutableArray<ServiceStatus> Services,
+    // What the hosts reported when asked (issue 13): null with --recorded.
+    ObservedState? Live = null);
 
 /// <summary><see cref="State"/>: in-sync, upgrade, downgrade, reconfigure, not-deployed, to-remove, or needs-attention
 /// when a host's release is unknown (a step on it ended without a known outcome; its host entry says why).
 /// <see cref="LastOutcome"/> is what the last apply that touched the service recorded (its health gate result);
-/// status does not probe hosts itself.</summary>
+/// the hosts' own answers are in <see cref="StatusReport.Live"/>.</summary>
 public sealed record ServiceStatus(
     string Service,
     string? DesiredVersion,

@@ -26,7 +26,10 @@ public sealed record ReconcileRequest(
     // commit's changes are rolled back (not quarantined); the outcome is Interrupted.
     CancellationToken Preempt = default,
     // apply --preflight-only: plan and run the preflight checks (docs/apply.md), change nothing, take no lock.
-    bool PreflightOnly = false);
+    bool PreflightOnly = false,
+    // Issue 13: what the hosts reported (Live.LiveProbe). Set: hosts that drifted from the store are repaired, each as
+    // its own planned action (ServiceAction.Repair), through the usual gates.
+    Reconciler.Diff.Live.ObservedState? Observed = null);
 
 /// <summary>What one reconcile ended with. <see cref="Failure"/> is null when it did what was asked (applied, or
 /// nothing to do); otherwise it says whose fault it was, and the CLI maps it to an exit code.</summary>

@@ -45,11 +45,14 @@ public static class ExecutorWiring
         new(dependencies, Plan, options, observer);
 
     /// <summary>The pure planner, with its refusal turned into a user-facing error.</summary>
-    public static Plan Plan(DesiredState desired, LiveState live)
+    public static Plan Plan(DesiredState desired, LiveState live) => Plan(desired, live, null);
+
+    /// <param name="observed">What the hosts reported: drifted hosts are planned as repairs (null: the store alone).</param>
+    public static Plan Plan(DesiredState desired, LiveState live, ObservedState? observed)
     {
         try
         {
-            return Planner.Plan(desired, live, new PlanOptions(MaxDegreeOfParallelism: CoreParallelism.Workers));
+            return Planner.Plan(desired, live, new PlanOptions(MaxDegreeOfParallelism: CoreParallelism.Workers, Observed: observed));
         }
         catch (PlanningException e)
         {

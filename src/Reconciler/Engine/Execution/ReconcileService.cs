@@ -287,7 +287,8 @@ public sealed class ReconcileService(ExecutorDependencies deps, Func<DesiredStat
 
     private Plan PlanOrCheckSaved(ReconcileRequest request, LiveState live)
     {
-        var fresh = planner(request.Desired, live);
+        // Repairs need the planner's drift pass; a caller-supplied planner (tests, benchmarks) plans the rest.
+        var fresh = request.Observed is { } observed ? ExecutorWiring.Plan(request.Desired, live, observed) : planner(request.Desired, live);
         if (request.SavedPlan is not { } saved) return fresh;
         // Never the file's plan itself: what its commit plans now, when that is exactly the file's plan.
         var verified = SavedPlanCheck.Verify(saved, fresh, live);

@@ -58,3 +58,31 @@ internal sealed class RepairSteps(ApplyContext run)
         return false;
     }
 }
+
+/// <summary>Drift repairs (issue 13) are executed as a redeploy of the drifted hosts (<see cref="Diff.Planning.ServiceAction.Repair"/>):
+/// stage, switch (which runs the restart command), gate, state. One thing a stage will not do is replace a release
+/// directory that `current` points at but whose marker is missing or names another artifact (it refuses, as it should for
+/// a release it did not lay down). A drifted host planned for re-staging had exactly that found: its damaged release is
+/// removed first, so the stage lays it down afresh.</summary>
+internal static class DriftRepairSteps
+{
+    /// <summary>$1 releases directory, $2 release id, $3 artifact sha256: removes releases/ID unless its marker names the artifact.</summary>
+    private const string ClearDamaged = """
+        cd "$1" 2>/dev/null || exit 0
+        [ -d "$2" ] || exit 0
+        if [ -f "$2/.reconciler-release" ] && grep -qx "sha256=$3" "$2/.reconciler-release"; then exit 0; fi
+        rm -rf -- "$2"
+        """;
+
+    public static async Task BeforeStageAsync(Drivers.IHostSession session, Diff.Planning.ServiceChange change, Diff.Planning.HostChange host,
+        Schema.Model.ServiceSpec spec)
+    {
+        if (change.Action != Diff.Planning.ServiceAction.Repair || host.Repair?.Kind != Diff.Planning.RepairKind.ReStage
+            || spec.Deploy.Driver == Schema.Model.DriverKind.ConsulKv || host.ToRelease is not { } release) return;
+        var releases = $"{session.PathOnHost(spec.Deploy.Path)}/{Drivers.ReleaseLayout.ReleasesDir}";
+        var result = await session.RunAsync(Drivers.Shell.Script(ClearDamaged, releases, Drivers.ReleaseLayout.CheckReleaseId(host.Host, "repair", release),
+            spec.Artifact.Sha256), TimeSpan.FromMinutes(1), CancellationToken.None);
+        if (result.ExitCode != 0)
+            throw new Drivers.HostStepException(host.Host, "repair", $"removing the damaged release {release} failed (exit {result.ExitCode}): {result.Output.Trim()}");
+    }
+}

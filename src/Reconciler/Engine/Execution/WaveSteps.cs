@@ -119,7 +119,11 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         StepKey On(HostChange h, StepKind kind) => StepKey.OnHost(wave.Index, change.Service, h.Host, kind);
         // Stage everywhere first, then switch: the window in which hosts of a batch differ stays short, and for
         // blue-green (one batch of all hosts) the new release sits beside the old on every host before any switch.
-        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
+        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, async session =>
+        {
+            await DriftRepairSteps.BeforeStageAsync(session, change, h, spec);
+            await hosts.StageAsync(session, spec);
+        })));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
             session => _hooks.AroundSwitchAsync(wave.Index, session, change.Service, deploy.Path, h.ToRelease!,
@@ -129,6 +133,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
             run.Report(wave.Index, change.Service, gone.Host, "remove", "skipped: the host is no longer in the environment; live state forgets it");
         ReconcilerTelemetry.HostsDeployed.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
+        if (change.Action == ServiceAction.Repair) ReconcilerTelemetry.Repairs.Add(deploys.Count, ReconcilerTelemetry.MetricTags(run.Env));
 
         var gate = StepKey.Gate(wave.Index, change.Service, number);
         if (deploys.Count > 0 && !run.Journal.IsFinished(gate))
@@ -156,7 +161,9 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             {
                 await run.Journal.AppendAsync(gate, JournalStatus.Failed, result.Detail, CancellationToken.None);
                 run.Report(wave.Index, change.Service, null, "gate", "failed: " + result.Detail);
-                throw new ReconcilerException(result.Cause, $"health gate failed after batch {number}: {result.Detail}");
+                // A repair of drift that does not make the host healthy is the host's fault, not the (already applied) commit's.
+                throw new ReconcilerException(change.Action == ServiceAction.Repair ? FailureKind.EnvironmentFault : result.Cause,
+                    $"health gate failed after batch {number}: {result.Detail}");
             }
             await run.Journal.AppendAsync(gate, JournalStatus.Finished, result.Detail, CancellationToken.None);
             run.Report(wave.Index, change.Service, null, "gate", "passed");
@@ -184,7 +191,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
     }
 
     private static bool NeedsHostWork(ServiceChange change, HostChange h) =>
-        change.Action == ServiceAction.Redeploy || h.FromRelease != h.ToRelease;
+        change.Action is ServiceAction.Redeploy or ServiceAction.Repair || h.FromRelease != h.ToRelease;
 
     /// <summary>A removed service goes from every host still in the inventory, with the settings it was deployed with.</summary>
     private async Task RemoveServiceAsync(PlanWave wave, ServiceChange change, CancellationToken ct)

@@ -27,6 +27,9 @@ public static class ReconcilerTelemetry
         Meter.CreateCounter<long>("reconciler.ssh.reconnects", unit: "{connection}", description: "SSH connections reopened after they dropped mid-step.");
     public static Counter<long> Applies { get; } =
         Meter.CreateCounter<long>("reconciler.applies", unit: "{apply}", description: "Applies by result.");
+    // Issue 13; the gauges reconciler.hosts.healthy and reconciler.hosts.drifted live in Live/LiveMetrics.cs.
+    public static Counter<long> Repairs { get; } =
+        Meter.CreateCounter<long>("reconciler.repairs", unit: "{host}", description: "Drifted hosts repaired (re-switched, re-staged or restarted).");
 
     /// <summary>Starts a span tagged with the commit and environment every span of an apply carries. The commit is a
     /// span attribute only: on a metric every commit would start a new time series (<see cref="MetricTags"/>).</summary>

@@ -14,11 +14,13 @@ namespace Reconciler.UseCases;
 /// <param name="Environment">--env; null: the only environment (or the saved plan's).</param>
 /// <param name="PlanFile">--plan: apply exactly this saved plan, at its commit.</param>
 /// <param name="AppliedBy">Who applies (USER@HOST), for the lock and the history.</param>
+/// <param name="RepairDrift">--repair-drift: ask the hosts first (<see cref="Live.LiveProbe"/>) and repair each host that drifted
+/// from the store, as its own planned action (issue 13).</param>
 /// <param name="Warnings">Where warnings go as they arise ("warning: ..." lines: a working-tree apply, an unpinned host
 /// key, a notification that could not be sent).</param>
 public sealed record ApplyRequest(
     string Repo, string? Rev, string? Environment, string? PlanFile, string? StateUrl, bool Force, string? Reason, int? MaxParallel,
-    string? SshKey, bool TrustUnknownHostKeys, string AppliedBy, TextWriter Warnings);
+    string? SshKey, bool TrustUnknownHostKeys, string AppliedBy, TextWriter Warnings, bool RepairDrift = false);
 
 /// <summary>
 /// `reconciler apply` in two steps, so that the CLI can show the plan and ask in between: <see cref="PrepareAsync"/>
@@ -52,6 +54,8 @@ public static class ApplyEnvironment
                 throw Invalid($"{r.PlanFile} is a plan for '{saved.Environment}', not '{r.Environment}'; drop --env or pass the plan of '{r.Environment}'.");
             if (r.Rev is not null)
                 throw Invalid($"--rev and --plan exclude each other: the saved plan is bound to commit {saved.Commit}.");
+            if (r.RepairDrift)
+                throw Invalid("--repair-drift and --plan exclude each other: a saved plan is applied exactly, and repairs are planned from what the hosts say now. Drop one of them.");
         }
 
         // A saved plan is re-applied against the desired state of its own commit.
@@ -79,8 +83,11 @@ public static class ApplyEnvironment
         if (saved is not null) return new PreparedApply(r, desired, saved, fromSavedPlan: true, unfinishedCommit: null, reconciler, owned);
         var live = await store.ReadAsync(environment, ct);
         var journal = await store.ReadOpenJournalAsync(environment, ct);
-        var plan = ExecutorWiring.Plan(desired, live);
-        return new PreparedApply(r, desired, plan, fromSavedPlan: false, journal.Count > 0 ? journal[0].Commit : null, reconciler, owned);
+        var observed = r.RepairDrift
+            ? await ObserveHosts.RunAsync(new HostAccess(r.SshKey, r.TrustUnknownHostKeys, r.Warnings), infra.Directory, store, desired, live, time, ct)
+            : null;
+        var plan = ExecutorWiring.Plan(desired, live, observed);
+        return new PreparedApply(r, desired, plan, fromSavedPlan: false, journal.Count > 0 ? journal[0].Commit : null, reconciler, owned) { Observed = observed };
     }
 
     private static ReconcilerException Invalid(string message) => new(FailureKind.InvalidInput, message);
@@ -117,6 +124,9 @@ public sealed class PreparedApply : IAsyncDisposable
 
     public string Environment => _desired.Environment;
 
+    /// <summary>What the hosts reported (apply --repair-drift); the plan repairs what drifted.</summary>
+    public Diff.Live.ObservedState? Observed { get; init; }
+
     /// <summary>The plan that will be applied: computed against live state now, or read from the saved plan.</summary>
     public Plan Plan { get; }
 
@@ -144,7 +154,7 @@ public sealed class PreparedApply : IAsyncDisposable
     {
         // Apply exactly what was shown: if live state moved while the user read it, the reconciler refuses.
         var plan = FromSavedPlan || UnfinishedCommit is null ? Plan : null;
-        var request = new ReconcileRequest(_desired, _request.AppliedBy, null, plan, _request.Force, _request.Reason, _request.MaxParallel);
+        var request = new ReconcileRequest(_desired, _request.AppliedBy, null, plan, _request.Force, _request.Reason, _request.MaxParallel, Observed: Observed);
         return UseCaseResult.CatchAsync(() => _reconciler.ReconcileAsync(request, progress, ct));
     }
 

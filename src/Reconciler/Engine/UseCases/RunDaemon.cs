@@ -15,6 +15,9 @@ public sealed record DaemonRequest(
 {
     /// <summary>Session TTL of the leadership among daemons sharing a Consul store (docs/cli/run.md, "Several daemons").</summary>
     public static readonly TimeSpan DefaultLeaderTtl = TimeSpan.FromSeconds(15);
+
+    /// <summary>--drift-interval: how often the hosts are asked for drift (issue 13); null: never.</summary>
+    public TimeSpan? DriftInterval { get; init; }
 }
 
 /// <summary>
@@ -51,8 +54,8 @@ public static class RunDaemon
             var election = store as ILeaderElection;
             var reconciler = new CommitReconciler(dependencies, follower.RepositoryPath, subdirectory,
                 Path.Combine(stateDirectory, "artifacts-from-git"), notifier, election is null ? null : new ReconcileOptions { LockTtl = leaderTtl });
-            var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel),
-                follower, loader, reconciler, store, time, r.Log)
+            var daemon = new GitOpsDaemon(new DaemonOptions(r.Environment, r.Interval, r.AppliedBy, r.MaxParallel) { DriftInterval = r.DriftInterval },
+                follower, loader, reconciler, store, time, r.Log, observer: new Live.LiveProbe(dependencies))
             {
                 Leadership = election is null ? null : new LeaderElector(election, r.Environment, $"{r.AppliedBy} pid {Environment.ProcessId}", leaderTtl, time,
                     line => r.Log.WriteLine($"{time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ} run[{r.Environment}]: {line}")),

@@ -6,7 +6,8 @@ using Reconciler.State;
 namespace Reconciler.UseCases;
 
 /// <param name="Repo">--repo as typed; desired state is read from its HEAD commit.</param>
-public sealed record StatusRequest(string Repo, string Environment, string? StateUrl);
+/// <param name="Probe">How to reach the hosts to ask them (issue 13); null: what the store recorded only (--recorded).</param>
+public sealed record StatusRequest(string Repo, string Environment, string? StateUrl, HostAccess? Probe = null);
 
 /// <summary>`reconciler status`: per service the desired version at HEAD against what runs, each host's release, and
 /// the environment's last deploy, lock, freeze and quarantined commits (docs/cli/status.md).</summary>
@@ -24,11 +25,14 @@ public static class ShowStatus
         var desired = GitDesiredStateLoader.Build(model, environment);
         await using var store = StateStores.Open(request.StateUrl, model.Repository.StateUrl, request.Repo, time);
         var live = await store.ReadAsync(environment, ct);
-        return StatusReports.Build(desired, live,
+        var report = StatusReports.Build(desired, live,
             await store.ReadHistoryAsync(environment, HistoryDepth, ct),
             await store.ReadQuarantineAsync(environment, ct),
             await store.ReadLockAsync(environment, ct),
             await store.ReadFreezeAsync(environment, ct));
+        return request.Probe is { } access
+            ? report with { Live = await ObserveHosts.RunAsync(access, Path.GetFullPath(request.Repo), store, desired, live, time, ct) }
+            : report;
     });
 
     /// <summary>HEAD of the Git repository holding <paramref name="directory"/>: status compares live state with what

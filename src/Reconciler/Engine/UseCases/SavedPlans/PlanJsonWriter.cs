@@ -32,6 +32,7 @@ public static class PlanJsonWriter
     private static readonly string[] FieldKinds = Names<FieldChangeKind>();
     private static readonly string[] ToggleActions = Names<ToggleAction>();
     private static readonly string[] WaveKinds = Names<WaveKind>();
+    private static readonly string[] RepairKinds = Names<RepairKind>();
 
     private static string[] Names<T>() where T : struct, Enum =>
         [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString()))];
@@ -88,6 +89,13 @@ public static class PlanJsonWriter
                 {
                     w.WriteStartObject("config");
                     foreach (var (key, value) in config) w.WriteString(key, value);
+                    w.WriteEndObject();
+                }
+                if (h.Repair is { } repair)
+                {
+                    w.WriteStartObject("repair");
+                    w.WriteString("kind", RepairKinds[(int)repair.Kind]);
+                    w.WriteString("reason", repair.Reason);
                     w.WriteEndObject();
                 }
                 w.WriteEndObject();
