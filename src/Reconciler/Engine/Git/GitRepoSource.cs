@@ -105,16 +105,68 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
             "list them with `git log --oneline`, `git branch -a` and `git tag`.");
     }
 
-    public IReadOnlyList<RepoFile> ListFiles()
+    public IReadOnlyList<RepoFile> ListFiles() => ListFiles(_tree, null);
+
+    /// <summary>The id of the infra repo's tree at this commit: equal ids, equal files.</summary>
+    public string TreeId => _tree.Sha;
+
+    /// <summary>The files of the infra tree <paramref name="treeId"/> of this repository (this commit's or another's),
+    /// with only the named services (services/NAME.yaml; a name without a file is left out) and every other file:
+    /// what an incremental plan loads (<see cref="UseCases.IncrementalPlan"/>). Null when that tree is not in the repository.</summary>
+    public IRepoFileSource? Subset(string treeId, IReadOnlyCollection<string> services)
+    {
+        lock (_gate)
+        {
+            var tree = treeId == _tree.Sha ? _tree : TryLookup<Tree>(treeId);
+            return tree is null ? null : new SubsetSource(Revision, ListFiles(tree, services));
+        }
+    }
+
+    /// <summary>The infra files that differ between the infra tree <paramref name="oldTreeId"/> and this commit's (paths
+    /// relative to the infra repo, no rename detection: a rename is a deletion and an addition). Null when the old
+    /// tree is not in the repository (a gc, another clone).</summary>
+    public IReadOnlyList<(string Path, ChangeKind Status)>? ChangesSince(string oldTreeId)
+    {
+        lock (_gate)
+        {
+            if (oldTreeId == _tree.Sha) return [];
+            if (TryLookup<Tree>(oldTreeId) is not { } old) return null;
+            // Subtrees with equal ids are skipped without being read: the cost follows the change, not the repo.
+            using var changes = _repository.Diff.Compare<TreeChanges>(old, _tree, new CompareOptions { Similarity = SimilarityOptions.None });
+            return [.. changes.Select(c => (c.Path.Replace('\\', '/'), c.Status))];
+        }
+    }
+
+    private T? TryLookup<T>(string sha) where T : GitObject
+    {
+        try
+        {
+            return ObjectId.TryParse(sha, out var id) ? _repository.Lookup<T>(id) : null;
+        }
+        catch (LibGit2SharpException)
+        {
+            return null;
+        }
+    }
+
+    /// <param name="services">Null: every service; else only these names.</param>
+    private List<RepoFile> ListFiles(Tree tree, IReadOnlyCollection<string>? services)
     {
         var files = new List<RepoFile>();
         lock (_gate)
         {
-            if (_tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
+            if (tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
                 files.Add(ToRepoFile(RepoLayout.RootFile, root));
             foreach (var folder in RepoLayout.Folders)
             {
-                if (_tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
+                if (tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
+                if (services is not null && folder == "services")
+                {
+                    foreach (var name in services)
+                        if (tree[$"services/{name}.yaml"] is { TargetType: TreeEntryTargetType.Blob } file)
+                            files.Add(ToRepoFile($"services/{name}.yaml", file));
+                    continue;
+                }
                 foreach (var child in (Tree)entry.Target)
                     if (child.TargetType == TreeEntryTargetType.Blob && RepoLayout.IsYamlName(child.Name))
                         files.Add(ToRepoFile(folder + "/" + child.Name, child));
@@ -122,6 +174,13 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         }
         files.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return files;
+    }
+
+    private sealed class SubsetSource(string revision, IReadOnlyList<RepoFile> files) : IRepoFileSource
+    {
+        public string Revision => revision;
+
+        public IReadOnlyList<RepoFile> ListFiles() => files;
     }
 
     private RepoFile ToRepoFile(string path, TreeEntry entry)
