@@ -161,7 +161,9 @@ public sealed class IncrementalPlanTests : IDisposable
     [Fact]
     public void After_any_sequence_of_commits_the_incremental_plan_is_the_full_plan()
     {
-        var edits = Gen.Select(Gen.Enum<Edit>(), Gen.Int[0, Services - 1], Gen.Int[0, 1000]);
+        // Mostly edits the fast path plans (so that it is exercised), the rest anything (so that it declines correctly).
+        var edit = Gen.Frequency((3, Gen.Int[0, 2].Select(k => new[] { Edit.Version, Edit.Config, Edit.NonInfraFile }[k])), (1, Gen.Enum<Edit>()));
+        var edits = Gen.Select(edit, Gen.Int[0, Services - 1], Gen.Int[0, 1000]);
         var incrementalRuns = 0;
         Gen.Select(edits.Array[1, 3].Array[3, 6], Gen.Bool).Sample((commits, preview) =>
         {
@@ -282,6 +284,29 @@ public sealed class IncrementalPlanTests : IDisposable
         Assert.False(WasIncremental(incremental));
         Assert.Equal(Shown(full), Shown(incremental));
         Assert.Contains(incremental.Plans.Single(p => p.Environment == "dev").Services, s => s.Action == Diff.Planning.ServiceAction.Upgrade);
+    }
+
+    [Fact]
+    public async Task A_store_changed_by_hand_is_planned_in_full()
+    {
+        var services = CommitInitialRepo();
+        await Deploy();
+        Run(Store());
+        SqliteConnection.ClearAllPools();
+        // Not through the store: the version stays as it was, the file (or its write-ahead log) does not.
+        using (var sql = new SqliteConnection($"Data Source={Db}"))
+        {
+            sql.Open();
+            using var update = sql.CreateCommand();
+            update.CommandText = "UPDATE services SET body = replace(body, '\"1.1.0\"', '\"1.0.9\"') WHERE env = 'dev' AND name = 'svc-01'";
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+        SqliteConnection.ClearAllPools();
+        ChangeConfigOfOneService(services, "by-hand");
+        var (incremental, full) = Both(Store);
+        Assert.False(WasIncremental(incremental));
+        Assert.Equal(Shown(full), Shown(incremental));
+        Assert.Contains(incremental.Plans.Single(p => p.Environment == "dev").Services, s => s.Service == Name(1) && s.Action != Diff.Planning.ServiceAction.NoOp);
     }
 
     [Fact]

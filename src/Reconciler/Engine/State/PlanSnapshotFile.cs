@@ -11,7 +11,17 @@ namespace Reconciler.State;
 /// With the live version each plan records, these say exactly what the plans depend on, so the next plan can re-plan
 /// only what changed since (<see cref="UseCases.IncrementalPlan"/>).
 /// </summary>
-public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans);
+/// <param name="HeadBlobs">Blob ids of services/NAME.yaml in the head tree that an incremental plan looked up, by NAME
+/// (kept so that the next one need not look them up again).</param>
+/// <param name="BaseBlobs">The same for the base tree.</param>
+public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans,
+    IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
+{
+    public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
+        : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
+    {
+    }
+}
 
 /// <summary>
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
@@ -58,10 +68,11 @@ public static class PlanSnapshotFile
             var inputs = r.ReadString();
             var head = r.ReadString();
             var baseTree = Optional(r);
+            var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
             var plans = ImmutableArray.CreateBuilder<Plan>(r.ReadInt32());
             for (var i = plans.Capacity; i > 0; i--) plans.Add(PlanCodec.Read(r));
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable());
+            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable(), headBlobs, baseBlobs);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
         {
@@ -78,6 +89,8 @@ public static class PlanSnapshotFile
             w.Write(snapshot.Inputs);
             w.Write(snapshot.HeadTree);
             Optional(w, snapshot.BaseTree);
+            Blobs(w, snapshot.HeadBlobs);
+            Blobs(w, snapshot.BaseBlobs);
             w.Write(snapshot.Plans.Length);
             foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan);
         }
@@ -102,6 +115,21 @@ public static class PlanSnapshotFile
             if (temp is not null) try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             return false;
         }
+    }
+
+    private static void Blobs(BinaryWriter w, IReadOnlyDictionary<string, string> blobs)
+    {
+        w.Write(blobs.Count);
+        foreach (var (name, id) in blobs.OrderBy(b => b.Key, StringComparer.Ordinal)) { w.Write(name); w.Write(id); }
+    }
+
+    private static Dictionary<string, string> Blobs(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        if (count is < 0 or > 1_000_000) throw new FormatException($"bad count {count}");
+        var blobs = new Dictionary<string, string>(count, StringComparer.Ordinal);
+        for (var i = 0; i < count; i++) blobs[r.ReadString()] = r.ReadString();
+        return blobs;
     }
 
     internal static void Optional(BinaryWriter w, string? value)

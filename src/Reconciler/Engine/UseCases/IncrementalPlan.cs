@@ -38,7 +38,7 @@ internal static class IncrementalPlan
     /// snapshot must have been made for (<see cref="InputsKey"/>), and in store mode the live state of some services of
     /// an environment, with its version.</param>
     public sealed record Inputs(GitRepoSource Head, GitRepoSource? Base, string BoundRevision, string? BaseCommit,
-        Func<RepoModel, (string Key, Func<string, IReadOnlyCollection<string>, LiveState>? ReadLive)> Resolve, IParseCache Cache);
+        Func<RepoModel, (string? Key, Func<string, IReadOnlyCollection<string>, LiveState>? ReadLive)> Resolve, IParseCache Cache);
 
     /// <summary>Which snapshot file a request uses: one per kind of request (environments, store or preview).</summary>
     public static string Shape(PlanRequest request) =>
@@ -47,26 +47,37 @@ internal static class IncrementalPlan
     /// <summary>Everything besides the trees and the store's version that the plans depend on: the build (schemas,
     /// planner, store reader), the request, and the store (a SQLite file replaced by another has another time or
     /// size). <paramref name="externalInputs"/>: inputs from outside the commit and the store (a service catalog,
-    /// an observed live state); a plan that uses any must pass their identity here, or not take this path.</summary>
-    public static string InputsKey(string shape, StoreLocation? store, string externalInputs)
+    /// an observed live state); a plan that uses any must pass their identity here, or not take this path.
+    /// Null: this store cannot say that nothing changed (only SQLite can: a write by any hand, through the store or
+    /// not, changes the file or its write-ahead log, whose times and sizes are part of the key).</summary>
+    public static string? InputsKey(string shape, StoreLocation? store, string externalInputs)
     {
-        var storeKey = store is null ? "" : store.SqliteFile is { } file
-            ? File.Exists(file) ? $"sqlite:{file}@{File.GetLastWriteTimeUtc(file).Ticks}:{new FileInfo(file).Length}" : $"sqlite:{file}:absent"
-            : store.Url ?? "";
-        return $"{PlanSnapshotFile.Build}\n{shape}\n{storeKey}\nexternal:{externalInputs}";
+        string? storeKey = store is null ? "" : store.SqliteFile is { } file ? $"sqlite:{file}{Stamp(file)}{Stamp(file + "-wal")}" : null;
+        return storeKey is null ? null : $"{PlanSnapshotFile.Build}\n{shape}\n{storeKey}\nexternal:{externalInputs}";
+    }
+
+    private static string Stamp(string file)
+    {
+        var info = new FileInfo(file);
+        return info.Exists ? $"@{info.LastWriteTimeUtc.Ticks}:{info.Length}" : ":absent";
     }
 
     /// <param name="ChangedFiles">Infra files changed since the snapshot (both commits of a preview).</param>
     /// <param name="Replanned">Services loaded and planned again (per environment at most this many).</param>
-    public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed);
+    /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
+    public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
 
     /// <summary>The plans, or null when this change needs the full plan.</summary>
     public static Result? TryPlan(PlanSnapshot snapshot, Inputs inputs)
     {
         var watch = Stopwatch.StartNew();
         if ((inputs.Base is null) != (snapshot.BaseTree is null)) return null;
-        var headChanged = ChangedServices(inputs.Head, snapshot.HeadTree);
-        var baseChanged = inputs.Base is null ? [] : ChangedServices(inputs.Base, snapshot.BaseTree!);
+        var headBlobs = new Dictionary<string, string>(snapshot.HeadBlobs, StringComparer.Ordinal);
+        var baseBlobs = new Dictionary<string, string>(snapshot.BaseBlobs, StringComparer.Ordinal);
+        var headChanged = ChangedServices(inputs.Head, snapshot.HeadTree, headBlobs, out var oldHeadBlobs);
+        Dictionary<string, string> oldBaseBlobs = [];
+        var baseChanged = inputs.Base is null ? [] : ChangedServices(inputs.Base, snapshot.BaseTree!, baseBlobs, out oldBaseBlobs);
         if (headChanged is null || baseChanged is null) return null;
 
         // The services whose plan can differ, and what their waves depend on (transitively): checked and planned in full.
@@ -81,8 +92,8 @@ internal static class IncrementalPlan
         for (var round = 0; ; round++)
         {
             if (round == MaxRounds || names.Count > MaxServices) return null;
-            head = Load(inputs.Head, inputs.Head.TreeId, names, inputs.Cache);
-            baseLoad = inputs.Base is null ? null : Load(inputs.Base, inputs.Base.TreeId, names, inputs.Cache);
+            head = Load(inputs.Head, inputs.Head.TreeId, names, headBlobs, inputs.Cache);
+            baseLoad = inputs.Base is null ? null : Load(inputs.Base, inputs.Base.TreeId, names, baseBlobs, inputs.Cache);
             if (head?.Unchecked is null || (inputs.Base is not null && baseLoad?.Unchecked is null)) return null;
             var grown = false;
             foreach (var model in (RepoModel?[])[head.Unchecked, baseLoad?.Unchecked])
@@ -101,9 +112,9 @@ internal static class IncrementalPlan
         var headModel = head.Unchecked;
         var baseModel = baseLoad?.Unchecked;
         var (key, readLive) = inputs.Resolve(headModel);
-        if (key != snapshot.Inputs) return null;
-        if (!FactsUnchanged(inputs.Head, snapshot.HeadTree, headChanged, headModel, inputs.Cache)) return null;
-        if (baseModel is not null && !FactsUnchanged(inputs.Base!, snapshot.BaseTree!, baseChanged, baseModel, inputs.Cache)) return null;
+        if (key is null || key != snapshot.Inputs) return null;
+        if (!FactsUnchanged(inputs.Head, snapshot.HeadTree, headChanged, oldHeadBlobs, headModel, inputs.Cache)) return null;
+        if (baseModel is not null && !FactsUnchanged(inputs.Base!, snapshot.BaseTree!, baseChanged, oldBaseBlobs, baseModel, inputs.Cache)) return null;
 
         var plans = ImmutableArray.CreateBuilder<Plan>(snapshot.Plans.Length);
         foreach (var old in snapshot.Plans)
@@ -130,7 +141,7 @@ internal static class IncrementalPlan
             }
             plans.Add(Merge(old, part, names));
         }
-        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed);
+        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs);
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
@@ -146,23 +157,28 @@ internal static class IncrementalPlan
     }
 
     /// <summary>Names of the services whose files were modified since <paramref name="oldTree"/>; null when any other
-    /// infra file changed or a file was added, removed or renamed (the full plan handles those).</summary>
-    private static List<string>? ChangedServices(GitRepoSource source, string oldTree)
+    /// infra file changed or a file was added, removed or renamed (the full plan handles those). The blob ids known for
+    /// the old tree become those of the new tree; <paramref name="old"/> keeps the old ids of the changed files.</summary>
+    private static List<string>? ChangedServices(GitRepoSource source, string oldTree, Dictionary<string, string> blobs, out Dictionary<string, string> old)
     {
+        old = new Dictionary<string, string>(StringComparer.Ordinal);
         var changes = source.ChangesSince(oldTree);
         if (changes is null) return null;
         var services = new List<string>();
-        foreach (var (path, status) in changes)
+        foreach (var (path, status, blob, isFile) in changes)
         {
             if (!RepoLayout.IsListed(path)) continue;   // not an infra file: never read
-            if (!path.StartsWith("services/", StringComparison.Ordinal) || status != ChangeKind.Modified) return null;
-            services.Add(path["services/".Length..^".yaml".Length]);
+            if (!path.StartsWith("services/", StringComparison.Ordinal) || status != ChangeKind.Modified || !isFile) return null;
+            var name = path["services/".Length..^".yaml".Length];
+            services.Add(name);
+            if (blobs.Remove(name, out var was)) old[name] = was;
+            blobs[name] = blob;
         }
         return services;
     }
 
-    private static LoadResult? Load(GitRepoSource source, string tree, IReadOnlyCollection<string> services, IParseCache cache) =>
-        source.Subset(tree, services) is { } subset ? RepoLoader.Load(subset, cache, CoreParallelism.Load) : null;
+    private static LoadResult? Load(GitRepoSource source, string tree, IReadOnlyCollection<string> services, IDictionary<string, string> blobs, IParseCache cache) =>
+        source.Subset(tree, services, blobs) is { } subset ? RepoLoader.Load(subset, cache, CoreParallelism.Load) : null;
 
     /// <summary>True when every error of a part of the repo is a dependency of an unchanged service file that the part
     /// leaves out: that file was valid in the snapshot's commit, and no service was removed since.</summary>
@@ -174,10 +190,11 @@ internal static class IncrementalPlan
     /// <summary>True when each changed service file still says what the checks of other files read from it: its name,
     /// what it depends on, and where it runs in each environment (enabled, host group, deploy path and driver). Then
     /// the checks across files come out as they did for the snapshot's valid commit.</summary>
-    private static bool FactsUnchanged(GitRepoSource source, string oldTree, List<string> changed, RepoModel now, IParseCache cache)
+    private static bool FactsUnchanged(GitRepoSource source, string oldTree, List<string> changed, Dictionary<string, string> oldBlobs,
+        RepoModel now, IParseCache cache)
     {
         if (changed.Count == 0) return true;
-        var before = Load(source, oldTree, changed, cache)?.Unchecked;
+        var before = Load(source, oldTree, changed, oldBlobs, cache)?.Unchecked;
         if (before is null) return false;
         foreach (var name in changed)
         {

@@ -58,7 +58,7 @@ public static class PlanUseCase
             // since, or (it declines) the full plan below, which leaves the snapshot for the next one.
             var snapshotPath = infra.Source is GitRepoSource && request.LiveFile is null
                 ? PlanSnapshotFile.PathFor(infra.Directory, IncrementalPlan.Shape(request)) : null;
-            if (snapshotPath is not null && request.Incremental && Incremental(infra, cache, snapshotPath) is { } fast) return fast;
+            if (snapshotPath is not null && request.Incremental && Incremental(infra, snapshotPath) is { } fast) return fast;
             var model = Load(infra, cache, "");
             ct.ThrowIfCancellationRequested();
 
@@ -171,7 +171,7 @@ public static class PlanUseCase
             var memoWrites = memos.IsEmpty && headTree is null ? Task.CompletedTask : Task.Run(() =>
             {
                 foreach (var (name, memo) in memos) ConvergedMemoFile.Save(ConvergedMemoFile.PathFor(directory, name), store!, memo);
-                if (headTree is not null && (baseModel is null || baseTree is not null))
+                if (headTree is not null && inputsKey is not null && (baseModel is null || baseTree is not null))
                     PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans));
             });
             return Outcome() with
@@ -184,7 +184,7 @@ public static class PlanUseCase
         }
 
         /// <summary>The plans from the snapshot and the change since, or null when the full plan is needed.</summary>
-        private PlanOutcome? Incremental(InfraRepo infra, FileParseCache cache, string snapshotPath)
+        private PlanOutcome? Incremental(InfraRepo infra, string snapshotPath)
         {
             if (PlanSnapshotFile.Load(snapshotPath) is not { } snapshot) return null;
             var planning = Stopwatch.StartNew();
@@ -192,6 +192,9 @@ public static class PlanUseCase
             using var baseRepo = request.BaseRevision is null ? null : InfraRepo.Open(request.Repo, request.BaseRevision);
             if (baseRepo is not null && baseRepo.Source is not GitRepoSource) return null;
             LiveStoreReader? liveStore = null;
+            // The few files an incremental plan loads have a parse cache of their own: the repo's holds every file
+            // (~100 MB for 20,000 services), and reading it would cost what the repo costs.
+            var partCache = new FileParseCache(Path.Combine(Path.GetDirectoryName(snapshotPath)!, "parse"));
             try
             {
                 var inputs = new IncrementalPlan.Inputs((GitRepoSource)infra.Source, baseRepo?.Source as GitRepoSource, infra.BoundRevision,
@@ -203,18 +206,19 @@ public static class PlanUseCase
                         var reader = liveStore;
                         return (IncrementalPlan.InputsKey(IncrementalPlan.Shape(request), location, ExternalInputs),
                             (environment, services) => reader.ReadServices(environment, services, ct));
-                    }, cache);
+                    }, partCache);
                 if (IncrementalPlan.TryPlan(snapshot, inputs) is not { } result) return null;
                 if (liveStore is not null)
                     foreach (var plan in result.Plans) _gates[plan.Environment] = liveStore.Gate(plan.Environment, ct);
-                var added = cache.Added;
-                cache.Flush();
-                if (added > 0) _cacheWrite = new ParseCacheWrite(added, TimeSpan.Zero);
+                var flushing = Stopwatch.StartNew();
+                var added = partCache.Added;
+                partCache.Flush();
+                if (added > 0) _cacheWrite = new ParseCacheWrite(added, flushing.Elapsed);
                 _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan, {result.Replanned} service(s) planned again)",
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans);
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
                 return Outcome() with
                 {
                     Plans = result.Plans,
