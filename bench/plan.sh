@@ -10,7 +10,10 @@
 #   warm:  one service file changed and committed before each run (a new blob;   target <= 0.5 s
 #          the parse cache holds the others).
 #   pr:    warm, as a PR preview (--base HEAD~1, Markdown): two commits loaded, no store.
-# Wall time and CPU time (user+sys, GNU time) of the process; on a shared machine the CPU time is the steadier figure.
+# Wall time, CPU time (user+sys) and peak RSS (GNU time) of the process; on a shared machine the CPU time is the steadier figure.
+# A warm run and a PR preview are planned incrementally (issue 17): from the snapshot the previous run left
+# (.reconciler/cache/plans/), the tree ids and the store's version; --verbose says "incremental" in the load line.
+# Scale: SERVICES=5000, 10000, 20000 (issue 17's targets: warm and PR at 20,000 within 1.2x of 5,000 and <= 0.5 s).
 # Three builds, as bench/load.sh: plain Release (JIT), framework-dependent ReadyToRun, and the shipped build
 # (scripts/publish.sh). A warm run also has the converged memo of the previous run (.reconciler/cache/converged/);
 # a cold run has neither cache.
@@ -41,9 +44,9 @@ last_err="$(mktemp)"
 times="$(mktemp)"
 run_plan() { # cli command, extra args...; appends "wall cpu" to $times
   local cli="$1" rc=0; shift
-  /usr/bin/time -f '%e %U %S' -o "$times.one" $cli plan --repo "$repo" --rev HEAD --all-envs --verbose "$@" >/dev/null 2>"$last_err" || rc=$?
+  /usr/bin/time -f '%e %U %S %M' -o "$times.one" $cli plan --repo "$repo" --rev HEAD --all-envs --verbose "$@" >/dev/null 2>"$last_err" || rc=$?
   if [ "$rc" -ne 0 ]; then echo "plan failed (exit $rc):" >&2; tail -20 "$last_err" >&2; exit 1; fi
-  awk '{printf "%s %.2f\n", $1, $2 + $3}' "$times.one" >>"$times"
+  awk '{printf "%s %.2f %d\n", $1, $2 + $3, $4 / 1024}' "$times.one" >>"$times"
 }
 
 # A new blob for one service each time: a config value that no environment overrides changes, so against the
@@ -56,8 +59,9 @@ touch_one_file() {
 }
 
 report() { # label
-  printf '%-22s median wall %5.2f s, CPU %5.2f s  (wall: %s)\n' "$1" \
-    "$(cut -d' ' -f1 "$times" | median)" "$(cut -d' ' -f2 "$times" | median)" "$(cut -d' ' -f1 "$times" | tr '\n' ' ')"
+  printf '%-22s median wall %5.2f s, CPU %5.2f s, peak RSS max %4d MB  (wall: %s; CPU: %s)\n' "$1" \
+    "$(cut -d' ' -f1 "$times" | median)" "$(cut -d' ' -f2 "$times" | median)" "$(cut -d' ' -f3 "$times" | sort -n | tail -1)" \
+    "$(cut -d' ' -f1 "$times" | tr '\n' ' ')" "$(cut -d' ' -f2 "$times" | tr '\n' ' ')"
   sed 's/^/                         last run: /' "$last_err"
   : >"$times"
 }
@@ -73,6 +77,7 @@ for build in $builds; do
     for i in $(seq "$runs"); do touch_one_file "$build-$live-w$i-$$"; run_plan "$cli" --state "$state" --format json; done
     report "$build $live warm"
   done
+  touch_one_file "$build-p0-$$"; run_plan "$cli" --base HEAD~1 --format markdown; : >"$times"   # leaves the preview's snapshot
   for i in $(seq "$runs"); do touch_one_file "$build-p$i-$$"; run_plan "$cli" --base HEAD~1 --format markdown; done
   report "$build pr"
 done

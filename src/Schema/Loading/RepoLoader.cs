@@ -113,6 +113,7 @@ public static class RepoLoader
         return new LoadResult(hasErrors ? null : model, diagnostics.ToImmutableArray())
         {
             Stats = new LoadStats(classified.Count, hits, classified.Count - hits),
+            Unchecked = model,
         };
     }
 

@@ -52,6 +52,11 @@ public sealed record LoadResult(RepoModel? Model, ImmutableArray<Diagnostic> Dia
 
     /// <summary>How many files were read, and how many of them came from the parse cache.</summary>
     public LoadStats Stats { get; init; } = new(0, 0, 0);
+
+    /// <summary>The model as far as it was built, also when the repo has errors (files with errors left out): for a
+    /// caller that loads part of a repo and only reads which names its files refer to (the engine's incremental plan).
+    /// Never to be planned from: use <see cref="Model"/>.</summary>
+    public RepoModel? Unchecked { get; init; }
 }
 
 /// <summary>How <see cref="RepoLoader.Load"/> runs. The loader chooses nothing about the machine it runs on: its caller

@@ -164,7 +164,8 @@ public sealed class PlanCommandTests : IDisposable
         var web = File.ReadAllText(_git.PathOf("services/web.yaml"));
         _git.Write("services/web.yaml", web + "\n# touched\n");
         _git.Commit("touch web");
-        var second = await Plan("--rev", "HEAD", "--all-envs", "--format", "json", "--verbose");
+        // --full: the parse cache of the full load (an incremental plan loads only the changed file and what it needs).
+        var second = await Plan("--rev", "HEAD", "--all-envs", "--format", "json", "--verbose", "--full");
         Assert.True(second.Exit == 0, second.Err);
         Assert.Contains($"loaded {files} files: {files - 1} from the parse cache, 1 parsed", second.Err);
     }
@@ -176,7 +177,8 @@ public sealed class PlanCommandTests : IDisposable
         var deployed = LiveProjection.AsApplied(LoadDesired("production"));
         await using (var store = new Reconciler.State.Sqlite.SqliteStateStore(db, TimeProvider.System))
             await store.WriteAsync("production", 0, new StateChange([.. deployed.Services.Values], [], [.. deployed.Toggles.Values], [], deployed.LastGoodCommit), CancellationToken.None);
-        string[] args = ["--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}", "--format", "json", "--verbose"];
+        // --full: the memo of the full plan (a plan of the same commit would otherwise come from the first one's snapshot).
+        string[] args = ["--rev", "HEAD", "--env", "production", "--state", $"sqlite:{db}", "--format", "json", "--verbose", "--full"];
         var count = deployed.Services.Count;
 
         var first = await Plan(args);

@@ -20,6 +20,7 @@ internal static class PlanCommand
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when there are no changes, 2 when there are, 1 on error." };
         var splitAt = new Option<int?>("--split-at") { Description = "Markdown only: split the plan into numbered parts of at most N characters each (e.g. 60000 for GitHub comments), every detail kept; needs --out-dir." };
         var outDir = new Option<string?>("--out-dir") { Description = "With --split-at: write the parts there as plan-part-01.md, ... and print their paths." };
+        var full = new Option<bool>("--full") { Description = "Plan every service in full, not from the last plan's snapshot and the change since (docs/cli/plan.md)." };
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
@@ -32,7 +33,7 @@ internal static class PlanCommand
         common.AddState("State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms);
         cmd.Options.Add(baseRev);
         common.AddFormat("text, markdown or json.", "text", "markdown", "json");
-        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, full, verbose }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
@@ -46,6 +47,7 @@ internal static class PlanCommand
             {
                 SplitAt = parseResult.GetValue(splitAt),
                 OutDir = parseResult.GetValue(outDir),
+                Full = parseResult.GetValue(full),
             }, stdout, stderr, ct)));
         });
         return cmd;
@@ -56,6 +58,7 @@ internal static class PlanCommand
     {
         public int? SplitAt { get; init; }
         public string? OutDir { get; init; }
+        public bool Full { get; init; }
     }
 
     internal static int Run(PlanArgs a, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -72,7 +75,7 @@ internal static class PlanCommand
         var total = Stopwatch.StartNew();
         // No collections for the first 256 MB: a plan keeps most of what it allocates (CollectionPause says why and what it saves).
         using var pause = CollectionPause.Start(256L << 20);
-        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base), ct);
+        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base) { Incremental = !a.Full }, ct);
         if (a.Verbose) WriteLoadStatistics(outcome, stderr);
         if (outcome.InvalidRepo is { } invalid) stderr.Write(ValidateOutput.InvalidRepo(invalid, a.Repo, "nothing was planned"));
         if (outcome.Failure is { } failure) throw new ReconcilerException(failure.Kind, failure.Message);

@@ -105,16 +105,79 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
             "list them with `git log --oneline`, `git branch -a` and `git tag`.");
     }
 
-    public IReadOnlyList<RepoFile> ListFiles()
+    public IReadOnlyList<RepoFile> ListFiles() => ListFiles(_tree, null, null);
+
+    /// <summary>The id of the infra repo's tree at this commit: equal ids, equal files.</summary>
+    public string TreeId => _tree.Sha;
+
+    /// <summary>The files of the infra tree <paramref name="treeId"/> of this repository (this commit's or another's),
+    /// with only the named services (services/NAME.yaml; a name without a file is left out) and every other file:
+    /// what an incremental plan loads (<see cref="UseCases.IncrementalPlan"/>). Null when that tree is not in the repository.</summary>
+    /// <param name="blobs">The blob ids of services/NAME.yaml in that tree known so far, by NAME; names looked up are
+    /// added. A lookup by path reads the whole services/ tree object (libgit2 does not cache trees over 4 KB: ~1 MB and
+    /// a few ms for 20,000 services), so an incremental plan keeps the ids it used for the next one.</param>
+    public IRepoFileSource? Subset(string treeId, IReadOnlyCollection<string> services, IDictionary<string, string> blobs)
+    {
+        lock (_gate)
+        {
+            var tree = treeId == _tree.Sha ? _tree : TryLookup<Tree>(treeId);
+            return tree is null ? null : new SubsetSource(Revision, ListFiles(tree, services, blobs));
+        }
+    }
+
+    /// <summary>The infra files that differ between the infra tree <paramref name="oldTreeId"/> and this commit's (paths
+    /// relative to the infra repo, no rename detection: a rename is a deletion and an addition). Null when the old
+    /// tree is not in the repository (a gc, another clone).</summary>
+    public IReadOnlyList<(string Path, ChangeKind Status, string BlobId, bool IsFile)>? ChangesSince(string oldTreeId)
+    {
+        lock (_gate)
+        {
+            if (oldTreeId == _tree.Sha) return [];
+            if (TryLookup<Tree>(oldTreeId) is not { } old) return null;
+            // Subtrees with equal ids are skipped without being read: the cost follows the change, not the repo.
+            using var changes = _repository.Diff.Compare<TreeChanges>(old, _tree, new CompareOptions { Similarity = SimilarityOptions.None });
+            return [.. changes.Select(c => (c.Path.Replace('\\', '/'), c.Status, c.Oid.Sha, c.Mode is Mode.NonExecutableFile or Mode.ExecutableFile))];
+        }
+    }
+
+    private T? TryLookup<T>(string sha) where T : GitObject
+    {
+        try
+        {
+            return ObjectId.TryParse(sha, out var id) ? _repository.Lookup<T>(id) : null;
+        }
+        catch (LibGit2SharpException)
+        {
+            return null;
+        }
+    }
+
+    /// <param name="services">Null: every service; else only these names.</param>
+    private List<RepoFile> ListFiles(Tree tree, IReadOnlyCollection<string>? services, IDictionary<string, string>? blobs)
     {
         var files = new List<RepoFile>();
         lock (_gate)
         {
-            if (_tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
+            if (tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
                 files.Add(ToRepoFile(RepoLayout.RootFile, root));
             foreach (var folder in RepoLayout.Folders)
             {
-                if (_tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
+                if (tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
+                if (services is not null && folder == "services")
+                {
+                    foreach (var name in services)
+                    {
+                        var path = $"services/{name}.yaml";
+                        if (blobs!.TryGetValue(name, out var known) && ObjectId.TryParse(known, out var id))
+                            files.Add(ToRepoFile(path, id));
+                        else if (tree[path] is { TargetType: TreeEntryTargetType.Blob } file)
+                        {
+                            files.Add(ToRepoFile(path, file));
+                            if (file.Mode != Mode.SymbolicLink) blobs[name] = file.Target.Sha;
+                        }
+                    }
+                    continue;
+                }
                 foreach (var child in (Tree)entry.Target)
                     if (child.TargetType == TreeEntryTargetType.Blob && RepoLayout.IsYamlName(child.Name))
                         files.Add(ToRepoFile(folder + "/" + child.Name, child));
@@ -124,13 +187,19 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         return files;
     }
 
+    private sealed class SubsetSource(string revision, IReadOnlyList<RepoFile> files) : IRepoFileSource
+    {
+        public string Revision => revision;
+
+        public IReadOnlyList<RepoFile> ListFiles() => files;
+    }
+
     private RepoFile ToRepoFile(string path, TreeEntry entry)
     {
         var id = entry.Target.Id;
         if (entry.Mode == Mode.SymbolicLink)
             return new RepoFile(path, id.Sha, 0, () => throw RepoLayout.SymlinkRefused(path));
-        // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
-        return new RepoFile(path, id.Sha, () => { lock (_gate) return _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size; }, () => ReadBlob(id));
+        return ToRepoFile(path, id);
     }
 
     /// <summary>Any file of the infra repo at this commit by its repo-relative path ('/'), or null when the commit has no
@@ -143,6 +212,11 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         if (entry.Mode == Mode.SymbolicLink) throw RepoLayout.SymlinkRefused(path);
         return ReadBlob(entry.Target.Id);
     }
+
+    /// <summary>A regular file with this blob id.</summary>
+    private RepoFile ToRepoFile(string path, ObjectId id) =>
+        // Header-only read: the size without inflating the blob (its content is read only if the parse cache misses).
+        new(path, id.Sha, () => { lock (_gate) return _repository.ObjectDatabase.RetrieveObjectMetadata(id).Size; }, () => ReadBlob(id));
 
     private byte[] ReadBlob(ObjectId id)
     {

@@ -11,6 +11,12 @@ internal static class RepoLayout
 
     public static bool IsYamlName(string name) => name.EndsWith(".yaml", StringComparison.Ordinal) && name.Length > ".yaml".Length;
 
+    /// <summary>True for a path (relative to the infra repo) that a Git source lists: reconciler.yaml, or a YAML file
+    /// directly under one of the <see cref="Folders"/>.</summary>
+    public static bool IsListed(string path) => path == RootFile || Folders.Any(f =>
+        path.Length > f.Length + 1 && path.StartsWith(f, StringComparison.Ordinal) && path[f.Length] == '/'
+        && path.IndexOf('/', f.Length + 1) < 0 && IsYamlName(path[(f.Length + 1)..]));
+
     /// <summary>A symlinked infra file would read differently from Git (the link text) and from disk (the target),
     /// so both sources refuse it the same way; the loader reports the message at the file (rule file.read).</summary>
     public static IOException SymlinkRefused(string path) =>

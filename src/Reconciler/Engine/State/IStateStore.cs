@@ -21,6 +21,17 @@ public interface IStateStore : IAsyncDisposable
     /// that cannot do that reads as usual.</summary>
     Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => ReadAsync(environment, ct);
 
+    /// <summary>The live state of only the named services (names without an entry are left out), with every toggle and the
+    /// environment's version, as one read: what an incremental plan reads when the store's version tells it that
+    /// nothing else can have changed. The default reads everything and keeps the named services; a store that can read
+    /// rows by name reads only those (SQLite).</summary>
+    async Task<LiveState> ReadServicesAsync(string environment, IReadOnlyCollection<string> services, CancellationToken ct)
+    {
+        var all = await ReadAsync(environment, ct).ConfigureAwait(false);
+        var wanted = services.ToHashSet(StringComparer.Ordinal);
+        return all with { Services = all.Services.Where(s => wanted.Contains(s.Key)).ToImmutableSortedDictionary(StringComparer.Ordinal) };
+    }
+
     /// <summary>Applies <paramref name="change"/> all or nothing if the environment is still at
     /// <paramref name="expectedVersion"/>; returns the new version. Throws <see cref="StateConflictException"/>.</summary>
     Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct);

@@ -25,6 +25,10 @@ public sealed record PlanRequest(
 {
     /// <summary>The clock the store's lock expiry is judged by (tests pass a fake one).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>False: always plan in full (the reference the incremental plan is tested against), never from the
+    /// snapshot of the last plan (<see cref="IncrementalPlan"/>). The snapshot is written either way.</summary>
+    public bool Incremental { get; init; } = true;
 }
 
 /// <summary>

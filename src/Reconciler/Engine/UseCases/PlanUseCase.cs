@@ -54,6 +54,11 @@ public static class PlanUseCase
         {
             using var infra = InfraRepo.Open(request.Repo, request.Revision);
             var cache = new FileParseCache(FileParseCache.DefaultDirectory(infra.Directory));
+            // The one seam of the incremental plan: the snapshot of the last plan of this kind, patched with the change
+            // since, or (it declines) the full plan below, which leaves the snapshot for the next one.
+            var snapshotPath = infra.Source is GitRepoSource && request.LiveFile is null
+                ? PlanSnapshotFile.PathFor(infra.Directory, IncrementalPlan.Shape(request)) : null;
+            if (snapshotPath is not null && request.Incremental && Incremental(infra, snapshotPath) is { } fast) return fast;
             var model = Load(infra, cache, "");
             ct.ThrowIfCancellationRequested();
 
@@ -65,12 +70,13 @@ public static class PlanUseCase
                     : $"choose an environment with --env NAME (or --all-envs); the repo defines: {string.Join(", ", model.Environments.Keys)}.");
 
             RepoModel? baseModel = null;
-            string? baseCommit = null;
+            string? baseCommit = null, baseTree = null;
             if (request.BaseRevision is not null)
             {
                 using var baseRepo = InfraRepo.Open(request.Repo, request.BaseRevision);
                 baseModel = Load(baseRepo, cache, $" (base {baseRepo.Describe()})");
                 baseCommit = baseRepo.Source.Revision;
+                baseTree = (baseRepo.Source as GitRepoSource)?.TreeId;
             }
             var flushing = Stopwatch.StartNew();
             var added = cache.Added;
@@ -82,9 +88,9 @@ public static class PlanUseCase
                 throw Invalid($"{request.LiveFile}: this live state is for environment '{liveFromFile.Environment}', not '{only}'; pass --env {liveFromFile.Environment} or the live state of '{only}'.");
 
             // Without --live or --base, plan against what the state store says is deployed (what apply will compare with).
-            using var liveStore = liveFromFile is null && baseModel is null
-                ? LiveStoreReader.Open(StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory), request.Time)
-                : null;
+            var location = liveFromFile is null && baseModel is null ? StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory) : null;
+            var inputsKey = IncrementalPlan.InputsKey(IncrementalPlan.Shape(request), location, ExternalInputs);
+            using var liveStore = location is null ? null : LiveStoreReader.Open(location, request.Time);
             var planning = Stopwatch.StartNew();
             var planningCpu = ProcessCpu();
             var memos = new ConcurrentDictionary<string, ConvergedMemo>(StringComparer.Ordinal);
@@ -160,17 +166,71 @@ public static class PlanUseCase
             // Kept for the next plan while the caller renders this one (best effort: a memo not written costs only time).
             var store = liveStore?.Describe;
             var directory = infra.Directory;
-            var memoWrites = memos.IsEmpty ? Task.CompletedTask : Task.Run(() =>
+            ImmutableArray<Plan> plans = [.. attempts.Select(x => x.Plan!)];
+            var headTree = ((GitRepoSource?)(snapshotPath is null ? null : infra.Source))?.TreeId;
+            var memoWrites = memos.IsEmpty && headTree is null ? Task.CompletedTask : Task.Run(() =>
             {
                 foreach (var (name, memo) in memos) ConvergedMemoFile.Save(ConvergedMemoFile.PathFor(directory, name), store!, memo);
+                if (headTree is not null && inputsKey is not null && (baseModel is null || baseTree is not null))
+                    PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans));
             });
             return Outcome() with
             {
-                Plans = [.. attempts.Select(x => x.Plan!)],
+                Plans = plans,
                 Planning = planning.Elapsed,
                 PlanningCpu = cpu,
                 MemoWrites = memoWrites,
             };
+        }
+
+        /// <summary>The plans from the snapshot and the change since, or null when the full plan is needed.</summary>
+        private PlanOutcome? Incremental(InfraRepo infra, string snapshotPath)
+        {
+            if (PlanSnapshotFile.Load(snapshotPath) is not { } snapshot) return null;
+            var planning = Stopwatch.StartNew();
+            var cpu = ProcessCpu();
+            using var baseRepo = request.BaseRevision is null ? null : InfraRepo.Open(request.Repo, request.BaseRevision);
+            if (baseRepo is not null && baseRepo.Source is not GitRepoSource) return null;
+            LiveStoreReader? liveStore = null;
+            // The few files an incremental plan loads have a parse cache of their own: the repo's holds every file
+            // (~100 MB for 20,000 services), and reading it would cost what the repo costs.
+            var partCache = new FileParseCache(Path.Combine(Path.GetDirectoryName(snapshotPath)!, "parse"));
+            try
+            {
+                var inputs = new IncrementalPlan.Inputs((GitRepoSource)infra.Source, baseRepo?.Source as GitRepoSource, infra.BoundRevision,
+                    baseRepo?.Source.Revision, model =>
+                    {
+                        if (baseRepo is not null) return (IncrementalPlan.InputsKey(IncrementalPlan.Shape(request), null, ExternalInputs), null);
+                        var location = StateStores.Locate(request.StateUrl, model.Repository.StateUrl, infra.Directory);
+                        liveStore = LiveStoreReader.Open(location, request.Time);
+                        var reader = liveStore;
+                        return (IncrementalPlan.InputsKey(IncrementalPlan.Shape(request), location, ExternalInputs),
+                            (environment, services) => reader.ReadServices(environment, services, ct));
+                    }, partCache);
+                if (IncrementalPlan.TryPlan(snapshot, inputs) is not { } result) return null;
+                if (liveStore is not null)
+                    foreach (var plan in result.Plans) _gates[plan.Environment] = liveStore.Gate(plan.Environment, ct);
+                var flushing = Stopwatch.StartNew();
+                var added = partCache.Added;
+                partCache.Flush();
+                if (added > 0) _cacheWrite = new ParseCacheWrite(added, flushing.Elapsed);
+                _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan, {result.Replanned} service(s) planned again)",
+                    result.Load, result.Elapsed, ProcessCpu() - cpu));
+                var headTree = ((GitRepoSource)infra.Source).TreeId;
+                var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
+                return Outcome() with
+                {
+                    Plans = result.Plans,
+                    Planning = planning.Elapsed,
+                    PlanningCpu = ProcessCpu() - cpu,
+                    MemoWrites = Task.Run(() => PlanSnapshotFile.Save(snapshotPath, next)),
+                };
+            }
+            finally
+            {
+                liveStore?.Dispose();
+            }
         }
 
         private RepoModel Load(InfraRepo infra, FileParseCache cache, string label)
@@ -186,6 +246,11 @@ public static class PlanUseCase
     }
 
     private static ReconcilerException Invalid(string message) => new(FailureKind.InvalidInput, message);
+
+    /// <summary>Inputs of a plan from outside the commit and the store: none yet. A plan that reads any (a service
+    /// catalog, an observed live state) must name them and their version here, so that a snapshot made without them is
+    /// not reused (<see cref="IncrementalPlan.InputsKey"/>).</summary>
+    private const string ExternalInputs = "";
 
     private static TimeSpan ProcessCpu()
     {
@@ -224,6 +289,10 @@ public static class PlanUseCase
         /// <summary>This environment's converged memo for this store (none without a store: nothing to remember).</summary>
         public ConvergedMemo? LoadMemo(string repoDirectory, string environment) =>
             _store is null ? null : ConvergedMemoFile.Load(ConvergedMemoFile.PathFor(repoDirectory, environment), _store.Describe);
+
+        /// <summary>Some services of an environment, with every toggle and the version (<see cref="IStateStore.ReadServicesAsync"/>).</summary>
+        public LiveState ReadServices(string environment, IReadOnlyCollection<string> services, CancellationToken ct) =>
+            _store is null ? LiveState.Empty(environment) : _store.ReadServicesAsync(environment, services, ct).GetAwaiter().GetResult();
 
         public void Dispose() => _store?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }

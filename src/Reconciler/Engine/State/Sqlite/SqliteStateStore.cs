@@ -53,6 +53,26 @@ public sealed class SqliteStateStore : IStateStore
         return StateJson.BuildState(environment, version, services, toggles, lastGood);
     }, ct);
 
+    public Task<LiveState> ReadServicesAsync(string environment, IReadOnlyCollection<string> services, CancellationToken ct) => Run(c =>
+    {
+        StateNames.Check("environment", environment);
+        using var tx = c.BeginTransaction(deferred: true);   // the version and the rows of one snapshot
+        var (version, lastGood) = ReadEnvironmentRow(c, tx, environment);
+        var bodies = new List<(string Name, byte[] Body)>();
+        using (var cmd = Command(c, tx, "SELECT body FROM services WHERE env = $env AND name = $name", ("$env", environment), ("$name", "")))
+            foreach (var name in services.Order(StringComparer.Ordinal))
+            {
+                cmd.Parameters["$name"].Value = name;
+                using var r = cmd.ExecuteReader();
+                if (r.Read()) bodies.Add((name, r.GetFieldValue<byte[]>(0)));
+            }
+        var live = StateJson.ReadServices(bodies, name => $"{Describe} services[{environment}/{name}]", null);
+        var toggles = ReadBodies(c, tx, "SELECT name, body FROM toggles WHERE env = $env ORDER BY name", environment)
+            .Select(b => StateJson.Deserialize<LiveToggle>(b.Body, $"{Describe} toggles[{environment}/{b.Name}]")).ToList();
+        tx.Commit();
+        return StateJson.BuildState(environment, version, live, toggles, lastGood);
+    }, ct);
+
     public Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct) => Run(c =>
     {
         StateNames.Check("environment", environment);

@@ -1,0 +1,219 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using LibGit2Sharp;
+using Reconciler.Diff.Live;
+using Reconciler.Diff.Planning;
+using Reconciler.Git;
+using Reconciler.Schema.Loading;
+using Reconciler.Schema.Model;
+using Reconciler.State;
+
+namespace Reconciler.UseCases;
+
+/// <summary>
+/// `plan` at the cost of the change, not of the repo: the last plan of the same request (<see cref="PlanSnapshot"/>)
+/// patched with what changed since. The tree ids tell which files changed (Git compares trees, skipping equal subtrees)
+/// and the store's version tells whether the live state did; everything else is as the snapshot planned it, so only the
+/// services that can plan differently are loaded, read from the store and planned:
+/// <list type="bullet">
+/// <item>the services whose files changed, and those with work in the snapshot (their waves are planned again);</item>
+/// <item>the services toggles require, and what all of these depend on (transitively): the inputs of waves and toggles.</item>
+/// </list>
+/// The planner plans those against their live entries, and every other service keeps its no-op from the snapshot.
+/// Anything else (a changed environment, toggle or reconciler.yaml, a service added or removed, a change to a service's
+/// name, dependencies or placement, which other files' checks read, an invalid file, a moved store version, a planning
+/// error) declines, and the caller plans in full: the full plan stays the reference, and the differential tests
+/// (IncrementalPlanTests) hold the two to the same output. docs/benchmarks.md, "Plan cost follows the change".
+/// </summary>
+internal static class IncrementalPlan
+{
+    /// <summary>More services than this to plan again: the full plan is about as cheap.</summary>
+    private const int MaxServices = 512;
+    private const int MaxRounds = 8;
+
+    /// <param name="Head">The commit planned.</param>
+    /// <param name="Base">The base commit of a preview (`--base`); null when planning against the store.</param>
+    /// <param name="ReadLive">Store mode: the live state of some services of an environment, with its version.</param>
+    /// <param name="Resolve">From the commit's model (its reconciler.yaml names the store): the inputs key the
+    /// snapshot must have been made for (<see cref="InputsKey"/>), and in store mode the live state of some services of
+    /// an environment, with its version.</param>
+    public sealed record Inputs(GitRepoSource Head, GitRepoSource? Base, string BoundRevision, string? BaseCommit,
+        Func<RepoModel, (string? Key, Func<string, IReadOnlyCollection<string>, LiveState>? ReadLive)> Resolve, IParseCache Cache);
+
+    /// <summary>Which snapshot file a request uses: one per kind of request (environments, store or preview).</summary>
+    public static string Shape(PlanRequest request) =>
+        $"rev|env={(request.AllEnvironments ? "*" : request.Environment ?? "")}|{(request.BaseRevision is not null ? "base" : "store")}";
+
+    /// <summary>Everything besides the trees and the store's version that the plans depend on: the build (schemas,
+    /// planner, store reader), the request, and the store (a SQLite file replaced by another has another time or
+    /// size). <paramref name="externalInputs"/>: inputs from outside the commit and the store (a service catalog,
+    /// an observed live state); a plan that uses any must pass their identity here, or not take this path.
+    /// Null: this store cannot say that nothing changed (only SQLite can: a write by any hand, through the store or
+    /// not, changes the file or its write-ahead log, whose times and sizes are part of the key).</summary>
+    public static string? InputsKey(string shape, StoreLocation? store, string externalInputs)
+    {
+        string? storeKey = store is null ? "" : store.SqliteFile is { } file ? $"sqlite:{file}{Stamp(file)}{Stamp(file + "-wal")}" : null;
+        return storeKey is null ? null : $"{PlanSnapshotFile.Build}\n{shape}\n{storeKey}\nexternal:{externalInputs}";
+    }
+
+    private static bool UsesCatalog(RepoModel model) =>
+        model.Environments.Values.Any(e => e.HostGroups.Values.Any(g => g.Catalog is not null));
+
+    private static string Stamp(string file)
+    {
+        var info = new FileInfo(file);
+        return info.Exists ? $"@{info.LastWriteTimeUtc.Ticks}:{info.Length}" : ":absent";
+    }
+
+    /// <param name="ChangedFiles">Infra files changed since the snapshot (both commits of a preview).</param>
+    /// <param name="Replanned">Services loaded and planned again (per environment at most this many).</param>
+    /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
+    public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
+
+    /// <summary>The plans, or null when this change needs the full plan.</summary>
+    public static Result? TryPlan(PlanSnapshot snapshot, Inputs inputs)
+    {
+        var watch = Stopwatch.StartNew();
+        if ((inputs.Base is null) != (snapshot.BaseTree is null)) return null;
+        var headBlobs = new Dictionary<string, string>(snapshot.HeadBlobs, StringComparer.Ordinal);
+        var baseBlobs = new Dictionary<string, string>(snapshot.BaseBlobs, StringComparer.Ordinal);
+        var headChanged = ChangedServices(inputs.Head, snapshot.HeadTree, headBlobs, out var oldHeadBlobs);
+        Dictionary<string, string> oldBaseBlobs = [];
+        var baseChanged = inputs.Base is null ? [] : ChangedServices(inputs.Base, snapshot.BaseTree!, baseBlobs, out oldBaseBlobs);
+        if (headChanged is null || baseChanged is null) return null;
+
+        // The services whose plan can differ, and what their waves depend on (transitively): checked and planned in full.
+        var changed = headChanged.Concat(baseChanged).ToHashSet(StringComparer.Ordinal);
+        var core = new SortedSet<string>(changed, StringComparer.Ordinal);
+        foreach (var plan in snapshot.Plans)
+            foreach (var change in plan.Services)
+                if (change.Action != ServiceAction.NoOp) core.Add(change.Service);
+        // With them, the services toggles require: only their versions are read (the toggles' checks and gates).
+        var names = new SortedSet<string>(core, StringComparer.Ordinal);
+        LoadResult? head = null, baseLoad = null;
+        for (var round = 0; ; round++)
+        {
+            if (round == MaxRounds || names.Count > MaxServices) return null;
+            head = Load(inputs.Head, inputs.Head.TreeId, names, headBlobs, inputs.Cache);
+            baseLoad = inputs.Base is null ? null : Load(inputs.Base, inputs.Base.TreeId, names, baseBlobs, inputs.Cache);
+            if (head?.Unchecked is null || (inputs.Base is not null && baseLoad?.Unchecked is null)) return null;
+            var grown = false;
+            foreach (var model in (RepoModel?[])[head.Unchecked, baseLoad?.Unchecked])
+            {
+                if (model is null) continue;
+                foreach (var dependency in core.Where(model.Services.ContainsKey).SelectMany(n => model.Services[n].Base.DependsOn).ToList())
+                    grown |= core.Add(dependency) | names.Add(dependency);
+                foreach (var required in model.Toggles.Values.SelectMany(t => t.Requires.Keys))
+                    grown |= names.Add(required);
+            }
+            if (!grown) break;
+        }
+        // Errors (a broken file, a reference to a service that does not exist) decline: the full load reports them. The
+        // one kind of error a part of a valid repo has is an unchanged file's dependency left out of the part.
+        if (!OnlyPartErrors(head, changed) || (baseLoad is not null && !OnlyPartErrors(baseLoad, changed))) return null;
+        var headModel = head.Unchecked;
+        var baseModel = baseLoad?.Unchecked;
+        var (key, readLive) = inputs.Resolve(headModel);
+        if (key is null || key != snapshot.Inputs) return null;
+        if (!FactsUnchanged(inputs.Head, snapshot.HeadTree, headChanged, oldHeadBlobs, headModel, inputs.Cache)) return null;
+        if (baseModel is not null && !FactsUnchanged(inputs.Base!, snapshot.BaseTree!, baseChanged, oldBaseBlobs, baseModel, inputs.Cache)) return null;
+        // Hosts from the Consul catalog are an input from outside the commit and the store: their membership can change
+        // with no change to either, so such a plan is never patched from a snapshot.
+        if (UsesCatalog(headModel) || (baseModel is not null && UsesCatalog(baseModel))) return null;
+
+        var plans = ImmutableArray.CreateBuilder<Plan>(snapshot.Plans.Length);
+        foreach (var old in snapshot.Plans)
+        {
+            if (!headModel.Environments.ContainsKey(old.Environment)) return null;
+            var desired = DesiredStateBuilder.Build(headModel, old.Environment) with { Revision = inputs.BoundRevision };
+            LiveState live;
+            if (readLive is not null)
+            {
+                live = readLive(old.Environment, names);
+                if (live.Version != old.LiveVersion) return null;   // the store moved: any service may differ
+            }
+            else live = baseModel!.Environments.ContainsKey(old.Environment)
+                ? LiveProjection.AsApplied(DesiredStateBuilder.Build(baseModel, old.Environment))
+                : LiveState.Empty(old.Environment);
+            Plan part;
+            try
+            {
+                part = Planner.Plan(desired, live, new PlanOptions(inputs.BaseCommit, null, CoreParallelism.Workers));
+            }
+            catch (PlanningException)
+            {
+                return null;   // the full plan words it
+            }
+            plans.Add(Merge(old, part, names));
+        }
+        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs);
+    }
+
+    /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
+    /// planner's order (wave, then name); waves and toggles are the partial plan's, which saw every service with work.</summary>
+    internal static Plan Merge(Plan old, Plan part, IReadOnlySet<string> replanned)
+    {
+        var services = new List<ServiceChange>(old.Services.Length);
+        foreach (var s in old.Services)
+            if (!replanned.Contains(s.Service)) services.Add(s);   // a no-op: every service with work was planned again
+        services.AddRange(part.Services);
+        services.Sort(static (x, y) => x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service));
+        return part with { Services = [.. services] };
+    }
+
+    /// <summary>Names of the services whose files were modified since <paramref name="oldTree"/>; null when any other
+    /// infra file changed or a file was added, removed or renamed (the full plan handles those). The blob ids known for
+    /// the old tree become those of the new tree; <paramref name="old"/> keeps the old ids of the changed files.</summary>
+    private static List<string>? ChangedServices(GitRepoSource source, string oldTree, Dictionary<string, string> blobs, out Dictionary<string, string> old)
+    {
+        old = new Dictionary<string, string>(StringComparer.Ordinal);
+        var changes = source.ChangesSince(oldTree);
+        if (changes is null) return null;
+        var services = new List<string>();
+        foreach (var (path, status, blob, isFile) in changes)
+        {
+            if (!RepoLayout.IsListed(path)) continue;   // not an infra file: never read
+            if (!path.StartsWith("services/", StringComparison.Ordinal) || status != ChangeKind.Modified || !isFile) return null;
+            var name = path["services/".Length..^".yaml".Length];
+            services.Add(name);
+            if (blobs.Remove(name, out var was)) old[name] = was;
+            blobs[name] = blob;
+        }
+        return services;
+    }
+
+    private static LoadResult? Load(GitRepoSource source, string tree, IReadOnlyCollection<string> services, IDictionary<string, string> blobs, IParseCache cache) =>
+        source.Subset(tree, services, blobs) is { } subset ? RepoLoader.Load(subset, cache, CoreParallelism.Load) : null;
+
+    /// <summary>True when every error of a part of the repo is a dependency of an unchanged service file that the part
+    /// leaves out: that file was valid in the snapshot's commit, and no service was removed since.</summary>
+    private static bool OnlyPartErrors(LoadResult part, IReadOnlySet<string> changed) =>
+        part.Diagnostics.All(d => d.Severity != Severity.Error
+            || (d.RuleId == "ref.depends-on" && d.Location?.File is { } file && file.StartsWith("services/", StringComparison.Ordinal)
+                && !changed.Contains(file["services/".Length..^".yaml".Length])));
+
+    /// <summary>True when each changed service file still says what the checks of other files read from it: its name,
+    /// what it depends on, and where it runs in each environment (enabled, host group, deploy path and driver). Then
+    /// the checks across files come out as they did for the snapshot's valid commit.</summary>
+    private static bool FactsUnchanged(GitRepoSource source, string oldTree, List<string> changed, Dictionary<string, string> oldBlobs,
+        RepoModel now, IParseCache cache)
+    {
+        if (changed.Count == 0) return true;
+        var before = Load(source, oldTree, changed, oldBlobs, cache)?.Unchecked;
+        if (before is null) return false;
+        foreach (var name in changed)
+        {
+            if (!before.Services.TryGetValue(name, out var was) || !now.Services.TryGetValue(name, out var @is)) return false;
+            if (!was.Base.DependsOn.SequenceEqual(@is.Base.DependsOn, StringComparer.Ordinal)) return false;
+            foreach (var environment in now.Environments.Keys)
+            {
+                var (e1, g1, d1) = DesiredStateBuilder.Placement(was, environment);
+                var (e2, g2, d2) = DesiredStateBuilder.Placement(@is, environment);
+                if (e1 != e2 || g1 != g2 || d1.Path.TrimEnd('/') != d2.Path.TrimEnd('/') || (d1.Driver == DriverKind.ConsulKv) != (d2.Driver == DriverKind.ConsulKv))
+                    return false;
+            }
+        }
+        return true;
+    }
+}
