@@ -89,6 +89,7 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             if (change.Hosts.Length > 0 && ParallelismCap.Resolve(spec, change, run.Desired.EnvironmentSpec) is var resolved && resolved > run.MaxParallel)
                 run.Report(wave.Index, service, null, "batch", ParallelismCap.Note(service, spec.Strategy.MaxParallel, resolved, run.MaxParallel));
             if (batches.IsEmpty) batches = [[]];   // no host work (e.g. a state-only change): one state write
+            await StageAsync(wave, change, spec, batches, ct);
             for (var i = 0; i < batches.Length; i++)
                 await RunBatchAsync(wave, change, spec, i + 1, batches[i], last: i == batches.Length - 1, ct, preempt);
             await hosts.PruneAsync(change, spec.Deploy);
@@ -97,7 +98,22 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         run.Report(wave.Index, service, null, "service", "finished");
     }
 
-    /// <summary>Stage every host of the batch, then switch them, gate them, and write their state.</summary>
+    /// <summary>Stages the new release on every host of every batch not yet written, before the first batch switches:
+    /// batches then only switch, restart and gate, and a host that cannot take the release (unreachable, disk full)
+    /// stops the service before any host of it has changed. For blue-green (one batch of all hosts) the new release sits
+    /// beside the old on every host before any switch.</summary>
+    private async Task StageAsync(PlanWave wave, ServiceChange change, ServiceSpec spec, ImmutableArray<ImmutableArray<HostChange>> batches,
+        CancellationToken ct)
+    {
+        var deploys = batches
+            .Where((_, i) => !run.Journal.IsFinished(StepKey.BatchWritten(wave.Index, change.Service, i + 1)))
+            .SelectMany(b => b)
+            .Where(h => h.ToRelease is not null && NeedsHostWork(change, h));
+        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(StepKey.OnHost(wave.Index, change.Service, h.Host, StepKind.Stage), spec.Deploy.Driver, ct,
+            session => hosts.StageAsync(session, spec))));
+    }
+
+    /// <summary>Switch every host of the batch (staged by <see cref="StageAsync"/>), gate them, and write their state.</summary>
     /// <param name="number">1-based, as the journal and progress name batches.</param>
     private async Task RunBatchAsync(PlanWave wave, ServiceChange change, ServiceSpec spec, int number, ImmutableArray<HostChange> batch,
         bool last, CancellationToken ct, CancellationToken preempt)
@@ -114,12 +130,9 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         var work = batch.Where(h => NeedsHostWork(change, h)).ToList();
         var deploys = work.Where(h => h.ToRelease is not null).ToList();
         StepKey On(HostChange h, StepKind kind) => StepKey.OnHost(wave.Index, change.Service, h.Host, kind);
-        // Stage everywhere first, then switch: the window in which hosts of a batch differ stays short, and for
-        // blue-green (one batch of all hosts) the new release sits beside the old on every host before any switch.
-        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, session => hosts.StageAsync(session, spec))));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
-            session => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None), batch: number)));
+            session => hosts.ActivateAsync(session, change, h, deploy), batch: number)));
         await Task.WhenAll(work.Where(h => h.ToRelease is null && run.IsDefined(h.Host)).Select(h => hosts.RunAsync(On(h, StepKind.Remove), deploy.Driver, ct,
             session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None), batch: number)));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))
