@@ -20,6 +20,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
     private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
     private SftpClient? _sftp;
+    private int _execs;
 
     public SshHostSession(SshHostDriver driver, HostSpec host, SshClient ssh)
     {
@@ -31,6 +32,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     public HostSpec Host { get; }
 
     public bool IsConnected => _connection.IsConnected;
+
+    /// <summary>Exec channels opened so far (the cost per host the benchmarks count).</summary>
+    public int Execs => _execs;
 
     private TimeSpan StepTimeout => _driver.Options.StepTimeout;
 
@@ -129,6 +133,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StepTimeout);
         var (client, generation) = _connection.Current;
+        Interlocked.Increment(ref _execs);
         try
         {
             using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
@@ -352,6 +357,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
         var (client, generation) = _connection.Current;
+        Interlocked.Increment(ref _execs);
         try
         {
             using var command = client.CreateCommand(commandText);
