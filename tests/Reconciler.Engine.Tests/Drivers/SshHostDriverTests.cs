@@ -301,6 +301,33 @@ public sealed class SshHostDriverTests(FourHostFleet fixture) : IClassFixture<Fo
     }
 
     [Fact]
+    public async Task An_activation_after_a_stage_prunes_in_the_same_exec_channel_and_keeps_what_a_rollback_needs()
+    {
+        await using var driver = Driver();
+        var session = await driver.OpenAsync(_fleet.Hosts[2], Ct);
+        var ids = new[] { "1.0.0-aaaaaaaaaa", "1.1.0-aaaaaaaaaa", "1.2.0-aaaaaaaaaa", "1.3.0-aaaaaaaaaa", "1.4.0-aaaaaaaaaa" };
+        for (var i = 0; i < ids.Length; i++)
+        {
+            await session.StageAsync(Bundle(TestArtifact.WithRestartRecorder(_temp.Combine($"a{i}"), marker: ids[i]), ids[i]), Ct);
+            File.SetLastWriteTimeUtc(OnHost(2, $"releases/{ids[i]}/.reconciler-release"), DateTime.UtcNow.AddMinutes(i - 10));
+        }
+        await session.ActivateAsync(_deployPath, ids[0], null, Ct);
+        var stagedLast = TestArtifact.WithRestartRecorder(_temp.Combine("a5"), marker: "1.5.0-aaaaaaaaaa");
+        await session.StageAsync(Bundle(stagedLast, "1.5.0-aaaaaaaaaa"), Ct);
+        var execs = ((SshHostSession)session).Execs;
+
+        // keep 3: the new release, the one it replaces (ids[0]) and the newest other (ids[4]).
+        var warning = await session.ActivateAndPruneAsync(_deployPath, "1.5.0-aaaaaaaaaa", "./bin/restart", keep: 3, protect: ["1.5.0-aaaaaaaaaa", ids[0]], Ct);
+
+        Assert.Null(warning);
+        Assert.Equal(1, ((SshHostSession)session).Execs - execs);
+        var left = await session.InspectAsync(_deployPath, Ct);
+        Assert.Equal("1.5.0-aaaaaaaaaa", left.Current);
+        Assert.Equal(new[] { ids[0], ids[4], "1.5.0-aaaaaaaaaa" }, left.Releases.ToArray());
+        Assert.StartsWith("api 1.5.0-aaaaaaaaaa", File.ReadAllText(OnHost(2, "restarted")));
+    }
+
+    [Fact]
     public async Task One_connection_per_host_is_reused_for_every_step()
     {
         await using var driver = Driver();

@@ -33,6 +33,26 @@ public interface IHostSession
     /// command in the release directory. Safe to repeat.</summary>
     Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct);
 
+    /// <summary><see cref="ActivateAsync"/>, then, once the restart succeeded, <see cref="PruneAsync"/> (the release just
+    /// activated is current). A driver that can do both in one round trip does (ssh: the activation script deletes what the
+    /// stage's listing says is surplus, so a host needs no exec channel of its own for pruning). Returns null, or why
+    /// pruning did not finish: old releases left on disk cost space, not correctness, so that is a warning for the caller
+    /// to report, never a failure of the switch. A failing switch or restart throws as <see cref="ActivateAsync"/> does.</summary>
+    async Task<string?> ActivateAndPruneAsync(string deployPath, string releaseId, string? restartCommand, int keep,
+        ImmutableArray<string> protect, CancellationToken ct)
+    {
+        await ActivateAsync(deployPath, releaseId, restartCommand, ct);
+        try
+        {
+            await PruneAsync(deployPath, keep, protect, ct);
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>The deploy path as commands on the host see it (checks interpolate ${deploy.path} with it). It is the
     /// path itself unless the driver keeps hosts elsewhere (the local driver maps each host under its own root).</summary>
     string PathOnHost(string deployPath) => deployPath;

@@ -16,6 +16,8 @@ internal sealed class ApplyContext : IAsyncDisposable
     private readonly IProgress<ApplyProgress>? _progress;
     private readonly CancellationTokenSource _stopNew = new();
     private readonly object _failureLock = new();
+    // Every host step looks its host up: a scan of the inventory each time made an apply quadratic in the fleet's size.
+    private readonly Dictionary<string, HostSpec> _hosts;
 
     public ApplyContext(ExecutorDependencies deps, DesiredState desired, ApplyHeader header, string applyId, LiveState current,
         IReadOnlyList<JournalEntry> journal, int maxParallel, IProgress<ApplyProgress>? progress, HostSessions? sessions = null,
@@ -31,6 +33,7 @@ internal sealed class ApplyContext : IAsyncDisposable
         Sessions = sessions ?? NewSessions();
         State = new LiveStateWriter(deps.Store, Env, Commit, current);
         Gate = new HealthGate(new CleanedProbe(deps.Probe, Secrets), deps.Time);
+        _hosts = HostsByName(desired.EnvironmentSpec);
         MaxParallel = Math.Max(1, maxParallel);
         HostSlots = new SemaphoreSlim(MaxParallel);
     }
@@ -116,10 +119,10 @@ internal sealed class ApplyContext : IAsyncDisposable
 
     /// <summary>A host dropped from the environment's inventory cannot be reached (its address is gone with it): its
     /// removal is skipped and live state forgets it.</summary>
-    public bool IsDefined(string host) => Desired.EnvironmentSpec.HostGroups.Values.Any(g => g.Hosts.Any(h => h.Name == host));
+    public bool IsDefined(string host) => _hosts.ContainsKey(host);
 
     public HostSpec FindHost(string name) =>
-        Desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).FirstOrDefault(h => h.Name == name)
+        _hosts.GetValueOrDefault(name)
         ?? throw new ReconcilerException(Reconciler.FailureKind.InvalidInput, $"host '{name}' is not defined in environment '{Env}' at {Short(Desired.Revision)}; " +
                                                                    "it is needed to change or roll back a service on it. Add it back to a host group, or remove it from live state with `reconciler state`.");
 
@@ -139,6 +142,14 @@ internal sealed class ApplyContext : IAsyncDisposable
                 : s.Reason;
         }
         return b.ToImmutable();
+    }
+
+    /// <summary>The environment's hosts by name; a host listed in two groups is the one of the first group (by name).</summary>
+    public static Dictionary<string, HostSpec> HostsByName(EnvironmentSpec environment)
+    {
+        var hosts = new Dictionary<string, HostSpec>(StringComparer.Ordinal);
+        foreach (var host in environment.HostGroups.Values.SelectMany(g => g.Hosts)) hosts.TryAdd(host.Name, host);
+        return hosts;
     }
 
     public static string Short(string commit) => commit.Length > 12 && commit.All(char.IsAsciiHexDigit) ? commit[..12] : commit;

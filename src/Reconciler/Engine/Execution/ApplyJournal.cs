@@ -10,7 +10,7 @@ namespace Reconciler.Execution;
 /// </summary>
 internal sealed class ApplyJournal
 {
-    private readonly IStateStore _store;
+    private readonly JournalGroupCommit _commits;
     private readonly TimeProvider _time;
     private readonly string _environment;
     private readonly string _applyId;
@@ -21,7 +21,8 @@ internal sealed class ApplyJournal
 
     public ApplyJournal(IStateStore store, TimeProvider time, string environment, string applyId, string commit, IEnumerable<JournalEntry> stored)
     {
-        (_store, _time, _environment, _applyId, _commit) = (store, time, environment, applyId, commit);
+        (_time, _environment, _applyId, _commit) = (time, environment, applyId, commit);
+        _commits = new JournalGroupCommit(store);
         foreach (var entry in stored.Where(e => e.ApplyId == applyId))
         {
             _entries.Add(entry);
@@ -54,11 +55,13 @@ internal sealed class ApplyJournal
     /// <summary>The services with a host step (stage, activate, remove) that was started.</summary>
     public HashSet<string> ServicesWithHostSteps() => [.. Keys(_ => true).Where(k => k.IsHostStep).Select(k => k.Service!)];
 
+    /// <summary>Stores the entry; returns once it is stored. Entries of parallel host steps that arrive while a write is
+    /// under way go to the store together in the next one (<see cref="JournalGroupCommit"/>).</summary>
     public async Task AppendAsync(StepKey key, JournalStatus status, string? detail, CancellationToken ct)
     {
         var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
         var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
-        await _store.AppendJournalAsync(entry, ct);
+        await _commits.AppendAsync(entry, ct);
         lock (_entries) _entries.Add(entry);
         _steps[key] = (status, text);
     }

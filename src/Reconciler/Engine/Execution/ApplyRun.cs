@@ -161,9 +161,10 @@ internal sealed class ApplyRun : IAsyncDisposable
             if (change is null) continue;
             var recorded = _run.State.Live.Services.GetValueOrDefault(switches.Key)?.Hosts;
             var hosts = new List<LiveHost>();
+            var planned = change.Hosts.DistinctBy(h => h.Host).ToDictionary(h => h.Host, StringComparer.Ordinal);
             foreach (var key in switches)
             {
-                if (change.Hosts.FirstOrDefault(h => h.Host == key.Host) is not { ToRelease: { } to } host) continue;
+                if (planned.GetValueOrDefault(key.Host!) is not { ToRelease: { } to } host) continue;
                 if (recorded?.GetValueOrDefault(key.Host!) is { UnknownBecause: null } known && known.ActiveRelease == to) continue;
                 var previous = host.FromRelease != to ? host.FromRelease : recorded?.GetValueOrDefault(key.Host!)?.PreviousRelease;
                 hosts.Add(_run.Journal.IsFinished(key)

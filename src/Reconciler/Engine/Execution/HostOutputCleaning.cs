@@ -74,6 +74,11 @@ internal sealed class CleanedSession(IHostSession inner, RunSecrets secrets) : I
     public Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct) =>
         Guard("activate", () => inner.ActivateAsync(deployPath, releaseId, restartCommand, ct));
 
+    public async Task<string?> ActivateAndPruneAsync(string deployPath, string releaseId, string? restartCommand, int keep,
+        ImmutableArray<string> protect, CancellationToken ct) =>
+        await Guard("activate", () => inner.ActivateAndPruneAsync(deployPath, releaseId, restartCommand, keep, protect, ct)) is { } warning
+            ? await secrets.CleanAsync(warning) : null;
+
     public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct)
     {
         var result = await Guard("command", () => inner.RunAsync(command, timeout, ct));

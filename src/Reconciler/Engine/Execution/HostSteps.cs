@@ -10,10 +10,12 @@ using Reconciler.Telemetry;
 namespace Reconciler.Execution;
 
 /// <summary>The journaled host steps of the forward run (stage, activate, remove), the release bundles they put on
-/// hosts, and pruning old releases once a service is done.</summary>
+/// hosts, and pruning old releases: folded into each activation, and once a service is done on the hosts it runs on
+/// whose activation did not prune (unchanged hosts, or one switched by an earlier process of a resumed apply).</summary>
 internal sealed class HostSteps(ApplyContext run)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<ReleaseBundle>>> _bundles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Service, string Host), bool> _pruned = new();
 
     /// <summary>One host step: skipped when journaled Finished; otherwise journaled around the work. The work itself is
     /// not cancelled: a host is never left between two steps inconsistent with the journal. A switch journals the batch
@@ -78,23 +80,41 @@ internal sealed class HostSteps(ApplyContext run)
         return new ReleaseBundle(spec.Name, spec.Deploy.Path, ServiceFields.ReleaseId(spec), path, artifact.Sha256, config.ToImmutable());
     }
 
-    /// <summary>Keeps <see cref="DeploySpec.KeepReleases"/> releases on every host the service now runs on, never the
-    /// current or the previous one.</summary>
+    /// <summary>Switches the host to its new release and runs the restart; once that succeeded, keeps
+    /// <see cref="DeploySpec.KeepReleases"/> releases, never the new or the previous one (in the same round trip where
+    /// the driver can).</summary>
+    /// <remarks>The batch's gate has not run yet, so a rollback may still need the release the host ran before, and a
+    /// further one the release before that (what live state records as its previous): both are protected as well. When
+    /// that is more than <see cref="DeploySpec.KeepReleases"/>, the prune once the service is done still runs for the host,
+    /// and leaves the number asked for.</remarks>
+    public async Task ActivateAsync(IHostSession session, ServiceChange change, HostChange h, DeploySpec deploy)
+    {
+        var recorded = run.State.Live.Services.GetValueOrDefault(change.Service)?.Hosts.GetValueOrDefault(h.Host);
+        ImmutableArray<string> protect = [.. Protected(h).Concat(recorded?.ActiveRelease == h.FromRelease && recorded?.PreviousRelease is { } before ? [before] : []).Distinct()];
+        var warning = await session.ActivateAndPruneAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, deploy.KeepReleases, protect, CancellationToken.None);
+        if (protect.Length <= deploy.KeepReleases) _pruned[(change.Service, h.Host)] = true;
+        // Old releases left on disk cost space, not correctness: report and carry on.
+        if (warning is not null) run.Report(change.Wave, change.Service, h.Host, "prune", "warning: " + warning);
+    }
+
+    /// <summary>Keeps <see cref="DeploySpec.KeepReleases"/> releases on every host the service now runs on that this run
+    /// has not pruned at its activation, never the current or the previous one; hosts in parallel, within --max-parallel.</summary>
     public async Task PruneAsync(ServiceChange change, DeploySpec deploy)
     {
-        foreach (var h in change.Hosts.Where(h => h.ToRelease is not null))
+        var hosts = change.Hosts.Where(h => h.ToRelease is not null && !_pruned.ContainsKey((change.Service, h.Host)));
+        await Parallel.ForEachAsync(hosts, new ParallelOptions { MaxDegreeOfParallelism = run.MaxParallel }, async (h, _) =>
         {
             try
             {
                 var session = await run.Sessions.OpenAsync(deploy.Driver, run.FindHost(h.Host));
-                ImmutableArray<string> protect = h.FromRelease is null ? [h.ToRelease!] : [h.ToRelease!, h.FromRelease];
-                await session.PruneAsync(deploy.Path, deploy.KeepReleases, protect, CancellationToken.None);
+                await session.PruneAsync(deploy.Path, deploy.KeepReleases, Protected(h), CancellationToken.None);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Old releases left on disk cost space, not correctness: report and carry on.
                 run.Report(change.Wave, change.Service, h.Host, "prune", "warning: " + e.Message);
             }
-        }
+        });
     }
+
+    private static ImmutableArray<string> Protected(HostChange h) => h.FromRelease is null ? [h.ToRelease!] : [h.ToRelease!, h.FromRelease];
 }

@@ -101,11 +101,11 @@ internal sealed class Preflight(ExecutorDependencies deps, DesiredState desired,
 
     private static bool NeedsWork(ServiceChange change, HostChange h) => change.Action is ServiceAction.Redeploy or ServiceAction.Repair || h.FromRelease != h.ToRelease;
 
-    private IEnumerable<HostSpec> AllHosts => desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts);
+    private readonly Dictionary<string, HostSpec> _hosts = ApplyContext.HostsByName(desired.EnvironmentSpec);
 
-    private bool IsDefined(string host) => AllHosts.Any(h => h.Name == host);
+    private bool IsDefined(string host) => _hosts.ContainsKey(host);
 
-    private HostSpec FindHost(string host) => AllHosts.First(h => h.Name == host);
+    private HostSpec FindHost(string host) => _hosts[host];
 
     /// <summary>The bytes the .tar.gz unpacks to (its entries' sizes): what staging writes under releases/.</summary>
     private static long UnpackedSize(string path)

@@ -21,7 +21,7 @@ internal static class UnknownHosts
         await using var sessions = ApplyContext.Cleaned(deps, new RunSecrets(deps.Secrets, desired));
         var problems = new List<string>();
         var resolved = new List<LiveService>();
-        var hostsByName = desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).GroupBy(h => h.Name).ToDictionary(g => g.Key, g => g.First());
+        var hostsByName = ApplyContext.HostsByName(desired.EnvironmentSpec);
         foreach (var service in live.Services.Values.Where(s => s.Hosts.Values.Any(h => h.UnknownBecause is not null)))
         {
             var deploy = DeploySettings.FromFields(service.Name, service.Fields);

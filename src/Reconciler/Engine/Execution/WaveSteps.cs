@@ -91,15 +91,42 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
             if (change.Hosts.Length > 0 && ParallelismCap.Resolve(spec, change, run.Desired.EnvironmentSpec) is var resolved && resolved > run.MaxParallel)
                 run.Report(wave.Index, service, null, "batch", ParallelismCap.Note(service, spec.Strategy.MaxParallel, resolved, run.MaxParallel));
             if (batches.IsEmpty) batches = [[]];   // no host work (e.g. a state-only change): one state write
+            // A canary's release reaches no other host until the canary passed its gate: the rest is staged after it.
+            var canary = spec.Strategy.Kind == StrategyKind.Canary && batches.Length > 1 ? 1 : batches.Length;
+            await StageAsync(wave, change, spec, batches, 0, canary, ct);
             for (var i = 0; i < batches.Length; i++)
+            {
+                if (i == canary) await StageAsync(wave, change, spec, batches, canary, batches.Length, ct);
                 await RunBatchAsync(wave, change, spec, i + 1, batches[i], last: i == batches.Length - 1, ct, preempt);
+            }
             await hosts.PruneAsync(change, spec.Deploy);
         }
         await run.Journal.AppendAsync(done, JournalStatus.Finished, change.Reason, ct);
         run.Report(wave.Index, service, null, "service", "finished");
     }
 
-    /// <summary>Stage every host of the batch, then switch them, gate them, and write their state.</summary>
+    /// <summary>Stages the new release on every host of batches [from, to) not yet written, before the first of them switches
+    /// (all batches at once, except that a canary's other hosts wait for the canary's gate):
+    /// batches then only switch, restart and gate, and a host that cannot take the release (unreachable, disk full)
+    /// stops the service before any host of it has changed. For blue-green (one batch of all hosts) the new release sits
+    /// beside the old on every host before any switch.</summary>
+    private async Task StageAsync(PlanWave wave, ServiceChange change, ServiceSpec spec, ImmutableArray<ImmutableArray<HostChange>> batches,
+        int from, int to, CancellationToken ct)
+    {
+        var deploys = Enumerable.Range(from, to - from)
+            .Where(i => !run.Journal.IsFinished(StepKey.BatchWritten(wave.Index, change.Service, i + 1)))
+            .Select(i => batches[i])
+            .SelectMany(b => b)
+            .Where(h => h.ToRelease is not null && NeedsHostWork(change, h));
+        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(StepKey.OnHost(wave.Index, change.Service, h.Host, StepKind.Stage), spec.Deploy.Driver, ct,
+            async session =>
+            {
+                await DriftRepairSteps.BeforeStageAsync(session, change, h, spec);
+                await hosts.StageAsync(session, spec);
+            })));
+    }
+
+    /// <summary>Switch every host of the batch (staged by <see cref="StageAsync"/>), gate them, and write their state.</summary>
     /// <param name="number">1-based, as the journal and progress name batches.</param>
     private async Task RunBatchAsync(PlanWave wave, ServiceChange change, ServiceSpec spec, int number, ImmutableArray<HostChange> batch,
         bool last, CancellationToken ct, CancellationToken preempt)
@@ -117,17 +144,10 @@ internal sealed class WaveSteps(ApplyContext run, HostSteps hosts, ToggleSteps t
         var work = batch.Where(h => NeedsHostWork(change, h)).ToList();
         var deploys = work.Where(h => h.ToRelease is not null).ToList();
         StepKey On(HostChange h, StepKind kind) => StepKey.OnHost(wave.Index, change.Service, h.Host, kind);
-        // Stage everywhere first, then switch: the window in which hosts of a batch differ stays short, and for
-        // blue-green (one batch of all hosts) the new release sits beside the old on every host before any switch.
-        await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Stage), deploy.Driver, ct, async session =>
-        {
-            await DriftRepairSteps.BeforeStageAsync(session, change, h, spec);
-            await hosts.StageAsync(session, spec);
-        })));
         run.StopIfRequested(ct);
         await Task.WhenAll(deploys.Select(h => hosts.RunAsync(On(h, StepKind.Activate), deploy.Driver, ct,
             session => _hooks.AroundSwitchAsync(wave.Index, session, change.Service, deploy.Path, h.ToRelease!,
-                () => session.ActivateAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, CancellationToken.None)), batch: number)));
+                () => hosts.ActivateAsync(session, change, h, deploy)), batch: number)));
         await Task.WhenAll(work.Where(h => h.ToRelease is null && run.IsDefined(h.Host)).Select(h => hosts.RunAsync(On(h, StepKind.Remove), deploy.Driver, ct,
             session => session.RemoveAsync(deploy.Path, deploy.StopCommand, CancellationToken.None), batch: number)));
         foreach (var gone in work.Where(h => h.ToRelease is null && !run.IsDefined(h.Host)))

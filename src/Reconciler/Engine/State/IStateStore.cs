@@ -38,6 +38,11 @@ public interface IStateStore : IAsyncDisposable
 
     // Apply journal: every step of an apply is recorded, so a crashed apply resumes.
     Task AppendJournalAsync(JournalEntry entry, CancellationToken ct);
+    /// <summary>Appends <paramref name="entries"/> in order, as the executor's parallel host steps journal at once (a group
+    /// commit). When it returns, every entry is stored as <see cref="AppendJournalAsync(JournalEntry, CancellationToken)"/>
+    /// stores one; when it throws, any of them may be missing. The default appends them concurrently, one call each.</summary>
+    Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) =>
+        Task.WhenAll(entries.Select(e => AppendJournalAsync(e, ct)));
     /// <summary>Entries of the environment's unfinished apply (empty when none), in append order.</summary>
     Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct);
     /// <summary>Marks the apply finished; its entries stop being returned by ReadOpenJournalAsync.</summary>

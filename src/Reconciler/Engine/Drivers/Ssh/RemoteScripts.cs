@@ -115,11 +115,13 @@ internal static class RemoteScripts
         ListBody
         """.Replace("CleanLeftovers", CleanLeftovers, StringComparison.Ordinal).Replace("ListBody", ListBody, StringComparison.Ordinal);
 
-    /// <summary>$1 deploy path, $2 release id, $3 restart command ("" for none), $4 host name. Switches `current`
+    /// <summary>$1 deploy path, $2 release id, $3 restart command ("" for none), $4 host name, then paths relative to
+    /// $1 to delete once the restart succeeded (the prune, folded in: no channel of its own). Switches `current`
     /// with a temporary link renamed over it (rename(2) is atomic; `current` never dangles), then runs the
     /// restart command in the release directory with stdin closed and output to .restart.log, so a daemon it
     /// leaves running does not hold the SSH channel open. A failing command's last 64 KiB of output come back: the
-    /// engine cleans them of secrets before it keeps the last 4 KiB (a smaller cut here could halve a secret).</summary>
+    /// engine cleans them of secrets before it keeps the last 4 KiB (a smaller cut here could halve a secret). A prune
+    /// that cannot delete everything prints <see cref="PruneFailedMarker"/> and still exits 0.</summary>
     public static readonly string Activate = Functions + "\n" + """
         set -eu
         P=$1; ID=$2; CMD=$3
@@ -131,16 +133,23 @@ internal static class RemoteScripts
         ln -s "releases/$ID" "$L"
         mv -T -f "$L" current
         echo "@reconciler:switched"
-        [ -n "$CMD" ] || exit 0
-        cd "releases/$ID"
-        RECONCILER_SERVICE=$M_SERVICE; RECONCILER_RELEASE=$ID; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$4
-        export RECONCILER_SERVICE RECONCILER_RELEASE RECONCILER_DEPLOY_PATH RECONCILER_HOST
-        set +e
-        /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
-        rc=$?
-        [ $rc -eq 0 ] || tail -c 65536 "$P/.restart.log"
-        exit $rc
+        if [ -n "$CMD" ]; then
+          cd "releases/$ID"
+          RECONCILER_SERVICE=$M_SERVICE; RECONCILER_RELEASE=$ID; RECONCILER_DEPLOY_PATH=$P; RECONCILER_HOST=$4
+          export RECONCILER_SERVICE RECONCILER_RELEASE RECONCILER_DEPLOY_PATH RECONCILER_HOST
+          set +e
+          /bin/sh -c "$CMD" </dev/null >"$P/.restart.log" 2>&1
+          rc=$?
+          set -e
+          if [ $rc -ne 0 ]; then tail -c 65536 "$P/.restart.log"; exit $rc; fi
+          cd "$P"
+        fi
+        shift 4
+        [ $# -eq 0 ] || rm -rf -- "$@" 2>/dev/null || echo "@reconciler:prune-failed"
+        exit 0
         """;
+
+    public const string PruneFailedMarker = "@reconciler:prune-failed";
 
     /// <summary>$1 deploy path: the listing (see <see cref="ListBody"/>); nothing when the path does not exist.</summary>
     public static readonly string List = Functions + "\n" + """

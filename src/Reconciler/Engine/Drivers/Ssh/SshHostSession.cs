@@ -20,6 +20,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
     private readonly ConcurrentDictionary<(string Path, string Id), string> _serviceOfRelease = new();
     private readonly ConcurrentDictionary<string, Listing> _listings = new(StringComparer.Ordinal);
     private SftpClient? _sftp;
+    private int _execs;
 
     public SshHostSession(SshHostDriver driver, HostSpec host, SshClient ssh)
     {
@@ -32,6 +33,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     public bool IsConnected => _connection.IsConnected;
 
+    /// <summary>Exec channels opened so far (the cost per host the benchmarks count).</summary>
+    public int Execs => _execs;
+
     private TimeSpan StepTimeout => _driver.Options.StepTimeout;
 
     public Task<HostReleases> InspectAsync(string deployPath, CancellationToken ct) =>
@@ -41,7 +45,24 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         _connection.RunAsync("stage", async () => { await StageOnceAsync(bundle, ct); return true; }, ct);
 
     public Task ActivateAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct) =>
-        _connection.RunAsync("activate", async () => { await ActivateOnceAsync(deployPath, releaseId, restartCommand, ct); return true; }, ct);
+        _connection.RunAsync("activate", () => ActivateOnceAsync(deployPath, releaseId, restartCommand, ct), ct);
+
+    public async Task<string?> ActivateAndPruneAsync(string deployPath, string releaseId, string? restartCommand, int keep,
+        ImmutableArray<string> protect, CancellationToken ct)
+    {
+        var path = ReleaseLayout.CheckDeployPath(Host.Name, "activate", deployPath);
+        // The listing the stage printed is still true (one applier per environment holds the lock): what to delete is
+        // known before the switch, and the activation deletes it. Without one (a resumed apply), list in a round trip.
+        if (!_listings.TryGetValue(path, out var listing))
+        {
+            await ActivateAsync(deployPath, releaseId, restartCommand, ct);
+            try { await PruneAsync(deployPath, keep, protect, ct); return null; }
+            catch (HostStepException e) { return e.Message; }
+        }
+        var targets = PruneTargets(listing with { Current = releaseId }, keep, protect);
+        var pruned = await _connection.RunAsync("activate", () => ActivateOnceAsync(deployPath, releaseId, restartCommand, ct, targets), ct);
+        return pruned ? null : $"{Host.Name}: deleting old releases in {path} did not finish; they are deleted at the next prune";
+    }
 
     public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct) =>
         _connection.RunAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
@@ -112,6 +133,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(StepTimeout);
         var (client, generation) = _connection.Current;
+        Interlocked.Increment(ref _execs);
         try
         {
             using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
@@ -173,7 +195,9 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         return null;
     }
 
-    private async Task ActivateOnceAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct)
+    /// <summary>Returns false when the folded prune (<paramref name="prune"/>: paths to delete) did not finish.</summary>
+    private async Task<bool> ActivateOnceAsync(string deployPath, string releaseId, string? restartCommand, CancellationToken ct,
+        IReadOnlyList<string>? prune = null)
     {
         const string step = "activate";
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
@@ -182,12 +206,12 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         var command = string.IsNullOrWhiteSpace(restartCommand)
             ? ""
             : Interpolation.ExpandCommand(restartCommand, Interpolation.Variables(Host, await ServiceOfAsync(path, id, restartCommand, ct), id, path));
-        var result = await ExecAsync(step, Shell.Script(RemoteScripts.Activate, path, id, command, Host.Name), null, StepTimeout, ct);
-        if (result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal) && _listings.TryGetValue(path, out var known))
+        var result = await ExecAsync(step, Shell.Script(RemoteScripts.Activate, [path, id, command, Host.Name, .. prune ?? []]), null, StepTimeout, ct);
+        if (prune is null && result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal) && _listings.TryGetValue(path, out var known))
             _listings[path] = known with { Current = id };
         else
-            _listings.TryRemove(path, out _);
-        if (result.ExitCode == 0) return;
+            _listings.TryRemove(path, out _);   // a prune changed what is on disk
+        if (result.ExitCode == 0) return !result.Stdout.Contains(RemoteScripts.PruneFailedMarker, StringComparison.Ordinal);
         if (!result.Stdout.Contains(RemoteScripts.SwitchedMarker, StringComparison.Ordinal))
             throw new HostStepException(Host.Name, step, $"switching current to {id} in {path} failed (exit {result.ExitCode}): {Tail(result)}");
         throw HostStepException.CommitFault(Host.Name, "restart",
@@ -213,15 +237,22 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         var path = ReleaseLayout.CheckDeployPath(Host.Name, step, deployPath);
         // The listing the last stage printed is still true (one applier per environment holds the lock).
         var listing = _listings.TryRemove(path, out var known) ? known : await ListAsync(path, step, ct);
-        var doomed = ReleaseLayout.ReleasesToPrune(listing.Releases, listing.Current, keep, protect);
-        var keptShas = listing.Releases.Where(r => !doomed.Contains(r.Id)).Select(r => r.ArtifactSha256).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        var targets = doomed.Select(ReleaseLayout.ReleaseLinkTarget)
-            .Concat(listing.Artifacts.Where(sha => !keptShas.Contains(sha)).Select(sha => $"{ReleaseLayout.ArtifactsDir}/{sha}.tar.gz"))
-            .ToList();
+        var targets = PruneTargets(listing, keep, protect);
         if (targets.Count == 0) return;
         var result = await ExecAsync(step, Shell.Script(RemoteScripts.Delete, [path, .. targets]), null, StepTimeout, ct);
         if (result.ExitCode != 0)
             throw new HostStepException(Host.Name, step, $"deleting old releases in {path} failed (exit {result.ExitCode}): {Tail(result)}");
+    }
+
+    /// <summary>The releases beyond <paramref name="keep"/> (<see cref="ReleaseLayout.ReleasesToPrune"/>) and the cached
+    /// artifacts no kept release was made from, as paths relative to the deploy path.</summary>
+    private static List<string> PruneTargets(Listing listing, int keep, ImmutableArray<string> protect)
+    {
+        var doomed = ReleaseLayout.ReleasesToPrune(listing.Releases, listing.Current, keep, protect);
+        var keptShas = listing.Releases.Where(r => !doomed.Contains(r.Id)).Select(r => r.ArtifactSha256).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return doomed.Select(ReleaseLayout.ReleaseLinkTarget)
+            .Concat(listing.Artifacts.Where(sha => !keptShas.Contains(sha)).Select(sha => $"{ReleaseLayout.ArtifactsDir}/{sha}.tar.gz"))
+            .ToList();
     }
 
     /// <summary>Free kilobytes (df -P) of the file system of the deploy path or its nearest existing parent.</summary>
@@ -326,6 +357,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
         var (client, generation) = _connection.Current;
+        Interlocked.Increment(ref _execs);
         try
         {
             using var command = client.CreateCommand(commandText);

@@ -113,6 +113,29 @@ public sealed class SqliteStateStore : IStateStore
         return 0;
     }, ct);
 
+    /// <summary>One transaction for all the entries (all or none), one prepared statement: a host step's journal entries
+    /// cost a few microseconds each instead of a connection, two pragmas and a commit each.</summary>
+    public Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => Run(Sync.Normal, c =>
+    {
+        foreach (var entry in entries)
+        {
+            StateNames.Check("environment", entry.Environment);
+            StateNames.Check("apply id", entry.ApplyId);
+        }
+        using var tx = c.BeginTransaction(deferred: false);
+        using var insert = Command(c, tx, "INSERT INTO journal(env, apply_id, body, closed) VALUES($env, $id, $body, 0)",
+            ("$env", ""), ("$id", ""), ("$body", ""));
+        foreach (var entry in entries)
+        {
+            insert.Parameters["$env"].Value = entry.Environment;
+            insert.Parameters["$id"].Value = entry.ApplyId;
+            insert.Parameters["$body"].Value = StateJson.Serialize(entry);
+            insert.ExecuteNonQuery();
+        }
+        tx.Commit();
+        return 0;
+    }, ct);
+
     public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) => Run(c =>
     {
         StateNames.Check("environment", environment);
