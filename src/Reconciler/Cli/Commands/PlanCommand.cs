@@ -22,6 +22,9 @@ internal static class PlanCommand
         var outDir = new Option<string?>("--out-dir") { Description = "With --split-at: write the parts there as plan-part-01.md, ... and print their paths." };
         var full = new Option<bool>("--full") { Description = "Plan every service in full, not from the last plan's snapshot and the change since (docs/cli/plan.md)." };
         var verbose = new Option<bool>("--verbose") { Description = "Print load statistics (files, parse-cache hits) and timings to stderr." };
+        var repairDrift = new Option<bool>("--repair-drift") { Description = "Ask the hosts first and show the repair of each host that drifted from the store (re-switch, re-stage, restart) with its reason, as `apply --repair-drift` would carry it out. One environment, against the store." };
+        var sshKey = new Option<string?>("--ssh-key") { Description = "With --repair-drift: private key for the ssh driver. Default: $RECONCILER_SSH_KEY, else ~/.ssh/id_ed25519." };
+        var trustUnknown = new Option<bool>("--trust-unknown-host-keys") { Description = "With --repair-drift: accept SSH hosts without a pinned hostKey (each is named in a warning)." };
 
         var cmd = new Command("plan", "Show what apply would change, in which order; exit 2 with --detailed-exitcode when there are changes.");
         var common = new CommonOptions(cmd);
@@ -33,13 +36,17 @@ internal static class PlanCommand
         common.AddState("State store to read live state from; default: $RECONCILER_STATE, then reconciler.yaml's state, then " + StateStores.DefaultRelativePath + ". " + StateStores.AcceptedForms);
         cmd.Options.Add(baseRev);
         common.AddFormat("text, markdown or json.", "text", "markdown", "json");
-        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, full, verbose }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { outFile, splitAt, outDir, detailed, full, verbose, repairDrift, sshKey, trustUnknown }) cmd.Options.Add(o);
 
         cmd.SetAction((parseResult, ct) =>
         {
             var stdout = parseResult.InvocationConfiguration.Output;
             var stderr = parseResult.InvocationConfiguration.Error;
             var args = common.Read(parseResult);
+            if (parseResult.GetValue(repairDrift))
+                return CliRunner.RunAsync(stderr, () => RunWithRepairsAsync(args, parseResult.GetValue(sshKey), parseResult.GetValue(trustUnknown),
+                    parseResult.GetValue(allEnvs), parseResult.GetValue(live), parseResult.GetValue(baseRev), parseResult.GetValue(outFile),
+                    parseResult.GetValue(detailed), !CliApp.UseColor(parseResult, stdout), stdout, stderr, ct));
             return CliRunner.RunAsync(stderr, () => Task.FromResult(Run(new PlanArgs(
                 args.Repo, args.Rev, args.Env, parseResult.GetValue(allEnvs),
                 parseResult.GetValue(live), args.State, parseResult.GetValue(baseRev), args.Format, parseResult.GetValue(outFile),
@@ -120,6 +127,31 @@ internal static class PlanCommand
 
         outcome.MemoWrites.GetAwaiter().GetResult();
         return a.DetailedExitCode && plans.Any(p => p.HasChanges) ? ExitCodes.Changes : ExitCodes.Ok;
+    }
+
+    /// <summary>`plan --repair-drift`: the plan `apply --repair-drift` would carry out, made the same way (the hosts are
+    /// asked, then the store's state and their answers are planned together). Repairs follow what the hosts say now, so
+    /// such a plan is not saved for `apply --plan`; a plan without the flag never reaches the hosts (a PR preview runs
+    /// where they cannot be reached, and its cost follows the change, not the fleet).</summary>
+    private static async Task<int> RunWithRepairsAsync(CommonArgs args, string? sshKey, bool trustUnknown, bool allEnvs, string? live, string? baseRev,
+        string? outFile, bool detailedExitCode, bool noColor, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (allEnvs || live is not null || baseRev is not null)
+            throw new UserError("--repair-drift plans one environment against the store and its hosts; drop --all-envs, --live and --base.");
+        if (outFile is not null)
+            throw new UserError("--repair-drift and --out exclude each other: repairs are planned from what the hosts say when you apply, so run `reconciler apply --repair-drift`.");
+        var prepared = await ApplyEnvironment.PrepareAsync(new ApplyRequest(args.Repo, args.Rev, args.Env, null, args.State, false, null, null,
+            sshKey, trustUnknown, $"{Environment.UserName}@{Environment.MachineName}", stderr, RepairDrift: true), TimeProvider.System, ct);
+        if (!prepared.Succeeded)
+        {
+            await CliRunner.FailAsync(stderr, prepared, args.Repo, "nothing was planned");
+            return ExitCodes.For(prepared.Failure!.Kind);
+        }
+        await using var apply = prepared.Value;
+        var plans = new[] { apply.Plan };
+        await stdout.WriteAsync(args.Format == "json" ? Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans))
+            : Render(plans, new Dictionary<string, EnvironmentGate>(), args.Format, color: args.Format == "text" && !noColor));
+        return detailedExitCode && apply.Plan.HasChanges ? ExitCodes.Changes : ExitCodes.Ok;
     }
 
     private static long SinceProcessStart() => (long)(DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;
