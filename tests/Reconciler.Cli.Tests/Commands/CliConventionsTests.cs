@@ -64,7 +64,7 @@ public sealed class CliConventionsTests
     }
 
     [Theory]
-    [InlineData("[suggest:8]", "plan --f", "--format\n")]
+    [InlineData("[suggest:8]", "plan --f", "--format\n--full\n")]
     [InlineData("[suggest:14]", "plan --format ", "json\nmarkdown\ntext\n")]
     public async Task Completion_answers_the_suggest_directive_that_dotnet_suggest_calls(string directive, string line, string expected)
     {

@@ -105,6 +105,32 @@ public sealed class StatusHistoryCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Plan_with_repair_drift_asks_the_hosts_and_shows_each_drifted_hosts_repair()
+    {
+        // The store records staging as applied, api on local-1 included; the local driver's host holds nothing of ours.
+        var model = Reconciler.Schema.Loading.RepoLoader.Load(Reconciler.Git.WorkingTreeSource.Open(_dir.Path)).Model!;
+        var applied = LiveProjection.AsApplied(Reconciler.Schema.Model.DesiredStateBuilder.Build(model, "staging") with { Revision = _head });
+        await using (var store = StateStores.Open("sqlite:.reconciler/state.db", _dir.Path, TimeProvider.System))
+            await store.WriteAsync("staging", 0, StateChange.Empty with { UpsertServices = [.. applied.Services.Values], LastGoodCommit = _head }, CancellationToken.None);
+
+        var without = await Run("plan", "--env", "staging", "--repo", _dir.Path, "--rev", "HEAD", "--full");
+        Assert.True(without.Exit == 0, without.Err);
+        Assert.DoesNotContain("repair", without.Out);   // a plan never reaches the hosts unless asked
+
+        var (exit, output, error) = await Run("plan", "--env", "staging", "--repo", _dir.Path, "--rev", "HEAD", "--repair-drift", "--detailed-exitcode");
+        Assert.True(exit == ExitCodes.Changes, error);
+        Assert.Matches(@"~ api  repair ", output);
+        Assert.Matches(@"local-1: re-stage \S+ \(unknown-host: ", output);
+
+        var json = await Run("plan", "--env", "staging", "--repo", _dir.Path, "--rev", "HEAD", "--repair-drift", "--format", "json");
+        Assert.Contains("\"kind\": \"re-stage\"", json.Out);
+
+        var saved = await Run("plan", "--env", "staging", "--repo", _dir.Path, "--repair-drift", "--out", Path.Combine(_dir.Path, "plan.json"));
+        Assert.Equal(ExitCodes.Error, saved.Exit);
+        Assert.Contains("--repair-drift and --out exclude each other", saved.Err);
+    }
+
+    [Fact]
     public async Task History_lists_newest_first_and_honours_limit()
     {
         await Seed();

@@ -43,9 +43,9 @@ public sealed class TelemetryExportTests
         Assert.Equal(names.Distinct(), names);
         foreach (var expected in new[] { "reconciler.applies", "reconciler.deploy.duration", "reconciler.gate.failures", "reconciler.rollbacks", "reconciler.hosts.deployed" })
             Assert.Contains(expected, names);
-        // Metric: sum = 7 { data_points = 1 { attributes = 7 } }, histogram = 9 { data_points = 1 { attributes = 9 } }
-        var points = metrics.SelectMany(m => m.Has(7) ? m.Message(7)!.Messages(1).Select(p => (Name: m.String(1)!, Attributes: p.Attributes(7)))
-                                                      : m.Message(9)!.Messages(1).Select(p => (Name: m.String(1)!, Attributes: p.Attributes(9)))).ToList();
+        // Metric: gauge = 5 / sum = 7 { data_points = 1 { attributes = 7 } }, histogram = 9 { data_points = 1 { attributes = 9 } }
+        var points = metrics.SelectMany(m => m.Has(9) ? m.Message(9)!.Messages(1).Select(p => (Name: m.String(1)!, Attributes: p.Attributes(9)))
+                                                      : (m.Message(7) ?? m.Message(5))!.Messages(1).Select(p => (Name: m.String(1)!, Attributes: p.Attributes(7)))).ToList();
         Assert.NotEmpty(points);
         var allowed = new HashSet<string> { "reconciler.environment", "reconciler.result" };
         Assert.All(points, p => Assert.Subset(allowed, p.Attributes.Keys.ToHashSet()));
