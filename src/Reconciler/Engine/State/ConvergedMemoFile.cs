@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Text;
 using Reconciler.Diff.Planning;
 
@@ -17,7 +16,6 @@ namespace Reconciler.State;
 public static class ConvergedMemoFile
 {
     private static ReadOnlySpan<byte> Magic => "RCCM"u8;
-    private const int ChecksumLength = 8;
 
     // The builds of the planner (its convergence keys) and of the engine (digests, store reader): a new one (new digest
     // rules, a stricter reader) starts from an empty memo, so that bytes are deferred only when this very build decoded them before.
@@ -65,40 +63,16 @@ public static class ConvergedMemoFile
                 w.Write(e.Release);
             }
         }
-        string? temp = null;
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                file.Write(Magic);
-                Span<byte> checksum = stackalloc byte[ChecksumLength];
-                XxHash3.Hash(body.GetBuffer().AsSpan(0, (int)body.Length), checksum);
-                file.Write(checksum);
-                file.Write(body.GetBuffer(), 0, (int)body.Length);
-            }
-            File.Move(temp, path, overwrite: true);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (temp is not null) try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            return false;
-        }
+        return ChecksummedFile.TryWrite(path, Magic, body);
     }
 
     private static bool TryParse(byte[] bytes, string store, out ConvergedMemo memo)
     {
         memo = null!;
-        var header = Magic.Length + ChecksumLength;
-        if (bytes.Length < header || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return false;
-        Span<byte> checksum = stackalloc byte[ChecksumLength];
-        XxHash3.Hash(bytes.AsSpan(header), checksum);
-        if (!checksum.SequenceEqual(bytes.AsSpan(Magic.Length, ChecksumLength))) return false;
+        if (ChecksummedFile.Body(bytes, Magic) is not { } body) return false;
         try
         {
-            using var r = new BinaryReader(new MemoryStream(bytes, header, bytes.Length - header), Encoding.UTF8);
+            using var r = new BinaryReader(body, Encoding.UTF8);
             if (r.ReadString() != PlannerBuild || r.ReadString() != store) return false;
             var seed = r.ReadUInt64();
             var count = r.ReadInt32();

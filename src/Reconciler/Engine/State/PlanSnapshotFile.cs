@@ -32,7 +32,6 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 public static class PlanSnapshotFile
 {
     private static ReadOnlySpan<byte> Magic => "RCPS0001"u8;
-    private const int ChecksumLength = 8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -57,14 +56,10 @@ public static class PlanSnapshotFile
         {
             return null;
         }
-        var header = Magic.Length + ChecksumLength;
-        if (bytes.Length < header || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return null;
-        Span<byte> checksum = stackalloc byte[ChecksumLength];
-        XxHash3.Hash(bytes.AsSpan(header), checksum);
-        if (!checksum.SequenceEqual(bytes.AsSpan(Magic.Length, ChecksumLength))) return null;
+        if (ChecksummedFile.Body(bytes, Magic) is not { } body) return null;
         try
         {
-            using var r = new BinaryReader(new MemoryStream(bytes, header, bytes.Length - header), Encoding.UTF8);
+            using var r = new BinaryReader(body, Encoding.UTF8);
             var inputs = r.ReadString();
             var head = r.ReadString();
             var baseTree = Optional(r);
@@ -94,27 +89,7 @@ public static class PlanSnapshotFile
             w.Write(snapshot.Plans.Length);
             foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan);
         }
-        string? temp = null;
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                file.Write(Magic);
-                Span<byte> checksum = stackalloc byte[ChecksumLength];
-                XxHash3.Hash(body.GetBuffer().AsSpan(0, (int)body.Length), checksum);
-                file.Write(checksum);
-                file.Write(body.GetBuffer(), 0, (int)body.Length);
-            }
-            File.Move(temp, path, overwrite: true);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (temp is not null) try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            return false;
-        }
+        return ChecksummedFile.TryWrite(path, Magic, body);
     }
 
     private static void Blobs(BinaryWriter w, IReadOnlyDictionary<string, string> blobs)
