@@ -10,7 +10,9 @@ using Reconciler.Engine.Tests.Infrastructure;
 
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7;
-var cli = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll"));
+// RECONCILER_BENCH_CLI: another build's reconciler.dll (e.g. a ReadyToRun publish); default the Release build.
+var cli = Environment.GetEnvironmentVariable("RECONCILER_BENCH_CLI") is { Length: > 0 } other ? Path.GetFullPath(other)
+    : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll"));
 const string DeployPath = "/srv/bench/live/api";
 
 Console.Error.WriteLine($"starting {hostCount} sshd hosts...");
