@@ -76,10 +76,10 @@ public static class StatusView
 
     /// <summary>"7.5s", "1m47s": how long a deploy took, for people (ServiceFields.Duration is the spec format).</summary>
     private static string Took(TimeSpan d) => d.TotalSeconds < 60
-        ? d.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "s"
+        ? d.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + "s"
         : $"{(int)d.TotalMinutes}m{d.Seconds:00}s";
 
-    internal static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;
+    private static string Short(string sha) => ProgressWords.Short(sha);
 
-    internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    private static string Time(DateTimeOffset t) => ProgressWords.Time(t);
 }

@@ -10,7 +10,7 @@ public static class ToggleCatalogView
     public static string RenderText(ToggleCatalogReport r)
     {
         var sb = new StringBuilder();
-        sb.Append("toggles at ").Append(StatusView.Short(r.Revision)).Append(" (HEAD); ready to remove once on everywhere for ")
+        sb.Append("toggles at ").Append(ProgressWords.Short(r.Revision)).Append(" (HEAD); ready to remove once on everywhere for ")
           .Append(Durations.Age(r.RemovableAfter)).Append(" with every requirement met\n");
         if (r.Toggles.IsEmpty) return sb.Append("\n  no toggles\n").ToString();
         foreach (var t in r.Toggles)
@@ -39,8 +39,8 @@ public static class ToggleCatalogView
 
     private static string Switched(ToggleInEnvironment e, DateTimeOffset now) =>
         e.ChangedBy is null ? "-"
-        : e.ChangedAt is { } at ? $"{StatusView.Time(at)} ({Durations.Age(now - at)} ago) by {StatusView.Short(e.ChangedBy)}"
-        : $"by {StatusView.Short(e.ChangedBy)} (time not recorded)";
+        : e.ChangedAt is { } at ? $"{ProgressWords.Time(at)} ({Durations.Age(now - at)} ago) by {ProgressWords.Short(e.ChangedBy)}"
+        : $"by {ProgressWords.Short(e.ChangedBy)} (time not recorded)";
 
     private static string Requirements(ToggleInEnvironment e) =>
         e.Requirements.IsEmpty ? "-"
