@@ -142,11 +142,7 @@ internal static class PlanCommand
             throw new UserError("--repair-drift and --out exclude each other: repairs are planned from what the hosts say when you apply, so run `reconciler apply --repair-drift`.");
         var prepared = await ApplyEnvironment.PrepareAsync(new ApplyRequest(args.Repo, args.Rev, args.Env, null, args.State, false, null, null,
             sshKey, trustUnknown, $"{Environment.UserName}@{Environment.MachineName}", stderr, RepairDrift: true), TimeProvider.System, ct);
-        if (!prepared.Succeeded)
-        {
-            await CliRunner.FailAsync(stderr, prepared, args.Repo, "nothing was planned");
-            return ExitCodes.For(prepared.Failure!.Kind);
-        }
+        if (!prepared.Succeeded) return ExitCodes.For(await CliRunner.FailAsync(stderr, prepared, args.Repo, "nothing was planned"));
         await using var apply = prepared.Value;
         var plans = new[] { apply.Plan };
         await stdout.WriteAsync(args.Format == "json" ? Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans))
