@@ -65,6 +65,24 @@ public class ParseCacheTests
         Assert.Equal(FixtureRepo.Render(RepoLoader.Load(FixtureRepo.Source(badCase))), FixtureRepo.Render(warm));
     }
 
+    /// <summary>A cold load makes each valid file's model right after parsing it and lets its JSON tree go (converted
+    /// again only to place an error): the fast path. When the repository's defaults are not known before the others
+    /// are parsed (here: every cache entry is damaged, so reconciler.yaml is parsed with the misses), every tree is
+    /// kept until the semantic pass, as before: the slow path. Both give the same model and findings.</summary>
+    [Theory]
+    [MemberData(nameof(BadCasesAndValid))]
+    public void A_cold_load_that_lets_trees_go_early_equals_one_that_keeps_them(string badCase)
+    {
+        var early = RepoLoader.Load(FixtureRepo.Source(badCase is "good" ? null : badCase));
+
+        var kept = RepoLoader.Load(FixtureRepo.Source(badCase is "good" ? null : badCase), new CorruptCache("not an entry"u8.ToArray()));
+
+        Assert.Equal(early.Stats.Parsed, kept.Stats.Parsed);
+        Assert.Equal(Dump(kept), Dump(early));
+    }
+
+    public static TheoryData<string> BadCasesAndValid() => [.. FixtureRepo.BadCases().Prepend("good")];
+
     [Fact]
     public void Cached_service_definitions_are_read_again_when_the_repository_defaults_change()
     {
