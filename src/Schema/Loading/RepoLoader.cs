@@ -35,7 +35,8 @@ public static class RepoLoader
     public static LoadResult Load(IRepoFileSource source, IParseCache? cache = null, LoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var parallel = (options ?? LoadOptions.Default).Parallel();
+        options ??= LoadOptions.Default;
+        var parallel = options.Parallel();
         var diagnostics = new List<Diagnostic>();
         var listed = source.ListFiles();
 
@@ -66,7 +67,8 @@ public static class RepoLoader
         // 2. Files the cache has nothing for are parsed while the cached ones are decoded (decoding is most of a warm
         // load; a one-file change would otherwise parse that file alone, on one core, after it).
         ReadContents(classified, i => cachedEntries[i] is null, parsed, contents);
-        var defaults = RepositoryDefaults(classified, cachedEntries, contents, parsed, parsedNow);
+        // With the repository's defaults first, each file parsed now gets its model right away and lets its tree go.
+        var defaults = options.KeepParseTrees ? null : RepositoryDefaults(classified, cachedEntries, contents, parsed, parsedNow);
         var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow, parallel, defaults));
         var hits = 0;
         if (cache is not null)
@@ -145,8 +147,8 @@ public static class RepoLoader
     }
 
     /// <summary>The repository's defaults, which the model of every other file is read with, from the repository files
-    /// (parsed now, ahead of the others, or from the cache); null when one cannot be had yet (a cache entry that does
-    /// not decode: it is parsed with the misses).</summary>
+    /// (parsed now, ahead of the others, or from the cache: a cache entry that does not decode, as every entry after an
+    /// upgrade, is read and parsed now); null when one is not known (a file that cannot be read).</summary>
     private static (Defaults Defaults, string Fingerprint)? RepositoryDefaults(List<(RepoFile File, string Kind, string Stem)> classified,
         ReadOnlyMemory<byte>?[] cachedEntries, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow)
     {
@@ -156,7 +158,9 @@ public static class RepoLoader
             var (file, kind, stem) = classified[i];
             if (kind != "Repository") continue;
             var parsedFile = parsed[i];
-            if (parsedFile is null && cachedEntries[i] is { } entry) ParseCacheEntry.TryRead(entry, kind, file.Path, out parsedFile);
+            if (parsedFile is null && cachedEntries[i] is { } entry && !ParseCacheEntry.TryRead(entry, kind, file.Path, out parsedFile))
+                ReadContents(classified, j => j == i, parsed, contents);   // another build's entry (after an upgrade): parsed now
+            parsedFile ??= parsed[i];
             if (parsedFile is null && contents[i] is { } bytes)
             {
                 parsedFile = parsed[i] = ParseAndValidate(bytes, kind);
