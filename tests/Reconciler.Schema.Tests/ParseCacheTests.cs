@@ -65,6 +65,28 @@ public class ParseCacheTests
         Assert.Equal(FixtureRepo.Render(RepoLoader.Load(FixtureRepo.Source(badCase))), FixtureRepo.Render(warm));
     }
 
+    /// <summary>A cold load makes each valid file's model right after parsing it and lets its JSON tree go (converted
+    /// again only to place an error): the fast path, also when every cache entry is another build's (the first plan
+    /// after an upgrade). The slow path keeps every tree until the semantic pass, as before. All give the same model
+    /// and findings.</summary>
+    [Theory]
+    [MemberData(nameof(BadCasesAndValid))]
+    public void A_cold_load_that_lets_trees_go_early_equals_one_that_keeps_them(string badCase)
+    {
+        var files = FixtureRepo.Files(badCase is "good" ? null : badCase);
+        var kept = RepoLoader.Load(new InMemoryRepoSource(files), options: new LoadOptions { KeepParseTrees = true });
+
+        var early = RepoLoader.Load(new InMemoryRepoSource(files));
+        var afterUpgrade = RepoLoader.Load(new InMemoryRepoSource(files), new CorruptCache("another build's entry"u8.ToArray()));
+
+        Assert.Equal(files.Count, early.Stats.Parsed);
+        Assert.Equal(files.Count, afterUpgrade.Stats.Parsed);
+        Assert.Equal(Dump(kept), Dump(early));
+        Assert.Equal(Dump(kept), Dump(afterUpgrade));
+    }
+
+    public static TheoryData<string> BadCasesAndValid() => [.. FixtureRepo.BadCases().Prepend("good")];
+
     [Fact]
     public void Cached_service_definitions_are_read_again_when_the_repository_defaults_change()
     {

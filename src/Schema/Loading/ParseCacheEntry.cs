@@ -77,8 +77,9 @@ internal static class ParseCacheEntry
         }
     }
 
-    /// <summary>The same conversion that made the entry (same build), so the same tree and positions.</summary>
-    private static (Newtonsoft.Json.Linq.JToken? Root, Dictionary<string, NodeInfo> Nodes) ConvertAgain(ReadOnlyMemory<byte> source)
+    /// <summary>The same conversion that made the entry (same build), so the same tree and positions (also the tree of a
+    /// parsed file the loader let go, <see cref="ParsedFile.WithoutTree"/>).</summary>
+    internal static (Newtonsoft.Json.Linq.JToken? Root, Dictionary<string, NodeInfo> Nodes) ConvertAgain(ReadOnlyMemory<byte> source)
     {
         var (root, nodes, _) = YamlToJson.Convert(source.ToArray());   // rare: an error to place, or other defaults
         return (root, nodes);

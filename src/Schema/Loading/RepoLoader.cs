@@ -35,7 +35,8 @@ public static class RepoLoader
     public static LoadResult Load(IRepoFileSource source, IParseCache? cache = null, LoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var parallel = (options ?? LoadOptions.Default).Parallel();
+        options ??= LoadOptions.Default;
+        var parallel = options.Parallel();
         var diagnostics = new List<Diagnostic>();
         var listed = source.ListFiles();
 
@@ -66,7 +67,9 @@ public static class RepoLoader
         // 2. Files the cache has nothing for are parsed while the cached ones are decoded (decoding is most of a warm
         // load; a one-file change would otherwise parse that file alone, on one core, after it).
         ReadContents(classified, i => cachedEntries[i] is null, parsed, contents);
-        var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow, parallel));
+        // With the repository's defaults first, each file parsed now gets its model right away and lets its tree go.
+        var defaults = options.KeepParseTrees ? null : RepositoryDefaults(classified, cachedEntries, contents, parsed, parsedNow);
+        var parsing = Task.Run(() => ParseAll(classified, contents, parsed, parsedNow, parallel, defaults));
         var hits = 0;
         if (cache is not null)
             Parallel.For(0, classified.Count, parallel, i =>
@@ -80,7 +83,7 @@ public static class RepoLoader
         parsing.GetAwaiter().GetResult();
         // Entries that did not decode (another build's, or damaged) are misses: those files are read and parsed now.
         ReadContents(classified, i => parsed[i] is null, parsed, contents);
-        ParseAll(classified, contents, parsed, parsedNow, parallel);
+        ParseAll(classified, contents, parsed, parsedNow, parallel, defaults);
 
         var files = new List<LoadedFile>(classified.Count);
         for (var i = 0; i < classified.Count; i++)
@@ -143,14 +146,48 @@ public static class RepoLoader
         }
     }
 
-    /// <summary>Parses and validates every file whose content was read, in parallel: the CPU-heavy part.</summary>
+    /// <summary>The repository's defaults, which the model of every other file is read with, from the repository files
+    /// (parsed now, ahead of the others, or from the cache: a cache entry that does not decode, as every entry after an
+    /// upgrade, is read and parsed now); null when one is not known (a file that cannot be read).</summary>
+    private static (Defaults Defaults, string Fingerprint)? RepositoryDefaults(List<(RepoFile File, string Kind, string Stem)> classified,
+        ReadOnlyMemory<byte>?[] cachedEntries, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow)
+    {
+        var repositoryFiles = new List<LoadedFile>();
+        for (var i = 0; i < classified.Count; i++)
+        {
+            var (file, kind, stem) = classified[i];
+            if (kind != "Repository") continue;
+            var parsedFile = parsed[i];
+            if (parsedFile is null && cachedEntries[i] is { } entry && !ParseCacheEntry.TryRead(entry, kind, file.Path, out parsedFile))
+                ReadContents(classified, j => j == i, parsed, contents);   // another build's entry (after an upgrade): parsed now
+            parsedFile ??= parsed[i];
+            if (parsedFile is null && contents[i] is { } bytes)
+            {
+                parsedFile = parsed[i] = ParseAndValidate(bytes, kind);
+                parsedNow[i] = true;
+                contents[i] = null;
+            }
+            if (parsedFile is null) return null;
+            repositoryFiles.Add(new LoadedFile(file.Path, kind, stem, parsedFile));
+        }
+        var (_, repository, fingerprint) = SemanticValidation.Repository(repositoryFiles.Where(f => !f.Parsed.HasErrors));
+        return (repository.Defaults, fingerprint);
+    }
+
+    /// <summary>Parses and validates every file whose content was read, in parallel: the CPU-heavy part. With the
+    /// repository's <paramref name="defaults"/>, a valid file's model is made right away and its JSON tree let go
+    /// (<see cref="ParsedFile.WithoutTree"/>), so that the trees of thousands of files are never all held at once.</summary>
     private static void ParseAll(List<(RepoFile File, string Kind, string Stem)> classified, byte[]?[] contents, ParsedFile?[] parsed, bool[] parsedNow,
-        ParallelOptions parallel)
+        ParallelOptions parallel, (Defaults Defaults, string Fingerprint)? defaults)
     {
         Parallel.For(0, classified.Count, parallel, i =>
         {
             if (contents[i] is not { } bytes) return;
-            parsed[i] = ParseAndValidate(bytes, classified[i].Kind);
+            var (file, kind, stem) = classified[i];
+            var parsedFile = ParseAndValidate(bytes, kind);
+            if (defaults is var (d, fingerprint) && kind != "Repository" && !parsedFile.HasErrors)
+                parsedFile = parsedFile.WithoutTree(SemanticValidation.ModelOfPart(new LoadedFile(file.Path, kind, stem, parsedFile), d, fingerprint));
+            parsed[i] = parsedFile;
             parsedNow[i] = true;
             contents[i] = null;
         });

@@ -20,18 +20,15 @@ internal static partial class SemanticValidation
         var good = files.Where(f => !f.Parsed.HasErrors).ToList();
 
         // The repository file first (the one DropDuplicates keeps): services are read with its defaults.
-        var repositoryFile = good.Where(f => f.Kind == "Repository").MinBy(f => f.Path, StringComparer.Ordinal);
-        if (repositoryFile is not null) repositoryFile.Model = ModelOf(repositoryFile, ModelReader.BuiltInDefaults, "");
-        var repository = repositoryFile?.Model!.Definition as RepositorySpec ?? new RepositorySpec(null, ModelReader.BuiltInDefaults, [], null);
-        var defaultsFingerprint = ModelCodec.DefaultsFingerprint(repository.Defaults);
+        var (repositoryFile, repository, defaultsFingerprint) = Repository(good);
 
         // Each other file on its own, in parallel (thousands of services): from the cache when it holds this
-        // file's definition under the same defaults, else read from its JSON tree.
+        // file's definition under the same defaults (or the loader made it right after parsing), else read from its
+        // JSON tree.
         Parallel.For(0, good.Count, parallel, i =>
         {
             var f = good[i];
-            if (f.Kind is "Environment" or "Toggle") f.Model = ModelOf(f, repository.Defaults, "");
-            else if (f.Kind == "Service") f.Model = ModelOf(f, repository.Defaults, defaultsFingerprint);
+            if (f.Kind != "Repository") f.Model = ModelOfPart(f, repository.Defaults, defaultsFingerprint);
         });
 
         CheckNamesMatchFiles(good, diagnostics);
@@ -75,6 +72,22 @@ internal static partial class SemanticValidation
         foreach (var toggle in model.Toggles.Values) CheckToggle(context, toggle, fileOf[("Toggle", toggle.Name)]);
         return model;
     }
+
+    /// <summary>The repository settings the other files are read with: those of the first valid repository file by
+    /// path (its model is set), else the built-in defaults; with the fingerprint of the defaults.</summary>
+    internal static (LoadedFile? File, RepositorySpec Repository, string DefaultsFingerprint) Repository(IEnumerable<LoadedFile> valid)
+    {
+        var repositoryFile = valid.Where(f => f.Kind == "Repository").MinBy(f => f.Path, StringComparer.Ordinal);
+        if (repositoryFile is not null) repositoryFile.Model = ModelOf(repositoryFile, ModelReader.BuiltInDefaults, "");
+        var repository = repositoryFile?.Model!.Definition as RepositorySpec ?? new RepositorySpec(null, ModelReader.BuiltInDefaults, [], null);
+        return (repositoryFile, repository, ModelCodec.DefaultsFingerprint(repository.Defaults));
+    }
+
+    /// <summary>The model of a valid environment, service or toggle file under the repository's defaults (a service is
+    /// read with them; the others do not depend on them). The loader calls it as soon as a file is parsed, to drop the
+    /// file's JSON tree early (<see cref="ParsedFile.WithoutTree"/>); the semantic pass then finds it made.</summary>
+    internal static FileModel ModelOfPart(LoadedFile f, Defaults defaults, string defaultsFingerprint) =>
+        ModelOf(f, defaults, f.Kind == "Service" ? defaultsFingerprint : "");
 
     /// <summary>The typed definition of one valid file and the findings about that file alone.</summary>
     private static FileModel ModelOf(LoadedFile f, Defaults defaults, string defaultsFingerprint)

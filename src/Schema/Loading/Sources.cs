@@ -69,6 +69,11 @@ public sealed record LoadOptions(int MaxDegreeOfParallelism = 1)
 {
     public static LoadOptions Default { get; } = new();
 
+    /// <summary>The slow path of the loader, for the differential tests: every parsed file keeps its JSON tree until
+    /// the semantic pass reads its model from it, as before the loader made models right after parsing
+    /// (<see cref="RepoLoader"/>, "let its tree go").</summary>
+    internal bool KeepParseTrees { get; init; }
+
     internal ParallelOptions Parallel() => MaxDegreeOfParallelism >= 1
         ? new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }
         : throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "at least 1 worker");

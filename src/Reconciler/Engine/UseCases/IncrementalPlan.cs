@@ -151,16 +151,26 @@ internal static class IncrementalPlan
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
-    /// planner's order (wave, then name); waves and toggles are the partial plan's, which saw every service with work.</summary>
+    /// planner's order (wave, then name); waves and toggles are the partial plan's, which saw every service with work.
+    /// Both lists are in that order already and share no service, so one pass merges them (sorting the 20,000 entries
+    /// of a large environment again cost more than the rest of the merge).</summary>
     internal static Plan Merge(Plan old, Plan part, IReadOnlySet<string> replanned)
     {
-        var services = new List<ServiceChange>(old.Services.Length);
+        var services = ImmutableArray.CreateBuilder<ServiceChange>(old.Services.Length + part.Services.Length);
+        var fresh = part.Services;
+        var next = 0;
         foreach (var s in old.Services)
-            if (!replanned.Contains(s.Service)) services.Add(s);   // a no-op: every service with work was planned again
-        services.AddRange(part.Services);
-        services.Sort(static (x, y) => x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service));
-        return part with { Services = [.. services] };
+        {
+            if (replanned.Contains(s.Service)) continue;   // the others are no-ops: every service with work was planned again
+            while (next < fresh.Length && InPlanOrder(fresh[next], s) < 0) services.Add(fresh[next++]);
+            services.Add(s);
+        }
+        while (next < fresh.Length) services.Add(fresh[next++]);
+        return part with { Services = services.DrainToImmutable() };
     }
+
+    private static int InPlanOrder(ServiceChange x, ServiceChange y) =>
+        x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service);
 
     /// <summary>Names of the services whose files were modified since <paramref name="oldTree"/>; null when any other
     /// infra file changed or a file was added, removed or renamed (the full plan handles those). The blob ids known for
