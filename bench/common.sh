@@ -3,7 +3,8 @@
 
 # The plain Release build (JIT at start-up), a framework-dependent ReadyToRun publish, and the shipped build
 # (scripts/publish.sh: self-contained, one composite ReadyToRun image of app and runtime).
-shipped_dir="${TMPDIR:-/tmp}/reconciler-bench-shipped"
+# BENCH_SHIPPED_DIR: a directory scripts/publish.sh already filled from this checkout (publishing takes minutes), used as is.
+shipped_dir="${BENCH_SHIPPED_DIR:-${TMPDIR:-/tmp}/reconciler-bench-shipped}"
 build_cli() {
   dotnet build bench/Reconciler.Bench -c Release -nologo -clp:ErrorsOnly >/dev/null
   case " $builds " in *" build "*) dotnet build src/Reconciler/Cli -c Release -nologo -clp:ErrorsOnly >/dev/null ;; esac
@@ -11,7 +12,7 @@ build_cli() {
     dotnet publish src/Reconciler/Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
       -o "$r2r_dir" -nologo -clp:ErrorsOnly >/dev/null ;;
   esac
-  case " $builds " in *" shipped "*) scripts/publish.sh "$shipped_dir" >/dev/null ;; esac
+  case " $builds " in *" shipped "*) [ -n "${BENCH_SHIPPED_DIR:-}" ] || scripts/publish.sh "$shipped_dir" >/dev/null ;; esac
 }
 
 # The command that runs the CLI of one build.

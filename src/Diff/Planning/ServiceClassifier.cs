@@ -195,6 +195,14 @@ internal static class ServiceClassifier
     public static int CompareVersions(string from, string to)
     {
         if (string.Equals(from, to, StringComparison.Ordinal)) return 0; // equal either way below, without parsing
+        if (PlainVersion.TryCompare(from, to) is { } plain) return plain;
+        return CompareBySemver(from, to);
+    }
+
+    /// <summary>The slow path of <see cref="CompareVersions"/>, kept for every version the fast path does not take (and
+    /// held to it by a differential test).</summary>
+    internal static int CompareBySemver(string from, string to)
+    {
         if (SemVersion.TryParse(from, SemVersionStyles.Strict, out var a) && SemVersion.TryParse(to, SemVersionStyles.Strict, out var b))
             return Math.Sign(SemVersion.ComparePrecedence(a, b));
         return Math.Sign(string.CompareOrdinal(from, to));

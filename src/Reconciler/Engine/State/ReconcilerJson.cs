@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Reconciler.State;
 
@@ -22,6 +23,7 @@ public static class ReconcilerJson
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // readable '<', '>', '&' in plans; output is never HTML-embedded raw
             RespectNullableAnnotations = true,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+            TypeInfoResolver = JsonTypeInfoResolver.Combine(ReconcilerJsonContext.Default, new DefaultJsonTypeInfoResolver()),
         };
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
         o.MakeReadOnly(populateMissingResolver: true);
