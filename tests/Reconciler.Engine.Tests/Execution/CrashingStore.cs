@@ -15,19 +15,49 @@ public sealed class CrashingStore(IStateStore inner) : IStateStore
     private volatile bool _crashed;
 
     public int? CrashAfterJournalEntries { get; set; }
+
+    /// <summary>Dies at the first journal write (a single entry or a group) any of whose entries match, before storing
+    /// any of them: a kill -9 while the group was being written.</summary>
+    public Func<JournalEntry, bool>? CrashBeforeWriting { get; set; }
+
+    /// <summary>Runs before every live-state write reaches the inner store (a test looks at what the store holds then).</summary>
+    public Func<IStateStore, Task>? BeforeStateWrite { get; set; }
     public int Appended => _appended;
     public string Describe => inner.Describe;
 
-    public void Revive() { _crashed = false; CrashAfterJournalEntries = null; }
+    public void Revive() { _crashed = false; CrashAfterJournalEntries = null; CrashBeforeWriting = null; }
 
     private T Alive<T>(Func<T> call) => _crashed ? throw new SimulatedCrashException() : call();
 
     public Task<LiveState> ReadAsync(string environment, CancellationToken ct) => Alive(() => inner.ReadAsync(environment, ct));
     public Task<LiveState> ReadAsync(string environment, ConvergedMemo? memo, CancellationToken ct) => Alive(() => inner.ReadAsync(environment, memo, ct));
-    public Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct) =>
-        Alive(() => inner.WriteAsync(environment, expectedVersion, change, ct));
+    public async Task<long> WriteAsync(string environment, long expectedVersion, StateChange change, CancellationToken ct)
+    {
+        if (!_crashed && BeforeStateWrite is { } before) await before(inner);
+        return await Alive(() => inner.WriteAsync(environment, expectedVersion, change, ct));
+    }
 
-    public async Task AppendJournalAsync(JournalEntry entry, CancellationToken ct)
+    /// <summary>One entry after another, as the default does, unless <see cref="CrashBeforeWriting"/> kills the group first.</summary>
+    public async Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
+    {
+        CrashIfAnyMatches(entries);
+        foreach (var entry in entries) await AppendOneAsync(entry, ct);
+    }
+
+    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct)
+    {
+        CrashIfAnyMatches([entry]);
+        return AppendOneAsync(entry, ct);
+    }
+
+    private void CrashIfAnyMatches(IReadOnlyList<JournalEntry> entries)
+    {
+        if (_crashed || CrashBeforeWriting is not { } match || !entries.Any(match)) return;
+        _crashed = true;
+        throw new SimulatedCrashException();
+    }
+
+    private async Task AppendOneAsync(JournalEntry entry, CancellationToken ct)
     {
         await Alive(() => inner.AppendJournalAsync(entry, ct));
         if (Interlocked.Increment(ref _appended) >= CrashAfterJournalEntries)

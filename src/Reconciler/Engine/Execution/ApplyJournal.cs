@@ -66,6 +66,26 @@ internal sealed class ApplyJournal
         _steps[key] = (status, text);
     }
 
+    /// <summary>Records the entry at once and stores it with the next group (<see cref="JournalGroupCommit.Enqueue"/>):
+    /// for a host step's Finished, whose loss in a crash only makes a resume redo an idempotent step. Everything that
+    /// must not start before it is stored (the next step's Started, a batch's state write) is preceded by an awaited
+    /// append, which stores it first; <see cref="FlushAsync"/> ends each unit of work of the step function.</summary>
+    public void AppendBehind(StepKey key, JournalStatus status, string? detail)
+    {
+        var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
+        var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
+        // In memory first: the step counts as done in this run whether or not the store has the entry yet.
+        lock (_entries)
+        {
+            _entries.Add(entry);
+            _commits.Enqueue(entry);
+        }
+        _steps[key] = (status, text);
+    }
+
+    /// <summary>Returns once every entry appended so far is stored; throws what storing one of them threw.</summary>
+    public Task FlushAsync() => _commits.FlushAsync();
+
     /// <summary>The keys of the entries that satisfy <paramref name="match"/>, in journal order. Rollback, repair and
     /// outcomes ask, once each: the entries keep their stored text rather than a key each.</summary>
     private List<StepKey> Keys(Func<JournalEntry, bool> match)

@@ -74,6 +74,8 @@ internal sealed class ApplyRun : IAsyncDisposable
             : _rollback.Underway || _run.Journal.Contains(StepKey.Rollback) ? await _rollback.StepAsync(ct)
             : !_forwardDone ? await ForwardAsync(ct, preempt)
             : await AfterForwardAsync(ct);
+        // Each unit of work ends with the whole journal stored (host steps' Finished entries are written behind).
+        await _run.Journal.FlushAsync();
         _result = step.Result;
         return step;
     }
@@ -184,6 +186,10 @@ internal sealed class ApplyRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A run that stopped with an exception (interrupted, the store gone) still stores what its steps finished, if it
+        // can: the fewer steps a resume redoes, the better. What failed here already failed the run.
+        try { await _run.Journal.FlushAsync(); }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
         await _rollback.DisposeAsync();
         await _run.DisposeAsync();
     }

@@ -46,7 +46,8 @@ internal sealed class HostSteps(ApplyContext run)
                 throw e is HostStepException ? e
                     : new HostStepException(host, action, e.Message, e, (e as ReconcilerException)?.Kind ?? FailureKind.EnvironmentFault);
             }
-            await run.Journal.AppendAsync(key, JournalStatus.Finished, null, CancellationToken.None);
+            // Write-behind: stored with the next group, before anything that depends on it (ApplyJournal.AppendBehind).
+            run.Journal.AppendBehind(key, JournalStatus.Finished, null);
             run.Report(key.Wave, key.Service, host, action, "finished");
         }
         finally

@@ -3,17 +3,27 @@ using Reconciler.State;
 namespace Reconciler.Execution;
 
 /// <summary>
-/// Group commit for journal entries. An append that finds no write under way starts one with its entry (alone: the
-/// latency of a single append); appends that arrive while a write is under way queue, and the next write takes them all,
-/// in arrival order, in one call (<see cref="IStateStore.AppendJournalAsync(IReadOnlyList{JournalEntry}, CancellationToken)"/>).
-/// Every append returns only once its own entry is stored (or throws what storing it threw), so "journaled Started before
-/// the work" holds as before. With one SQLite commit per entry, the journal alone cost the executor ~350 us of CPU per
-/// host deployment at 10,000 hosts (docs/benchmarks.md, "Scale").
+/// Group commit for journal entries. Entries are stored in the order they arrive, in groups: one write takes every entry
+/// queued since the last one, in one call (<see cref="IStateStore.AppendJournalAsync(IReadOnlyList{JournalEntry}, CancellationToken)"/>,
+/// one SQLite transaction). The writer runs on the pool, so the host steps that start together (a batch) queue their
+/// entries before it takes them.
+/// <list type="bullet">
+/// <item><see cref="AppendAsync"/> returns only once its entry is stored (or throws what storing it threw): "journaled
+/// Started before the work".</item>
+/// <item><see cref="Enqueue"/> (write-behind) returns at once; the entry goes to the store with the next group, which an
+/// awaited append or <see cref="FlushAsync"/> starts. Since groups keep arrival order, the stored journal is always a
+/// prefix of the appended one: once an entry appended later is stored, this one is too. So a write-behind entry can be
+/// lost only together with everything after it, as in a crash right before it was written; a step whose Finished is
+/// lost is redone on resume, as a Started one always was.</item>
+/// </list>
+/// With one SQLite commit per entry the journal cost the executor ~350 us of CPU per host deployment at 10,000 hosts,
+/// and still about half of it with groups of ~4 entries (docs/benchmarks.md, "Scale").
 /// </summary>
 internal sealed class JournalGroupCommit(IStateStore store)
 {
     private readonly object _gate = new();
-    private List<(JournalEntry Entry, TaskCompletionSource Stored)> _queued = [];
+    // Stored is null for a write-behind entry; Entry is null for a flush (it only waits for what was queued before it).
+    private List<(JournalEntry? Entry, TaskCompletionSource? Stored)> _queued = [];
     private bool _writing;
 
     /// <summary><paramref name="ct"/> is checked before the entry is queued; once queued it is stored (a group mixes
@@ -21,15 +31,31 @@ internal sealed class JournalGroupCommit(IStateStore store)
     public Task AppendAsync(JournalEntry entry, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        return QueueAwaited(entry);
+    }
+
+    /// <summary>Queues the entry for the next group and returns at once (see the class remarks for why that is safe for
+    /// a step's Finished entry).</summary>
+    public void Enqueue(JournalEntry entry)
+    {
+        lock (_gate) _queued.Add((entry, null));
+    }
+
+    /// <summary>Returns once every entry queued before it is stored. Throws when one of them could not be stored.</summary>
+    public Task FlushAsync() => QueueAwaited(null);
+
+    private Task QueueAwaited(JournalEntry? entry)
+    {
         var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bool start;
         lock (_gate)
         {
+            if (entry is null && _queued.Count == 0 && !_writing) return Task.CompletedTask;   // a flush with nothing to wait for
             _queued.Add((entry, stored));
             start = !_writing;
             _writing = true;
         }
-        // On the pool: the writer keeps writing while entries keep arriving, and no caller's own step should wait for that.
+        // On the pool: the appender's caller goes on starting steps (a batch), whose entries join this group.
         if (start) _ = Task.Run(WriteGroupsAsync, CancellationToken.None);
         return stored.Task;
     }
@@ -38,26 +64,41 @@ internal sealed class JournalGroupCommit(IStateStore store)
     {
         while (true)
         {
-            List<(JournalEntry Entry, TaskCompletionSource Stored)> group;
+            List<(JournalEntry? Entry, TaskCompletionSource? Stored)> group;
             lock (_gate)
             {
-                if (_queued.Count == 0)
+                if (_queued.Count == 0 || !_queued.Exists(q => q.Stored is not null))
                 {
+                    // Only write-behind entries left (or none): they wait for the next awaited append or flush.
                     _writing = false;
                     return;
                 }
                 (group, _queued) = (_queued, []);
             }
+            var entries = group.Where(g => g.Entry is not null).Select(g => g.Entry!).ToList();
             try
             {
-                if (group.Count == 1) await store.AppendJournalAsync(group[0].Entry, CancellationToken.None);
-                else await store.AppendJournalAsync([.. group.Select(g => g.Entry)], CancellationToken.None);
-                foreach (var (_, stored) in group) stored.TrySetResult();
+                if (entries.Count == 1) await store.AppendJournalAsync(entries[0], CancellationToken.None);
+                else if (entries.Count > 1) await store.AppendJournalAsync(entries, CancellationToken.None);
+                foreach (var (_, stored) in group) stored?.TrySetResult();
             }
             catch (Exception e)
             {
-                foreach (var (_, stored) in group) stored.TrySetException(e);
+                Fail(group, e);
             }
         }
+    }
+
+    /// <summary>The awaited appends of the failed group throw. Its write-behind entries go back to the head of the queue,
+    /// to be stored before anything that came after them (a store that partly wrote the group may then hold one twice:
+    /// the journal reads the last status of a step, so a repeated entry changes nothing). The next awaited append or flush
+    /// stores them, or throws.</summary>
+    private void Fail(List<(JournalEntry? Entry, TaskCompletionSource? Stored)> group, Exception e)
+    {
+        lock (_gate)
+        {
+            _queued.InsertRange(0, group.Where(g => g.Stored is null));
+        }
+        foreach (var (_, stored) in group) stored?.TrySetException(e);
     }
 }

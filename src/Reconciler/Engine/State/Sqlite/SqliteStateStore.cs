@@ -17,6 +17,7 @@ public sealed class SqliteStateStore : IStateStore
     private readonly string _connectionString;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _initGate = new(1, 1);
+    private readonly SqliteJournalAppender _journal;
     private volatile bool _initialized;
 
     public SqliteStateStore(string path, TimeProvider time)
@@ -30,6 +31,7 @@ public sealed class SqliteStateStore : IStateStore
             Pooling = true,
             DefaultTimeout = BusyTimeoutSeconds,
         }.ToString();
+        _journal = new SqliteJournalAppender(OpenJournalConnectionAsync);
     }
 
     public string Path { get; }
@@ -101,40 +103,29 @@ public sealed class SqliteStateStore : IStateStore
 
     // ---- journal ----------------------------------------------------------------------------------------
 
-    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => Run(Sync.Normal, c =>
-    {
-        StateNames.Check("environment", entry.Environment);
-        StateNames.Check("apply id", entry.ApplyId);
-        // Autocommit: one statement is its own transaction. synchronous=NORMAL: a process crash (kill -9) right after this returns
-        // keeps the entry; an OS crash or power loss may drop the newest entries (never corrupt the file), and a re-run then redoes
-        // those idempotent steps. FULL would cost an fsync (~10 ms here) per step; see docs/state.md.
-        Exec(c, null, "INSERT INTO journal(env, apply_id, body, closed) VALUES($env, $id, $body, 0)",
-            ("$env", entry.Environment), ("$id", entry.ApplyId), ("$body", StateJson.Serialize(entry)));
-        return 0;
-    }, ct);
+    // synchronous=NORMAL: a process crash (kill -9) right after an append returns keeps the entry; an OS crash or power loss
+    // may drop the newest entries (never corrupt the file), and a re-run then redoes those idempotent steps. FULL would
+    // cost an fsync (~10 ms here) per step; see docs/state.md.
+    public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => AppendJournalAsync([entry], ct);
 
-    /// <summary>One transaction for all the entries (all or none), one prepared statement: a host step's journal entries
-    /// cost a few microseconds each instead of a connection, two pragmas and a commit each.</summary>
-    public Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct) => Run(Sync.Normal, c =>
+    /// <summary>One transaction for all the entries (all or none), on the journal's own connection with its INSERT prepared
+    /// once (<see cref="SqliteJournalAppender"/>).</summary>
+    public async Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
     {
         foreach (var entry in entries)
         {
             StateNames.Check("environment", entry.Environment);
             StateNames.Check("apply id", entry.ApplyId);
         }
-        using var tx = c.BeginTransaction(deferred: false);
-        using var insert = Command(c, tx, "INSERT INTO journal(env, apply_id, body, closed) VALUES($env, $id, $body, 0)",
-            ("$env", ""), ("$id", ""), ("$body", ""));
-        foreach (var entry in entries)
+        try
         {
-            insert.Parameters["$env"].Value = entry.Environment;
-            insert.Parameters["$id"].Value = entry.ApplyId;
-            insert.Parameters["$body"].Value = StateJson.Serialize(entry);
-            insert.ExecuteNonQuery();
+            await _journal.AppendAsync(entries, ct);
         }
-        tx.Commit();
-        return 0;
-    }, ct);
+        catch (SqliteException e)
+        {
+            throw Unavailable(e);
+        }
+    }
 
     public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) => Run(c =>
     {
@@ -147,7 +138,7 @@ public sealed class SqliteStateStore : IStateStore
     public Task CloseJournalAsync(string environment, string applyId, CancellationToken ct) => Run(c =>
     {
         // Closed entries stay (an audit trail of every step); they just stop being "open".
-        Exec(c, null, "UPDATE journal SET closed = 1 WHERE env = $env AND apply_id = $id", ("$env", environment), ("$id", applyId));
+        Exec(c, null, "UPDATE journal SET closed = 1 WHERE env = $env AND closed = 0 AND apply_id = $id", ("$env", environment), ("$id", applyId));
         return 0;
     }, ct);
 
@@ -316,25 +307,36 @@ public sealed class SqliteStateStore : IStateStore
     }
 
     /// <summary>Opens a connection (schema created on first use) and maps every SQLite failure to a clear
-    /// StateStoreUnavailableException. Nothing is half-written: each write is one transaction.</summary>
-    private Task<T> Run<T>(Func<SqliteConnection, T> op, CancellationToken ct) => Run(Sync.Full, op, ct);
-
-    /// <summary>How hard a commit waits for the disk. Full: fsync on every commit (live state, lock, quarantine, freeze).
-    /// Normal: survives a process crash, may lose the newest commits on power loss (journal steps).</summary>
-    private enum Sync { Full, Normal }
-
-    private async Task<T> Run<T>(Sync sync, Func<SqliteConnection, T> op, CancellationToken ct)
+    /// StateStoreUnavailableException. Nothing is half-written: each write is one transaction. synchronous=FULL: every
+    /// commit is fsynced (live state, lock, quarantine, freeze); the journal's own connection uses NORMAL.</summary>
+    private async Task<T> Run<T>(Func<SqliteConnection, T> op, CancellationToken ct)
     {
         try
         {
             await using var c = new SqliteConnection(_connectionString);
             await OpenAsync(c, ct);
-            Exec(c, null, sync == Sync.Full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
+            Exec(c, null, "PRAGMA synchronous = FULL;");
             return op(c);
         }
         catch (SqliteException e)
         {
             throw Unavailable(e);
+        }
+    }
+
+    private async Task<SqliteConnection> OpenJournalConnectionAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        try
+        {
+            await OpenAsync(c, ct);
+            Exec(c, null, "PRAGMA synchronous = NORMAL;");
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync();
+            throw;
         }
     }
 
@@ -390,7 +392,8 @@ public sealed class SqliteStateStore : IStateStore
         CREATE TABLE IF NOT EXISTS services(env TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, name));
         CREATE TABLE IF NOT EXISTS toggles(env TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, name));
         CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY AUTOINCREMENT, env TEXT NOT NULL, apply_id TEXT NOT NULL, body TEXT NOT NULL, closed INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS journal_open ON journal(env, closed, seq);
+        DROP INDEX IF EXISTS journal_open;
+        CREATE INDEX IF NOT EXISTS journal_open_rows ON journal(env, seq) WHERE closed = 0;
         CREATE TABLE IF NOT EXISTS history(env TEXT NOT NULL, id TEXT NOT NULL, started_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, id));
         CREATE TABLE IF NOT EXISTS quarantine(env TEXT NOT NULL, commit_id TEXT NOT NULL, at_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, commit_id));
         CREATE TABLE IF NOT EXISTS locks(env TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, acquired_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
@@ -399,7 +402,8 @@ public sealed class SqliteStateStore : IStateStore
 
     public ValueTask DisposeAsync()
     {
-        // Pooled connections keep the file open (and the WAL un-checkpointed); let go of them with the store.
+        // Pooled connections keep the file open (and the WAL un-checkpointed); let go of them, and the journal's, with the store.
+        _journal.Dispose();
         using (var c = new SqliteConnection(_connectionString)) SqliteConnection.ClearPool(c);
         _initGate.Dispose();
         return ValueTask.CompletedTask;
