@@ -10,9 +10,12 @@ using Reconciler.Engine.Tests.Infrastructure;
 
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7;
-// RECONCILER_BENCH_CLI: another build's reconciler.dll (e.g. a ReadyToRun publish); default the Release build.
+// RECONCILER_BENCH_CLI: another build's reconciler.dll (e.g. a ReadyToRun publish), or its `reconciler` executable (the
+// self-contained composite build scripts/publish.sh ships, run directly); default the Release build.
 var cli = Environment.GetEnvironmentVariable("RECONCILER_BENCH_CLI") is { Length: > 0 } other ? Path.GetFullPath(other)
     : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll"));
+// A .dll runs on `dotnet`; an executable runs itself.
+string[] Cli(params string[] arguments) => cli.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", cli, .. arguments] : [cli, .. arguments];
 const string DeployPath = "/srv/bench/live/api";
 
 Console.Error.WriteLine($"starting {hostCount} sshd hosts...");
@@ -54,11 +57,11 @@ try
 
         """);
     await File.WriteAllTextAsync(Path.Combine(repo, ".gitignore"), ".reconciler/\n");
-    await RunAsync("git", "init", "-q");
-    await RunAsync("git", "add", "-A");
-    await RunAsync("git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "api 1.0.0");
-    await RunAsync("dotnet", cli, "apply", "--repo", repo, "--env", "bench", "--yes", "--no-color", "--ssh-key", fleet.ClientKeyPath,
-        "--max-parallel", hostCount.ToString(CultureInfo.InvariantCulture));
+    await RunAsync(["git", "init", "-q"]);
+    await RunAsync(["git", "add", "-A"]);
+    await RunAsync(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "api 1.0.0"]);
+    await RunAsync(Cli("apply", "--repo", repo, "--env", "bench", "--yes", "--no-color", "--ssh-key", fleet.ClientKeyPath,
+        "--max-parallel", hostCount.ToString(CultureInfo.InvariantCulture)));
 
     var modes = new (string Name, string[] Extra)[] { ("status (live: every host asked)", []), ("status --recorded (no host asked)", ["--recorded"]) };
     var times = modes.Select(_ => new List<double>()).ToArray();
@@ -69,7 +72,7 @@ try
         {
             var hostsBefore = DescendantsCpuSeconds();
             var sw = Stopwatch.StartNew();
-            var (output, cpuSeconds) = await RunTimedAsync("dotnet", [cli, "status", "--repo", repo, "--env", "bench", "--format", "json", "--ssh-key", fleet.ClientKeyPath, .. modes[m].Extra]);
+            var (output, cpuSeconds) = await RunTimedAsync(Cli(["status", "--repo", repo, "--env", "bench", "--format", "json", "--ssh-key", fleet.ClientKeyPath, .. modes[m].Extra]));
             var seconds = sw.Elapsed.TotalSeconds;
             var hostSeconds = DescendantsCpuSeconds() - hostsBefore;
             if (m == 0)
@@ -101,10 +104,11 @@ finally
     Directory.Delete(repo, recursive: true);
 }
 
-async Task<string> RunAsync(string file, params string[] arguments) => (await RunTimedAsync(file, arguments)).Output;
+async Task<string> RunAsync(string[] command) => (await RunTimedAsync(command)).Output;
 
-async Task<(string Output, double CpuSeconds)> RunTimedAsync(string file, params string[] arguments)
+async Task<(string Output, double CpuSeconds)> RunTimedAsync(string[] command)
 {
+    var (file, arguments) = (command[0], command[1..]);
     var psi = new ProcessStartInfo(file) { WorkingDirectory = repo, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var a in arguments) psi.ArgumentList.Add(a);
     var childCpuBefore = ChildrenCpuSeconds();
