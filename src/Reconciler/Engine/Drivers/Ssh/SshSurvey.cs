@@ -31,14 +31,16 @@ internal static class SshSurvey
 
     public static string NewNonce() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
-    public static IReadOnlyList<SurveyAnswer> Parse(string nonce, string stdout, string stderr, IReadOnlyList<SurveyQuery> queries)
+    /// <summary>Null when the output is not whole (a section missing): the caller then asks call by call.</summary>
+    public static IReadOnlyList<SurveyAnswer>? Parse(string nonce, string stdout, string stderr, IReadOnlyList<SurveyQuery> queries)
     {
         var at = $"@{nonce} ";
         var answers = new SurveyAnswer[queries.Count];
         for (var i = 0; i < queries.Count; i++)
         {
-            var section = Between(stdout, $"{at}L {i}\n", i + 1 < queries.Count ? $"{at}L {i + 1}\n" : null)
-                ?? throw new FormatException($"the survey's output has no section {i}");
+            if (Between(stdout, $"{at}L {i}\n", i + 1 < queries.Count ? $"{at}L {i + 1}\n" : null) is not { } section
+                || !section.Contains($"{at}G {i}\n", StringComparison.Ordinal))
+                return null;
             var head = section[..IndexOrEnd(section, at)];
             var present = queries[i].ReleaseDir is null ? (bool?)null : section.Contains($"{at}D {i} present\n", StringComparison.Ordinal);
             var checks = ImmutableArray.CreateBuilder<CommandResult>();
@@ -47,11 +49,11 @@ internal static class SshSurvey
                 var begin = $"{at}B {i} {j}\n";
                 if (Between(section, begin, $"\n{at}E {i} {j} ") is not { } output) break;
                 var end = section.IndexOf($"\n{at}E {i} {j} ", StringComparison.Ordinal) + $"\n{at}E {i} {j} ".Length;
-                var status = section[end..section.IndexOf('\n', end)].Split(' ');
+                var eol = section.IndexOf('\n', end);
+                var status = eol < 0 ? [] : section[end..eol].Split(' ');
+                if (status.Length != 2 || !int.TryParse(status[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var exit)) return null;
                 var errors = Between(stderr, begin, $"\n{at}E {i} {j}\n") ?? "";
-                checks.Add(status[1] == "1"
-                    ? CommandResult.Timeout(queries[i].Checks[j].Timeout)
-                    : new CommandResult(int.Parse(status[0], NumberStyles.Integer, CultureInfo.InvariantCulture), output + errors));
+                checks.Add(status[1] == "1" ? CommandResult.Timeout(queries[i].Checks[j].Timeout) : new CommandResult(exit, output + errors));
             }
             answers[i] = new SurveyAnswer(SshHostSession.Listing.Parse(head).ToHostReleases(), present, checks.ToImmutable());
         }
