@@ -10,9 +10,12 @@ using Reconciler.Engine.Tests.Infrastructure;
 
 var hostCount = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7;
-// RECONCILER_BENCH_CLI: another build's reconciler.dll (e.g. a ReadyToRun publish); default the Release build.
+// RECONCILER_BENCH_CLI: another build's reconciler.dll (e.g. a ReadyToRun publish), or its `reconciler` executable (the
+// self-contained composite build scripts/publish.sh ships, run directly); default the Release build.
 var cli = Environment.GetEnvironmentVariable("RECONCILER_BENCH_CLI") is { Length: > 0 } other ? Path.GetFullPath(other)
     : Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../src/Reconciler/Cli/bin/Release/net10.0/reconciler.dll"));
+// A .dll runs on `dotnet`; an executable runs itself.
+string[] Cli(params string[] arguments) => cli.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", cli, .. arguments] : [cli, .. arguments];
 const string DeployPath = "/srv/bench/live/api";
 
 Console.Error.WriteLine($"starting {hostCount} sshd hosts...");
@@ -54,21 +57,24 @@ try
 
         """);
     await File.WriteAllTextAsync(Path.Combine(repo, ".gitignore"), ".reconciler/\n");
-    await RunAsync("git", "init", "-q");
-    await RunAsync("git", "add", "-A");
-    await RunAsync("git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "api 1.0.0");
-    await RunAsync("dotnet", cli, "apply", "--repo", repo, "--env", "bench", "--yes", "--no-color", "--ssh-key", fleet.ClientKeyPath,
-        "--max-parallel", hostCount.ToString(CultureInfo.InvariantCulture));
+    await RunAsync(["git", "init", "-q"]);
+    await RunAsync(["git", "add", "-A"]);
+    await RunAsync(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", "api 1.0.0"]);
+    await RunAsync(Cli("apply", "--repo", repo, "--env", "bench", "--yes", "--no-color", "--ssh-key", fleet.ClientKeyPath,
+        "--max-parallel", hostCount.ToString(CultureInfo.InvariantCulture)));
 
     var modes = new (string Name, string[] Extra)[] { ("status (live: every host asked)", []), ("status --recorded (no host asked)", ["--recorded"]) };
     var times = modes.Select(_ => new List<double>()).ToArray();
     var cpu = modes.Select(_ => new List<double>()).ToArray();   // the CLI process's user+system CPU: less sensitive to load
+    var hostsCpu = modes.Select(_ => new List<double>()).ToArray();   // the 50 sshd hosts' side of the same run
     for (var round = 0; round <= rounds; round++)   // round 0 warms up (page cache, first connections' key files)
         for (var m = 0; m < modes.Length; m++)
         {
+            var hostsBefore = DescendantsCpuSeconds();
             var sw = Stopwatch.StartNew();
-            var (output, cpuSeconds) = await RunTimedAsync("dotnet", [cli, "status", "--repo", repo, "--env", "bench", "--format", "json", "--ssh-key", fleet.ClientKeyPath, .. modes[m].Extra]);
+            var (output, cpuSeconds) = await RunTimedAsync(Cli(["status", "--repo", repo, "--env", "bench", "--format", "json", "--ssh-key", fleet.ClientKeyPath, .. modes[m].Extra]));
             var seconds = sw.Elapsed.TotalSeconds;
+            var hostSeconds = DescendantsCpuSeconds() - hostsBefore;
             if (m == 0)
             {
                 // The timing means nothing unless every host answered healthy and without drift.
@@ -79,15 +85,17 @@ try
             Console.Error.WriteLine($"round {round} {modes[m].Name}: {seconds:0.000}s (load {File.ReadAllText("/proc/loadavg").Trim()})");
             if (round > 0) times[m].Add(seconds);
             if (round > 0) cpu[m].Add(cpuSeconds);
+            if (round > 0) hostsCpu[m].Add(hostSeconds);
         }
 
-    Console.WriteLine($"| job ({hostCount} sshd hosts, whole CLI) | median wall (s) | min | max | median CLI CPU (s) | runs |");
-    Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+    Console.WriteLine($"| job ({hostCount} sshd hosts, whole CLI) | median wall (s) | min | max | median CLI CPU (s) | median hosts' sshd CPU (s) | runs |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
     for (var m = 0; m < modes.Length; m++)
     {
         var t = times[m].Order().ToList();
         var c = cpu[m].Order().ToList();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {modes[m].Name} | {t[t.Count / 2]:0.00} | {t[0]:0.00} | {t[^1]:0.00} | {c[c.Count / 2]:0.00} | {t.Count} |"));
+        var h = hostsCpu[m].Order().ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {modes[m].Name} | {t[t.Count / 2]:0.00} | {t[0]:0.00} | {t[^1]:0.00} | {c[c.Count / 2]:0.00} | {h[h.Count / 2]:0.00} | {t.Count} |"));
     }
     Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
 }
@@ -96,10 +104,11 @@ finally
     Directory.Delete(repo, recursive: true);
 }
 
-async Task<string> RunAsync(string file, params string[] arguments) => (await RunTimedAsync(file, arguments)).Output;
+async Task<string> RunAsync(string[] command) => (await RunTimedAsync(command)).Output;
 
-async Task<(string Output, double CpuSeconds)> RunTimedAsync(string file, params string[] arguments)
+async Task<(string Output, double CpuSeconds)> RunTimedAsync(string[] command)
 {
+    var (file, arguments) = (command[0], command[1..]);
     var psi = new ProcessStartInfo(file) { WorkingDirectory = repo, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var a in arguments) psi.ArgumentList.Add(a);
     var childCpuBefore = ChildrenCpuSeconds();
@@ -111,6 +120,36 @@ async Task<(string Output, double CpuSeconds)> RunTimedAsync(string file, params
     var cpuSeconds = ChildrenCpuSeconds() - childCpuBefore;
     if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {p.ExitCode}: {await stderr}{await stdout}");
     return (await stdout, cpuSeconds);
+}
+
+// The CPU of every process below this one (the fleet's sshd processes and, once reaped, their sessions), own and reaped
+// children's: what the hosts' side of a run costs. The CLI itself is this process's reaped child, so it is not in here.
+static double DescendantsCpuSeconds()
+{
+    var stats = new List<(int Pid, int Parent, long Ticks)>();
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            stats.Add((pid, int.Parse(f[1], CultureInfo.InvariantCulture),
+                long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)
+                + long.Parse(f[13], CultureInfo.InvariantCulture) + long.Parse(f[14], CultureInfo.InvariantCulture)));
+        }
+        catch (IOException) { }   // gone meanwhile
+    }
+    var children = stats.ToLookup(s => s.Parent);
+    long total = 0;
+    var todo = new Stack<int>([Environment.ProcessId]);
+    while (todo.Count > 0)
+        foreach (var child in children[todo.Pop()])
+        {
+            total += child.Ticks;
+            todo.Push(child.Pid);
+        }
+    return total / 100.0;
 }
 
 // cutime + cstime of this process (fields 16 and 17 of /proc/self/stat, clock ticks of 1/100 s): the CPU of reaped children.

@@ -57,24 +57,6 @@ public sealed class DriftEndToEndTests(FourHostFleet fixture) : IClassFixture<Fo
         return (desired, ServiceFields.ReleaseId(desired.Services["api"]), ServiceFields.ReleaseId(desired.Services["jobs"]));
     }
 
-    /// <summary>Each kind made on its own host and service, as an operator or a machine failure would leave it.</summary>
-    private void MakeEveryKindOfDrift(string api, string jobs)
-    {
-        // api on web-1: `current` switched by hand to a copy of the release under another id (the service still works).
-        CopyDirectory(OnHost(0, $"api/releases/{api}"), OnHost(0, "api/releases/1.0.0-handmade00"));
-        SwitchCurrent(OnHost(0, "api"), "releases/1.0.0-handmade00");
-        // api on web-2: the `current` link deleted.
-        File.Delete(OnHost(1, "api/current"));
-        // api on web-3: the release damaged (its marker gone).
-        File.Delete(OnHost(2, $"api/releases/{api}/{ReleaseLayout.MarkerFile}"));
-        // jobs on web-1: the release deleted (current dangles).
-        Directory.Delete(OnHost(0, $"jobs/releases/{jobs}"), recursive: true);
-        // jobs on web-2: the host re-imaged (nothing of ours left).
-        Directory.Delete(OnHost(1, "jobs"), recursive: true);
-        // jobs on web-3: the service stopped answering its health check.
-        File.WriteAllText(OnHost(2, $"jobs/releases/{jobs}/health"), "bad\n");
-    }
-
     [Fact]
     public async Task Each_kind_of_drift_is_detected_then_planned_and_repaired_as_its_own_action()
     {
@@ -84,7 +66,7 @@ public sealed class DriftEndToEndTests(FourHostFleet fixture) : IClassFixture<Fo
         Assert.All(clean.Hosts, h => Assert.Equal(HostHealth.Healthy, h.Health));
         Assert.All(clean.Hosts, h => Assert.Equal(h.RecordedRelease, h.ActualRelease));
 
-        MakeEveryKindOfDrift(api, jobs);
+        EveryDrift.Make(_w, api, jobs);
         // web-4 is down: the same host name at an address where nothing listens.
         var down = SshdFleet.DownHost("web-4");
         var withDownHost = _w.Desired("c1", [.. _w.Fleet.Hosts.Take(3), down], desired.Services.Values.ToArray());
@@ -228,21 +210,5 @@ public sealed class DriftEndToEndTests(FourHostFleet fixture) : IClassFixture<Fo
     private sealed class FixedLoader(DesiredState desired) : IDesiredStateLoader
     {
         public DesiredState Load(string repositoryPath, string commit, string environment) => desired;
-    }
-
-    private static void SwitchCurrent(string deployPath, string target)
-    {
-        var current = Path.Combine(deployPath, "current");
-        File.Delete(current);
-        File.CreateSymbolicLink(current, target);
-    }
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var dir in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(dir.Replace(from, to, StringComparison.Ordinal));
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
     }
 }

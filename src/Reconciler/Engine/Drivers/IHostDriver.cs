@@ -61,6 +61,12 @@ public interface IHostSession
     /// nearest existing parent), for preflight; null when the driver cannot tell (it then never blocks an apply).</summary>
     Task<long?> FreeBytesAsync(string deployPath, CancellationToken ct) => Task.FromResult<long?>(null);
 
+    /// <summary>Answers every query (one per service on the host) in one round trip: the live probe's fast path. Null when
+    /// the driver cannot (the default): the caller then asks with <see cref="InspectAsync"/> and <see cref="RunAsync"/>, call
+    /// by call, and gets the same answers (docs/architecture.md, "live probe").</summary>
+    Task<IReadOnlyList<SurveyAnswer>?> SurveyAsync(IReadOnlyList<SurveyQuery> queries, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<SurveyAnswer>?>(null);
+
     /// <summary>Runs a command on the host (for command health checks). Never throws for a non-zero exit.</summary>
     Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct);
 

@@ -85,6 +85,19 @@ internal sealed class CleanedSession(IHostSession inner, RunSecrets secrets) : I
         return result with { Output = await secrets.CleanAsync(result.Output) };
     }
 
+    public async Task<IReadOnlyList<SurveyAnswer>?> SurveyAsync(IReadOnlyList<SurveyQuery> queries, CancellationToken ct)
+    {
+        if (await Guard("inspect", () => inner.SurveyAsync(queries, ct)) is not { } answers) return null;
+        var cleaned = new List<SurveyAnswer>(answers.Count);
+        foreach (var answer in answers)
+        {
+            var checks = ImmutableArray.CreateBuilder<CommandResult>(answer.Checks.Length);
+            foreach (var check in answer.Checks) checks.Add(check with { Output = await secrets.CleanAsync(check.Output) });
+            cleaned.Add(answer with { Checks = checks.MoveToImmutable() });
+        }
+        return cleaned;
+    }
+
     public Task PruneAsync(string deployPath, int keep, ImmutableArray<string> protect, CancellationToken ct) =>
         Guard("prune", () => inner.PruneAsync(deployPath, keep, protect, ct));
 

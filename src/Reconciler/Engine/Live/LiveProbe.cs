@@ -12,7 +12,9 @@ namespace Reconciler.Live;
 /// <param name="HostTimeout">How long one host may take to answer for all its services (connect, inspect, checks);
 /// after it the host is reported unreachable and the probe moves on.</param>
 /// <param name="MaxParallel">Hosts asked at once.</param>
-public sealed record LiveProbeOptions(TimeSpan HostTimeout, int MaxParallel)
+/// <param name="OneExecPerHost">Ask each host everything in one round trip where its driver can (<see cref="LiveSurvey"/>);
+/// false asks call by call (the path every driver has, kept as the reference the fast path is tested against).</param>
+public sealed record LiveProbeOptions(TimeSpan HostTimeout, int MaxParallel, bool OneExecPerHost = true)
 {
     public static LiveProbeOptions Default { get; } = new(TimeSpan.FromSeconds(5), 32);
 }
@@ -69,10 +71,16 @@ public sealed class LiveProbe(ExecutorDependencies deps, LiveProbeOptions? optio
         var results = new List<ObservedHost>(host.Services.Count);
         var work = Task.Run(async () =>
         {
-            foreach (var target in host.Services)
+            foreach (var group in host.Services.GroupBy(t => t.Driver))
             {
-                var observed = await ObserveServiceAsync(host.Spec, target, sessions, probe, deadline.Token);
-                lock (results) results.Add(observed);
+                var targets = group.ToList();
+                // Started once for the group; each service meets its failure as it would meet its own inspect's.
+                var survey = _options.OneExecPerHost ? LiveSurvey.AskAsync(sessions, host.Spec, targets, deadline.Token) : null;
+                for (var i = 0; i < targets.Count; i++)
+                {
+                    var observed = await ObserveServiceAsync(host.Spec, targets[i], sessions, probe, survey, i, deadline.Token);
+                    lock (results) results.Add(observed);
+                }
             }
         }, CancellationToken.None);
         try
@@ -88,8 +96,9 @@ public sealed class LiveProbe(ExecutorDependencies deps, LiveProbeOptions? optio
         }
     }
 
+    /// <param name="survey">The host's survey (null: ask call by call); <paramref name="index"/> is this service's answer in it.</param>
     private static async Task<ObservedHost> ObserveServiceAsync(HostSpec host, ProbeTarget target, HostSessions sessions, IHealthProbe probe,
-        CancellationToken ct)
+        Task<IReadOnlyList<SurveyedService>?>? survey, int index, CancellationToken ct)
     {
         IHostSession session;
         HostReleases found;
@@ -97,9 +106,11 @@ public sealed class LiveProbe(ExecutorDependencies deps, LiveProbeOptions? optio
         try
         {
             session = await sessions.OpenAsync(target.Driver, host).WaitAsync(ct);
-            found = await session.InspectAsync(target.Path, ct);
+            var surveyed = survey is null ? null : (await survey.WaitAsync(ct))?[index];
+            if (surveyed is not null) session = new AnsweredSession(session, surveyed.Checks);
+            found = surveyed?.Found ?? await session.InspectAsync(target.Path, ct);
             if (target.Recorded is { } recorded && !found.Releases.Contains(recorded) && !(found.Current is null && found.Releases.IsDefaultOrEmpty))
-                damagedBecause = await DamageAsync(session, target, recorded, ct);
+                damagedBecause = await DamageAsync(session, target, recorded, surveyed?.ReleaseDirPresent, ct);
         }
         catch (Exception e) when (e is HostStepException or ReconcilerException or OperationCanceledException && !ct.IsCancellationRequested)
         {
@@ -116,14 +127,24 @@ public sealed class LiveProbe(ExecutorDependencies deps, LiveProbeOptions? optio
         return new ObservedHost(target.Service, host.Name, target.Desired, target.Recorded, found.Current, health, drift, detail);
     }
 
+    /// <summary>Whether the damage check applies to the target at all: only drivers that run commands, only a valid release id.</summary>
+    internal static bool AsksForDamage(ProbeTarget target) =>
+        target.Driver != DriverKind.ConsulKv && target.Recorded is { } recorded && ReleaseLayout.IsValidReleaseId(recorded);
+
     /// <summary>The recorded release is not listed as complete (its marker is gone or names another artifact): is its
-    /// directory still there (damaged) or gone (missing)? Asked only then, and only of drivers that run commands.</summary>
-    private static async Task<string?> DamageAsync(IHostSession session, ProbeTarget target, string recorded, CancellationToken ct)
+    /// directory still there (damaged) or gone (missing)? Asked only then (<paramref name="surveyed"/>: the survey's answer).</summary>
+    private static async Task<string?> DamageAsync(IHostSession session, ProbeTarget target, string recorded, bool? surveyed, CancellationToken ct)
     {
-        if (target.Driver == DriverKind.ConsulKv || !ReleaseLayout.IsValidReleaseId(recorded)) return null;
+        if (!AsksForDamage(target)) return null;
+        var present = surveyed ?? await ReleaseDirPresentAsync(session, target, recorded, ct);
+        return present ? $"releases/{recorded} is there but its marker {ReleaseLayout.MarkerFile} is missing or does not match" : null;
+    }
+
+    private static async Task<bool> ReleaseDirPresentAsync(IHostSession session, ProbeTarget target, string recorded, CancellationToken ct)
+    {
         var dir = $"{session.PathOnHost(target.Path)}/{ReleaseLayout.ReleaseLinkTarget(recorded)}";
         var result = await session.RunAsync(Shell.Script("[ -d \"$1\" ] && echo present || true", dir), TimeSpan.FromSeconds(10), ct);
-        return result.Output.Trim() == "present" ? $"releases/{recorded} is there but its marker {ReleaseLayout.MarkerFile} is missing or does not match" : null;
+        return result.Output.Trim() == "present";
     }
 
     private static async Task<(HostHealth, string?)> HealthAsync(HostSpec host, ProbeTarget target, string current, IHostSession session,

@@ -6,9 +6,13 @@ namespace Reconciler.Drivers.Health;
 /// on exit 0. Interpolated values are shell-quoted.</summary>
 public sealed class CommandProbe : IHealthProbe
 {
+    /// <summary>The command line the check runs on the host (throws <see cref="InterpolationException"/> for an unknown ${...}).</summary>
+    public static string CommandOf(HealthCheckSpec check, ProbeContext context) =>
+        Interpolation.ExpandCommand(check.Command ?? "", HealthProbes.Variables(context));
+
     public async Task<ProbeResult> ProbeAsync(HealthCheckSpec check, ProbeContext context, CancellationToken ct)
     {
-        var command = Interpolation.ExpandCommand(check.Command ?? "", HealthProbes.Variables(context));
+        var command = CommandOf(check, context);
         if (string.IsNullOrWhiteSpace(command)) return new ProbeResult(false, "command check: no command");
         var result = await context.Session.RunAsync(command, check.Timeout, ct);
         var output = result.Output.Trim();

@@ -31,14 +31,15 @@ internal static class RemoteScripts
     /// "R mtime ./releases/ID" and "S releases/ID SHA256" per complete release, "A file" per cached artifact.
     /// One `find` whatever the number of releases. Shared by <see cref="Stage"/> (so a prune after a stage needs
     /// no listing round trip) and <see cref="List"/>.</summary>
-    private const string ListBody = """
+    private const string ListBody = ListLines + "\nexit 0";
+
+    private const string ListLines = """
         find . -maxdepth 3 \( -path ./current -type l -printf 'C %l\n' \) \
           -o \( -path './releases/*/.reconciler-release' -printf 'R %T@ %h\n' \) \
           -o \( -path './.artifacts/*.tar.gz' -printf 'A %f\n' \) 2>/dev/null || true
         for m in releases/*/.reconciler-release; do
           read_marker "$m" && printf 'S %s %s\n' "${m%/.reconciler-release}" "$M_SHA"
         done
-        exit 0
         """;
 
     /// <summary>Removes what interrupted stages and switches left in the deploy path (the working directory): a stage
@@ -156,6 +157,46 @@ internal static class RemoteScripts
         cd "$1" 2>/dev/null || exit 0
         ListBody
         """.Replace("ListBody", ListBody, StringComparison.Ordinal);
+
+    /// <summary>The live probe's one exec per host (<see cref="SshSurvey"/>). $1 a nonce that delimits the sections, then per
+    /// service: deploy path, release whose directory to look for (""), release `current` must point at for the checks to
+    /// run (""), number of checks, then per check its timeout in seconds and its command. Per service it prints
+    /// "@N L i", the listing (<see cref="ListLines"/>), "@N D i present" when the directory is there, "@N G i"; then per
+    /// check "@N B i j" on stdout and stderr, the check's own output, and "\n@N E i j RC TIMEDOUT" (stdout) and
+    /// "\n@N E i j" (stderr). A check runs as an exec would run it: the login shell, the home directory, stdin empty, and
+    /// stopped at its timeout by coreutils `timeout` (exit 124); the checks stop after the first that fails.</summary>
+    public static readonly string Survey = Functions + "\n" + """
+        N=$1; shift
+        HOME_DIR=$PWD; SH=${SHELL:-/bin/sh}
+        TO=; command -v timeout >/dev/null 2>&1 && TO=timeout
+        i=0
+        while [ $# -ge 4 ]; do
+          P=$1; DIR=$2; WANT=$3; NCHK=$4; shift 4
+          RUN=no
+          printf '@%s L %d\n' "$N" "$i"
+          if cd "$P" 2>/dev/null; then
+            ListLines
+            if [ -n "$DIR" ] && [ -d "releases/$DIR" ]; then printf '@%s D %d present\n' "$N" "$i"; fi
+            if [ -n "$WANT" ] && [ current -ef "releases/$WANT" ]; then RUN=yes; fi
+            cd "$HOME_DIR" || exit 1
+          fi
+          printf '@%s G %d\n' "$N" "$i"
+          j=0
+          while [ "$j" -lt "$NCHK" ]; do
+            T=$1; CMD=$2; shift 2
+            if [ "$RUN" = yes ]; then
+              printf '@%s B %d %d\n' "$N" "$i" "$j"; printf '@%s B %d %d\n' "$N" "$i" "$j" >&2
+              if [ -n "$TO" ]; then "$TO" -k 5 "$T" "$SH" -c "$CMD" </dev/null; rc=$?; else "$SH" -c "$CMD" </dev/null; rc=$?; fi
+              late=0; if [ -n "$TO" ] && [ "$rc" -eq 124 ]; then late=1; fi
+              printf '\n@%s E %d %d %d %d\n' "$N" "$i" "$j" "$rc" "$late"; printf '\n@%s E %d %d\n' "$N" "$i" "$j" >&2
+              [ "$rc" -eq 0 ] || RUN=no
+            fi
+            j=$((j + 1))
+          done
+          i=$((i + 1))
+        done
+        exit 0
+        """.Replace("ListLines", ListLines, StringComparison.Ordinal);
 
     /// <summary>$1 deploy path, then paths relative to it to delete.</summary>
     public const string Delete = """

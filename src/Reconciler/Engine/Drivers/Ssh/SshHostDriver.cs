@@ -21,6 +21,7 @@ public sealed partial class SshHostDriver : IHostDriver
     private readonly Lazy<IPrivateKeySource> _key;
     private long _uploads;
     private long _reconnects;
+    private long _execs;
 
     public SshHostDriver(SshDriverOptions? options = null)
     {
@@ -59,6 +60,11 @@ public sealed partial class SshHostDriver : IHostDriver
     public long Uploads => Interlocked.Read(ref _uploads);
 
     internal void CountUpload() => Interlocked.Increment(ref _uploads);
+
+    /// <summary>Exec channels opened by this driver's sessions so far (the cost per host the live probe's fast path cuts).</summary>
+    public long Execs => Interlocked.Read(ref _execs);
+
+    internal void CountExec() => Interlocked.Increment(ref _execs);
 
     public async Task<IHostSession> OpenAsync(HostSpec host, CancellationToken ct)
     {

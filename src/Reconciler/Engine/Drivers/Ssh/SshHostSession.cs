@@ -64,6 +64,21 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         return pruned ? null : $"{Host.Name}: deleting old releases in {path} did not finish; they are deleted at the next prune";
     }
 
+    public async Task<IReadOnlyList<SurveyAnswer>?> SurveyAsync(IReadOnlyList<SurveyQuery> queries, CancellationToken ct)
+    {
+        var nonce = SshSurvey.NewNonce();
+        if (SshSurvey.Command(nonce, queries) is not { } command) return null;
+        // As long as the calls it stands for may take: the listing's step timeout plus every check's own.
+        var timeout = queries.SelectMany(q => q.Checks).Aggregate(StepTimeout, (sum, check) => sum + check.Timeout);
+        return await _connection.RunAsync("inspect", async () =>
+        {
+            var result = await ExecAsync("inspect", command, null, timeout, ct);
+            if (result.ExitCode != 0)
+                throw new HostStepException(Host.Name, "inspect", $"listing the deploy paths failed (exit {result.ExitCode}): {Tail(result)}");
+            return SshSurvey.Parse(nonce, result.Stdout, result.Stderr, queries);
+        }, ct);
+    }
+
     public Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct) =>
         _connection.RunAsync("command", () => RunOnceAsync(command, timeout, ct), ct);
 
@@ -78,9 +93,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     private async Task<HostReleases> InspectOnceAsync(string deployPath, CancellationToken ct)
     {
-        var listing = await ListAsync(deployPath, "inspect", ct);
-        return new HostReleases(listing.Current,
-            [.. listing.Releases.Select(r => r.Id).Order(StringComparer.Ordinal)]);
+        return (await ListAsync(deployPath, "inspect", ct)).ToHostReleases();
     }
 
     private async Task StageOnceAsync(ReleaseBundle bundle, CancellationToken ct)
@@ -134,6 +147,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         limit.CancelAfter(StepTimeout);
         var (client, generation) = _connection.Current;
         Interlocked.Increment(ref _execs);
+        _driver.CountExec();
         try
         {
             using var command = client.CreateCommand(StageCommand(path, id, sha, configTar, "-"));
@@ -358,6 +372,7 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
         limit.CancelAfter(timeout);
         var (client, generation) = _connection.Current;
         Interlocked.Increment(ref _execs);
+        _driver.CountExec();
         try
         {
             using var command = client.CreateCommand(commandText);
@@ -397,8 +412,11 @@ internal sealed class SshHostSession : IHostSession, IAsyncDisposable
 
     /// <summary>Parsed output of <see cref="RemoteScripts.List"/>. Lines that do not name a valid release or
     /// artifact are ignored: a stray directory is never deleted or reported as a release.</summary>
-    private sealed record Listing(string? Current, ImmutableArray<StagedRelease> Releases, ImmutableArray<string> Artifacts)
+    internal sealed record Listing(string? Current, ImmutableArray<StagedRelease> Releases, ImmutableArray<string> Artifacts)
     {
+        /// <summary>What <see cref="IHostSession.InspectAsync"/> reports: current and the complete releases, sorted.</summary>
+        public HostReleases ToHostReleases() => new(Current, [.. Releases.Select(r => r.Id).Order(StringComparer.Ordinal)]);
+
         public static Listing Parse(string output)
         {
             string? current = null;
