@@ -75,28 +75,36 @@ public sealed class StatusPageBrowserTests : IAsyncLifetime
         var b = _repo.Commit("api 2.0.0: a broken release", ("services/api.yaml", ApiYaml("2.0.0")));
         await daemon.UntilAsync(async () => (await PageHtmlAsync(daemon)).Contains("health checks: 0/2 passes", StringComparison.Ordinal), "the gate waiting");
         page.Navigate().GoToUrl(daemon.Address);
-        var env = page.FindElement(By.Id("env-test")).Text;
-        Assert.Contains($"Applying {b.Sha[..12]}", env, StringComparison.Ordinal);
-        Assert.Contains("gate waiting", env, StringComparison.Ordinal);
-        Assert.Matches(@"local-1 .*health checks: 0/2 passes, \d+ failures?, \d+s left \(last: http check: ", env);
-        Assert.Contains("applying", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
-        Assert.Contains("locked", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
-        AssertNoSecretAndNoScript(page.PageSource);
-        chromium.Screenshot("status-page-in-flight.png");
+        // The page reloads itself every few seconds: an element found before a reload is stale after it, so each
+        // look is made again on the reloaded page.
+        SurvivingReloads(() =>
+        {
+            var env = page.FindElement(By.Id("env-test")).Text;
+            Assert.Contains($"Applying {b.Sha[..12]}", env, StringComparison.Ordinal);
+            Assert.Contains("gate waiting", env, StringComparison.Ordinal);
+            Assert.Matches(@"local-1 .*health checks: 0/2 passes, \d+ failures?, \d+s left \(last: http check: ", env);
+            Assert.Contains("applying", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
+            Assert.Contains("locked", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
+            AssertNoSecretAndNoScript(page.PageSource);
+            chromium.Screenshot("status-page-in-flight.png");
+        });
 
         await daemon.UntilAsync(async () => (await daemon.HistoryAsync()).Count == 2, "B rolled back");
         await daemon.UntilAsync(async () => (await PageHtmlAsync(daemon)).Contains("No apply is running.", StringComparison.Ordinal), "the apply finished");
         page.Navigate().GoToUrl(daemon.Address);
-        env = page.FindElement(By.Id("env-test")).Text;
-        Assert.Contains("rolled-back (commit-fault)", env, StringComparison.Ordinal);
-        Assert.Contains("health gate failed", env, StringComparison.Ordinal);
-        var quarantined = page.FindElements(By.CssSelector("#env-test table")).Select(t => t.Text).Single(t => t.Contains("Reason", StringComparison.Ordinal));
-        Assert.Contains(b.Sha[..12], quarantined, StringComparison.Ordinal);
-        var history = page.FindElements(By.CssSelector("#env-test table")).Last().Text;
-        Assert.True(history.IndexOf(b.Sha[..12], StringComparison.Ordinal) < history.IndexOf(a.Sha[..12], StringComparison.Ordinal), history);
-        Assert.Contains("not locked", env, StringComparison.Ordinal);
-        AssertNoSecretAndNoScript(page.PageSource);
-        chromium.Screenshot("status-page-failed-gate.png");
+        SurvivingReloads(() =>
+        {
+            var env = page.FindElement(By.Id("env-test")).Text;
+            Assert.Contains("rolled-back (commit-fault)", env, StringComparison.Ordinal);
+            Assert.Contains("health gate failed", env, StringComparison.Ordinal);
+            var quarantined = page.FindElements(By.CssSelector("#env-test table")).Select(t => t.Text).Single(t => t.Contains("Reason", StringComparison.Ordinal));
+            Assert.Contains(b.Sha[..12], quarantined, StringComparison.Ordinal);
+            var history = page.FindElements(By.CssSelector("#env-test table")).Last().Text;
+            Assert.True(history.IndexOf(b.Sha[..12], StringComparison.Ordinal) < history.IndexOf(a.Sha[..12], StringComparison.Ordinal), history);
+            Assert.Contains("not locked", env, StringComparison.Ordinal);
+            AssertNoSecretAndNoScript(page.PageSource);
+            chromium.Screenshot("status-page-failed-gate.png");
+        });
     }
 
     [Fact]
@@ -126,28 +134,50 @@ public sealed class StatusPageBrowserTests : IAsyncLifetime
         Assert.Single(page.FindElements(By.Id("off")));
 
         page.Navigate().GoToUrl(daemon.Address);
-        var env = page.FindElement(By.Id("env-test")).Text;
-        Assert.Contains("1 of 2 host(s) drifted", env, StringComparison.Ordinal);
-        var drifted = page.FindElement(By.CssSelector("#env-test tr.drift")).Text;
-        Assert.Contains("local-2", drifted, StringComparison.Ordinal);
-        Assert.Contains("wrong current", drifted, StringComparison.Ordinal);
-        Assert.Contains("drift", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
-        // Readable on a phone: nothing is wider than the screen (wide tables scroll inside their own box).
-        Assert.True(page.FindElement(By.TagName("body")).Size.Width <= 390, $"body is {page.FindElement(By.TagName("body")).Size.Width}px wide");
-        foreach (var box in page.FindElements(By.CssSelector("section.env, div.scroll")))
-            Assert.True(box.Location.X + box.Size.Width <= 390, $"{box.TagName}.{box.GetAttribute("class")} ends at {box.Location.X + box.Size.Width}px");
-        // The drift's reason is on screen, not in a column scrolled away: on a phone a row stacks its cells.
-        var reason = page.FindElement(By.CssSelector("#env-test tr.drift td[data-label='Drift']"));
-        Assert.Contains("wrong current: current points at 0.9.0-0123456789", reason.Text, StringComparison.Ordinal);
-        Assert.True(reason.Location.X + reason.Size.Width <= 390, $"the drift cell ends at {reason.Location.X + reason.Size.Width}px");
-        AssertNoSecretAndNoScript(page.PageSource);
-        chromium.Screenshot("status-page-drift-phone.png");
+        SurvivingReloads(() =>
+        {
+            var env = page.FindElement(By.Id("env-test")).Text;
+            Assert.Contains("1 of 2 host(s) drifted", env, StringComparison.Ordinal);
+            var drifted = page.FindElement(By.CssSelector("#env-test tr.drift")).Text;
+            Assert.Contains("local-2", drifted, StringComparison.Ordinal);
+            Assert.Contains("wrong current", drifted, StringComparison.Ordinal);
+            Assert.Contains("drift", page.FindElement(By.CssSelector("#env-test h2")).Text, StringComparison.Ordinal);
+            // Readable on a phone: nothing is wider than the screen (wide tables scroll inside their own box).
+            Assert.True(page.FindElement(By.TagName("body")).Size.Width <= 390, $"body is {page.FindElement(By.TagName("body")).Size.Width}px wide");
+            foreach (var box in page.FindElements(By.CssSelector("section.env, div.scroll")))
+                Assert.True(box.Location.X + box.Size.Width <= 390, $"{box.TagName}.{box.GetAttribute("class")} ends at {box.Location.X + box.Size.Width}px");
+            // The drift's reason is on screen, not in a column scrolled away: on a phone a row stacks its cells.
+            var reason = page.FindElement(By.CssSelector("#env-test tr.drift td[data-label='Drift']"));
+            Assert.Contains("wrong current: current points at 0.9.0-0123456789", reason.Text, StringComparison.Ordinal);
+            Assert.True(reason.Location.X + reason.Size.Width <= 390, $"the drift cell ends at {reason.Location.X + reason.Size.Width}px");
+            AssertNoSecretAndNoScript(page.PageSource);
+            chromium.Screenshot("status-page-drift-phone.png");
+        });
 
         // It refreshes itself without JavaScript (meta refresh): the time it was shown at moves on.
-        var shown = page.FindElement(By.CssSelector("p.meta")).Text;
+        string Shown() => SurvivingReloads(() => page.FindElement(By.CssSelector("p.meta")).Text);
+        var shown = Shown();
         var until = Environment.TickCount64 + 20_000;
-        while (page.FindElement(By.CssSelector("p.meta")).Text == shown && Environment.TickCount64 < until) await Task.Delay(250);
-        Assert.NotEqual(shown, page.FindElement(By.CssSelector("p.meta")).Text);
+        while (Shown() == shown && Environment.TickCount64 < until) await Task.Delay(250);
+        Assert.NotEqual(shown, Shown());
+    }
+
+    private static void SurvivingReloads(Action look) => SurvivingReloads(() => { look(); return 0; });
+
+    /// <summary>Runs <paramref name="look"/> again (at most 5 times) when the page reloaded under it (an element went stale,
+    /// or was looked for while the reload was under way).</summary>
+    private static T SurvivingReloads<T>(Func<T> look)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return look();
+            }
+            catch (Exception e) when (e is StaleElementReferenceException or NoSuchElementException && attempt < 5)
+            {
+            }
+        }
     }
 
     private void AssertNoSecretAndNoScript(string html)
