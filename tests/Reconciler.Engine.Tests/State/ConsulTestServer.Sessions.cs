@@ -135,8 +135,14 @@ public sealed partial class ConsulTestServer
     private void Expire(string id)
     {
         lock (_gate)
-            if (_sessions.TryGetValue(id, out var s) && s.ExpiresAt <= _time.GetUtcNow())
-                Invalidate(id, at: s.ExpiresAt);   // a fake clock may jump past the expiry; lock-delay counts from the expiry itself
+        {
+            if (!_sessions.TryGetValue(id, out var s)) return;
+            var left = s.ExpiresAt - _time.GetUtcNow();
+            // A timer runs on the monotonic clock and may fire a little before the wall clock reaches ExpiresAt: arm it
+            // again for what is left, or the session would never expire (a standby then waits for a dead leader forever).
+            if (left > TimeSpan.Zero) s.Timer?.Change(left + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            else Invalidate(id, at: s.ExpiresAt);   // a fake clock may jump past the expiry; lock-delay counts from the expiry itself
+        }
     }
 
     /// <summary>Session invalidation (destroy, TTL expiry, failed check): its locks are released (or their keys deleted,
