@@ -11,7 +11,7 @@ namespace Reconciler.State.Sqlite;
 /// </summary>
 public sealed class SqliteStateStore : IStateStore
 {
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
     public const int BusyTimeoutSeconds = 30;
 
     private readonly string _connectionString;
@@ -109,7 +109,7 @@ public sealed class SqliteStateStore : IStateStore
     public Task AppendJournalAsync(JournalEntry entry, CancellationToken ct) => AppendJournalAsync([entry], ct);
 
     /// <summary>One transaction for all the entries (all or none), on the journal's own connection with its INSERT prepared
-    /// once (<see cref="SqliteJournalAppender"/>).</summary>
+    /// once (<see cref="SqliteJournalAppender"/>, tables: <see cref="SqliteJournalTables"/>).</summary>
     public async Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
     {
         foreach (var entry in entries)
@@ -130,15 +130,12 @@ public sealed class SqliteStateStore : IStateStore
     public Task<IReadOnlyList<JournalEntry>> ReadOpenJournalAsync(string environment, CancellationToken ct) => Run(c =>
     {
         StateNames.Check("environment", environment);
-        IReadOnlyList<JournalEntry> list = ReadBodies(c, null, "SELECT seq, body FROM journal WHERE env = $env AND closed = 0 ORDER BY seq", environment)
-            .Select(b => StateJson.Deserialize<JournalEntry>(b.Body, $"{Describe} journal[{b.Name}]")).ToList();
-        return list;
+        return SqliteJournalTables.ReadOpen(c, environment);
     }, ct);
 
     public Task CloseJournalAsync(string environment, string applyId, CancellationToken ct) => Run(c =>
     {
-        // Closed entries stay (an audit trail of every step); they just stop being "open".
-        Exec(c, null, "UPDATE journal SET closed = 1 WHERE env = $env AND closed = 0 AND apply_id = $id", ("$env", environment), ("$id", applyId));
+        SqliteJournalTables.Close(c, environment, applyId);
         return 0;
     }, ct);
 
@@ -364,6 +361,7 @@ public sealed class SqliteStateStore : IStateStore
                 if (stored > SchemaVersion)
                     throw new StateStoreUnavailableException(
                         $"{Describe} has state schema version {stored}; this reconciler understands up to {SchemaVersion}. Upgrade reconciler. Nothing was written.");
+                if (stored < SchemaVersion) Migrate(c, tx, stored);
                 tx.Commit();
             }
             _initialized = true;
@@ -372,6 +370,14 @@ public sealed class SqliteStateStore : IStateStore
         {
             _initGate.Release();
         }
+    }
+
+    /// <summary>Brings a store written by an older build to <see cref="SchemaVersion"/>, in the opening transaction (so
+    /// a process that opens it meanwhile waits, then finds it migrated). docs/state.md, "Schema versions".</summary>
+    private void Migrate(SqliteConnection c, SqliteTransaction tx, int stored)
+    {
+        if (stored < 2) SqliteJournalTables.MigrateFromVersion1(c, tx, Describe);
+        Exec(c, tx, "UPDATE meta SET value = $v WHERE key = 'schema'", ("$v", SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     private StateStoreUnavailableException Unavailable(SqliteException e) => e.SqliteErrorCode switch
@@ -385,15 +391,13 @@ public sealed class SqliteStateStore : IStateStore
         _ => new($"{Describe} failed: {e.Message}", e),
     };
 
-    private const string Schema = """
+    // The journal's tables: SqliteJournalTables.Schema. A store of schema 1 has the meta row '1' already (and is migrated).
+    private const string Schema = SqliteJournalTables.Schema + """
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');
+        INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '2');
         CREATE TABLE IF NOT EXISTS environments(env TEXT PRIMARY KEY, version INTEGER NOT NULL, last_good_commit TEXT);
         CREATE TABLE IF NOT EXISTS services(env TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, name));
         CREATE TABLE IF NOT EXISTS toggles(env TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, name));
-        CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY AUTOINCREMENT, env TEXT NOT NULL, apply_id TEXT NOT NULL, body TEXT NOT NULL, closed INTEGER NOT NULL);
-        DROP INDEX IF EXISTS journal_open;
-        CREATE INDEX IF NOT EXISTS journal_open_rows ON journal(env, seq) WHERE closed = 0;
         CREATE TABLE IF NOT EXISTS history(env TEXT NOT NULL, id TEXT NOT NULL, started_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, id));
         CREATE TABLE IF NOT EXISTS quarantine(env TEXT NOT NULL, commit_id TEXT NOT NULL, at_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(env, commit_id));
         CREATE TABLE IF NOT EXISTS locks(env TEXT PRIMARY KEY, owner TEXT NOT NULL, reason TEXT NOT NULL, acquired_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
