@@ -86,13 +86,13 @@ public sealed class SqliteStateStore : IStateStore
         foreach (var name in change.RemoveServices)
             Exec(c, tx, "DELETE FROM services WHERE env = $env AND name = $name", ("$env", environment), ("$name", name));
         foreach (var s in change.UpsertServices)
-            Exec(c, tx, "INSERT INTO services(env, name, body) VALUES($env, $name, $body) ON CONFLICT(env, name) DO UPDATE SET body = excluded.body",
-                ("$env", environment), ("$name", s.Name), ("$body", StateJson.Serialize(s)));
+            SqliteUtf8Rows.Upsert(c, "INSERT INTO services(env, name, body) VALUES(?1, ?2, ?3) ON CONFLICT(env, name) DO UPDATE SET body = excluded.body",
+                environment, s.Name, s);
         foreach (var name in change.RemoveToggles)
             Exec(c, tx, "DELETE FROM toggles WHERE env = $env AND name = $name", ("$env", environment), ("$name", name));
         foreach (var t in change.UpsertToggles)
-            Exec(c, tx, "INSERT INTO toggles(env, name, body) VALUES($env, $name, $body) ON CONFLICT(env, name) DO UPDATE SET body = excluded.body",
-                ("$env", environment), ("$name", t.Name), ("$body", StateJson.Serialize(t)));
+            SqliteUtf8Rows.Upsert(c, "INSERT INTO toggles(env, name, body) VALUES(?1, ?2, ?3) ON CONFLICT(env, name) DO UPDATE SET body = excluded.body",
+                environment, t.Name, t);
         var next = current + 1;
         Exec(c, tx, "INSERT INTO environments(env, version, last_good_commit) VALUES($env, $v, $lg) " +
                     "ON CONFLICT(env) DO UPDATE SET version = excluded.version, last_good_commit = excluded.last_good_commit",
@@ -112,10 +112,14 @@ public sealed class SqliteStateStore : IStateStore
     /// once (<see cref="SqliteJournalAppender"/>, tables: <see cref="SqliteJournalTables"/>).</summary>
     public async Task AppendJournalAsync(IReadOnlyList<JournalEntry> entries, CancellationToken ct)
     {
+        JournalEntry? checkedNames = null;
         foreach (var entry in entries)
         {
+            // A group is one apply's entries: its names are checked once, not per entry (a pattern match each).
+            if (checkedNames is not null && checkedNames.Environment == entry.Environment && checkedNames.ApplyId == entry.ApplyId) continue;
             StateNames.Check("environment", entry.Environment);
             StateNames.Check("apply id", entry.ApplyId);
+            checkedNames = entry;
         }
         try
         {

@@ -1,0 +1,36 @@
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Reconciler.State.Sqlite;
+
+/// <summary>
+/// Upserts a row whose body is JSON serialised straight to UTF-8 and bound as TEXT through SQLitePCLRaw (the library
+/// under Microsoft.Data.Sqlite). A live service's body holds every host (~300 KB for 2,000 hosts) and an apply writes it
+/// again at every batch: as a string parameter it was serialised to UTF-16 and copied to UTF-8 again for SQLite, two
+/// large-object allocations per write that the GC then collects (docs/benchmarks.md, "Scale"). The stored bytes are the
+/// same: the same serialiser and options, and the column stays TEXT.
+/// </summary>
+internal static class SqliteUtf8Rows
+{
+    /// <summary>Runs <paramref name="sql"/> (parameters ?1 environment, ?2 name, ?3 body) in the connection's current
+    /// transaction.</summary>
+    public static void Upsert<T>(SqliteConnection c, string sql, string environment, string name, T value)
+    {
+        var body = StateJson.SerializeBytes(value);
+        var db = c.Handle!;
+        Check(raw.sqlite3_prepare_v2(db, sql, out var stmt), db);
+        using (stmt)
+        {
+            Check(raw.sqlite3_bind_text(stmt, 1, environment), db);
+            Check(raw.sqlite3_bind_text(stmt, 2, name), db);
+            Check(raw.sqlite3_bind_text(stmt, 3, (ReadOnlySpan<byte>)body), db);
+            var rc = raw.sqlite3_step(stmt);
+            if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+        }
+    }
+
+    private static void Check(int rc, sqlite3 db)
+    {
+        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
+    }
+}
