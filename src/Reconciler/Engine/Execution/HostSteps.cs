@@ -91,7 +91,8 @@ internal sealed class HostSteps(ApplyContext run)
     public async Task ActivateAsync(IHostSession session, ServiceChange change, HostChange h, DeploySpec deploy)
     {
         var recorded = run.State.Live.Services.GetValueOrDefault(change.Service)?.Hosts.GetValueOrDefault(h.Host);
-        ImmutableArray<string> protect = [.. Protected(h).Concat(recorded?.ActiveRelease == h.FromRelease && recorded?.PreviousRelease is { } before ? [before] : []).Distinct()];
+        var protect = Protected(h);
+        if (recorded?.ActiveRelease == h.FromRelease && recorded?.PreviousRelease is { } before && !protect.Contains(before)) protect = protect.Add(before);
         var warning = await session.ActivateAndPruneAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, deploy.KeepReleases, protect, CancellationToken.None);
         if (protect.Length <= deploy.KeepReleases) _pruned[(change.Service, h.Host)] = true;
         // Old releases left on disk cost space, not correctness: report and carry on.
@@ -117,5 +118,6 @@ internal sealed class HostSteps(ApplyContext run)
         });
     }
 
-    private static ImmutableArray<string> Protected(HostChange h) => h.FromRelease is null ? [h.ToRelease!] : [h.ToRelease!, h.FromRelease];
+    private static ImmutableArray<string> Protected(HostChange h) =>
+        h.FromRelease is null || h.FromRelease == h.ToRelease ? [h.ToRelease!] : [h.ToRelease!, h.FromRelease];
 }
