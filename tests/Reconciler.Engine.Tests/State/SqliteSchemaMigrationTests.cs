@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Reconciler.Engine.Tests.State;
 
-/// <summary>A store whose journal was written by schema version 1 opens under version 2 with the same open journal
+/// <summary>The journal of schema version 2: a store whose journal was written by schema version 1 opens with the same open journal
 /// (docs/state.md, "Schema versions"). The executor resuming such an apply: ExecutorOnSqliteTests.</summary>
 public sealed class SqliteSchemaMigrationTests : IDisposable
 {
@@ -65,5 +65,25 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         await store.CloseJournalAsync("prod", "apply-1", CancellationToken.None);
         Assert.Equal(1L, SqliteSchemaV1.Scalar(path, "SELECT count(*) FROM applies WHERE closed = 1"));
         Assert.Equal(0L, SqliteSchemaV1.Scalar(path, "SELECT count(*) FROM journal_steps WHERE commit_id IS NOT NULL"));   // the commit lives once, in the apply's row
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("health gate failed: HTTP 500 — ünïcödé ✓")]
+    [InlineData(null)]
+    public async Task An_entry_text_reads_back_exactly_short_long_empty_or_absent(string? detail)
+    {
+        var path = _dir.Combine("state.db");
+        var step = "w1/api/host/" + new string('h', 40) + "/activate";
+        JournalEntry[] entries =
+        [
+            Step("prod", "apply-1", step, JournalStatus.Failed, 1, detail: detail),
+            Step("prod", "apply-1", step, JournalStatus.Failed, 2, detail: detail is null ? null : string.Concat(Enumerable.Repeat(detail + "|", 40))),
+        ];
+        await using (var writer = new SqliteStateStore(path, _time))
+            await writer.AppendJournalAsync(entries, CancellationToken.None);
+        await using var reader = new SqliteStateStore(path, _time);
+        Assert.Equal(entries.Select(StateJson.Serialize), (await reader.ReadOpenJournalAsync("prod", CancellationToken.None)).Select(StateJson.Serialize));
+        Assert.Equal(entries.Select(e => e.Detail), (await reader.ReadOpenJournalAsync("prod", CancellationToken.None)).Select(e => e.Detail));
     }
 }

@@ -55,12 +55,12 @@ internal static class SqliteJournalTables
         try
         {
             Check(raw.sqlite3_bind_int64(insert, 1, applyKey), db);
-            Check(raw.sqlite3_bind_text(insert, 2, entry.Step), db);
+            Check(BindText(insert, 2, entry.Step), db);
             Check(raw.sqlite3_bind_int(insert, 3, (int)entry.Status), db);
             Check(raw.sqlite3_bind_int64(insert, 4, entry.At.UtcTicks), db);
             var offset = (int)entry.At.Offset.TotalMinutes;
             Check(offset == 0 ? raw.sqlite3_bind_null(insert, 5) : raw.sqlite3_bind_int(insert, 5, offset), db);
-            Check(entry.Detail is null ? raw.sqlite3_bind_null(insert, 6) : raw.sqlite3_bind_text(insert, 6, entry.Detail), db);
+            Check(entry.Detail is null ? raw.sqlite3_bind_null(insert, 6) : BindText(insert, 6, entry.Detail), db);
             // The apply's commit is stored once, in its row; an entry names its own only when it differs.
             Check(entry.Commit == applyCommit ? raw.sqlite3_bind_null(insert, 7) : raw.sqlite3_bind_text(insert, 7, entry.Commit), db);
             var rc = raw.sqlite3_step(insert);
@@ -132,6 +132,17 @@ internal static class SqliteJournalTables
         }
         using var drop = Command(c, tx, "DROP TABLE journal");   // its index and sqlite_sequence row go with it
         drop.ExecuteNonQuery();
+    }
+
+    /// <summary>Binds a short text from UTF-8 on the stack (SQLite copies it): the string overload allocates an array for
+    /// its UTF-8 copy, at every step of every host.</summary>
+    private static int BindText(sqlite3_stmt stmt, int index, string value)
+    {
+        // An empty span pins as a null pointer, which SQLite would bind as NULL, not as ''.
+        if (value.Length is > 256) return raw.sqlite3_bind_text(stmt, index, value);
+        Span<byte> utf8 = stackalloc byte[value.Length * 3];
+        var length = System.Text.Encoding.UTF8.GetBytes(value, utf8);
+        return raw.sqlite3_bind_text(stmt, index, utf8[..length]);
     }
 
     private static void Check(int rc, sqlite3 db)
