@@ -139,7 +139,7 @@ internal static class SqliteJournalTables
     private static int BindText(sqlite3_stmt stmt, int index, string value)
     {
         // An empty span pins as a null pointer, which SQLite would bind as NULL, not as ''.
-        if (value.Length is > 256) return raw.sqlite3_bind_text(stmt, index, value);
+        if (value.Length > 256) return raw.sqlite3_bind_text(stmt, index, value);
         Span<byte> utf8 = stackalloc byte[value.Length * 3];
         var length = System.Text.Encoding.UTF8.GetBytes(value, utf8);
         return raw.sqlite3_bind_text(stmt, index, utf8[..length]);
