@@ -90,8 +90,12 @@ public sealed partial class SshHostDriver : IHostDriver
         _connectSlots.Dispose();
     }
 
+    /// <summary>A session's first connection: the one opened ahead for this host (<see cref="SshDriverOptions.Warm"/>), else a new one.</summary>
     private async Task<SshHostSession> ConnectSessionAsync(HostSpec host, CancellationToken ct) =>
-        new(this, host, await ConnectClientAsync(host, ct));
+        new(this, host, await (Options.Warm?.Take(host) ?? ConnectClientAsync(host, ct)));
+
+    /// <summary>Starts opening connections to these hosts ahead of their first step, into <see cref="SshDriverOptions.Warm"/>.</summary>
+    public void Preconnect(IEnumerable<HostSpec> hosts) => Options.Warm?.Start(hosts, ConnectClientAsync);
 
     /// <summary>A new, connected SSH client for the host (the session's first connection, or one that replaces a dropped one).</summary>
     internal async Task<SshClient> ConnectClientAsync(HostSpec host, CancellationToken ct)
