@@ -31,6 +31,7 @@ public sealed class ReconcilerJsonTests : IDisposable
     [InlineData(typeof(HistoryEntry))]
     [InlineData(typeof(ApplyHeader))]
     [InlineData(typeof(RollbackDecision))]
+    [InlineData(typeof(Reconciler.Daemon.StatusReport))]
     public void Resolves_the_types_every_apply_writes_without_reflection(Type type)
     {
         Assert.IsType<ReconcilerJsonContext>(ReconcilerJson.Compact.GetTypeInfo(type).OriginatingResolver);
@@ -55,6 +56,7 @@ public sealed class ReconcilerJsonTests : IDisposable
             SameBothWays(header);
             foreach (var service in applied.Services.Values) SameBothWays(service);
             foreach (var toggle in applied.Toggles.Values) SameBothWays(toggle);
+            SameBothWays(StatusWithHostsAnswers(desired, applied, at));
         }
         SameBothWays(new JournalEntry("production", "apply-1", "abc", "w1/api/host/web-1/activate", JournalStatus.Failed, at, "{\"batch\":1}"));
         SameBothWays(new HistoryEntry("apply-1", "production", "abc", "Ada <ada@example.com>", "ci", at, at.AddSeconds(3), ApplyResult.EnvironmentFault,
@@ -63,6 +65,28 @@ public sealed class ReconcilerJsonTests : IDisposable
         SameBothWays(new FreezeInfo("release freeze", "ops", at));
         SameBothWays(new RollbackDecision("gate failed on web-1", Quarantine: false, FailureKind.EnvironmentFault));
         SameBothWays(new SwitchDetail(2));
+    }
+
+    /// <summary>`status --format json` as a lead on call reads it: recorded state, a held lock, a freeze, a quarantined
+    /// commit, and one host of each answer the live probe gives.</summary>
+    private static Reconciler.Daemon.StatusReport StatusWithHostsAnswers(DesiredState desired, LiveState applied, DateTimeOffset at)
+    {
+        var history = new HistoryEntry("apply-1", desired.Environment, "abc", "Ada", "ci", at, at.AddSeconds(3), ApplyResult.Succeeded,
+            ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, applied.Services.Keys.Select(s => KeyValuePair.Create(s, "healthy"))), null);
+        var report = Reconciler.Daemon.StatusReports.Build(desired, applied, [history], [new QuarantinedCommit("def", "gate failed", at)],
+            new LockInfo(desired.Environment, "ci@runner", "apply", at, at.AddMinutes(2)), new FreezeInfo("release freeze", "ops", at));
+        var host = desired.EnvironmentSpec.HostGroups.Values.SelectMany(g => g.Hosts).FirstOrDefault()?.Name ?? "web-1";
+        ObservedHost Answer(string service, HostHealth health, ImmutableArray<DriftKind> drift, string? detail) =>
+            new(service, host, "r1", "r1", drift.IsEmpty ? "r1" : null, health, drift, detail);
+        var service = applied.Services.Keys.FirstOrDefault() ?? "api";
+        return report with
+        {
+            Live = new ObservedState(desired.Environment, at, TimeSpan.FromMilliseconds(1234), [
+                Answer(service, HostHealth.Healthy, [], null),
+                Answer(service, HostHealth.Unhealthy, [DriftKind.Unhealthy], "check 'curl' exited 7: <refused> & \"quoted\""),
+                Answer(service, HostHealth.Unreachable, [DriftKind.Unreachable], "no answer within 5s"),
+            ]),
+        };
     }
 
     private static void SameBothWays<T>(T value)

@@ -42,27 +42,45 @@ public sealed record HostDriverOptions
 /// <summary>
 /// The factory the executor calls: <c>Create(kind)</c> returns a new driver (the caller disposes it; one per apply
 /// so connections are reused across all steps of that apply). Also builds the probe, fetcher and resolver.
+/// <see cref="Preconnect"/> opens SSH connections ahead of the first step, which the ssh drivers it creates then take;
+/// disposing closes those no driver took.
 /// </summary>
-public sealed class HostDrivers(HostDriverOptions options)
+public sealed class HostDrivers(HostDriverOptions options) : IAsyncDisposable
 {
+    private readonly SshWarmConnections _warm = new();
+    private readonly Lazy<SshHostDriver> _connector = new(() => new SshHostDriver(SshOptions(options, null)));
+
     public HostDriverOptions Options { get; } = options;
 
     public IHostDriver Create(DriverKind kind) => kind switch
     {
-        DriverKind.Ssh => new SshHostDriver(new SshDriverOptions
-        {
-            PrivateKeyPath = Options.SshKeyPath ?? SshDriverOptions.DefaultPrivateKeyPath(),
-            TrustUnknownHostKeys = Options.TrustUnknownHostKeys,
-            MaxConcurrentConnects = Options.MaxConcurrentConnects,
-            Upload = Options.SshUpload,
-            Warn = Options.Warn,
-        }),
+        DriverKind.Ssh => new SshHostDriver(SshOptions(Options, _warm)),
         DriverKind.Local => new LocalHostDriver(new LocalDriverOptions { LocalRoot = Options.LocalRoot }),
         DriverKind.ConsulKv => Options is { Consul: { } consul, Environment: { } environment }
             ? new ConsulKvDriver(new ConsulKvDriverOptions { Consul = consul, Environment = environment, Prefix = Options.ConsulPrefix })
             : throw new ReconcilerException(FailureKind.EnvironmentFault, "the consul-kv driver needs a Consul address: set CONSUL_HTTP_ADDR to the agent, e.g. http://127.0.0.1:8500"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
+
+    /// <summary>Starts the SSH connections (handshake and authentication, no command) to hosts a command is about to ask
+    /// for, while it does its other work (<see cref="SshWarmConnections"/>). Returns at once.</summary>
+    public void Preconnect(IEnumerable<HostSpec> sshHosts) => _warm.Start(sshHosts, _connector.Value.ConnectClientAsync);
+
+    private static SshDriverOptions SshOptions(HostDriverOptions options, SshWarmConnections? warm) => new()
+    {
+        PrivateKeyPath = options.SshKeyPath ?? SshDriverOptions.DefaultPrivateKeyPath(),
+        TrustUnknownHostKeys = options.TrustUnknownHostKeys,
+        MaxConcurrentConnects = options.MaxConcurrentConnects,
+        Upload = options.SshUpload,
+        Warn = options.Warn,
+        Warm = warm,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _warm.DisposeAsync();
+        if (_connector.IsValueCreated) await _connector.Value.DisposeAsync();
+    }
 
     /// <summary>http, tcp, command and (when Consul is configured) consul checks.</summary>
     public static IHealthProbe Probes(HttpClient http, ConsulClient? consul = null) =>

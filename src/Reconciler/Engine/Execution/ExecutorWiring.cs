@@ -37,9 +37,14 @@ public static class ExecutorWiring
     /// <param name="artifacts">Default: repo-relative paths from the working tree (pass a Git fetcher to apply a commit).</param>
     public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDriverOptions drivers,
         IArtifactFetcher? artifacts = null) =>
-        new(store, new HostDrivers(drivers).Create, HostDrivers.Probes(Http, drivers.Consul), artifacts ?? HostDrivers.Artifacts(repoRoot, Http),
-            HostDrivers.Secrets(drivers.Consul), time,
-            drivers.Consul is null ? null : new Drivers.ConsulKv.ConsulTogglePublisher(drivers.Consul));
+        Dependencies(store, repoRoot, time, new HostDrivers(drivers), artifacts);
+
+    /// <param name="drivers">The caller keeps it to open connections ahead (<see cref="HostDrivers.Preconnect"/>) and disposes it.</param>
+    public static ExecutorDependencies Dependencies(IStateStore store, string repoRoot, TimeProvider time, HostDrivers drivers,
+        IArtifactFetcher? artifacts = null) =>
+        new(store, drivers.Create, HostDrivers.Probes(Http, drivers.Options.Consul), artifacts ?? HostDrivers.Artifacts(repoRoot, Http),
+            HostDrivers.Secrets(drivers.Options.Consul), time,
+            drivers.Options.Consul is null ? null : new Drivers.ConsulKv.ConsulTogglePublisher(drivers.Options.Consul));
 
     public static ReconcileService Reconciler(ExecutorDependencies dependencies, ReconcileOptions? options = null, IApplyObserver? observer = null) =>
         new(dependencies, Plan, options, observer);

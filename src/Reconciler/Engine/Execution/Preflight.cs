@@ -99,7 +99,7 @@ internal sealed class Preflight(ExecutorDependencies deps, DesiredState desired,
         return new PreflightReport(secrets.Count, fetched, work.Count, ordered);
     }
 
-    private static bool NeedsWork(ServiceChange change, HostChange h) => change.Action is ServiceAction.Redeploy or ServiceAction.Repair || h.FromRelease != h.ToRelease;
+    internal static bool NeedsWork(ServiceChange change, HostChange h) => change.Action is ServiceAction.Redeploy or ServiceAction.Repair || h.FromRelease != h.ToRelease;
 
     private readonly Dictionary<string, HostSpec> _hosts = ApplyContext.HostsByName(desired.EnvironmentSpec);
 

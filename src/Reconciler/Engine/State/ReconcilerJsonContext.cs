@@ -11,7 +11,8 @@ namespace Reconciler.State;
 /// reflection. Reflection metadata costs a short-lived CLI hundreds of JIT-compiled methods and emitted accessors at
 /// every start, a visible share of a 10-host apply's CPU (docs/benchmarks.md); the generated metadata is compiled
 /// ahead of time with the rest. The options stay <see cref="ReconcilerJson"/>'s, so the JSON is the same either way
-/// (ReconcilerJsonTests holds the two resolvers to the same bytes).
+/// (ReconcilerJsonTests holds the two resolvers to the same bytes). <see cref="Daemon.StatusReport"/> is here for
+/// `status --format json`: with the hosts' answers, the largest document a short command writes.
 /// </summary>
 [JsonSerializable(typeof(Plan))]
 [JsonSerializable(typeof(LiveState))]
@@ -24,4 +25,5 @@ namespace Reconciler.State;
 [JsonSerializable(typeof(ApplyHeader))]
 [JsonSerializable(typeof(SwitchDetail))]
 [JsonSerializable(typeof(RollbackDecision))]
+[JsonSerializable(typeof(Daemon.StatusReport))]
 internal sealed partial class ReconcilerJsonContext : JsonSerializerContext;

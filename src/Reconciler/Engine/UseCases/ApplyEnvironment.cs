@@ -74,20 +74,42 @@ public static class ApplyEnvironment
         IArtifactFetcher? artifacts = infra.Source.Revision == WorkingTreeSource.WorkingTreeRevision ? null
             : new GitArtifactFetcher(infra.Directory, infra.Source.Revision, infra.GitSubdirectory,
                 ArtifactFetcher.DefaultCacheDirectory(infra.Directory), HostDrivers.Artifacts(infra.Directory, ExecutorWiring.Http));
-        var deps = ExecutorWiring.Dependencies(store, infra.Directory, time,
-            ExecutorWiring.DriverOptions(infra.Directory, r.SshKey, r.TrustUnknownHostKeys, r.Warnings, environment), artifacts);
+        var drivers = new HostDrivers(ExecutorWiring.DriverOptions(infra.Directory, r.SshKey, r.TrustUnknownHostKeys, r.Warnings, environment));
+        owned.Add(drivers);
+        var deps = ExecutorWiring.Dependencies(store, infra.Directory, time, drivers, artifacts);
         var notifier = new Notifier(ExecutorWiring.Http, r.Warnings);
         owned.Add(notifier);
         IReconciler reconciler = ExecutorWiring.Reconciler(deps, observer: notifier);
 
-        if (saved is not null) return new PreparedApply(r, desired, saved, fromSavedPlan: true, unfinishedCommit: null, reconciler, owned);
+        if (saved is not null)
+        {
+            drivers.Preconnect(SshHostsToChange(desired, saved));
+            return new PreparedApply(r, desired, saved, fromSavedPlan: true, unfinishedCommit: null, reconciler, owned);
+        }
         var live = await store.ReadAsync(environment, ct);
         var journal = await store.ReadOpenJournalAsync(environment, ct);
         var observed = r.RepairDrift
             ? await ObserveHosts.RunAsync(new HostAccess(r.SshKey, r.TrustUnknownHostKeys, r.Warnings), infra.Directory, store, desired, live, time, ct)
             : null;
         var plan = ExecutorWiring.Plan(desired, live, observed);
+        drivers.Preconnect(SshHostsToChange(desired, plan));
         return new PreparedApply(r, desired, plan, fromSavedPlan: false, journal.Count > 0 ? journal[0].Commit : null, reconciler, owned) { Observed = observed };
+    }
+
+    /// <summary>The hosts preflight connects to first (a release staged or switched over SSH): their handshakes run while
+    /// the plan is shown and the lock and journal are taken. Connecting is all that happens before the plan is approved;
+    /// a declined or empty plan closes them unused.</summary>
+    private static IEnumerable<Schema.Model.HostSpec> SshHostsToChange(Schema.Model.DesiredState desired, Plan plan)
+    {
+        var hosts = ApplyContext.HostsByName(desired.EnvironmentSpec);
+        return plan.Services
+            .Where(c => c.Action is not (ServiceAction.NoOp or ServiceAction.Remove)
+                        && desired.Services.TryGetValue(c.Service, out var spec) && spec.Deploy.Driver == Schema.Model.DriverKind.Ssh)
+            .SelectMany(c => c.Hosts.Where(h => Preflight.NeedsWork(c, h)))
+            .Select(h => hosts.GetValueOrDefault(h.Host))
+            .OfType<Schema.Model.HostSpec>()
+            .DistinctBy(h => h.Name, StringComparer.Ordinal)
+            .ToList();
     }
 
     private static ReconcilerException Invalid(string message) => new(FailureKind.InvalidInput, message);

@@ -23,6 +23,9 @@ public static class ShowStatus
         var loader = new GitDesiredStateLoader(new FileParseCache(FileParseCache.DefaultDirectory(request.Repo)));
         var model = loader.LoadModel(request.Repo, HeadOf(request.Repo));
         var desired = GitDesiredStateLoader.Build(model, environment);
+        // The hosts' handshakes run while the store is read (nothing but the connection happens before the probe asks).
+        await using var drivers = request.Probe is { } hostAccess ? ObserveHosts.Drivers(hostAccess, Path.GetFullPath(request.Repo), environment) : null;
+        drivers?.Preconnect(ObserveHosts.SshHosts(desired));
         await using var store = StateStores.Open(request.StateUrl, model.Repository.StateUrl, request.Repo, time);
         var live = await store.ReadAsync(environment, ct);
         var report = StatusReports.Build(desired, live,
@@ -31,7 +34,7 @@ public static class ShowStatus
             await store.ReadLockAsync(environment, ct),
             await store.ReadFreezeAsync(environment, ct));
         return request.Probe is { } access
-            ? report with { Live = await ObserveHosts.RunAsync(access, Path.GetFullPath(request.Repo), store, desired, live, time, ct) }
+            ? report with { Live = await ObserveHosts.RunAsync(access, Path.GetFullPath(request.Repo), store, desired, live, time, ct, drivers) }
             : report;
     });
 

@@ -55,6 +55,10 @@ public sealed record SshDriverOptions
     public IReadOnlyList<string> PreferredKeyExchange { get; init; } =
         ["mlkem768x25519-sha256", "curve25519-sha256", "curve25519-sha256@libssh.org"];
 
+    /// <summary>Connections opened ahead of the first step (<see cref="SshHostDriver.Preconnect"/>); the first session on a
+    /// host takes its connection from here. Null: every session connects when it is first used.</summary>
+    public SshWarmConnections? Warm { get; init; }
+
     /// <summary>Where loud warnings go (trusting an unknown host key). The engine has no console: HostDrivers passes
     /// its own, which ExecutorWiring points at the caller's warnings writer (the CLI's stderr).</summary>
     public Action<string> Warn { get; init; } = static _ => { };

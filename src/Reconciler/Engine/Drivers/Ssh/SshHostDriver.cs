@@ -28,7 +28,9 @@ public sealed partial class SshHostDriver : IHostDriver
         Options = options ?? new SshDriverOptions();
         _connectSlots = new SemaphoreSlim(Math.Max(1, Options.MaxConcurrentConnects));
         _key = new Lazy<IPrivateKeySource>(LoadKey);
-        ReconnectPipeline = new ResiliencePipelineBuilder()
+        // Built on first use: a driver that only opens connections ahead (HostDrivers.Preconnect) never needs it, and
+        // Polly validates its options by reflection.
+        _reconnectPipeline = new Lazy<ResiliencePipeline>(() => new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<SshConnectionLostException>(),
@@ -37,11 +39,13 @@ public sealed partial class SshHostDriver : IHostDriver
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
             })
-            .Build();
+            .Build());
     }
 
+    private readonly Lazy<ResiliencePipeline> _reconnectPipeline;
+
     /// <summary>Runs a session's step again on a new connection when its connection dropped (bounded, with backoff).</summary>
-    internal ResiliencePipeline ReconnectPipeline { get; }
+    internal ResiliencePipeline ReconnectPipeline => _reconnectPipeline.Value;
 
     /// <summary>Connections reopened after they dropped mid-step, over this driver's life (the soak benchmark reports it).</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
@@ -90,8 +94,12 @@ public sealed partial class SshHostDriver : IHostDriver
         _connectSlots.Dispose();
     }
 
+    /// <summary>A session's first connection: the one opened ahead for this host (<see cref="SshDriverOptions.Warm"/>), else a new one.</summary>
     private async Task<SshHostSession> ConnectSessionAsync(HostSpec host, CancellationToken ct) =>
-        new(this, host, await ConnectClientAsync(host, ct));
+        new(this, host, await (Options.Warm?.Take(host) ?? ConnectClientAsync(host, ct)));
+
+    /// <summary>Starts opening connections to these hosts ahead of their first step, into <see cref="SshDriverOptions.Warm"/>.</summary>
+    public void Preconnect(IEnumerable<HostSpec> hosts) => Options.Warm?.Start(hosts, ConnectClientAsync);
 
     /// <summary>A new, connected SSH client for the host (the session's first connection, or one that replaces a dropped one).</summary>
     internal async Task<SshClient> ConnectClientAsync(HostSpec host, CancellationToken ct)
