@@ -174,11 +174,17 @@ public sealed class StatusPageBrowserTests : IAsyncLifetime
             {
                 return look();
             }
-            catch (Exception e) when (e is StaleElementReferenceException or NoSuchElementException && attempt < 5)
+            catch (Exception e) when (ReloadedUnderIt(e) && attempt < 5)
             {
             }
         }
     }
+
+    /// <summary>What chromedriver says when the document was replaced mid-look: a stale element, one not there yet, or
+    /// (older drivers, as a plain error) a node of the previous document.</summary>
+    private static bool ReloadedUnderIt(Exception e) =>
+        e is StaleElementReferenceException or NoSuchElementException
+        || (e is WebDriverException && e.Message.Contains("does not belong to the document", StringComparison.Ordinal));
 
     private void AssertNoSecretAndNoScript(string html)
     {
