@@ -98,12 +98,12 @@ internal static class PlanCommand
         {
             // UTF-8 straight to stdout (when it is the console) and to --out: no transcoding of tens of MB. Without
             // --out the document is streamed and never held whole in memory.
-            var bytes = !ReferenceEquals(stdout, Console.Out) ? JsonPlanView.RenderUtf8(plans) : null;
+            var bytes = !ReferenceEquals(stdout, Console.Out) ? JsonPlanView.RenderUtf8(plans, outcome.RenderedServices) : null;
             if (ReferenceEquals(stdout, Console.Out))
             {
                 stdout.Flush();
                 using var raw = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-                if (bytes is null) JsonPlanView.WriteUtf8(raw, plans);
+                if (bytes is null) JsonPlanView.WriteUtf8(raw, plans, outcome.RenderedServices);
                 else raw.Write(bytes);
             }
             else stdout.Write(Encoding.UTF8.GetString(bytes!));

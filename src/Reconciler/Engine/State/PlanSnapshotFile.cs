@@ -17,6 +17,10 @@ namespace Reconciler.State;
 public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans,
     IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
 {
+    /// <summary>The bytes each service change of <see cref="Plans"/> was read from, when it was read from a file:
+    /// saving copies them, rendering writes their JSON through.</summary>
+    public SnapshotEntries Entries { get; init; } = SnapshotEntries.Empty;
+
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
     {
@@ -27,11 +31,12 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, plans. Written to a
-/// temporary file, then renamed; best effort.
+/// temporary file, then renamed; best effort. Version 2 (RCPS0002) keeps each service's rendered JSON entry beside its
+/// record (<see cref="PlanCodec"/>); a file of version 1 reads as no snapshot.
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0001"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0002"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -65,9 +70,10 @@ public static class PlanSnapshotFile
             var baseTree = Optional(r);
             var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
             var plans = ImmutableArray.CreateBuilder<Plan>(r.ReadInt32());
-            for (var i = plans.Capacity; i > 0; i--) plans.Add(PlanCodec.Read(r));
+            var entries = new SnapshotEntries();
+            for (var i = plans.Capacity; i > 0; i--) plans.Add(PlanCodec.Read(r, bytes, ChecksummedFile.HeaderLength(Magic), entries));
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable(), headBlobs, baseBlobs);
+            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable(), headBlobs, baseBlobs) { Entries = entries };
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
         {
@@ -87,7 +93,7 @@ public static class PlanSnapshotFile
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
             w.Write(snapshot.Plans.Length);
-            foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan);
+            foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan, snapshot.Entries);
         }
         return ChecksummedFile.TryWrite(path, Magic, body);
     }

@@ -62,6 +62,10 @@ public sealed record PlanOutcome
     public TimeSpan Planning { get; init; }
     public TimeSpan PlanningCpu { get; init; }
 
+    /// <summary>Entries of the plans' <c>services</c> already rendered, for <see cref="PlanJsonWriter"/>: an incremental
+    /// plan's unchanged services, as the snapshot kept them. Null: render every entry.</summary>
+    public IRenderedServices? RenderedServices { get; init; }
+
     /// <summary>The converged memos being written for the next plan (best effort, never fails): wait for it before the
     /// process exits.</summary>
     public Task MemoWrites { get; init; } = Task.CompletedTask;

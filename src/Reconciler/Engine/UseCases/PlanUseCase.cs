@@ -218,10 +218,13 @@ public static class PlanUseCase
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
+                // The services not planned again are the snapshot's own objects: their bytes are copied into the next
+                // snapshot and their JSON written through when the plan is rendered (SnapshotEntries).
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs) { Entries = snapshot.Entries };
                 return Outcome() with
                 {
                     Plans = result.Plans,
+                    RenderedServices = snapshot.Entries,
                     Planning = planning.Elapsed,
                     PlanningCpu = ProcessCpu() - cpu,
                     MemoWrites = Task.Run(() => PlanSnapshotFile.Save(snapshotPath, next)),
