@@ -61,8 +61,8 @@ internal static class PlanCodec
     }
 
     /// <param name="file">The bytes <paramref name="r"/> reads, from <paramref name="offset"/> on: each service's
-    /// record and JSON entry are kept in <paramref name="entries"/> as ranges of them.</param>
-    public static Plan Read(BinaryReader r, byte[] file, int offset, SnapshotEntries entries)
+    /// record and JSON entry are kept in <paramref name="entries"/> (as plan <paramref name="index"/>) as ranges of them.</param>
+    public static Plan Read(BinaryReader r, byte[] file, int offset, SnapshotEntries entries, int index)
     {
         var (format, environment, commit, baseCommit, liveVersion) = (r.ReadInt32(), r.ReadString(), r.ReadString(), Optional(r), r.ReadInt64());
         var services = new ServiceChange[Count(r)];
@@ -73,7 +73,7 @@ internal static class PlanCodec
             if (r.BaseStream.Position != record.End) throw new FormatException("a service record of the wrong length");
             var json = Range(r, file, offset);
             r.BaseStream.Position = json.End;
-            entries.Add(services[i], file.AsMemory(offset + record.Start, record.End - record.Start), file.AsMemory(offset + json.Start, json.End - json.Start));
+            entries.Add(index, services[i], file.AsMemory(offset + record.Start, record.End - record.Start), file.AsMemory(offset + json.Start, json.End - json.Start));
         }
         var toggles = new ToggleChange[Count(r)];
         for (var i = 0; i < toggles.Length; i++)
