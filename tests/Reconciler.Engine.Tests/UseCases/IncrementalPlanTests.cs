@@ -125,9 +125,15 @@ public sealed class IncrementalPlanTests : IDisposable
 
     // ---- incremental against full -----------------------------------------------------------------------------------
 
-    private PlanRequest Store(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, StateUrl: $"sqlite:{Db}") { Incremental = incremental };
+    private PlanRequest Store(bool incremental = true) => Store(incremental, keepsJson: true);
 
-    private PlanRequest Preview(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: "HEAD~1") { Incremental = incremental };
+    private PlanRequest Store(bool incremental, bool keepsJson) =>
+        new(_git.Root, "HEAD", AllEnvironments: true, StateUrl: $"sqlite:{Db}") { Incremental = incremental, KeepsJson = keepsJson };
+
+    private PlanRequest Preview(bool incremental = true) => Preview(incremental, keepsJson: true);
+
+    private PlanRequest Preview(bool incremental, bool keepsJson) =>
+        new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: "HEAD~1") { Incremental = incremental, KeepsJson = keepsJson };
 
     private static PlanOutcome Run(PlanRequest request)
     {
@@ -180,12 +186,14 @@ public sealed class IncrementalPlanTests : IDisposable
         var edits = Gen.Select(edit, Gen.Int[0, Services - 1], Gen.Int[0, 1000]);
         var incrementalRuns = 0;
         var writtenThrough = 0;
-        Gen.Select(edits.Array[1, 3].Array[3, 6], Gen.Bool).Sample((commits, preview) =>
+        // Each plan is rendered as JSON (its snapshot keeps the JSON entries) or not (it keeps none), at random.
+        Gen.Select(Gen.Select(edits.Array[1, 3], Gen.Bool).Array[3, 6], Gen.Bool).Sample((commits, preview) =>
         {
             using var test = new IncrementalPlanTests();
             var services = test.CommitInitialRepo();
             test.Deploy().GetAwaiter().GetResult();
-            Func<bool, PlanRequest> request = preview ? test.Preview : test.Store;
+            var json = true;
+            Func<bool, PlanRequest> request = incremental => preview ? test.Preview(incremental, json) : test.Store(incremental, json);
             var count = 0;
             // Every commit changes a file outside the infra repo too: an edit may leave the infra files as they were.
             void Commit()
@@ -196,8 +204,9 @@ public sealed class IncrementalPlanTests : IDisposable
             if (preview) Commit();
             test.Both(request);   // the first snapshot
             var added = 0;
-            foreach (var commit in commits)
+            foreach (var (commit, asJson) in commits)
             {
+                json = asJson;
                 foreach (var (edit, i, n) in commit) services = test.Apply(services, edit, i, n, ref added);
                 Commit();
                 var (incremental, full) = test.Both(request);
@@ -260,6 +269,27 @@ public sealed class IncrementalPlanTests : IDisposable
         // The unchanged services' entries are copied from the snapshot; the changed one is rendered afresh.
         Assert.True(WrittenThrough(incremental) > 10);
         Assert.DoesNotContain(incremental.Plans.SelectMany(p => p.Services), s => s.Service == Name(5) && incremental.RenderedServices!.TryGetJson(s, out _));
+    }
+
+    [Fact]
+    public async Task A_plan_not_rendered_as_json_keeps_no_json_and_the_next_json_plan_renders_it()
+    {
+        var services = CommitInitialRepo();
+        await Deploy();
+        Run(Store(incremental: true, keepsJson: false));
+        ChangeConfigOfOneService(services, "markdown");
+        var markdown = Run(Store(incremental: true, keepsJson: false));
+        Assert.True(WasIncremental(markdown));
+        Assert.Equal(0, WrittenThrough(markdown));
+        ChangeConfigOfOneService(services, "json-1");
+        var (first, full) = Both(b => Store(b, keepsJson: true));
+        Assert.True(WasIncremental(first));
+        Assert.Equal(0, WrittenThrough(first));   // the snapshot had no JSON; this plan's save renders it
+        Assert.Equal(Shown(full), Shown(first));
+        ChangeConfigOfOneService(services, "json-2");
+        (var second, full) = Both(b => Store(b, keepsJson: true));
+        Assert.True(WrittenThrough(second) > 10);
+        Assert.Equal(Shown(full), Shown(second));
     }
 
     [Fact]

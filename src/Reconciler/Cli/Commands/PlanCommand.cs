@@ -82,7 +82,7 @@ internal static class PlanCommand
         var total = Stopwatch.StartNew();
         // No collections for the first 256 MB: a plan keeps most of what it allocates (CollectionPause says why and what it saves).
         using var pause = CollectionPause.Start(256L << 20);
-        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base) { Incremental = !a.Full }, ct);
+        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base) { Incremental = !a.Full, KeepsJson = a.Format == "json" }, ct);
         if (a.Verbose) WriteLoadStatistics(outcome, stderr);
         if (outcome.InvalidRepo is { } invalid) stderr.Write(ValidateOutput.InvalidRepo(invalid, a.Repo, "nothing was planned"));
         if (outcome.Failure is { } failure) throw new ReconcilerException(failure.Kind, failure.Message);

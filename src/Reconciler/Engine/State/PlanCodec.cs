@@ -10,10 +10,10 @@ namespace Reconciler.State;
 /// incremental plan renders and saves the services it did not plan again by copying bytes (<see cref="SnapshotEntries"/>).</summary>
 internal static class PlanCodec
 {
-    /// <summary>Each service as two length-prefixed parts: its record and its rendered JSON entry. Those
-    /// <paramref name="kept"/> holds (read with this very object) are copied as they were read, the others encoded
-    /// and rendered.</summary>
-    public static void Write(BinaryWriter w, Plan plan, SnapshotEntries kept)
+    /// <summary>Each service as two length-prefixed parts: its record and its rendered JSON entry (empty: none kept).
+    /// Those <paramref name="kept"/> holds (read with this very object) are copied as they were read, the others
+    /// encoded; the JSON entries they lack are rendered when <paramref name="keepJson"/>.</summary>
+    public static void Write(BinaryWriter w, Plan plan, SnapshotEntries kept, bool keepJson)
     {
         w.Write(plan.FormatVersion);
         w.Write(plan.Environment);
@@ -25,17 +25,15 @@ internal static class PlanCodec
         using var record = new BinaryWriter(scratch, System.Text.Encoding.UTF8, leaveOpen: true);
         foreach (var s in plan.Services)
         {
-            if (kept.TryGet(s, out var bytes, out var json))
+            if (kept.TryGet(s, out var bytes, out var json)) Bytes(w, bytes.Span);
+            else
             {
-                Bytes(w, bytes.Span);
-                Bytes(w, json.Span);
-                continue;
+                scratch.SetLength(0);
+                Write(record, s);
+                record.Flush();
+                Bytes(w, scratch.GetBuffer().AsSpan(0, (int)scratch.Length));
             }
-            scratch.SetLength(0);
-            Write(record, s);
-            record.Flush();
-            Bytes(w, scratch.GetBuffer().AsSpan(0, (int)scratch.Length));
-            Bytes(w, UseCases.PlanJsonWriter.RenderServiceEntry(s));
+            Bytes(w, json.IsEmpty && keepJson ? UseCases.PlanJsonWriter.RenderServiceEntry(s) : json.Span);
         }
         w.Write(plan.Toggles.Length);
         foreach (var t in plan.Toggles)

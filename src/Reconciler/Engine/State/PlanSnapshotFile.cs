@@ -21,6 +21,10 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
     /// saving copies them, rendering writes their JSON through.</summary>
     public SnapshotEntries Entries { get; init; } = SnapshotEntries.Empty;
 
+    /// <summary>Save each service's rendered JSON entry (those without one are rendered); otherwise only the entries
+    /// kept already are copied.</summary>
+    public bool KeepsJson { get; init; }
+
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
     {
@@ -121,7 +125,7 @@ public static class PlanSnapshotFile
             {
                 var at = body.Position;
                 w.Write(0);   // the block's length, filled in below
-                PlanCodec.Write(w, plan, snapshot.Entries);
+                PlanCodec.Write(w, plan, snapshot.Entries, snapshot.KeepsJson);
                 w.Flush();
                 var end = body.Position;
                 body.Position = at;

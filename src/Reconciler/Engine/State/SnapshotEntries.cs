@@ -46,7 +46,8 @@ public sealed class SnapshotEntries : IRenderedServices
         return false;
     }
 
-    public bool TryGetJson(ServiceChange service, out ReadOnlyMemory<byte> json) => TryGet(service, out _, out json);
+    /// <summary>An entry kept without its JSON (the snapshot of a plan not rendered as JSON) has none to give.</summary>
+    public bool TryGetJson(ServiceChange service, out ReadOnlyMemory<byte> json) => TryGet(service, out _, out json) && !json.IsEmpty;
 
     /// <summary>The same object, hashed by the service's name: the object's identity hash would be made and stored for
     /// each of 60,000 objects on reading a large snapshot (measured: the larger part of indexing them).</summary>

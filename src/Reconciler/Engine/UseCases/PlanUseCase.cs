@@ -172,7 +172,7 @@ public static class PlanUseCase
             {
                 foreach (var (name, memo) in memos) ConvergedMemoFile.Save(ConvergedMemoFile.PathFor(directory, name), store!, memo);
                 if (headTree is not null && inputsKey is not null && (baseModel is null || baseTree is not null))
-                    PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans));
+                    PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans) { KeepsJson = request.KeepsJson });
             });
             return Outcome() with
             {
@@ -222,7 +222,11 @@ public static class PlanUseCase
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
                 // The services not planned again are the snapshot's own objects: their bytes are copied into the next
                 // snapshot and their JSON written through when the plan is rendered (SnapshotEntries).
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs) { Entries = snapshot.Entries };
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs)
+                {
+                    Entries = snapshot.Entries,
+                    KeepsJson = request.KeepsJson,
+                };
                 return Outcome() with
                 {
                     Plans = result.Plans,
