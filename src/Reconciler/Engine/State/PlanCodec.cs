@@ -64,6 +64,7 @@ internal static class PlanCodec
     {
         var (format, environment, commit, baseCommit, liveVersion) = (r.ReadInt32(), r.ReadString(), r.ReadString(), Optional(r), r.ReadInt64());
         var services = new ServiceChange[Count(r)];
+        entries.Expect(index, services.Length);
         for (var i = 0; i < services.Length; i++)
         {
             var record = Range(r, file, offset);

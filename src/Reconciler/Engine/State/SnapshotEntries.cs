@@ -18,18 +18,15 @@ public sealed class SnapshotEntries : IRenderedServices
     /// <summary>One index per plan of the snapshot: the plans are decoded in parallel, each into its own.</summary>
     private readonly Dictionary<ServiceChange, (ReadOnlyMemory<byte> Record, ReadOnlyMemory<byte> Json)>[] _plans;
 
-    /// <summary>The size of the file the entries were read from (a hint for the size of the next one).</summary>
-    public int FileLength { get; }
-
-    public SnapshotEntries() : this(0, 0)
+    public SnapshotEntries() : this(0)
     {
     }
 
-    internal SnapshotEntries(int fileLength, int plans)
-    {
-        FileLength = fileLength;
+    internal SnapshotEntries(int plans) =>
         _plans = [.. Enumerable.Range(0, plans).Select(_ => new Dictionary<ServiceChange, (ReadOnlyMemory<byte>, ReadOnlyMemory<byte>)>(SameObject.Instance))];
-    }
+
+    /// <summary>Room for a plan's services, so that its index is not grown step by step.</summary>
+    internal void Expect(int plan, int services) => _plans[plan].EnsureCapacity(services);
 
     /// <summary>Not thread-safe for one plan; different plans may be filled at the same time.</summary>
     internal void Add(int plan, ServiceChange change, ReadOnlyMemory<byte> record, ReadOnlyMemory<byte> json) => _plans[plan].Add(change, (record, json));
