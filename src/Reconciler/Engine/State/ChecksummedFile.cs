@@ -35,64 +35,6 @@ internal static class ChecksummedFile
         }
     }
 
-    /// <summary>The body written by <paramref name="writeBody"/> straight to the file (hashed on its way there, the
-    /// checksum filled in after it), for a body too large to hold twice: a 25 MB plan snapshot was copied into a
-    /// buffer first.</summary>
-    public static bool TryWrite(string path, ReadOnlySpan<byte> magic, Action<Stream> writeBody)
-    {
-        string? temp = null;
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                file.Write(magic);
-                file.Write(stackalloc byte[ChecksumLength]);   // filled in below
-                var hashing = new HashingStream(file);
-                writeBody(hashing);
-                Span<byte> checksum = stackalloc byte[ChecksumLength];
-                hashing.Hash.GetCurrentHash(checksum);
-                file.Position = magic.Length;
-                file.Write(checksum);
-            }
-            File.Move(temp, path, overwrite: true);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (temp is not null) try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            return false;
-        }
-    }
-
-    /// <summary>Passes writes on to a stream and hashes them (XxHash3, as <see cref="Body"/> checks).</summary>
-    private sealed class HashingStream(Stream inner) : Stream
-    {
-        public XxHash3 Hash { get; } = new();
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            Hash.Append(buffer);
-            inner.Write(buffer);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void WriteByte(byte value) => Write([value]);
-
-        public override void Flush() => inner.Flush();
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
     /// <summary>Where the body starts in the file.</summary>
     public static int HeaderLength(ReadOnlySpan<byte> magic) => magic.Length + ChecksumLength;
 

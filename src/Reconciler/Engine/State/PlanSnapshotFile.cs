@@ -87,7 +87,7 @@ public static class PlanSnapshotFile
                 r.BaseStream.Position = start + length;
             }
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            var entries = new SnapshotEntries(blocks.Length);
+            var entries = new SnapshotEntries(bytes.Length, blocks.Length);
             var plans = new Plan?[blocks.Length];
             Parallel.For(0, blocks.Length, new ParallelOptions { MaxDegreeOfParallelism = CoreParallelism.Workers }, i =>
             {
@@ -109,28 +109,35 @@ public static class PlanSnapshotFile
     }
 
     /// <summary>False when it could not be written (a read-only checkout): the next plan is then made in full.</summary>
-    public static bool Save(string path, PlanSnapshot snapshot) => ChecksummedFile.TryWrite(path, Magic, file =>
+    public static bool Save(string path, PlanSnapshot snapshot)
     {
-        // Straight to the file (a 20,000-service snapshot with its JSON entries is ~25 MB). Each plan is a block
-        // prefixed with its length, so it is put together in a buffer of its own first.
-        using var w = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true);
-        w.Write(snapshot.Inputs);
-        w.Write(snapshot.HeadTree);
-        Optional(w, snapshot.BaseTree);
-        Blobs(w, snapshot.HeadBlobs);
-        Blobs(w, snapshot.BaseBlobs);
-        w.Write(snapshot.Plans.Length);
-        var block = new MemoryStream();
-        using var b = new BinaryWriter(block, Encoding.UTF8, leaveOpen: true);
-        foreach (var plan in snapshot.Plans)
+        // Sized as the file the unchanged entries come from: growing a 25 MB buffer step by step copied it twice over.
+        // (Writing straight to the file while hashing it with XxHash3's incremental API was measured slower: its
+        // appends cost ~100 ms for 25 MB in a short-lived process, the one-shot hash ~15 ms.)
+        var body = new MemoryStream(snapshot.Entries.FileLength + (1 << 20));
+        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
-            block.SetLength(0);
-            PlanCodec.Write(b, plan, snapshot.Entries, snapshot.KeepsJson);
-            b.Flush();
-            w.Write(checked((int)block.Length));
-            w.Write(block.GetBuffer(), 0, (int)block.Length);
+            w.Write(snapshot.Inputs);
+            w.Write(snapshot.HeadTree);
+            Optional(w, snapshot.BaseTree);
+            Blobs(w, snapshot.HeadBlobs);
+            Blobs(w, snapshot.BaseBlobs);
+            w.Write(snapshot.Plans.Length);
+            foreach (var plan in snapshot.Plans)
+            {
+                var at = body.Position;
+                w.Write(0);   // the block's length, filled in below
+                PlanCodec.Write(w, plan, snapshot.Entries, snapshot.KeepsJson);
+                w.Flush();
+                var end = body.Position;
+                body.Position = at;
+                w.Write(checked((int)(end - at - sizeof(int))));
+                w.Flush();
+                body.Position = end;
+            }
         }
-    });
+        return ChecksummedFile.TryWrite(path, Magic, body);
+    }
 
     private static void Blobs(BinaryWriter w, IReadOnlyDictionary<string, string> blobs)
     {

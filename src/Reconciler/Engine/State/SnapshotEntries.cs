@@ -18,12 +18,18 @@ public sealed class SnapshotEntries : IRenderedServices
     /// <summary>One index per plan of the snapshot: the plans are decoded in parallel, each into its own.</summary>
     private readonly Dictionary<ServiceChange, (ReadOnlyMemory<byte> Record, ReadOnlyMemory<byte> Json)>[] _plans;
 
-    public SnapshotEntries() : this(0)
+    /// <summary>The size of the file the entries were read from (a hint for the size of the next one).</summary>
+    public int FileLength { get; }
+
+    public SnapshotEntries() : this(0, 0)
     {
     }
 
-    internal SnapshotEntries(int plans) =>
+    internal SnapshotEntries(int fileLength, int plans)
+    {
+        FileLength = fileLength;
         _plans = [.. Enumerable.Range(0, plans).Select(_ => new Dictionary<ServiceChange, (ReadOnlyMemory<byte>, ReadOnlyMemory<byte>)>(SameObject.Instance))];
+    }
 
     /// <summary>Room for a plan's services, so that its index is not grown step by step.</summary>
     internal void Expect(int plan, int services) => _plans[plan].EnsureCapacity(services);
