@@ -16,7 +16,9 @@ public sealed class SnapshotEntries : IRenderedServices
     public static SnapshotEntries Empty { get; } = new();
 
     /// <summary>One index per plan of the snapshot: the plans are decoded in parallel, each into its own.</summary>
-    private readonly Dictionary<ServiceChange, (ReadOnlyMemory<byte> Record, ReadOnlyMemory<byte> Json)>[] _plans;
+    /// <summary>The values are objects, not tuples: a dictionary of reference types runs the shared code precompiled in
+    /// the runtime, where one with a struct value was compiled at start-up and ran unoptimised over 60,000 entries.</summary>
+    private readonly Dictionary<ServiceChange, Entry>[] _plans;
 
     /// <summary>The size of the file the entries were read from (a hint for the size of the next one).</summary>
     public int FileLength { get; }
@@ -28,21 +30,21 @@ public sealed class SnapshotEntries : IRenderedServices
     internal SnapshotEntries(int fileLength, int plans)
     {
         FileLength = fileLength;
-        _plans = [.. Enumerable.Range(0, plans).Select(_ => new Dictionary<ServiceChange, (ReadOnlyMemory<byte>, ReadOnlyMemory<byte>)>(SameObject.Instance))];
+        _plans = [.. Enumerable.Range(0, plans).Select(_ => new Dictionary<ServiceChange, Entry>(SameObject.Instance))];
     }
 
     /// <summary>Room for a plan's services, so that its index is not grown step by step.</summary>
     internal void Expect(int plan, int services) => _plans[plan].EnsureCapacity(services);
 
     /// <summary>Not thread-safe for one plan; different plans may be filled at the same time.</summary>
-    internal void Add(int plan, ServiceChange change, ReadOnlyMemory<byte> record, ReadOnlyMemory<byte> json) => _plans[plan].Add(change, (record, json));
+    internal void Add(int plan, ServiceChange change, ReadOnlyMemory<byte> record, ReadOnlyMemory<byte> json) => _plans[plan].Add(change, new Entry(record, json));
 
     internal bool TryGet(ServiceChange change, out ReadOnlyMemory<byte> record, out ReadOnlyMemory<byte> json)
     {
         foreach (var entries in _plans)
             if (entries.TryGetValue(change, out var entry))
             {
-                (record, json) = entry;
+                (record, json) = (entry.Record, entry.Json);
                 return true;
             }
         (record, json) = (default, default);
@@ -51,6 +53,8 @@ public sealed class SnapshotEntries : IRenderedServices
 
     /// <summary>An entry kept without its JSON (the snapshot of a plan not rendered as JSON) has none to give.</summary>
     public bool TryGetJson(ServiceChange service, out ReadOnlyMemory<byte> json) => TryGet(service, out _, out json) && !json.IsEmpty;
+
+    private sealed record Entry(ReadOnlyMemory<byte> Record, ReadOnlyMemory<byte> Json);
 
     /// <summary>The same object, hashed by the service's name: the object's identity hash would be made and stored for
     /// each of 60,000 objects on reading a large snapshot (measured: the larger part of indexing them).</summary>
