@@ -15,9 +15,9 @@ public sealed class SnapshotEntries : IRenderedServices
 {
     public static SnapshotEntries Empty { get; } = new();
 
-    /// <summary>One index per plan of the snapshot: the plans are decoded in parallel, each into its own.</summary>
-    /// <summary>The values are objects, not tuples, so that the dictionary can run the runtime's shared precompiled
-    /// code (a trace showed building this index costing as much as decoding the records).</summary>
+    /// <summary>One index per plan of the snapshot: the plans are decoded in parallel, each into its own. The values
+    /// are objects, not tuples, so that the dictionary can run the runtime's shared precompiled code (a trace showed
+    /// building this index costing as much as decoding the records).</summary>
     private readonly Dictionary<ServiceChange, Entry>[] _plans;
 
     /// <summary>The size of the file the entries were read from (a hint for the size of the next one).</summary>
@@ -57,7 +57,7 @@ public sealed class SnapshotEntries : IRenderedServices
     private sealed record Entry(ReadOnlyMemory<byte> Record, ReadOnlyMemory<byte> Json);
 
     /// <summary>The same object, hashed by the service's name: the object's identity hash would be made and stored for
-    /// each of 60,000 objects on reading a large snapshot (measured: the larger part of indexing them).</summary>
+    /// each of 60,000 objects on reading a large snapshot (a trace showed it as the larger part of indexing them).</summary>
     private sealed class SameObject : IEqualityComparer<ServiceChange>
     {
         public static readonly SameObject Instance = new();
