@@ -65,7 +65,7 @@ public static class PlanPhasesBench
             if (name == "converged") TimeWithMemo(desired, live, iterations);
 
             Time($"{name}: JsonPlanView.RenderUtf8", iterations, () => plans.Sum(p => (long)JsonPlanView.RenderUtf8(p).Length),
-                () => Hash(plans.Select(p => JsonPlanView.RenderUtf8(p))));
+                () => Hash(plans.Select(JsonPlanView.RenderUtf8)));
             Time($"{name}: JsonPlanView.RenderUtf8(plans)", iterations, () => JsonPlanView.RenderUtf8(plans).Length,
                 () => Hash([JsonPlanView.RenderUtf8(plans)]));
             Time($"{name}: JsonPlanView.WriteUtf8(null, plans)", iterations, () =>

@@ -49,38 +49,6 @@ public class PlanJsonWriterTests
             var plan = new Plan(Plan.CurrentFormatVersion, Text(), Text(), Maybe(), random.NextInt64(-1, long.MaxValue), services, toggles, waves);
 
             Assert.Equal(BySerializer(plan), ByWriter(plan));
-            // Entries kept rendered (an incremental plan's unchanged services) and written through give the same
-            // bytes, alone and in an array of plans (every document starts at the top level).
-            var kept = new KeptEntries(services.Where(_ => random.Next(2) == 0));
-            Assert.Equal(BySerializer(plan), System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plan, kept)));
-            Plan[] both = [plan, plan with { Environment = "other" }];
-            Assert.Equal(JsonPlanView.RenderUtf8(both), JsonPlanView.RenderUtf8(both, kept));
-        }
-    }
-
-    [Fact]
-    public void An_entry_kept_rendered_is_written_through_as_it_is()
-    {
-        // The writer copies what it is given for that object: stale bytes would show (the snapshot must key them by object).
-        var plan = PlanScenarios.Generated(60);
-        var first = plan.Services[0];
-        var stale = new KeptEntries([]) { [first] = PlanJsonWriter.RenderServiceEntry(first with { Reason = "an older reason" }) };
-        Assert.NotEqual(BySerializer(plan), System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plan, stale)));
-        Assert.Contains("an older reason", System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plan, stale)), StringComparison.Ordinal);
-    }
-
-    private sealed class KeptEntries : Dictionary<ServiceChange, byte[]>, IRenderedServices
-    {
-        public KeptEntries(IEnumerable<ServiceChange> services) : base(ReferenceEqualityComparer.Instance)
-        {
-            foreach (var s in services) this[s] = PlanJsonWriter.RenderServiceEntry(s);
-        }
-
-        public bool TryGetJson(ServiceChange service, out ReadOnlyMemory<byte> json)
-        {
-            var found = TryGetValue(service, out var bytes);
-            json = bytes;
-            return found;
         }
     }
 }

@@ -125,15 +125,9 @@ public sealed class IncrementalPlanTests : IDisposable
 
     // ---- incremental against full -----------------------------------------------------------------------------------
 
-    private PlanRequest Store(bool incremental = true) => Store(incremental, keepsJson: true);
+    private PlanRequest Store(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, StateUrl: $"sqlite:{Db}") { Incremental = incremental };
 
-    private PlanRequest Store(bool incremental, bool keepsJson) =>
-        new(_git.Root, "HEAD", AllEnvironments: true, StateUrl: $"sqlite:{Db}") { Incremental = incremental, KeepsJson = keepsJson };
-
-    private PlanRequest Preview(bool incremental = true) => Preview(incremental, keepsJson: true);
-
-    private PlanRequest Preview(bool incremental, bool keepsJson) =>
-        new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: "HEAD~1") { Incremental = incremental, KeepsJson = keepsJson };
+    private PlanRequest Preview(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: "HEAD~1") { Incremental = incremental };
 
     private static PlanOutcome Run(PlanRequest request)
     {
@@ -144,23 +138,9 @@ public sealed class IncrementalPlanTests : IDisposable
 
     private static bool WasIncremental(PlanOutcome outcome) => outcome.Loads.Any(l => l.Label.Contains("incremental", StringComparison.Ordinal));
 
-    /// <summary>What a plan outcome shows: the plans, their JSON documents as `plan --format json` writes them (with
-    /// the entries the incremental plan kept rendered written through), or the failure and the findings. The Markdown
-    /// and text views read only the plans.</summary>
+    /// <summary>What a plan outcome shows: the plans, or the failure and the findings.</summary>
     private static string Shown(PlanOutcome o) =>
-        JsonSerializer.Serialize(o.Plans) + "|" + string.Join("\n", o.Plans.Select(p => Rendered(p, o.RenderedServices))) + "|" + o.Failure + "|"
-        + string.Join("\n", o.InvalidRepo?.Diagnostics.Select(d => d.ToString()) ?? []);
-
-    private static string Rendered(Diff.Planning.Plan plan, IRenderedServices? rendered)
-    {
-        using var document = new MemoryStream();
-        PlanJsonWriter.Write(document, plan, rendered);
-        return Encoding.UTF8.GetString(document.ToArray());
-    }
-
-    /// <summary>How many entries of the outcome's plans are written through from the snapshot.</summary>
-    private static int WrittenThrough(PlanOutcome o) =>
-        o.RenderedServices is not { } rendered ? 0 : o.Plans.Sum(p => p.Services.Count(s => rendered.TryGetJson(s, out _)));
+        JsonSerializer.Serialize(o.Plans) + "|" + o.Failure + "|" + string.Join("\n", o.InvalidRepo?.Diagnostics.Select(d => d.ToString()) ?? []);
 
     /// <summary>The incremental plan (which reads and then leaves the snapshot), then the full plan with the snapshot
     /// put back as the incremental plan left it, so that the next commit starts from the incremental chain.</summary>
@@ -185,15 +165,12 @@ public sealed class IncrementalPlanTests : IDisposable
         var edit = Gen.Frequency((3, Gen.Int[0, 2].Select(k => new[] { Edit.Version, Edit.Config, Edit.NonInfraFile }[k])), (1, Gen.Enum<Edit>()));
         var edits = Gen.Select(edit, Gen.Int[0, Services - 1], Gen.Int[0, 1000]);
         var incrementalRuns = 0;
-        var writtenThrough = 0;
-        // Each plan is rendered as JSON (its snapshot keeps the JSON entries) or not (it keeps none), at random.
-        Gen.Select(Gen.Select(edits.Array[1, 3], Gen.Bool).Array[3, 6], Gen.Bool).Sample((commits, preview) =>
+        Gen.Select(edits.Array[1, 3].Array[3, 6], Gen.Bool).Sample((commits, preview) =>
         {
             using var test = new IncrementalPlanTests();
             var services = test.CommitInitialRepo();
             test.Deploy().GetAwaiter().GetResult();
-            var json = true;
-            Func<bool, PlanRequest> request = incremental => preview ? test.Preview(incremental, json) : test.Store(incremental, json);
+            Func<bool, PlanRequest> request = preview ? test.Preview : test.Store;
             var count = 0;
             // Every commit changes a file outside the infra repo too: an edit may leave the infra files as they were.
             void Commit()
@@ -204,19 +181,16 @@ public sealed class IncrementalPlanTests : IDisposable
             if (preview) Commit();
             test.Both(request);   // the first snapshot
             var added = 0;
-            foreach (var (commit, asJson) in commits)
+            foreach (var commit in commits)
             {
-                json = asJson;
                 foreach (var (edit, i, n) in commit) services = test.Apply(services, edit, i, n, ref added);
                 Commit();
                 var (incremental, full) = test.Both(request);
                 Assert.Equal(Shown(full), Shown(incremental));
                 if (WasIncremental(incremental)) incrementalRuns++;
-                writtenThrough += WrittenThrough(incremental);
             }
         }, iter: 25, threads: 1);
         Assert.True(incrementalRuns > 10, $"the fast path planned only {incrementalRuns} commits: the test would not see it differ");
-        Assert.True(writtenThrough > 100, $"only {writtenThrough} entries were written through from a snapshot: the test would not see them differ");
     }
 
     private Svc[] Apply(Svc[] services, Edit edit, int i, int n, ref int added)
@@ -266,49 +240,6 @@ public sealed class IncrementalPlanTests : IDisposable
         Assert.True(WasIncremental(incremental));
         Assert.Equal(Shown(full), Shown(incremental));
         Assert.Contains(incremental.Plans.Single(p => p.Environment == "dev").Services, s => s.Service == Name(5) && s.Action == Diff.Planning.ServiceAction.Reconfigure);
-        // The unchanged services' entries are copied from the snapshot; the changed one is rendered afresh.
-        Assert.True(WrittenThrough(incremental) > 10);
-        Assert.DoesNotContain(incremental.Plans.SelectMany(p => p.Services), s => s.Service == Name(5) && incremental.RenderedServices!.TryGetJson(s, out _));
-    }
-
-    [Fact]
-    public async Task A_plan_not_rendered_as_json_keeps_no_json_and_the_next_json_plan_renders_it()
-    {
-        var services = CommitInitialRepo();
-        await Deploy();
-        Run(Store(incremental: true, keepsJson: false));
-        ChangeConfigOfOneService(services, "markdown");
-        var markdown = Run(Store(incremental: true, keepsJson: false));
-        Assert.True(WasIncremental(markdown));
-        Assert.Equal(0, WrittenThrough(markdown));
-        ChangeConfigOfOneService(services, "json-1");
-        var (first, full) = Both(b => Store(b, keepsJson: true));
-        Assert.True(WasIncremental(first));
-        Assert.Equal(0, WrittenThrough(first));   // the snapshot had no JSON; this plan's save renders it
-        Assert.Equal(Shown(full), Shown(first));
-        ChangeConfigOfOneService(services, "json-2");
-        (var second, full) = Both(b => Store(b, keepsJson: true));
-        Assert.True(WrittenThrough(second) > 10);
-        Assert.Equal(Shown(full), Shown(second));
-    }
-
-    [Fact]
-    public async Task A_snapshot_of_the_previous_format_is_not_read()
-    {
-        // Version 1 kept no rendered JSON beside the records: read as version 2, its bytes would be misread.
-        var services = CommitInitialRepo();
-        await Deploy();
-        Run(Store());
-        var path = Assert.Single(SnapshotFiles());
-        var bytes = File.ReadAllBytes(path);
-        Assert.Equal("RCPS0002"u8.ToArray(), bytes[..8]);
-        "RCPS0001"u8.CopyTo(bytes);
-        File.WriteAllBytes(path, bytes);
-        Assert.Null(PlanSnapshotFile.Load(path));
-        ChangeConfigOfOneService(services, "previous-format");
-        var (incremental, full) = Both(Store);
-        Assert.False(WasIncremental(incremental));
-        Assert.Equal(Shown(full), Shown(incremental));
     }
 
     [Fact]

@@ -82,7 +82,7 @@ internal static class PlanCommand
         var total = Stopwatch.StartNew();
         // No collections for the first 256 MB: a plan keeps most of what it allocates (CollectionPause says why and what it saves).
         using var pause = CollectionPause.Start(256L << 20);
-        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base) { Incremental = !a.Full, KeepsJson = a.Format == "json" }, ct);
+        var outcome = PlanUseCase.Run(new PlanRequest(a.Repo, a.Rev, a.Env, a.AllEnvs, a.Live, a.State, a.Base) { Incremental = !a.Full }, ct);
         if (a.Verbose) WriteLoadStatistics(outcome, stderr);
         if (outcome.InvalidRepo is { } invalid) stderr.Write(ValidateOutput.InvalidRepo(invalid, a.Repo, "nothing was planned"));
         if (outcome.Failure is { } failure) throw new ReconcilerException(failure.Kind, failure.Message);
@@ -98,12 +98,12 @@ internal static class PlanCommand
         {
             // UTF-8 straight to stdout (when it is the console) and to --out: no transcoding of tens of MB. Without
             // --out the document is streamed and never held whole in memory.
-            var bytes = !ReferenceEquals(stdout, Console.Out) ? JsonPlanView.RenderUtf8(plans, outcome.RenderedServices) : null;
+            var bytes = !ReferenceEquals(stdout, Console.Out) ? JsonPlanView.RenderUtf8(plans) : null;
             if (ReferenceEquals(stdout, Console.Out))
             {
                 stdout.Flush();
                 using var raw = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-                if (bytes is null) JsonPlanView.WriteUtf8(raw, plans, outcome.RenderedServices);
+                if (bytes is null) JsonPlanView.WriteUtf8(raw, plans);
                 else raw.Write(bytes);
             }
             else stdout.Write(Encoding.UTF8.GetString(bytes!));

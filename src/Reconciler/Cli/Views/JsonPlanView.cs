@@ -16,62 +16,61 @@ public static class JsonPlanView
     /// transcode it twice on its way to stdout or a file. Built in pooled chunks and copied once into an array of
     /// the exact size (a growing MemoryStream copied the document about three times over, all of it on the large
     /// object heap; docs/benchmarks/planner.md).</summary>
-    public static byte[] RenderUtf8(Plan plan, IRenderedServices? rendered = null)
+    public static byte[] RenderUtf8(Plan plan)
     {
         using var buffer = new ChunkedBuffer();
-        WriteUtf8(buffer, plan, rendered);
+        WriteUtf8(buffer, plan);
         return buffer.ToArray();
     }
 
     /// <summary>The document straight to <paramref name="destination"/> (stdout, a file), in the serializer's
     /// small buffers: nothing the size of the plan is held in memory.</summary>
-    public static void WriteUtf8(Stream destination, Plan plan, IRenderedServices? rendered = null)
+    public static void WriteUtf8(Stream destination, Plan plan)
     {
-        WriteDocument(destination, plan, rendered);
+        WriteDocument(destination, plan);
         destination.WriteByte((byte)'\n');
     }
 
-    /// <summary>One plan document, without a trailing newline (<see cref="PlanJsonWriter"/>: the serializer's bytes;
-    /// <paramref name="rendered"/>: entries an incremental plan kept rendered, written through).</summary>
-    private static void WriteDocument(Stream destination, Plan plan, IRenderedServices? rendered) => PlanJsonWriter.Write(destination, plan, rendered);
+    /// <summary>One plan document, without a trailing newline (<see cref="PlanJsonWriter"/>: the serializer's bytes).</summary>
+    private static void WriteDocument(Stream destination, Plan plan) => PlanJsonWriter.Write(destination, plan);
 
     /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
-    /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan, IRenderedServices?)"/> writes it. The documents are independent:
+    /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it. The documents are independent:
     /// while one is written, the next is rendered into memory on another core (a plan of 5,000 creates is ~18 MB of
     /// JSON and ~60 ms to render). The first document is streamed; at most two others are held at a time (the one
     /// being written and the next).</summary>
-    public static void WriteUtf8(Stream destination, IReadOnlyList<Plan> plans, IRenderedServices? rendered = null)
+    public static void WriteUtf8(Stream destination, IReadOnlyList<Plan> plans)
     {
         if (plans.Count == 1)
         {
-            WriteUtf8(destination, plans[0], rendered);
+            WriteUtf8(destination, plans[0]);
             return;
         }
-        ChunkedBuffer Rendered(Plan plan)
+        static ChunkedBuffer Rendered(Plan plan)
         {
             var buffer = new ChunkedBuffer();
-            WriteDocument(buffer, plan, rendered);
+            WriteDocument(buffer, plan);
             return buffer;
         }
         destination.Write("[\n"u8);
         var next = Task.Run(() => Rendered(plans[1]));
-        WriteDocument(destination, plans[0], rendered); // without the document's newline
+        WriteDocument(destination, plans[0]); // without the document's newline
         for (var i = 1; i < plans.Count; i++)
         {
             destination.Write(",\n"u8);
-            using var document = next.GetAwaiter().GetResult();
+            using var rendered = next.GetAwaiter().GetResult();
             var following = i + 1;
             if (following < plans.Count) next = Task.Run(() => Rendered(plans[following]));
-            document.WriteTo(destination);
+            rendered.WriteTo(destination);
         }
         destination.Write("\n]\n"u8);
     }
 
-    /// <summary><see cref="WriteUtf8(Stream, IReadOnlyList{Plan}, IRenderedServices?)"/> as one array of the exact size.</summary>
-    public static byte[] RenderUtf8(IReadOnlyList<Plan> plans, IRenderedServices? rendered = null)
+    /// <summary><see cref="WriteUtf8(Stream, IReadOnlyList{Plan})"/> as one array of the exact size.</summary>
+    public static byte[] RenderUtf8(IReadOnlyList<Plan> plans)
     {
         using var buffer = new ChunkedBuffer();
-        WriteUtf8(buffer, plans, rendered);
+        WriteUtf8(buffer, plans);
         return buffer.ToArray();
     }
 }

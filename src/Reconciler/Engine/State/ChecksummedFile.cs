@@ -35,14 +35,11 @@ internal static class ChecksummedFile
         }
     }
 
-    /// <summary>Where the body starts in the file.</summary>
-    public static int HeaderLength(ReadOnlySpan<byte> magic) => magic.Length + ChecksumLength;
-
     /// <summary>The body of <paramref name="bytes"/> as a stream, or null when they do not carry this magic and a
     /// matching checksum.</summary>
     public static MemoryStream? Body(byte[] bytes, ReadOnlySpan<byte> magic)
     {
-        var header = HeaderLength(magic);
+        var header = magic.Length + ChecksumLength;
         if (bytes.Length < header || !bytes.AsSpan(0, magic.Length).SequenceEqual(magic)) return null;
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         XxHash3.Hash(bytes.AsSpan(header), checksum);

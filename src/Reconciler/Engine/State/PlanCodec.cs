@@ -6,14 +6,10 @@ namespace Reconciler.State;
 
 /// <summary>A <see cref="Plan"/> in binary, for <see cref="PlanSnapshotFile"/>: a 20,000-service plan reads back in a
 /// few milliseconds per environment, where its JSON (docs/plan-json.md) takes far longer to parse. Every field is
-/// written; the round trip is pinned by a test. Beside each service's record sits its rendered JSON entry, so that an
-/// incremental plan renders and saves the services it did not plan again by copying bytes (<see cref="SnapshotEntries"/>).</summary>
+/// written; the round trip is pinned by a test.</summary>
 internal static class PlanCodec
 {
-    /// <summary>Each service as two length-prefixed parts: its record and its rendered JSON entry (empty: none kept).
-    /// Those <paramref name="kept"/> holds (read with this very object) are copied as they were read, the others
-    /// encoded; the JSON entries they lack are rendered when <paramref name="keepJson"/>.</summary>
-    public static void Write(BinaryWriter w, Plan plan, SnapshotEntries kept, bool keepJson)
+    public static void Write(BinaryWriter w, Plan plan)
     {
         w.Write(plan.FormatVersion);
         w.Write(plan.Environment);
@@ -21,20 +17,7 @@ internal static class PlanCodec
         Optional(w, plan.BaseCommit);
         w.Write(plan.LiveVersion);
         w.Write(plan.Services.Length);
-        var scratch = new MemoryStream();
-        using var record = new BinaryWriter(scratch, System.Text.Encoding.UTF8, leaveOpen: true);
-        foreach (var s in plan.Services)
-        {
-            if (kept.TryGet(s, out var bytes, out var json)) Bytes(w, bytes.Span);
-            else
-            {
-                scratch.SetLength(0);
-                Write(record, s);
-                record.Flush();
-                Bytes(w, scratch.GetBuffer().AsSpan(0, (int)scratch.Length));
-            }
-            Bytes(w, json.IsEmpty && keepJson ? UseCases.PlanJsonWriter.RenderServiceEntry(s) : json.Span);
-        }
+        foreach (var s in plan.Services) Write(w, s);
         w.Write(plan.Toggles.Length);
         foreach (var t in plan.Toggles)
         {
@@ -58,22 +41,11 @@ internal static class PlanCodec
         }
     }
 
-    /// <param name="file">The bytes <paramref name="r"/> reads, from <paramref name="offset"/> on: each service's
-    /// record and JSON entry are kept in <paramref name="entries"/> (as plan <paramref name="index"/>) as ranges of them.</param>
-    public static Plan Read(BinaryReader r, byte[] file, int offset, SnapshotEntries entries, int index)
+    public static Plan Read(BinaryReader r)
     {
         var (format, environment, commit, baseCommit, liveVersion) = (r.ReadInt32(), r.ReadString(), r.ReadString(), Optional(r), r.ReadInt64());
         var services = new ServiceChange[Count(r)];
-        entries.Expect(index, services.Length);
-        for (var i = 0; i < services.Length; i++)
-        {
-            var record = Range(r, file, offset);
-            services[i] = ReadService(r);
-            if (r.BaseStream.Position != record.End) throw new FormatException("a service record of the wrong length");
-            var json = Range(r, file, offset);
-            r.BaseStream.Position = json.End;
-            entries.Add(index, services[i], file.AsMemory(offset + record.Start, record.End - record.Start), file.AsMemory(offset + json.Start, json.End - json.Start));
-        }
+        for (var i = 0; i < services.Length; i++) services[i] = ReadService(r);
         var toggles = new ToggleChange[Count(r)];
         for (var i = 0; i < toggles.Length; i++)
         {
@@ -147,21 +119,6 @@ internal static class PlanCodec
         {
             Rollout = rollout,
         };
-    }
-
-    private static void Bytes(BinaryWriter w, ReadOnlySpan<byte> bytes)
-    {
-        w.Write(bytes.Length);
-        w.Write(bytes);
-    }
-
-    /// <summary>A length-prefixed part at the reader's position (the reader stays at its start).</summary>
-    private static (int Start, int End) Range(BinaryReader r, byte[] file, int offset)
-    {
-        var length = Count(r);
-        var start = (int)r.BaseStream.Position;
-        if (offset + (long)start + length > file.Length) throw new FormatException("a part past the end of the file");
-        return (start, start + length);
     }
 
     private static void Flag(BinaryWriter w, bool? value) => w.Write((sbyte)(value is null ? -1 : value.Value ? 1 : 0));

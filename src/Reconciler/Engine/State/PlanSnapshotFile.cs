@@ -17,14 +17,6 @@ namespace Reconciler.State;
 public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans,
     IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
 {
-    /// <summary>The bytes each service change of <see cref="Plans"/> was read from, when it was read from a file:
-    /// saving copies them, rendering writes their JSON through.</summary>
-    public SnapshotEntries Entries { get; init; } = SnapshotEntries.Empty;
-
-    /// <summary>Save each service's rendered JSON entry (those without one are rendered); otherwise only the entries
-    /// kept already are copied.</summary>
-    public bool KeepsJson { get; init; }
-
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
     {
@@ -35,13 +27,11 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, plans. Written to a
-/// temporary file, then renamed; best effort. Version 2 (RCPS0002) keeps each service's rendered JSON entry beside its
-/// record (<see cref="PlanCodec"/>) and each plan as a length-prefixed block (decoded in parallel); a file of version 1
-/// reads as no snapshot.
+/// temporary file, then renamed; best effort.
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0002"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0001"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -74,35 +64,12 @@ public static class PlanSnapshotFile
             var head = r.ReadString();
             var baseTree = Optional(r);
             var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
-            // Each plan is a length-prefixed block, decoded on its own thread (one per environment: ~20,000 records each).
-            var blocks = new (int Start, int Length)[r.ReadInt32()];
-            if (blocks.Length is < 0 or > 10_000) return null;
-            var header = ChecksummedFile.HeaderLength(Magic);
-            for (var i = 0; i < blocks.Length; i++)
-            {
-                var length = r.ReadInt32();
-                var start = (int)r.BaseStream.Position;
-                if (length < 0 || header + (long)start + length > bytes.Length) return null;
-                blocks[i] = (start, length);
-                r.BaseStream.Position = start + length;
-            }
+            var plans = ImmutableArray.CreateBuilder<Plan>(r.ReadInt32());
+            for (var i = plans.Capacity; i > 0; i--) plans.Add(PlanCodec.Read(r));
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            var entries = new SnapshotEntries(bytes.Length, blocks.Length);
-            var plans = new Plan?[blocks.Length];
-            Parallel.For(0, blocks.Length, new ParallelOptions { MaxDegreeOfParallelism = CoreParallelism.Workers }, i =>
-            {
-                using var block = new BinaryReader(new MemoryStream(bytes, header + blocks[i].Start, blocks[i].Length), Encoding.UTF8);
-                var plan = PlanCodec.Read(block, bytes, header + blocks[i].Start, entries, i);
-                plans[i] = block.BaseStream.Position == block.BaseStream.Length ? plan : null;
-            });
-            if (plans.Any(p => p is null)) return null;
-            return new PlanSnapshot(inputs, head, baseTree, [.. plans!], headBlobs, baseBlobs) { Entries = entries };
+            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable(), headBlobs, baseBlobs);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
-        {
-            return null;
-        }
-        catch (AggregateException e) when (e.Flatten().InnerExceptions.All(x => x is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException))
         {
             return null;
         }
@@ -111,10 +78,7 @@ public static class PlanSnapshotFile
     /// <summary>False when it could not be written (a read-only checkout): the next plan is then made in full.</summary>
     public static bool Save(string path, PlanSnapshot snapshot)
     {
-        // Sized as the file the unchanged entries come from: growing a 25 MB buffer step by step copied it twice over.
-        // (Writing straight to the file while hashing it with XxHash3's incremental API was measured slower: its
-        // appends cost ~100 ms for 25 MB in a short-lived process, the one-shot hash ~15 ms.)
-        var body = new MemoryStream(snapshot.Entries.FileLength + (1 << 20));
+        var body = new MemoryStream();
         using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(snapshot.Inputs);
@@ -123,18 +87,7 @@ public static class PlanSnapshotFile
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
             w.Write(snapshot.Plans.Length);
-            foreach (var plan in snapshot.Plans)
-            {
-                var at = body.Position;
-                w.Write(0);   // the block's length, filled in below
-                PlanCodec.Write(w, plan, snapshot.Entries, snapshot.KeepsJson);
-                w.Flush();
-                var end = body.Position;
-                body.Position = at;
-                w.Write(checked((int)(end - at - sizeof(int))));
-                w.Flush();
-                body.Position = end;
-            }
+            foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan);
         }
         return ChecksummedFile.TryWrite(path, Magic, body);
     }

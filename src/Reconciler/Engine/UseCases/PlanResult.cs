@@ -29,11 +29,6 @@ public sealed record PlanRequest(
     /// <summary>False: always plan in full (the reference the incremental plan is tested against), never from the
     /// snapshot of the last plan (<see cref="IncrementalPlan"/>). The snapshot is written either way.</summary>
     public bool Incremental { get; init; } = true;
-
-    /// <summary>The plan will be rendered as JSON: the next snapshot keeps each service's JSON entry, so that the next
-    /// such plan writes the unchanged ones through (<see cref="State.SnapshotEntries"/>). Other formats never read
-    /// them, and keeping them makes the snapshot four times the size.</summary>
-    public bool KeepsJson { get; init; }
 }
 
 /// <summary>
@@ -66,10 +61,6 @@ public sealed record PlanOutcome
     /// <summary>Wall and process CPU time of planning every environment (store reads included).</summary>
     public TimeSpan Planning { get; init; }
     public TimeSpan PlanningCpu { get; init; }
-
-    /// <summary>Entries of the plans' <c>services</c> already rendered, for <see cref="PlanJsonWriter"/>: an incremental
-    /// plan's unchanged services, as the snapshot kept them. Null: render every entry.</summary>
-    public IRenderedServices? RenderedServices { get; init; }
 
     /// <summary>The converged memos being written for the next plan (best effort, never fails): wait for it before the
     /// process exits.</summary>

@@ -172,7 +172,7 @@ public static class PlanUseCase
             {
                 foreach (var (name, memo) in memos) ConvergedMemoFile.Save(ConvergedMemoFile.PathFor(directory, name), store!, memo);
                 if (headTree is not null && inputsKey is not null && (baseModel is null || baseTree is not null))
-                    PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans) { KeepsJson = request.KeepsJson });
+                    PlanSnapshotFile.Save(snapshotPath!, new PlanSnapshot(inputsKey, headTree, baseTree, plans));
             });
             return Outcome() with
             {
@@ -186,10 +186,9 @@ public static class PlanUseCase
         /// <summary>The plans from the snapshot and the change since, or null when the full plan is needed.</summary>
         private PlanOutcome? Incremental(InfraRepo infra, string snapshotPath)
         {
+            if (PlanSnapshotFile.Load(snapshotPath) is not { } snapshot) return null;
             var planning = Stopwatch.StartNew();
             var cpu = ProcessCpu();
-            if (PlanSnapshotFile.Load(snapshotPath) is not { } snapshot) return null;
-            var snapshotRead = planning.Elapsed;
             using var baseRepo = request.BaseRevision is null ? null : InfraRepo.Open(request.Repo, request.BaseRevision);
             if (baseRepo is not null && baseRepo.Source is not GitRepoSource) return null;
             LiveStoreReader? liveStore = null;
@@ -215,22 +214,14 @@ public static class PlanUseCase
                 var added = partCache.Added;
                 partCache.Flush();
                 if (added > 0) _cacheWrite = new ParseCacheWrite(added, flushing.Elapsed);
-                _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan, {result.Replanned} service(s) planned again; " +
-                    $"snapshot read in {snapshotRead.TotalMilliseconds:F0} ms)",
+                _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan, {result.Replanned} service(s) planned again)",
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
-                // The services not planned again are the snapshot's own objects: their bytes are copied into the next
-                // snapshot and their JSON written through when the plan is rendered (SnapshotEntries).
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs)
-                {
-                    Entries = snapshot.Entries,
-                    KeepsJson = request.KeepsJson,
-                };
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
                 return Outcome() with
                 {
                     Plans = result.Plans,
-                    RenderedServices = snapshot.Entries,
                     Planning = planning.Elapsed,
                     PlanningCpu = ProcessCpu() - cpu,
                     MemoWrites = Task.Run(() => PlanSnapshotFile.Save(snapshotPath, next)),

@@ -39,15 +39,13 @@ public static class PlanJsonWriter
 
     /// <summary>One plan document to <paramref name="destination"/>, without a trailing newline, in the writer's small
     /// buffers: nothing the size of the plan is held in memory.</summary>
-    public static void Write(Stream destination, Plan plan, IRenderedServices? rendered = null)
+    public static void Write(Stream destination, Plan plan)
     {
         using var writer = new Utf8JsonWriter(destination, Options);
-        Write(writer, plan, rendered);
+        Write(writer, plan);
     }
 
-    /// <param name="rendered">Entries of <c>services</c> already rendered (<see cref="RenderServiceEntry"/>), by the
-    /// very <see cref="ServiceChange"/> object they were rendered from: written through as they are.</param>
-    public static void Write(Utf8JsonWriter w, Plan plan, IRenderedServices? rendered = null)
+    public static void Write(Utf8JsonWriter w, Plan plan)
     {
         w.WriteStartObject();
         w.WriteNumber("formatVersion", plan.FormatVersion);
@@ -59,9 +57,64 @@ public static class PlanJsonWriter
         w.WriteStartArray("services");
         foreach (var s in plan.Services)
         {
-            // An entry the snapshot kept as rendered (the same object it was rendered from) is copied, not rendered.
-            if (rendered is not null && rendered.TryGetJson(s, out var json)) w.WriteRawValue(json.Span, skipInputValidation: true);
-            else WriteService(w, s);
+            w.WriteStartObject();
+            w.WriteString("service", s.Service);
+            w.WriteString("action", ServiceActions[(int)s.Action]);
+            w.WriteString("reason", s.Reason);
+            Optional(w, "fromVersion", s.FromVersion);
+            Optional(w, "toVersion", s.ToVersion);
+            Optional(w, "fromRelease", s.FromRelease);
+            Optional(w, "toRelease", s.ToRelease);
+            w.WriteString("hostGroup", s.HostGroup);
+            w.WriteStartArray("fields");
+            foreach (var f in s.Fields)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", f.Path);
+                w.WriteString("kind", FieldKinds[(int)f.Kind]);
+                Optional(w, "before", f.Before);
+                Optional(w, "after", f.After);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("hosts");
+            foreach (var h in s.Hosts)
+            {
+                w.WriteStartObject();
+                w.WriteString("host", h.Host);
+                Optional(w, "region", h.Region);
+                Optional(w, "fromRelease", h.FromRelease);
+                Optional(w, "toRelease", h.ToRelease);
+                if (h.Config is { } config)
+                {
+                    w.WriteStartObject("config");
+                    foreach (var (key, value) in config) w.WriteString(key, value);
+                    w.WriteEndObject();
+                }
+                if (h.Repair is { } repair)
+                {
+                    w.WriteStartObject("repair");
+                    w.WriteString("kind", RepairKinds[(int)repair.Kind]);
+                    w.WriteString("reason", repair.Reason);
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNumber("wave", s.Wave);
+            if (s.Rollout is { } r)
+            {
+                w.WriteStartObject("rollout");
+                w.WriteString("strategy", r.Strategy);
+                w.WriteString("maxParallel", r.MaxParallel);
+                if (r.CanaryHosts is { } canary) w.WriteNumber("canaryHosts", canary);
+                w.WriteNumber("healthChecks", r.HealthChecks);
+                w.WriteNumber("consecutivePasses", r.ConsecutivePasses);
+                w.WriteString("deadline", r.Deadline);
+                w.WriteString("onFailure", r.OnFailure);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
             // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
             if (w.BytesPending > FlushThreshold) w.Flush();
         }
@@ -125,85 +178,6 @@ public static class PlanJsonWriter
         w.WriteEndObject();
     }
 
-    /// <summary>One entry of <c>services</c> exactly as <see cref="Write(Utf8JsonWriter, Plan, IRenderedServices?)"/>
-    /// puts it in a plan document, with the line break and indentation before it: the writer adds only the comma
-    /// before a raw value, so writing these bytes raw in its place gives the same document. Every plan document (one,
-    /// or each of an array of them) starts at the top level, so an entry's indentation never varies.</summary>
-    public static byte[] RenderServiceEntry(ServiceChange s)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
-        using var w = new Utf8JsonWriter(buffer, Options);
-        w.WriteStartObject();
-        w.WriteStartArray("services");
-        w.Flush();
-        var start = buffer.WrittenCount;
-        WriteService(w, s);
-        w.Flush();
-        return buffer.WrittenSpan[start..].ToArray();
-    }
-
-    private static void WriteService(Utf8JsonWriter w, ServiceChange s)
-    {
-        w.WriteStartObject();
-        w.WriteString("service", s.Service);
-        w.WriteString("action", ServiceActions[(int)s.Action]);
-        w.WriteString("reason", s.Reason);
-        Optional(w, "fromVersion", s.FromVersion);
-        Optional(w, "toVersion", s.ToVersion);
-        Optional(w, "fromRelease", s.FromRelease);
-        Optional(w, "toRelease", s.ToRelease);
-        w.WriteString("hostGroup", s.HostGroup);
-        w.WriteStartArray("fields");
-        foreach (var f in s.Fields)
-        {
-            w.WriteStartObject();
-            w.WriteString("path", f.Path);
-            w.WriteString("kind", FieldKinds[(int)f.Kind]);
-            Optional(w, "before", f.Before);
-            Optional(w, "after", f.After);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("hosts");
-        foreach (var h in s.Hosts)
-        {
-            w.WriteStartObject();
-            w.WriteString("host", h.Host);
-            Optional(w, "region", h.Region);
-            Optional(w, "fromRelease", h.FromRelease);
-            Optional(w, "toRelease", h.ToRelease);
-            if (h.Config is { } config)
-            {
-                w.WriteStartObject("config");
-                foreach (var (key, value) in config) w.WriteString(key, value);
-                w.WriteEndObject();
-            }
-            if (h.Repair is { } repair)
-            {
-                w.WriteStartObject("repair");
-                w.WriteString("kind", RepairKinds[(int)repair.Kind]);
-                w.WriteString("reason", repair.Reason);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteNumber("wave", s.Wave);
-        if (s.Rollout is { } r)
-        {
-            w.WriteStartObject("rollout");
-            w.WriteString("strategy", r.Strategy);
-            w.WriteString("maxParallel", r.MaxParallel);
-            if (r.CanaryHosts is { } canary) w.WriteNumber("canaryHosts", canary);
-            w.WriteNumber("healthChecks", r.HealthChecks);
-            w.WriteNumber("consecutivePasses", r.ConsecutivePasses);
-            w.WriteString("deadline", r.Deadline);
-            w.WriteString("onFailure", r.OnFailure);
-            w.WriteEndObject();
-        }
-        w.WriteEndObject();
-    }
-
     private static void Optional(Utf8JsonWriter w, string name, string? value)
     {
         if (value is not null) w.WriteString(name, value);
@@ -215,11 +189,4 @@ public static class PlanJsonWriter
         foreach (var item in items) w.WriteStringValue(item);
         w.WriteEndArray();
     }
-}
-
-/// <summary>Entries of a plan's <c>services</c> kept rendered (<see cref="PlanJsonWriter.RenderServiceEntry"/>), by the
-/// object they were rendered from.</summary>
-public interface IRenderedServices
-{
-    bool TryGetJson(ServiceChange service, out ReadOnlyMemory<byte> json);
 }
