@@ -42,9 +42,7 @@ internal static class SqliteJournalTables
     /// reader per execution, which cost more than SQLite's own insert at thousands of entries per apply.</summary>
     public static sqlite3_stmt PrepareInsert(SqliteConnection c)
     {
-        var rc = raw.sqlite3_prepare_v2(c.Handle, InsertStep, out var stmt);
-        SqliteException.ThrowExceptionForRC(rc, c.Handle);
-        return stmt;
+        return SqliteRaw.Prepare(c.Handle!, InsertStep);
     }
 
     /// <summary>Inserts one entry of the apply <paramref name="applyKey"/> (whose commit is <paramref name="applyCommit"/>)
@@ -54,17 +52,16 @@ internal static class SqliteJournalTables
         var db = c.Handle!;
         try
         {
-            Check(raw.sqlite3_bind_int64(insert, 1, applyKey), db);
-            Check(BindText(insert, 2, entry.Step), db);
-            Check(raw.sqlite3_bind_int(insert, 3, (int)entry.Status), db);
-            Check(raw.sqlite3_bind_int64(insert, 4, entry.At.UtcTicks), db);
+            SqliteRaw.Check(raw.sqlite3_bind_int64(insert, 1, applyKey), db);
+            SqliteRaw.Check(BindText(insert, 2, entry.Step), db);
+            SqliteRaw.Check(raw.sqlite3_bind_int(insert, 3, (int)entry.Status), db);
+            SqliteRaw.Check(raw.sqlite3_bind_int64(insert, 4, entry.At.UtcTicks), db);
             var offset = (int)entry.At.Offset.TotalMinutes;
-            Check(offset == 0 ? raw.sqlite3_bind_null(insert, 5) : raw.sqlite3_bind_int(insert, 5, offset), db);
-            Check(entry.Detail is null ? raw.sqlite3_bind_null(insert, 6) : BindText(insert, 6, entry.Detail), db);
+            SqliteRaw.Check(offset == 0 ? raw.sqlite3_bind_null(insert, 5) : raw.sqlite3_bind_int(insert, 5, offset), db);
+            SqliteRaw.Check(entry.Detail is null ? raw.sqlite3_bind_null(insert, 6) : BindText(insert, 6, entry.Detail), db);
             // The apply's commit is stored once, in its row; an entry names its own only when it differs.
-            Check(entry.Commit == applyCommit ? raw.sqlite3_bind_null(insert, 7) : raw.sqlite3_bind_text(insert, 7, entry.Commit), db);
-            var rc = raw.sqlite3_step(insert);
-            if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            SqliteRaw.Check(entry.Commit == applyCommit ? raw.sqlite3_bind_null(insert, 7) : raw.sqlite3_bind_text(insert, 7, entry.Commit), db);
+            SqliteRaw.StepDone(insert, db);
         }
         finally
         {
@@ -143,11 +140,6 @@ internal static class SqliteJournalTables
         Span<byte> utf8 = stackalloc byte[value.Length * 3];
         var length = System.Text.Encoding.UTF8.GetBytes(value, utf8);
         return raw.sqlite3_bind_text(stmt, index, utf8[..length]);
-    }
-
-    private static void Check(int rc, sqlite3 db)
-    {
-        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
     }
 
     private static SqliteCommand Command(SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object Value)[] args)

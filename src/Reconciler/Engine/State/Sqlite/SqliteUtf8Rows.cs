@@ -18,19 +18,12 @@ internal static class SqliteUtf8Rows
     {
         var body = StateJson.SerializeBytes(value);
         var db = c.Handle!;
-        Check(raw.sqlite3_prepare_v2(db, sql, out var stmt), db);
-        using (stmt)
+        using (var stmt = SqliteRaw.Prepare(db, sql))
         {
-            Check(raw.sqlite3_bind_text(stmt, 1, environment), db);
-            Check(raw.sqlite3_bind_text(stmt, 2, name), db);
-            Check(raw.sqlite3_bind_text(stmt, 3, (ReadOnlySpan<byte>)body), db);
-            var rc = raw.sqlite3_step(stmt);
-            if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            SqliteRaw.Check(raw.sqlite3_bind_text(stmt, 1, environment), db);
+            SqliteRaw.Check(raw.sqlite3_bind_text(stmt, 2, name), db);
+            SqliteRaw.Check(raw.sqlite3_bind_text(stmt, 3, (ReadOnlySpan<byte>)body), db);
+            SqliteRaw.StepDone(stmt, db);
         }
-    }
-
-    private static void Check(int rc, sqlite3 db)
-    {
-        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
     }
 }
