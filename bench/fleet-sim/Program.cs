@@ -37,6 +37,7 @@ try
         GC.Collect();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var sw = Stopwatch.StartNew();
         string line;
         if (mode == "plan")
@@ -63,8 +64,11 @@ try
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var perHost = cpuSeconds / fleet.Deployments * 1e6;
         var megabytes = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1048576.0;
+        // The collections and their pause: what the apply's allocations and survivors cost beyond the code itself.
+        var collections = $"GCs {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} (gen0/1/2), " +
+                          $"{(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:0} ms paused";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"round {round} {line}: {wall:0.000} s wall, {cpuSeconds:0.000} s CPU ({perHost:0.0} us per host deployment), {megabytes:0} MB allocated"));
+            $"round {round} {line}: {wall:0.000} s wall, {cpuSeconds:0.000} s CPU ({perHost:0.0} us per host deployment), {megabytes:0} MB allocated; {collections}"));
     }
     if (mode == "apply") await fleet.VerifyAsync(store, $"1.{rounds}.0");
     Console.WriteLine($"peak RSS: {PeakRssMegabytes()} MB; load average: {File.ReadAllText("/proc/loadavg").Trim()}");

@@ -27,7 +27,10 @@ internal sealed class ApplyContext : IAsyncDisposable
         Desired = desired;
         Header = header;
         _progress = progress;
-        Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal);
+        // About two keys per host change (stage, then activate or remove), and a few per service (its batches' gates
+        // and state writes).
+        Journal = new ApplyJournal(deps.Store, deps.Time, Env, applyId, Commit, journal,
+            expectedSteps: header.Plan.Services.Where(s => s.Action != ServiceAction.NoOp).Sum(s => 2 * s.Hosts.Length + 32));
         // Host output enters the engine through sessions and probes: both clean it of this run's secrets.
         Secrets = secrets ?? new RunSecrets(deps.Secrets, desired);
         Sessions = sessions ?? NewSessions();

@@ -15,18 +15,27 @@ internal sealed class ApplyJournal
     private readonly string _environment;
     private readonly string _applyId;
     private readonly string _commit;
-    // The stored text is kept with the status so that Finished reuses the text of Started (thousands of host steps).
-    private readonly ConcurrentDictionary<StepKey, (JournalStatus Status, string Text)> _steps = new();
-    private readonly List<JournalEntry> _entries = [];
+    // The last status of every key. An open step keeps its stored text, so that Finished reuses the text of Started
+    // (thousands of host steps); a closed one drops it.
+    private readonly ConcurrentDictionary<StepKey, (JournalStatus Status, string? Text)> _steps;
+    // Every entry in journal order, as its key, status and detail, not as the stored JournalEntry: an apply of 10,000
+    // hosts appends 160,000 entries, and keeping each one's object and text alive until the apply ends made the GC
+    // copy them from generation to generation (docs/benchmarks.md, "Scale").
+    private readonly List<(StepKey Key, JournalStatus Status, string? Detail)> _log;
 
-    public ApplyJournal(IStateStore store, TimeProvider time, string environment, string applyId, string commit, IEnumerable<JournalEntry> stored)
+    /// <param name="expectedSteps">About how many keys the apply journals (sizes the tables once).</param>
+    public ApplyJournal(IStateStore store, TimeProvider time, string environment, string applyId, string commit, IEnumerable<JournalEntry> stored,
+        int expectedSteps = 0)
     {
         (_time, _environment, _applyId, _commit) = (time, environment, applyId, commit);
         _commits = new JournalGroupCommit(store);
+        _steps = new ConcurrentDictionary<StepKey, (JournalStatus, string?)>(Environment.ProcessorCount, Math.Max(31, expectedSteps));
+        _log = new List<(StepKey, JournalStatus, string?)>(Math.Max(4, expectedSteps * 2));
         foreach (var entry in stored.Where(e => e.ApplyId == applyId))
         {
-            _entries.Add(entry);
-            _steps[KeyOf(entry)] = (entry.Status, entry.Step);
+            var key = KeyOf(entry);
+            _log.Add((key, entry.Status, entry.Detail));
+            _steps[key] = (entry.Status, Open(entry.Status) ? entry.Step : null);
         }
     }
 
@@ -38,8 +47,7 @@ internal sealed class ApplyJournal
     public string? FirstDetailOf(StepKey key)
     {
         if (!Contains(key)) return null;
-        var text = key.ToString();
-        lock (_entries) return _entries.First(e => e.Step == text).Detail;
+        lock (_log) return _log.First(e => e.Key == key).Detail;
     }
 
     /// <summary>Every host switch (activate, remove) that was started, once each, in the order they were first journaled.</summary>
@@ -59,11 +67,11 @@ internal sealed class ApplyJournal
     /// under way go to the store together in the next one (<see cref="JournalGroupCommit"/>).</summary>
     public async Task AppendAsync(StepKey key, JournalStatus status, string? detail, CancellationToken ct)
     {
-        var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
+        var text = TextOf(key);
         var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
         await _commits.AppendAsync(entry, ct);
-        lock (_entries) _entries.Add(entry);
-        _steps[key] = (status, text);
+        lock (_log) _log.Add((key, status, detail));
+        _steps[key] = (status, Open(status) ? text : null);
     }
 
     /// <summary>Records the entry at once and stores it with the next group (<see cref="JournalGroupCommit.Enqueue"/>):
@@ -72,26 +80,30 @@ internal sealed class ApplyJournal
     /// append, which stores it first; <see cref="FlushAsync"/> ends each unit of work of the step function.</summary>
     public void AppendBehind(StepKey key, JournalStatus status, string? detail)
     {
-        var text = _steps.TryGetValue(key, out var known) ? known.Text : key.ToString();
+        var text = TextOf(key);
         var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
         // In memory first: the step counts as done in this run whether or not the store has the entry yet.
-        lock (_entries)
+        lock (_log)
         {
-            _entries.Add(entry);
+            _log.Add((key, status, detail));
             _commits.Enqueue(entry);
         }
-        _steps[key] = (status, text);
+        _steps[key] = (status, Open(status) ? text : null);
     }
 
     /// <summary>Returns once every entry appended so far is stored; throws what storing one of them threw.</summary>
     public Task FlushAsync() => _commits.FlushAsync();
 
-    /// <summary>The keys of the entries that satisfy <paramref name="match"/>, in journal order. Rollback, repair and
-    /// outcomes ask, once each: the entries keep their stored text rather than a key each.</summary>
-    private List<StepKey> Keys(Func<JournalEntry, bool> match)
+    /// <summary>The keys of the entries that satisfy <paramref name="match"/>, in journal order.</summary>
+    private List<StepKey> Keys(Func<(StepKey Key, JournalStatus Status, string? Detail), bool> match)
     {
-        lock (_entries) return [.. _entries.Where(match).Select(KeyOf)];
+        lock (_log) return [.. _log.Where(match).Select(e => e.Key)];
     }
+
+    private string TextOf(StepKey key) => _steps.TryGetValue(key, out var known) && known.Text is { } text ? text : key.ToString();
+
+    /// <summary>Started: a Finished or Failed entry of the same key follows, and reuses the text.</summary>
+    private static bool Open(JournalStatus status) => status == JournalStatus.Started;
 
     private StepKey KeyOf(JournalEntry entry) => StepKey.Parse(entry.Step, _environment, _applyId);
 }

@@ -12,9 +12,11 @@ internal sealed class HostSessions(Func<DriverKind, IHostDriver> createDriver, F
     private readonly ConcurrentDictionary<DriverKind, IHostDriver> _drivers = new();
     private readonly ConcurrentDictionary<(DriverKind, string), Lazy<Task<IHostSession>>> _sessions = new();
 
+    /// <remarks>Looked up before adding: every step of a host asks, and the factory's closure would be allocated each time.</remarks>
     public Task<IHostSession> OpenAsync(DriverKind kind, HostSpec host) =>
-        _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(async () =>
-            wrap(await _drivers.GetOrAdd(kind, createDriver).OpenAsync(host, CancellationToken.None)))).Value;
+        (_sessions.TryGetValue((kind, host.Name), out var opened) ? opened
+            : _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(async () =>
+                wrap(await _drivers.GetOrAdd(kind, createDriver).OpenAsync(host, CancellationToken.None))))).Value;
 
     public async ValueTask DisposeAsync()
     {

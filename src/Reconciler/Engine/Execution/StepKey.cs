@@ -90,13 +90,18 @@ internal readonly record struct StepKey
         StepKind.RollbackHost => $"rollback/{Service}/{Host}",
         StepKind.ToggleBefore => $"w{Wave}/toggle/{Toggle}/before",
         StepKind.ToggleAfter => $"w{Wave}/toggle/{Toggle}/after",
-        StepKind.Stage or StepKind.Activate or StepKind.Remove => $"w{Wave}/{Service}/{Host}/{HostAction}",
+        // Written once per host step (thousands per apply): one copy into the string, no formatting buffer.
+        StepKind.Stage or StepKind.Activate or StepKind.Remove => string.Concat([WavePrefix(Wave), Service, "/", Host, "/", HostAction]),
         StepKind.BatchGate => $"w{Wave}/{Service}/batch-{Batch}/gate",
         StepKind.BatchState => $"w{Wave}/{Service}/batch-{Batch}/state",
         StepKind.ServiceState => $"w{Wave}/{Service}/state",
         StepKind.ServiceDone => $"w{Wave}/{Service}/done",
         _ => throw new InvalidOperationException($"unknown step kind {Kind}"),
     };
+
+    private static readonly string[] WavePrefixes = [.. Enumerable.Range(0, 16).Select(w => $"w{w}/")];
+
+    private static string WavePrefix(int wave) => wave < WavePrefixes.Length ? WavePrefixes[wave] : $"w{wave}/";
 
     /// <summary>The key a stored step text stands for; a text this version does not write is an error: resuming a
     /// journal we cannot read step by step could redo or skip work.</summary>
