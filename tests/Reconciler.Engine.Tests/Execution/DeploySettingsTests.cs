@@ -89,6 +89,27 @@ public sealed class DeploySettingsTests
     }
 
     [Fact]
+    public async Task The_header_keeps_live_state_before_of_only_the_services_and_toggles_the_plan_changes()
+    {
+        var w = new ExecutorWorld();
+        w.Deployed("c0", DbOld, ApiOld);
+        var live = await w.LiveAsync();
+        var desired = w.Desired("c1", [Service("db", "2.1.0"), ApiOld]);   // api unchanged
+        var plan = TestPlanner.Plan(desired, live);
+        Assert.Equal(ServiceAction.NoOp, plan.Services.Single(s => s.Service == "api").Action);
+
+        var header = ApplyHeader.Create(desired, plan, live);
+        var read = ApplyHeader.Read([Begin("c1", header.ToJson())]);
+
+        Assert.Equal(["db"], header.Before.Services.Keys);
+        Assert.Equal(live.Services["db"], header.Before.Services["db"]);
+        Assert.Equal(live.Version, header.Before.Version);
+        Assert.NotNull(read);
+        Assert.Equal(["db"], read.Before.Services.Keys);
+        Assert.DoesNotContain("\"api\":{\"name\"", header.ToJson());
+    }
+
+    [Fact]
     public async Task A_stored_header_naming_an_unknown_driver_is_refused_with_its_name()
     {
         var w = new ExecutorWorld();

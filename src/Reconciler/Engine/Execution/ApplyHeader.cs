@@ -9,16 +9,31 @@ namespace Reconciler.Execution;
 
 /// <summary>
 /// The first journal entry of an apply ("begin"): everything a later run needs to resume or roll back without the
-/// original process: the plan, the live state before the apply, and the typed deploy settings of every changed service
-/// before and after (driver, deploy path, restart/stop command, keepReleases). Stored as JSON in the entry's Detail.
+/// original process: the plan, the live state before the apply of the services and toggles it changes, and the typed
+/// deploy settings of every changed service before and after (driver, deploy path, restart/stop command, keepReleases).
+/// Stored as JSON in the entry's Detail.
 /// </summary>
 internal sealed record ApplyHeader(Plan Plan, LiveState Before, ImmutableSortedDictionary<string, ServiceDeploys> Deploys)
 {
     /// <summary>The header of a new apply of <paramref name="plan"/>. Reads the deploy settings of the services it changes
     /// out of live state here, once; fails (nothing changed yet) when live state names a driver this version does not know.</summary>
     public static ApplyHeader Create(DesiredState desired, Plan plan, LiveState before) =>
-        new(plan, before, DeploysOf(plan, service => before.Services.GetValueOrDefault(service)?.Fields,
+        new(plan, Changed(plan, before), DeploysOf(plan, service => before.Services.GetValueOrDefault(service)?.Fields,
             service => desired.Services.TryGetValue(service, out var spec) ? DeploySettings.Of(spec.Deploy) : null));
+
+    /// <summary>Live state before the apply, of only what the plan changes: a rollback, a repair and a resume read the
+    /// services and toggles the apply touches and nothing else, and the header of a one-service change in a large
+    /// environment no longer repeats the whole environment (every host of every service) in the journal.</summary>
+    private static LiveState Changed(Plan plan, LiveState before)
+    {
+        var services = plan.Services.Where(s => s.Action != ServiceAction.NoOp).Select(s => s.Service).ToHashSet(StringComparer.Ordinal);
+        var toggles = plan.Toggles.Where(t => t.Action != ToggleAction.NoOp).Select(t => t.Toggle).ToHashSet(StringComparer.Ordinal);
+        return before with
+        {
+            Services = before.Services.RemoveRange(before.Services.Keys.Where(s => !services.Contains(s))),
+            Toggles = before.Toggles.RemoveRange(before.Toggles.Keys.Where(t => !toggles.Contains(t))),
+        };
+    }
 
     /// <summary>The deploy settings of a service the plan changes.</summary>
     public ServiceDeploys DeploysOf(string service) =>
