@@ -52,6 +52,31 @@ public sealed class SqliteStateStoreTests : IDisposable
         Assert.Equal("wal", cmd.ExecuteScalar());
     }
 
+    [Fact]
+    public async Task A_service_is_stored_as_the_bytes_of_its_json_whatever_was_written_before_it()
+    {
+        var path = _dir.Combine("state.db");
+        await using var store = new SqliteStateStore(path, _time);
+        // The body buffer is kept between writes: a large body, then a small one, must each be stored exactly.
+        var large = StateStoreContract.Service("api", "1.0.0", [.. Enumerable.Range(1, 2000).Select(i => $"web-{i}")]);
+        var small = StateStoreContract.Service("db", "2.0.0");
+        var version = await store.WriteAsync("prod", 0, StateStoreContract.Upsert(large), CancellationToken.None);
+        await store.WriteAsync("prod", version, StateStoreContract.Upsert(small), CancellationToken.None);
+
+        await using var c = new SqliteConnection($"Data Source={path};Pooling=false");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT name, typeof(body), body FROM services WHERE env = 'prod' ORDER BY name";
+        using var r = cmd.ExecuteReader();
+        var rows = new List<(string Name, string Type, byte[] Body)>();
+        while (r.Read()) rows.Add((r.GetString(0), r.GetString(1), r.GetFieldValue<byte[]>(2)));
+
+        Assert.Equal(["api", "db"], rows.Select(row => row.Name));
+        Assert.All(rows, row => Assert.Equal("text", row.Type));
+        Assert.Equal(StateJson.SerializeBytes(large), rows[0].Body);
+        Assert.Equal(StateJson.SerializeBytes(small), rows[1].Body);
+    }
+
     [Theory]
     [InlineData("this is not a database\n")]
     [InlineData("SQLite format 3\0 but the rest of the page is garbage ................................................................")]

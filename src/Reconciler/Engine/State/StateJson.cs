@@ -11,6 +11,9 @@ internal static class StateJson
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact);
     public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact);
 
+    /// <summary>The bytes of <see cref="SerializeBytes{T}"/>, appended to <paramref name="utf8"/>.</summary>
+    public static void SerializeTo<T>(Stream utf8, T value) => JsonSerializer.Serialize(utf8, value, ReconcilerJson.Compact);
+
     /// <summary>Parses a stored value; a value that does not parse is corrupt state, reported with where it was found.</summary>
     public static T Deserialize<T>(string json, string where)
     {
