@@ -24,14 +24,31 @@ internal static class SqliteJournalTables
     private const string InsertStep =
         "INSERT INTO journal_steps(apply_key, step, status, at_ticks, at_offset_minutes, detail, commit_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+    private const string FindOpenApply = "SELECT apply_key FROM applies WHERE env = ?1 AND apply_id = ?2 AND closed = 0";
+
+    /// <summary>Prepares the lookup <see cref="OpenApplyKey"/> runs once per group, on <paramref name="c"/>'s handle
+    /// (a command of its own per group was prepared again each time).</summary>
+    public static sqlite3_stmt PrepareFindOpenApply(SqliteConnection c) => SqliteRaw.Prepare(c.Handle!, FindOpenApply);
+
     /// <summary>The key of the open apply <paramref name="applyId"/> of <paramref name="environment"/>, created with
     /// <paramref name="commit"/> when there is none (a new apply, or one appended to again after it was closed: its new
-    /// entries are open, its old ones stay closed, as they did when every entry carried its own flag).</summary>
-    public static long OpenApplyKey(SqliteConnection c, SqliteTransaction tx, string environment, string applyId, string commit)
+    /// entries are open, its old ones stay closed, as they did when every entry carried its own flag). <paramref name="find"/>
+    /// is the statement from <see cref="PrepareFindOpenApply"/>.</summary>
+    public static long OpenApplyKey(SqliteConnection c, SqliteTransaction tx, sqlite3_stmt find, string environment, string applyId, string commit)
     {
-        using var find = Command(c, tx, "SELECT apply_key FROM applies WHERE env = $env AND apply_id = $id AND closed = 0",
-            ("$env", environment), ("$id", applyId));
-        if (find.ExecuteScalar() is long key) return key;
+        var db = c.Handle!;
+        try
+        {
+            SqliteRaw.Check(BindText(find, 1, environment), db);
+            SqliteRaw.Check(BindText(find, 2, applyId), db);
+            var rc = raw.sqlite3_step(find);
+            if (rc == raw.SQLITE_ROW) return raw.sqlite3_column_int64(find, 0);
+            if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+        }
+        finally
+        {
+            raw.sqlite3_reset(find);
+        }
         using var insert = Command(c, tx, "INSERT INTO applies(env, apply_id, commit_id, closed) VALUES($env, $id, $commit, 0) RETURNING apply_key",
             ("$env", environment), ("$id", applyId), ("$commit", commit));
         return (long)insert.ExecuteScalar()!;
