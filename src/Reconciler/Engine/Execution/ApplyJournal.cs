@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Reconciler.State;
 
 namespace Reconciler.Execution;
@@ -15,9 +14,10 @@ internal sealed class ApplyJournal
     private readonly string _environment;
     private readonly string _applyId;
     private readonly string _commit;
-    // The last status of every key. An open step keeps its stored text, so that Finished reuses the text of Started
-    // (thousands of host steps); a closed one drops it.
-    private readonly ConcurrentDictionary<StepKey, (JournalStatus Status, string? Text)> _steps;
+    // Both under one lock (_log). The last status of every key: an open step keeps its stored text, so that Finished
+    // reuses the text of Started (thousands of host steps); a closed one drops it. A plain dictionary updates a key's
+    // status in place, where a concurrent one allocated a new node at every status change.
+    private readonly Dictionary<StepKey, (JournalStatus Status, string? Text)> _steps;
     // Every entry in journal order, as its key, status and detail, not as the stored JournalEntry: an apply of 10,000
     // hosts appends 160,000 entries, and keeping each one's object and text alive until the apply ends made the GC
     // copy them from generation to generation (docs/benchmarks.md, "Scale").
@@ -29,7 +29,7 @@ internal sealed class ApplyJournal
     {
         (_time, _environment, _applyId, _commit) = (time, environment, applyId, commit);
         _commits = new JournalGroupCommit(store);
-        _steps = new ConcurrentDictionary<StepKey, (JournalStatus, string?)>(Environment.ProcessorCount, Math.Max(31, expectedSteps));
+        _steps = new Dictionary<StepKey, (JournalStatus, string?)>(expectedSteps);
         _log = new List<(StepKey, JournalStatus, string?)>(Math.Max(4, expectedSteps * 2));
         foreach (var entry in stored.Where(e => e.ApplyId == applyId))
         {
@@ -39,15 +39,20 @@ internal sealed class ApplyJournal
         }
     }
 
-    public bool IsFinished(StepKey key) => _steps.TryGetValue(key, out var s) && s.Status == JournalStatus.Finished;
+    public bool IsFinished(StepKey key)
+    {
+        lock (_log) return _steps.TryGetValue(key, out var s) && s.Status == JournalStatus.Finished;
+    }
 
-    public bool Contains(StepKey key) => _steps.ContainsKey(key);
+    public bool Contains(StepKey key)
+    {
+        lock (_log) return _steps.ContainsKey(key);
+    }
 
     /// <summary>The detail of the first entry of <paramref name="key"/> (the rollback's reason, say).</summary>
     public string? FirstDetailOf(StepKey key)
     {
-        if (!Contains(key)) return null;
-        lock (_log) return _log.First(e => e.Key == key).Detail;
+        lock (_log) return _steps.ContainsKey(key) ? _log.First(e => e.Key == key).Detail : null;
     }
 
     /// <summary>Every host switch (activate, remove) that was started, once each, in the order they were first journaled.</summary>
@@ -70,8 +75,11 @@ internal sealed class ApplyJournal
         var text = TextOf(key);
         var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
         await _commits.AppendAsync(entry, ct);
-        lock (_log) _log.Add((key, status, detail));
-        _steps[key] = (status, Open(status) ? text : null);
+        lock (_log)
+        {
+            _log.Add((key, status, detail));
+            _steps[key] = (status, Open(status) ? text : null);
+        }
     }
 
     /// <summary>Records the entry at once and stores it with the next group (<see cref="JournalGroupCommit.Enqueue"/>):
@@ -86,9 +94,9 @@ internal sealed class ApplyJournal
         lock (_log)
         {
             _log.Add((key, status, detail));
+            _steps[key] = (status, Open(status) ? text : null);
             _commits.Enqueue(entry);
         }
-        _steps[key] = (status, Open(status) ? text : null);
     }
 
     /// <summary>Returns once every entry appended so far is stored; throws what storing one of them threw.</summary>
@@ -100,7 +108,11 @@ internal sealed class ApplyJournal
         lock (_log) return [.. _log.Where(match).Select(e => e.Key)];
     }
 
-    private string TextOf(StepKey key) => _steps.TryGetValue(key, out var known) && known.Text is { } text ? text : key.ToString();
+    private string TextOf(StepKey key)
+    {
+        lock (_log) if (_steps.TryGetValue(key, out var known) && known.Text is { } text) return text;
+        return key.ToString();
+    }
 
     /// <summary>Started: a Finished or Failed entry of the same key follows, and reuses the text.</summary>
     private static bool Open(JournalStatus status) => status == JournalStatus.Started;

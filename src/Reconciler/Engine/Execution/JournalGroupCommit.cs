@@ -24,6 +24,8 @@ internal sealed class JournalGroupCommit(IStateStore store)
     private readonly object _gate = new();
     // Stored is null for a write-behind entry; Entry is null for a flush (it only waits for what was queued before it).
     private List<(JournalEntry? Entry, TaskCompletionSource? Stored)> _queued = [];
+    // The list of the group last written, emptied, to queue into next (a new list per group grew from empty each time).
+    private List<(JournalEntry? Entry, TaskCompletionSource? Stored)> _spare = [];
     private bool _writing;
 
     /// <summary><paramref name="ct"/> is checked before the entry is queued; once queued it is stored (a group mixes
@@ -73,7 +75,7 @@ internal sealed class JournalGroupCommit(IStateStore store)
                     _writing = false;
                     return;
                 }
-                (group, _queued) = (_queued, []);
+                (group, _queued, _spare) = (_queued, _spare, []);
             }
             var entries = group.Where(g => g.Entry is not null).Select(g => g.Entry!).ToList();
             try
@@ -86,6 +88,8 @@ internal sealed class JournalGroupCommit(IStateStore store)
             {
                 Fail(group, e);
             }
+            group.Clear();
+            lock (_gate) _spare = group;
         }
     }
 
