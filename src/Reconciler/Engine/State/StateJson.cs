@@ -8,8 +8,8 @@ namespace Reconciler.State;
 /// the ordinal comparer the rest of the product sorts by (System.Text.Json would otherwise use the default comparer).</summary>
 internal static class StateJson
 {
-    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact);
-    public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact);
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact.InfoFor<T>());
+    public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact.InfoFor<T>());
 
     /// <summary>Parses a stored value; a value that does not parse is corrupt state, reported with where it was found.</summary>
     public static T Deserialize<T>(string json, string where)
@@ -17,7 +17,7 @@ internal static class StateJson
         if (typeof(T) == typeof(LiveService)) return Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(json), where);
         try
         {
-            return JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
+            return JsonSerializer.Deserialize(json, StateJsonContext.Reading.InfoFor<T>())
                    ?? throw new JsonException("the value is null");
         }
         catch (JsonException e)
