@@ -88,7 +88,7 @@ internal static class DraftSeven
             if (patterns.Count > 1)
             {
                 foreach (var (key, value) in patterns.ToList())
-                    AllOf(schema).Add(new JsonObject { ["patternProperties"] = new JsonObject { [Translated(key)] = value?.DeepClone() } });
+                    AddToAllOf(schema, new JsonObject { ["patternProperties"] = new JsonObject { [Translated(key)] = value?.DeepClone() } });
             }
             var renamed = new JsonObject();
             foreach (var (key, value) in patterns.ToList())
@@ -114,7 +114,7 @@ internal static class DraftSeven
         if (Bound(schema["maxProperties"]) == 0)
         {
             schema.Remove("maxProperties");
-            AllOf(schema).Add(new JsonObject
+            AddToAllOf(schema, new JsonObject
             {
                 ["anyOf"] = new JsonArray(
                     new JsonObject { ["not"] = new JsonObject { ["type"] = "object" } },
@@ -126,7 +126,7 @@ internal static class DraftSeven
         if (schema["required"] is JsonArray required && !(schema["type"] is JsonValue t && t.TryGetValue<string>(out var type) && type == "object"))
         {
             schema.Remove("required");
-            AllOf(schema).Add(new JsonObject
+            AddToAllOf(schema, new JsonObject
             {
                 ["anyOf"] = new JsonArray(
                     new JsonObject { ["not"] = new JsonObject { ["type"] = "object" } },
@@ -135,12 +135,16 @@ internal static class DraftSeven
         }
     }
 
-    private static JsonArray AllOf(JsonObject schema)
+    /// <param name="item">Typed JsonNode so that JsonArray.Add(JsonNode) is called, not Add&lt;T&gt;, which makes a
+    /// JsonValue by reflection for a non-node T (trim- and AOT-unsafe).</param>
+    private static void AddToAllOf(JsonObject schema, JsonNode item)
     {
-        if (schema["allOf"] is JsonArray existing) return existing;
-        var created = new JsonArray();
-        schema["allOf"] = created;
-        return created;
+        if (schema["allOf"] is JsonArray existing)
+        {
+            existing.Add(item);
+            return;
+        }
+        schema["allOf"] = new JsonArray(item);
     }
 
     private static string Translated(string ecma)
@@ -162,7 +166,7 @@ internal static class DraftSeven
         var pattern = string.Create(CultureInfo.InvariantCulture,
             $@"^(?>[\uD800-\uDBFF][\uDC00-\uDFFF]|[\s\S]){{{min ?? 0},{(max is null ? "" : max.Value.ToString(CultureInfo.InvariantCulture))}}}\z");
         LengthPatterns.TryAdd(pattern, (min, max));
-        AllOf(schema).Add(new JsonObject { ["pattern"] = pattern });
+        AddToAllOf(schema, new JsonObject { ["pattern"] = pattern });
     }
 
     // draft-07 allows 2.0 as a length bound.

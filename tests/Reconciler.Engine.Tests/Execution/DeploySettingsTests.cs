@@ -133,7 +133,7 @@ public sealed class DeploySettingsTests
         w.Deployed("c0", DbOld, ApiOld);
         var live = await w.LiveAsync();
         var desired = w.Desired("c1", [DbOld, Service("api", "1.5.0", dependsOn: ["db"])]);
-        var json = System.Text.Json.JsonSerializer.Serialize(new { Plan = TestPlanner.Plan(desired, live), Before = live }, ReconcilerJson.Compact);
+        var json = System.Text.Json.JsonSerializer.Serialize(new { Plan = TestPlanner.Plan(desired, live), Before = live }, State.ReflectionJson.Compact);
 
         var e = Assert.Throws<ReconcilerException>(() => ApplyHeader.Read([Begin("c1", json)]));
 

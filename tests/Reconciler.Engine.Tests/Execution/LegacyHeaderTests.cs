@@ -23,7 +23,7 @@ public sealed class LegacyHeaderTests
         var plan = TestPlanner.Plan(desired, live);
         var newFields = plan.Services.Where(s => s.Action != ServiceAction.NoOp && desired.Services.ContainsKey(s.Service))
             .ToImmutableSortedDictionary(s => s.Service, s => ServiceFields.Flatten(desired.Services[s.Service]), StringComparer.Ordinal);
-        var header = JsonSerializer.Serialize(new { Plan = plan, Before = live, NewFields = newFields }, ReconcilerJson.Compact);
+        var header = JsonSerializer.Serialize(new { Plan = plan, Before = live, NewFields = newFields }, State.ReflectionJson.Compact);
         var at = w.Time.GetUtcNow();
         await Journal("begin", JournalStatus.Started, header);
         var change = plan.Services.Single(s => s.Action != ServiceAction.NoOp);

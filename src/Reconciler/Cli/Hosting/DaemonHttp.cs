@@ -60,7 +60,7 @@ public sealed class DaemonHttp : IAsyncDisposable
         var app = builder.Build();
         var secret = string.IsNullOrEmpty(webhookSecret) ? null : Encoding.UTF8.GetBytes(webhookSecret);
 
-        app.MapPost("/hooks/git", async (HttpContext http) =>
+        app.MapPost("/hooks/git", Respond(async http =>
         {
             if (secret is null)
                 return Results.Text("webhooks are disabled: set RECONCILER_WEBHOOK_SECRET for `reconciler run`.\n", statusCode: StatusCodes.Status403Forbidden);
@@ -77,23 +77,28 @@ public sealed class DaemonHttp : IAsyncDisposable
                 return Results.Text($"missing or invalid {SignatureHeader} signature\n", statusCode: StatusCodes.Status401Unauthorized);
             daemon.Trigger();
             return Results.Text("fetch triggered\n", statusCode: StatusCodes.Status202Accepted);
-        });
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
-        // (CancellationToken), not (HttpContext): a lambda taking only HttpContext binds as a RequestDelegate and its result is dropped.
-        app.MapGet("/status", async (CancellationToken ct) => Results.Text(StatusJson(await daemon.GetStatusAsync(ct)), "application/json; charset=utf-8"));
-        app.MapGet("/", async (HttpResponse response, CancellationToken ct) =>
+        }));
+        app.MapGet("/healthz", Respond(_ => Task.FromResult(Results.Text("ok\n"))));
+        app.MapGet("/status", Respond(async http => Results.Text(StatusJson(await daemon.GetStatusAsync(http.RequestAborted)), "application/json; charset=utf-8")));
+        app.MapGet("/", Respond(async http =>
         {
+            var response = http.Response;
             // Read-only and script-free: the policy forbids every script, so even injected markup could not run one.
             response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'";
             response.Headers.XContentTypeOptions = "nosniff";
             response.Headers.CacheControl = "no-store";
-            return Results.Text(Views.StatusPageView.Render(await page.ReadAsync(ct)), "text/html; charset=utf-8");
-        });
+            return Results.Text(Views.StatusPageView.Render(await page.ReadAsync(http.RequestAborted)), "text/html; charset=utf-8");
+        }));
 
         await app.StartAsync(ct);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new DaemonHttp(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
+
+    /// <summary>An endpoint as a plain <see cref="RequestDelegate"/>: a Delegate handler would be bound by the minimal API's
+    /// reflection-based delegate factory, which Native AOT (the shipped build) does not support.</summary>
+    private static RequestDelegate Respond(Func<HttpContext, Task<IResult>> handler) =>
+        async http => await (await handler(http)).ExecuteAsync(http);
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
@@ -143,7 +148,7 @@ public sealed class DaemonHttp : IAsyncDisposable
     /// `reconciler apply` would have ended with next to its failure kind.</summary>
     internal static string StatusJson(DaemonStatus status)
     {
-        var json = System.Text.Json.JsonSerializer.SerializeToNode(status, ReconcilerJson.Options)!;
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(status, ReconcilerJson.Options.InfoFor<DaemonStatus>())!;
         var environments = json["environments"]!.AsArray();
         for (var i = 0; i < status.Environments.Length; i++)
             if (status.Environments[i].LastResult is { } last && environments[i]!["lastResult"] is System.Text.Json.Nodes.JsonObject node)

@@ -51,18 +51,20 @@ public static class LiveView
     }
 
     /// <summary>`drift --format json`: the environment, when and how long, and the drifted hosts.</summary>
-    public static object DriftDocument(ObservedState observed) => new
-    {
+    public static DriftJson DriftDocument(ObservedState observed) => new(
         observed.Environment,
         observed.ObservedAt,
-        TookSeconds = Math.Round(observed.Took.TotalSeconds, 3),
-        HostsAsked = observed.Hosts.Select(h => h.Host).Distinct().Count(),
-        Drifted = observed.Drifted.Select(h => new
-        {
-            h.Service, h.Host, h.DesiredRelease, h.RecordedRelease, h.ActualRelease, Health = DriftWords.Of(h.Health),
-            Drift = h.Drift.Select(DriftWords.Of).ToArray(), h.Detail,
-        }).ToArray(),
-    };
+        TookSeconds: Math.Round(observed.Took.TotalSeconds, 3),
+        HostsAsked: observed.Hosts.Select(h => h.Host).Distinct().Count(),
+        Drifted: [.. observed.Drifted.Select(h => new DriftedHostJson(
+            h.Service, h.Host, h.DesiredRelease, h.RecordedRelease, h.ActualRelease, Health: DriftWords.Of(h.Health),
+            Drift: [.. h.Drift.Select(DriftWords.Of)], h.Detail))]);
+
+    /// <summary>`drift --format json` (a named type, not an anonymous one: its JSON metadata is compile-time).</summary>
+    public sealed record DriftJson(string Environment, DateTimeOffset ObservedAt, double TookSeconds, int HostsAsked, DriftedHostJson[] Drifted);
+
+    public sealed record DriftedHostJson(string Service, string Host, string? DesiredRelease, string? RecordedRelease, string? ActualRelease,
+        string Health, string[] Drift, string? Detail);
 
     private static string Hosts(int n) => n == 1 ? "1 host" : $"{n} hosts";
 

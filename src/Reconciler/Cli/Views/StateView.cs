@@ -33,7 +33,7 @@ public static class StateView
         : $"lifted the quarantine of {r.Lifted.Commit} in {r.Environment}; recorded in history: {r.Recorded.Message}\n";
 
     /// <summary>`state unfreeze --format json`.</summary>
-    private sealed record UnfreezeJson(string Environment, bool WasFrozen);
+    internal sealed record UnfreezeJson(string Environment, bool WasFrozen);
 
     private static string RenderShowText(StateSnapshot v)
     {

@@ -43,7 +43,7 @@ public static class ValidateOutput
             Rule: d.RuleId,
             Message: d.Message,
             Pointer: d.JsonPointer)).ToList();
-        return JsonSerializer.Serialize(items, ReconcilerJson.Options) + "\n";
+        return JsonView.Render(items);
     }
 
     /// <summary>

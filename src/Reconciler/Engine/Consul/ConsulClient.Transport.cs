@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Polly;
 using Polly.Retry;
+using Reconciler.State;
 
 namespace Reconciler.Consul;
 
@@ -199,7 +200,7 @@ public sealed partial class ConsulClient
         if (string.IsNullOrWhiteSpace(body)) return default;
         try
         {
-            return JsonSerializer.Deserialize<T>(body, Wire);
+            return JsonSerializer.Deserialize(body, Wire.InfoFor<T>());
         }
         catch (JsonException e)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Reconciler.State;
 
 namespace Reconciler.Consul;
 
@@ -17,7 +18,7 @@ public sealed partial class ConsulClient : IDisposable
     public const int MaxValueBytes = 512 * 1024;        // Consul's default kv_max_value_size
     public const int MaxTxnRequestBytes = 512 * 1024;   // Consul's default txn_max_req_len: the whole /v1/txn body, base64 and JSON included
 
-    private static readonly JsonSerializerOptions Wire = new() { PropertyNamingPolicy = null };
+    private static readonly JsonSerializerOptions Wire = new() { PropertyNamingPolicy = null, TypeInfoResolver = ConsulJsonContext.Default };
 
     // ---- KV ---------------------------------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ public sealed partial class ConsulClient : IDisposable
     }
 
     /// <summary>The /v1/txn body exactly as <see cref="TxnAsync"/> sends it, for sizing chunks.</summary>
-    public byte[] TxnBody(IReadOnlyList<TxnOp> ops) => JsonSerializer.SerializeToUtf8Bytes(ops.Select(ToWire).ToList(), Wire);
+    public byte[] TxnBody(IReadOnlyList<TxnOp> ops) => JsonSerializer.SerializeToUtf8Bytes(ops.Select(ToWire).ToList(), Wire.InfoFor<List<TxnOpWire>>());
 
     /// <summary>Splits <paramref name="ops"/> in order into transactions within Consul's limits (64 operations, the
     /// request-body size), for callers whose operations need not be atomic together. Throws when one operation alone is too large.</summary>
@@ -134,7 +135,7 @@ public sealed partial class ConsulClient : IDisposable
         var size = 2;   // "[" and "]"; each further op adds its own JSON plus a comma
         foreach (var op in ops)
         {
-            var opSize = JsonSerializer.SerializeToUtf8Bytes(ToWire(op), Wire).Length + 1;
+            var opSize = JsonSerializer.SerializeToUtf8Bytes(ToWire(op), Wire.InfoFor<TxnOpWire>()).Length + 1;
             if (chunk.Count > 0 && (chunk.Count == MaxTxnOperations || size + opSize > MaxTxnRequestBytes))
             {
                 yield return chunk;
@@ -187,7 +188,7 @@ public sealed partial class ConsulClient : IDisposable
             Behavior = behavior == SessionBehavior.Release ? "release" : "delete",
             NodeChecks = [.. nodeChecks ?? [SerfHealth]],
             Checks = [],
-        }, Wire);
+        }, Wire.InfoFor<SessionCreateWire>());
         var r = await SendAsync(HttpMethod.Put, "/v1/session/create", "", () => JsonContent(body), idempotent: false, null, ct);
         var id = Deserialize<SessionIdWire>(r.Body)?.ID;
         return string.IsNullOrEmpty(id)

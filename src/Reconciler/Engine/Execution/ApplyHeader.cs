@@ -42,7 +42,7 @@ internal sealed record ApplyHeader(Plan Plan, LiveState Before, ImmutableSortedD
             $"the journal header of the apply of {Plan.Commit} to {Plan.Environment} records no deploy settings for service '{service}'; " +
             "it cannot be changed or rolled back safely. Inspect the journal with `reconciler state`.");
 
-    public string ToJson() => JsonSerializer.Serialize(this, ReconcilerJson.Compact);
+    public string ToJson() => JsonSerializer.Serialize(this, ReconcilerJson.Compact.InfoFor<ApplyHeader>());
 
     /// <summary>The header of the open apply in <paramref name="journal"/>, or null when there is none. A header written by
     /// the version before typed deploy settings ("newFields": each new service's field snapshot) is read too, so an apply
@@ -53,7 +53,7 @@ internal sealed record ApplyHeader(Plan Plan, LiveState Before, ImmutableSortedD
         if (begin?.Detail is null) return null;
         try
         {
-            var stored = JsonSerializer.Deserialize<StoredHeader>(begin.Detail, ReconcilerJson.Compact)
+            var stored = JsonSerializer.Deserialize(begin.Detail, ReconcilerJson.Compact.InfoFor<StoredHeader>())
                          ?? throw new JsonException("the header is null");
             if (stored.Deploys is { } deploys) return new ApplyHeader(stored.Plan, stored.Before, deploys);
             if (stored.NewFields is not { } newFields) throw new JsonException("the header has neither 'deploys' nor 'newFields'");
@@ -74,7 +74,7 @@ internal sealed record ApplyHeader(Plan Plan, LiveState Before, ImmutableSortedD
                 fieldsBefore(s.Service) is { } fields ? DeploySettings.FromFields(s.Service, fields) : null, after(s.Service)), StringComparer.Ordinal);
 
     /// <summary>The stored form: this version writes <see cref="Deploys"/>; the one before wrote <see cref="NewFields"/>.</summary>
-    private sealed record StoredHeader(
+    internal sealed record StoredHeader(
         Plan Plan,
         LiveState Before,
         ImmutableSortedDictionary<string, ServiceDeploys>? Deploys,

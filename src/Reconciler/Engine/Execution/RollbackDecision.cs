@@ -19,7 +19,7 @@ internal sealed record RollbackDecision(string Reason, bool Quarantine, FailureK
     /// <summary>What the rollback's end reports: the cause, or for an old decision what its quarantine flag implies.</summary>
     public FailureKind Kind => Cause ?? (Quarantine ? FailureKind.CommitFault : FailureKind.Interrupted);
 
-    public string ToDetail() => JsonSerializer.Serialize(this, ReconcilerJson.Compact);
+    public string ToDetail() => JsonSerializer.Serialize(this, ReconcilerJson.Compact.InfoFor<RollbackDecision>());
 
     public static RollbackDecision FromDetail(string? detail)
     {
@@ -28,7 +28,7 @@ internal sealed record RollbackDecision(string Reason, bool Quarantine, FailureK
         {
             try
             {
-                if (JsonSerializer.Deserialize<RollbackDecision>(detail, ReconcilerJson.Compact) is { Reason: not null } decision) return decision;
+                if (JsonSerializer.Deserialize(detail, ReconcilerJson.Compact.InfoFor<RollbackDecision>()) is { Reason: not null } decision) return decision;
             }
             catch (JsonException)
             {

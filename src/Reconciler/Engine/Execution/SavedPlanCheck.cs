@@ -47,7 +47,7 @@ internal static class SavedPlanCheck
     /// <summary>Where the two plan documents first differ, as "path: the file has X, the commit plans Y"; null when equal.
     /// Array elements are named by their key (service, host, toggle, field path, wave index) where they have one.</summary>
     public static string? FirstDifference(Plan saved, Plan fresh) =>
-        Walk(JsonSerializer.SerializeToNode(saved, ReconcilerJson.Compact), JsonSerializer.SerializeToNode(fresh, ReconcilerJson.Compact), "plan");
+        Walk(JsonSerializer.SerializeToNode(saved, ReconcilerJson.Compact.InfoFor<Plan>()), JsonSerializer.SerializeToNode(fresh, ReconcilerJson.Compact.InfoFor<Plan>()), "plan");
 
     private static string? Walk(JsonNode? file, JsonNode? planned, string path)
     {

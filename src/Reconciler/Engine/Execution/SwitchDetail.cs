@@ -13,7 +13,7 @@ internal sealed record SwitchDetail(int Batch)
     // each was ~3 us per host deployment at 10,000 hosts; docs/benchmarks.md, "Scale").
     private static readonly ConcurrentDictionary<int, string> Texts = new();
 
-    public string ToDetail() => Texts.GetOrAdd(Batch, static batch => JsonSerializer.Serialize(new SwitchDetail(batch), ReconcilerJson.Compact));
+    public string ToDetail() => Texts.GetOrAdd(Batch, static batch => JsonSerializer.Serialize(new SwitchDetail(batch), ReconcilerJson.Compact.InfoFor<SwitchDetail>()));
 
     /// <summary>Null for a switch journaled without it (by an earlier version).</summary>
     public static SwitchDetail? FromDetail(string? detail)
@@ -21,7 +21,7 @@ internal sealed record SwitchDetail(int Batch)
         if (detail is null || !detail.StartsWith('{')) return null;
         try
         {
-            return JsonSerializer.Deserialize<SwitchDetail>(detail, ReconcilerJson.Compact) is { Batch: > 0 } d ? d : null;
+            return JsonSerializer.Deserialize(detail, ReconcilerJson.Compact.InfoFor<SwitchDetail>()) is { Batch: > 0 } d ? d : null;
         }
         catch (JsonException)
         {

@@ -6,11 +6,17 @@ using System.Text.Json.Serialization.Metadata;
 namespace Reconciler.State;
 
 /// <summary>The one JSON dialect of the product (live state files, stored values, CLI --format json):
-/// camelCase, enums as kebab-case strings, no nulls, stable property order (declaration order).</summary>
+/// camelCase, enums as kebab-case strings, no nulls, stable property order (declaration order).
+/// Metadata comes from <see cref="ReconcilerJsonContext"/> only, never from reflection: the shipped build is Native AOT,
+/// where reflection metadata is off, and a type missing from the context fails here (in every test) as it would there.</summary>
 public static class ReconcilerJson
 {
     public static JsonSerializerOptions Options { get; } = Create(indented: true);
     public static JsonSerializerOptions Compact { get; } = Create(indented: false);
+
+    /// <summary>The metadata of <typeparamref name="T"/> in these options, for the serializer's trim- and AOT-safe
+    /// overloads; throws NotSupportedException when the options' resolver has none.</summary>
+    public static JsonTypeInfo<T> InfoFor<T>(this JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
 
     private static JsonSerializerOptions Create(bool indented)
     {
@@ -23,10 +29,10 @@ public static class ReconcilerJson
             Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // readable '<', '>', '&' in plans; output is never HTML-embedded raw
             RespectNullableAnnotations = true,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-            TypeInfoResolver = JsonTypeInfoResolver.Combine(ReconcilerJsonContext.Default, new DefaultJsonTypeInfoResolver()),
+            TypeInfoResolver = ReconcilerJsonContext.Default,
         };
-        o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false));
-        o.MakeReadOnly(populateMissingResolver: true);
+        o.Converters.Add(new KebabCaseEnums());
+        o.MakeReadOnly();
         return o;
     }
 }

@@ -6,13 +6,13 @@ using Reconciler.Execution;
 namespace Reconciler.State;
 
 /// <summary>
-/// Compile-time metadata for what every apply and plan writes in the product's dialect (stored values, journal
-/// details, the plan it re-checks): <see cref="ReconcilerJson"/> resolves these types here first and everything else by
-/// reflection. Reflection metadata costs a short-lived CLI hundreds of JIT-compiled methods and emitted accessors at
-/// every start, a visible share of a 10-host apply's CPU (docs/benchmarks.md); the generated metadata is compiled
-/// ahead of time with the rest. The options stay <see cref="ReconcilerJson"/>'s, so the JSON is the same either way
-/// (ReconcilerJsonTests holds the two resolvers to the same bytes). <see cref="Daemon.StatusReport"/> is here for
-/// `status --format json`: with the hosts' answers, the largest document a short command writes.
+/// Compile-time metadata for every type the product's dialect reads or writes: <see cref="ReconcilerJson"/> resolves
+/// from here alone, with no reflection fallback, because the shipped build is Native AOT (reflection metadata off) and
+/// because reflection metadata costs a short-lived CLI hundreds of JIT-compiled methods and emitted accessors at every
+/// start (docs/benchmarks.md). The roots: what every apply and plan writes (stored values, journal details, the plan it
+/// re-checks), the stores' own values, each command's --format json result, the daemon's /status. The options stay
+/// <see cref="ReconcilerJson"/>'s, so the JSON is the bytes reflection metadata wrote (ReconcilerJsonTests and
+/// CompileTimeJsonTests hold the two to the same bytes, and walk every type reached from here).
 /// </summary>
 [JsonSerializable(typeof(Plan))]
 [JsonSerializable(typeof(LiveState))]
@@ -26,4 +26,14 @@ namespace Reconciler.State;
 [JsonSerializable(typeof(SwitchDetail))]
 [JsonSerializable(typeof(RollbackDecision))]
 [JsonSerializable(typeof(Daemon.StatusReport))]
+[JsonSerializable(typeof(ApplyHeader.StoredHeader))]
+[JsonSerializable(typeof(Consul.ConsulStateStore.VersionValue))]
+[JsonSerializable(typeof(Consul.ConsulStateStore.LockValue))]
+[JsonSerializable(typeof(Consul.ConsulStateStore.LeaderValue))]
+[JsonSerializable(typeof(UseCases.StateSnapshot))]
+[JsonSerializable(typeof(LockInfo))]
+[JsonSerializable(typeof(UseCases.UnlockResult))]
+[JsonSerializable(typeof(IReadOnlyList<HistoryEntry>))]
+[JsonSerializable(typeof(Toggles.ToggleCatalogReport))]
+[JsonSerializable(typeof(Daemon.DaemonStatus))]
 internal sealed partial class ReconcilerJsonContext : JsonSerializerContext;

@@ -8,8 +8,8 @@ namespace Reconciler.State;
 /// the ordinal comparer the rest of the product sorts by (System.Text.Json would otherwise use the default comparer).</summary>
 internal static class StateJson
 {
-    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact);
-    public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact);
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, ReconcilerJson.Compact.InfoFor<T>());
+    public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact.InfoFor<T>());
 
     /// <summary>The bytes of <see cref="SerializeBytes{T}"/>, appended to <paramref name="utf8"/>.</summary>
     public static void SerializeTo<T>(Stream utf8, T value) => JsonSerializer.Serialize(utf8, value, ReconcilerJson.Compact);
@@ -20,7 +20,7 @@ internal static class StateJson
         if (typeof(T) == typeof(LiveService)) return Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(json), where);
         try
         {
-            return JsonSerializer.Deserialize<T>(json, StateJsonContext.Reading)
+            return JsonSerializer.Deserialize(json, StateJsonContext.Reading.InfoFor<T>())
                    ?? throw new JsonException("the value is null");
         }
         catch (JsonException e)

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -24,7 +25,7 @@ internal sealed partial class StateJsonContext : JsonSerializerContext
     {
         var options = new JsonSerializerOptions(ReconcilerJson.Options)
         {
-            TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, new DefaultJsonTypeInfoResolver()),
+            TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, ReconcilerJsonContext.Default),
         };
         options.Converters.Insert(0, new OrdinalSortedDictionaryReader());
         options.MakeReadOnly();
@@ -32,15 +33,23 @@ internal sealed partial class StateJsonContext : JsonSerializerContext
     }
 }
 
-/// <summary>Reads JSON objects into <c>ImmutableSortedDictionary&lt;string, T&gt;</c> on the ordinal comparer, in one pass.</summary>
+/// <summary>Reads JSON objects into <c>ImmutableSortedDictionary&lt;string, T&gt;</c> on the ordinal comparer, in one pass.
+/// One reader per value type the stores read, listed here (Native AOT cannot promise a reader made with MakeGenericType);
+/// a dictionary of another value type fails loudly when first read, instead of being sorted by the default comparer.</summary>
 internal sealed class OrdinalSortedDictionaryReader : JsonConverterFactory
 {
+    private static readonly FrozenDictionary<Type, JsonConverter> ByValueType = new JsonConverter[]
+    {
+        new Reader<string>(), new Reader<LiveService>(), new Reader<LiveToggle>(), new Reader<LiveHost>(),
+    }.ToFrozenDictionary(reader => reader.Type!.GetGenericArguments()[1]);
+
     public override bool CanConvert(Type typeToConvert) =>
         typeToConvert.IsGenericType && typeToConvert.GetGenericTypeDefinition() == typeof(ImmutableSortedDictionary<,>)
                                     && typeToConvert.GetGenericArguments()[0] == typeof(string);
 
     public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
-        (JsonConverter)Activator.CreateInstance(typeof(Reader<>).MakeGenericType(typeToConvert.GetGenericArguments()[1]))!;
+        ByValueType.TryGetValue(typeToConvert.GetGenericArguments()[1], out var reader) ? reader
+            : throw new NotSupportedException($"{typeToConvert} has no ordinal reader: list its value type in {nameof(OrdinalSortedDictionaryReader)}.");
 
     private sealed class Reader<TValue> : JsonConverter<ImmutableSortedDictionary<string, TValue>>
     {

@@ -97,7 +97,7 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
             if (!ReleaseLayout.IsValidConfigKey(key))
                 throw HostStepException.CommitFault(host.Name, "stage", $"config key '{ReleaseLayout.Printable(key)}' cannot be a Consul key segment");
         var record = new StagedConfig(bundle.Service, bundle.ReleaseId, new SortedDictionary<string, string>(bundle.Config, StringComparer.Ordinal));
-        await PutAsync(ReleaseKey(bundle.DeployPath, bundle.ReleaseId), JsonSerializer.SerializeToUtf8Bytes(record), host, "stage", ct);
+        await PutAsync(ReleaseKey(bundle.DeployPath, bundle.ReleaseId), JsonSerializer.SerializeToUtf8Bytes(record, ConsulJsonContext.Default.StagedConfig), host, "stage", ct);
     }
 
     private async Task ActivateAsync(HostSpec host, string deployPath, string releaseId, CancellationToken ct)
@@ -190,10 +190,10 @@ public sealed class ConsulKvDriver(ConsulKvDriverOptions options) : IHostDriver
     private async Task<StagedConfig?> ReadReleaseAsync(string deployPath, string releaseId, CancellationToken ct)
     {
         var pair = (await Options.Consul.GetAsync(ReleaseKey(deployPath, releaseId), ct: ct)).Value;
-        return pair is null ? null : JsonSerializer.Deserialize<StagedConfig>(pair.Value);
+        return pair is null ? null : JsonSerializer.Deserialize(pair.Value, ConsulJsonContext.Default.StagedConfig);
     }
 
-    private sealed record StagedConfig(string Service, string ReleaseId, SortedDictionary<string, string> Config);
+    internal sealed record StagedConfig(string Service, string ReleaseId, SortedDictionary<string, string> Config);
 }
 
 internal sealed class ConsulKvSession(ConsulKvDriver driver, HostSpec host) : IHostSession

@@ -12,7 +12,7 @@ namespace Reconciler.State.Consul;
 /// </summary>
 public sealed partial class ConsulStateStore : ILeaderElection
 {
-    private sealed record LeaderValue(string Instance, DateTimeOffset Since);
+    internal sealed record LeaderValue(string Instance, DateTimeOffset Since);
 
     public Task<LeaderObservation> TryLeadAsync(string environment, string instance, TimeSpan ttl, CancellationToken ct) => Guard(async () =>
     {

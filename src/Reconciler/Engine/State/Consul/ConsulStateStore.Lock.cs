@@ -13,7 +13,7 @@ public sealed partial class ConsulStateStore
 {
     /// <summary>The lock key's value. The session id is kept so that renew, release and force-release work from any process.
     /// <see cref="ExpiresAt"/> is the latest moment the lock can still be held without a renewal (see <see cref="LatestFree"/>).</summary>
-    private sealed record LockValue(string Owner, string Reason, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt, string Session);
+    internal sealed record LockValue(string Owner, string Reason, DateTimeOffset AcquiredAt, DateTimeOffset ExpiresAt, string Session);
 
     /// <summary>Consul invalidates an unrenewed session somewhere between its TTL and twice its TTL (session_ttl.go,
     /// SessionTTLMultiplier; the timer also restarts on a leader change), and then keeps the lock for its lock-delay:

@@ -272,7 +272,7 @@ public sealed partial class ConsulStateStore : IStateStore
     // ---- plumbing ---------------------------------------------------------------------------------------
 
     /// <summary>The version key's value. <see cref="Serial"/> counts the writes: it changes the value on every write.</summary>
-    private sealed record VersionValue(string? LastGoodCommit, long Serial = 0);
+    internal sealed record VersionValue(string? LastGoodCommit, long Serial = 0);
 
     /// <summary>A read txn silently leaves out keys the token may not read (agent/consul/txn_endpoint.go FilterTxnResults),
     /// so a missing version key is asked for directly, outside the txn: a 403 or a key that is there after all means
