@@ -35,7 +35,7 @@ internal static class FixtureRepo
     public static RepoModel LoadGood()
     {
         var result = RepoLoader.Load(Source());
-        Assert.True(result.Diagnostics.IsEmpty, Render(result));
+        Xunit.Assert.True(result.Diagnostics.IsEmpty, Render(result));
         return result.Model!;
     }
 

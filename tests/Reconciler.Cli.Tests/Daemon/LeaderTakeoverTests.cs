@@ -22,6 +22,7 @@ namespace Reconciler.Cli.Tests.Daemon;
 /// one apply, taken over.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class LeaderTakeoverTests : IAsyncLifetime
 {
@@ -245,16 +246,10 @@ public sealed class LeaderTakeoverTests : IAsyncLifetime
         public static Daemon Start(string directory, string repo, string stateUrl, string sshKey)
         {
             Directory.CreateDirectory(directory);
-            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-                WorkingDirectory = directory,
-            };
-            foreach (var arg in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "reconciler.dll"), "run", "--env", "test", "--repo", new Uri(repo).AbsoluteUri,
-                         "--state", stateUrl, "--interval", "500ms", "--listen", "127.0.0.1:0", "--ssh-key", sshKey, "--leader-ttl", "10s" })
-                psi.ArgumentList.Add(arg);
+            var psi = ChildProcess.ReconcilerStartInfo(["run", "--env", "test", "--repo", new Uri(repo).AbsoluteUri,
+                "--state", stateUrl, "--interval", "500ms", "--listen", "127.0.0.1:0", "--ssh-key", sshKey, "--leader-ttl", "10s"]);
+            psi.RedirectStandardInput = false;
+            psi.WorkingDirectory = directory;
             psi.Environment.Remove("RECONCILER_STATE");
             psi.Environment.Remove("RECONCILER_WEBHOOK_SECRET");
             var daemon = new Daemon(Process.Start(psi)!);

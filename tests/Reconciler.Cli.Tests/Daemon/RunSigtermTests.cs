@@ -12,11 +12,13 @@ using Reconciler.Drivers;
 using Reconciler.State;
 using Reconciler.Testing;
 using Reconciler.Engine.Tests.Git;
+using Reconciler.Engine.Tests.State;
 using Xunit;
 
 namespace Reconciler.Cli.Tests.Daemon;
 
 /// <summary>`reconciler run` as a real child process: its /status during an apply, then SIGTERM (kill -TERM) while a health gate waits.</summary>
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class RunSigtermTests : IAsyncLifetime
 {
@@ -63,14 +65,8 @@ public sealed class RunSigtermTests : IAsyncLifetime
             .ToArray();
         var a = repo.Commit("api 1.0.0", files);
 
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "reconciler.dll"), "run", "--env", "test", "--repo", repo.Path, "--interval", "200ms", "--listen", "127.0.0.1:0" })
-            psi.ArgumentList.Add(arg);
+        var psi = ChildProcess.ReconcilerStartInfo(["run", "--env", "test", "--repo", repo.Path, "--interval", "200ms", "--listen", "127.0.0.1:0"]);
+        psi.RedirectStandardInput = false;
         psi.Environment.Remove("RECONCILER_STATE");
         psi.Environment.Remove("RECONCILER_WEBHOOK_SECRET");
         using var process = Process.Start(psi)!;

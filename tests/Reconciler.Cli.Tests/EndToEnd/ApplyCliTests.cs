@@ -6,6 +6,7 @@ using Xunit;
 namespace Reconciler.Cli.Tests.EndToEnd;
 
 /// <summary>`reconciler apply` as a process, on a copy of the example repo: what it refuses before touching anything.</summary>
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class ApplyCliTests : IDisposable
 {

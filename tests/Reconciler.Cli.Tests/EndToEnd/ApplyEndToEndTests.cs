@@ -23,6 +23,7 @@ public sealed class EndToEndFleet() : SshdFleetFixture(4, "web");
 /// fetcher, the real planner and the SQLite store. Gates are short (100 ms interval) so the file runs in seconds.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class ApplyEndToEndTests(EndToEndFleet fixture) : IClassFixture<EndToEndFleet>, IAsyncLifetime
 {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Reconciler.Engine.Tests.Git;
+using Reconciler.Engine.Tests.State;
 using Reconciler.Testing;
 using Xunit;
 
@@ -10,6 +11,7 @@ namespace Reconciler.Cli.Tests.EndToEnd;
 /// real Git repositories where main moved on after the pull request branched, the real `reconciler` (built with this
 /// solution) on PATH and a GitHub comments API on loopback (<see cref="FakeGitHubApi"/>).
 /// </summary>
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")] // bash, git, curl, jq: as on GitHub's Ubuntu runners
 public sealed class CiStepsTests : IDisposable
@@ -31,7 +33,9 @@ public sealed class CiStepsTests : IDisposable
         _bin = Path.Combine(_tmp.Path, "bin");
         Directory.CreateDirectory(_bin);
         // `reconciler` on PATH: the CLI this solution built.
-        File.WriteAllText(Path.Combine(_bin, "reconciler"), $"#!/bin/sh\nexec \"{Dotnet}\" exec \"{Path.Combine(AppContext.BaseDirectory, "reconciler.dll")}\" \"$@\"\n");
+        File.WriteAllText(Path.Combine(_bin, "reconciler"), ChildProcess.ExecutableUnderTest is { } native
+            ? $"#!/bin/sh\nexec \"{native}\" \"$@\"\n"
+            : $"#!/bin/sh\nexec \"{Dotnet}\" exec \"{Path.Combine(AppContext.BaseDirectory, "reconciler.dll")}\" \"$@\"\n");
         File.SetUnixFileMode(Path.Combine(_bin, "reconciler"), (UnixFileMode)0b111_101_101);
     }
 

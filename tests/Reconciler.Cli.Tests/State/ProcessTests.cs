@@ -99,6 +99,7 @@ public abstract class StoreProcessTests : IAsyncLifetime
     }
 }
 
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class SqliteStoreProcessTests : StoreProcessTests
 {
@@ -109,6 +110,7 @@ public sealed class SqliteStoreProcessTests : StoreProcessTests
     public override Task InitializeAsync() => Task.CompletedTask;
 }
 
+[Trait("Runs", "Executable")]
 [Trait("Category", "EndToEnd")]
 public sealed class ConsulStoreProcessTests : StoreProcessTests
 {

@@ -51,6 +51,25 @@ public sealed class RevertTests
         Assert.Equal("oncall@example.com", head.Author.Email);
     }
 
+    [Theory]
+    [InlineData(".gitconfig")]
+    [InlineData(".config/git/config")]
+    public void The_author_comes_from_the_users_git_config_outside_the_repository(string userConfig)
+    {
+        using var dir = new TempDir();
+        using var repo = new GitTestRepo(dir.Combine("infra"));
+        repo.Commit("A", ("a.yaml", "a: 1\n"));
+        var home = dir.Combine("home");
+        var configFile = Path.Combine(home, userConfig);
+        Directory.CreateDirectory(Path.GetDirectoryName(configFile)!);
+        File.WriteAllText(configFile, "[user]\n\tname = Home User\n\temail = home@example.com\n");
+        var environment = new Dictionary<string, string?> { ["HOME"] = home };
+
+        var author = GitRevert.Author(repo.Repo, Now, environment.GetValueOrDefault);
+
+        Assert.Equal(("Home User", "home@example.com"), (author.Name, author.Email));
+    }
+
     [Fact]
     public void A_conflict_names_the_files_and_leaves_the_tree_as_it_was()
     {

@@ -21,18 +21,35 @@ internal sealed class ChildProcess : IDisposable
     public static string Reconciler => Path.Combine(AppContext.BaseDirectory, "reconciler.dll");
     public static string StateProbe => Path.Combine(AppContext.BaseDirectory, "Reconciler.StateProbe.dll");
 
-    public static ChildProcess Start(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, bool readStdout = true)
+    /// <summary>The shipped executable to test instead of <c>dotnet exec reconciler.dll</c>: scripts/test.sh sets it to
+    /// the Native AOT build of scripts/publish.sh and runs the tests that start the CLI (trait Runs=Executable) again.</summary>
+    public static string? ExecutableUnderTest => Environment.GetEnvironmentVariable("RECONCILER_TEST_EXECUTABLE") is { Length: > 0 } e ? e : null;
+
+    /// <summary>A start of the reconciler CLI with <paramref name="args"/>: the executable under test, or the built dll.</summary>
+    public static ProcessStartInfo ReconcilerStartInfo(IEnumerable<string> args) => StartInfo(Reconciler, args);
+
+    private static ProcessStartInfo StartInfo(string dll, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(Dotnet)
+        var native = dll == Reconciler ? ExecutableUnderTest : null;
+        var psi = new ProcessStartInfo(native ?? Dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add("exec");
-        psi.ArgumentList.Add(dll);
+        if (native is null)
+        {
+            psi.ArgumentList.Add("exec");
+            psi.ArgumentList.Add(dll);
+        }
         foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    public static ChildProcess Start(string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, bool readStdout = true)
+    {
+        var psi = StartInfo(dll, args);
         psi.Environment.Remove("CONSUL_HTTP_TOKEN");
         psi.Environment.Remove("RECONCILER_STATE");
         foreach (var (k, v) in environment ?? new Dictionary<string, string?>()) psi.Environment[k] = v;

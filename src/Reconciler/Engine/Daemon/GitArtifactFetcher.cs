@@ -1,6 +1,7 @@
 using LibGit2Sharp;
 using Reconciler.Drivers;
 using Reconciler.Drivers.Artifacts;
+using Reconciler.Git;
 using Reconciler.Schema.Model;
 
 namespace Reconciler.Daemon;
@@ -23,7 +24,7 @@ public sealed class GitArtifactFetcher(string repositoryPath, string commit, str
         var shortCommit = commit[..Math.Min(12, commit.Length)];
         return await ArtifactFetcher.GetOrAddAsync(cacheDirectory, expected, async temp =>
         {
-            using var repo = new Repository(Repository.Discover(repositoryPath) ?? repositoryPath);
+            using var repo = new Repository(GitDiscovery.Find(repositoryPath) ?? repositoryPath);
             var tree = repo.Lookup<Commit>(commit)?.Tree
                 ?? throw new ReconcilerException(FailureKind.EnvironmentFault, $"commit {commit} is not in {repositoryPath}; fetch again.");
             var path = (subdirectory.Length == 0 ? "" : subdirectory.TrimEnd('/') + "/") + artifact.Url.Replace('\\', '/').TrimStart('.', '/');

@@ -53,7 +53,7 @@ public sealed class GitFollower : IBranchFollower
         }
         else
         {
-            var discovered = Directory.Exists(source) ? Repository.Discover(source) : null;
+            var discovered = Directory.Exists(source) ? GitDiscovery.Find(source) : null;
             _gitDir = discovered ?? throw new ReconcilerException(FailureKind.InvalidInput, 
                 $"'{source}' is not a Git repository. Pass --repo with the path of a clone of the infra repo, or its URL.");
             RepositoryPath = Path.GetFullPath(source);

@@ -65,7 +65,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         var full = Path.GetFullPath(directory);
         if (!Directory.Exists(full))
             throw new ReconcilerException(FailureKind.InvalidInput, $"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
-        var gitDir = Repository.Discover(full);
+        var gitDir = GitDiscovery.Find(full);
         if (gitDir is null) return null;
         var repository = new Repository(gitDir);
         var workdir = repository.Info.WorkingDirectory;

@@ -12,7 +12,7 @@ public static class GitRevert
 {
     public static RevertResult Revert(string repoPath, string sha, string? message, int? mainline, DateTimeOffset now)
     {
-        var root = Repository.Discover(repoPath)
+        var root = GitDiscovery.Find(repoPath)
             ?? throw new ReconcilerException(FailureKind.InvalidInput, $"'{repoPath}' is not a Git repository. Run revert inside your clone of the infra repo, or pass --repo PATH.");
         using var repo = new Repository(root);
         if (repo.Info.IsBare)
@@ -93,9 +93,11 @@ public static class GitRevert
     }
 
     /// <summary>RECONCILER_GIT_AUTHOR ("Name &lt;email&gt;") wins, then git config user.name/user.email, then a default.</summary>
-    internal static Signature Author(Repository repo, DateTimeOffset now)
+    internal static Signature Author(Repository repo, DateTimeOffset now) => Author(repo, now, Environment.GetEnvironmentVariable);
+
+    internal static Signature Author(Repository repo, DateTimeOffset now, Func<string, string?> environment)
     {
-        var fromEnv = Environment.GetEnvironmentVariable("RECONCILER_GIT_AUTHOR");
+        var fromEnv = environment("RECONCILER_GIT_AUTHOR");
         if (!string.IsNullOrWhiteSpace(fromEnv))
         {
             var lt = fromEnv.IndexOf('<');
@@ -104,7 +106,24 @@ public static class GitRevert
                 throw new ReconcilerException(FailureKind.InvalidInput, $"RECONCILER_GIT_AUTHOR '{fromEnv}' must look like 'Name <email>'.");
             return new Signature(fromEnv[..lt].Trim(), fromEnv[(lt + 1)..gt].Trim(), now);
         }
-        return repo.Config.BuildSignature(now) ?? new Signature("reconciler", "reconciler@localhost", now);
+        using var config = ConfigOf(repo, environment);
+        return config.BuildSignature(now) ?? new Signature("reconciler", "reconciler@localhost", now);
+    }
+
+    /// <summary>The repository's config over the user's and the system's, named by path where libgit2 looks for them
+    /// ($HOME/.gitconfig, $XDG_CONFIG_HOME/git/config or ~/.config/git/config, /etc/gitconfig). <c>repo.Config</c>
+    /// asks libgit2 for those paths through a <c>git_buf</c>, which the Native AOT build does not marshal back
+    /// (libgit2sharp #2187): it would silently lose user.name and user.email set outside the repository.</summary>
+    private static Configuration ConfigOf(Repository repo, Func<string, string?> environment)
+    {
+        var home = environment("HOME");
+        var xdg = environment("XDG_CONFIG_HOME") is { Length: > 0 } x ? x
+            : home is { Length: > 0 } ? Path.Combine(home, ".config") : null;
+        return Configuration.BuildFrom(
+            Path.Combine(repo.Info.Path, "config"),
+            home is { Length: > 0 } ? Path.Combine(home, ".gitconfig") : null,
+            xdg is null ? null : Path.Combine(xdg, "git", "config"),
+            "/etc/gitconfig");
     }
 
     private static string Short(string sha) => sha.Length > 12 ? sha[..12] : sha;

@@ -44,7 +44,7 @@ public static class ShowStatus
     {
         if (!Directory.Exists(directory))
             throw Invalid($"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
-        var gitDir = Repository.Discover(Path.GetFullPath(directory))
+        var gitDir = GitDiscovery.Find(Path.GetFullPath(directory))
             ?? throw Invalid($"{directory} is not inside a Git repository; status reads the committed desired state. Point --repo at your clone.");
         using var git = new Repository(gitDir);
         return git.Head.Tip?.Sha ?? throw Invalid($"{directory}: the repository has no commits yet.");
