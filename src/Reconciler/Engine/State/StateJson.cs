@@ -12,7 +12,7 @@ internal static class StateJson
     public static byte[] SerializeBytes<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, ReconcilerJson.Compact.InfoFor<T>());
 
     /// <summary>The bytes of <see cref="SerializeBytes{T}"/>, appended to <paramref name="utf8"/>.</summary>
-    public static void SerializeTo<T>(Stream utf8, T value) => JsonSerializer.Serialize(utf8, value, ReconcilerJson.Compact);
+    public static void SerializeTo<T>(Stream utf8, T value) => JsonSerializer.Serialize(utf8, value, ReconcilerJson.Compact.InfoFor<T>());
 
     /// <summary>Parses a stored value; a value that does not parse is corrupt state, reported with where it was found.</summary>
     public static T Deserialize<T>(string json, string where)
