@@ -16,6 +16,9 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)   # the conformance tests run 
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)                 # the status page tests (headless, JavaScript off)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)       # ... driven by Selenium through Debian's own driver
+# Native AOT (scripts/publish.sh) compiles and links with the C toolchain, and links zlib.
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

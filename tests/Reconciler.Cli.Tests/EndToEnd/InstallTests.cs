@@ -10,8 +10,9 @@ namespace Reconciler.Cli.Tests.EndToEnd;
 /// Both ways to install what scripts/publish.sh builds, each from an empty HOME: the .NET tool package from a local
 /// folder feed (`dotnet tool install --tool-path`, only that feed configured), and the self-contained tarball, checked
 /// against its sha256, unpacked and run without .NET on PATH. Each installed CLI scaffolds, validates and plans a repo.
-/// publish.sh runs once for the class, without the composite ReadyToRun compile (PUBLISH_READY_TO_RUN=false), which
-/// does not change what is packaged or how it installs and would take many minutes here.
+/// scripts/test.sh publishes the release (the Native AOT tarball) once and names it in RECONCILER_TEST_DIST; run
+/// alone, the class publishes for itself without the AOT or ReadyToRun compile (PUBLISH_AOT=false,
+/// PUBLISH_READY_TO_RUN=false), which do not change how the packages install and take minutes.
 /// </summary>
 [Trait("Category", "EndToEnd")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -20,13 +21,21 @@ public sealed class InstallTests(InstallTests.Published published) : IClassFixtu
     public sealed class Published : IDisposable
     {
         public TempDir Dir { get; } = new();
-        public string Out => Path.Combine(Dir.Path, "dist");
+        public string Out { get; }
         public string Output { get; }
+        /// <summary>The tarball holds the Native AOT executable (the release build) rather than the runtime and dlls.</summary>
+        public bool NativeAot { get; }
 
         public Published()
         {
+            if (Environment.GetEnvironmentVariable("RECONCILER_TEST_DIST") is { Length: > 0 } dist)
+            {
+                (Out, Output, NativeAot) = (dist, $"published by scripts/test.sh into {dist}", true);
+                return;
+            }
+            Out = Path.Combine(Dir.Path, "dist");
             var (code, stdout, stderr) = Run(GitFixture.ProjectRoot(), "bash", ["scripts/publish.sh", Out],
-                new() { ["PUBLISH_READY_TO_RUN"] = "false" }, TimeSpan.FromMinutes(20));
+                new() { ["PUBLISH_AOT"] = "false", ["PUBLISH_READY_TO_RUN"] = "false" }, TimeSpan.FromMinutes(20));
             if (code != 0) throw new InvalidOperationException($"publish.sh failed ({code}): {stdout}\n{stderr}");
             Output = stdout;
         }
@@ -86,7 +95,14 @@ public sealed class InstallTests(InstallTests.Published published) : IClassFixtu
         var untar = Run(home, "tar", ["-xzf", Path.Combine(published.Out, $"{name}.tar.gz"), "-C", opt], [], TimeSpan.FromMinutes(2));
         Assert.True(untar.Code == 0, untar.Err);
         var dir = Path.Combine(opt, name);
-        Assert.True(File.Exists(Path.Combine(dir, "libcoreclr.so")), "the runtime is in the tarball (self-contained)");
+        if (published.NativeAot)
+        {
+            // One native executable: no runtime, no managed assemblies, no debug symbols.
+            Assert.Empty(Directory.GetFiles(dir, "*.dll"));
+            Assert.False(File.Exists(Path.Combine(dir, "libcoreclr.so")));
+            Assert.Empty(Directory.GetFiles(dir, "*.dbg"));
+        }
+        else Assert.True(File.Exists(Path.Combine(dir, "libcoreclr.so")), "the runtime is in the tarball (self-contained)");
         Assert.Empty(Directory.GetFiles(dir, "*.pdb"));
 
         // No .NET anywhere it could look: PATH is one empty folder (on merged-/usr Debian, /bin holds dotnet too), and
