@@ -51,4 +51,74 @@ public class PlanJsonWriterTests
             Assert.Equal(BySerializer(plan), ByWriter(plan));
         }
     }
+
+    /// <summary>The no-op fast path (<see cref="NoOpEntryJson"/>) against the writer's slow path and the serializer:
+    /// plans of mostly no-ops, with strings it must write as they are and strings it must leave to the writer.</summary>
+    [Fact]
+    public void The_no_op_fast_path_writes_the_writers_bytes()
+    {
+        var random = new Random(20261203);
+        string[] plain = ["svc-0001", "1.2.3", "1.2.3-6e4ec0c1ca", "up to date", "group-01", "<a&b>", "'quoted'", "é", "日本", ""];
+        // What the encoder escapes (an astral character too), and a lone surrogate, which the writer refuses.
+        string[] awkward = ["\U0001F680", "\"", "\\", "\n", "\t", "\u0001", "\u2028", "\u007f", "\ud800"];
+        string Text() => string.Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(40) == 0 ? awkward[random.Next(awkward.Length)] : plain[random.Next(plain.Length)]));
+        string? Maybe() => random.Next(4) == 0 ? null : Text();
+        var mixed = PlanScenarios.Generated(7).Services;
+        var taken = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            var services = Enumerable.Range(0, random.Next(0, 30)).Select(n => random.Next(10) == 0
+                ? mixed[random.Next(mixed.Length)] with { Service = Text() }
+                : new ServiceChange(Text(), ServiceAction.NoOp, Text(), Maybe(), Maybe(), Maybe(), Maybe(), Text(), [], [], random.Next(0, 100_000))).ToImmutableArray();
+            var plan = new Plan(Plan.CurrentFormatVersion, "dev", "abc", null, 7, services, [], []);
+            string slow;
+            try
+            {
+                slow = Written(plan, fastPath: false);
+            }
+            catch (ArgumentException)
+            {
+                // A lone surrogate: the writer refuses it, and so must the fast path (it leaves the entry to the writer).
+                Assert.ThrowsAny<ArgumentException>(() => Written(plan, fastPath: true));
+                continue;
+            }
+            Assert.Equal(slow, Written(plan, fastPath: true));
+            Assert.Equal(BySerializer(plan), ByWriter(plan));
+            taken += services.Count(s => s.Action == ServiceAction.NoOp && TakesFastPath(s));
+        }
+        Assert.True(taken > 1000, $"only {taken} entries took the fast path");
+    }
+
+    [Fact]
+    public void The_no_op_fast_path_declines_what_the_writer_must_escape_and_writes_nothing()
+    {
+        var entry = new ServiceChange("svc", ServiceAction.NoOp, "up to date", "1.0.0", "1.0.0", "1.0.0-a", "1.0.0-a", "g", [], [], 0);
+        Assert.True(TakesFastPath(entry));
+        Assert.False(TakesFastPath(entry with { Reason = "say \"hi\"" }));
+        Assert.False(TakesFastPath(entry with { HostGroup = "line\nbreak" }));
+        Assert.False(TakesFastPath(entry with { ToRelease = "\ud800" }));
+        Assert.False(TakesFastPath(entry with { Action = ServiceAction.Upgrade }));
+        Assert.False(TakesFastPath(entry with { Hosts = [new HostChange("h", null, null, null)] }));
+        Assert.False(TakesFastPath(entry with { Rollout = new Rollout("rolling", "1", null, 1, 1, "1m", "rollback") }));
+    }
+
+    private static bool TakesFastPath(ServiceChange entry)
+    {
+        using var buffer = new MemoryStream();
+        using var w = new Utf8JsonWriter(buffer, PlanJsonWriter.Options);
+        w.WriteStartObject();
+        w.WriteStartArray("services");
+        Assert.True(NoOpEntryJson.Fits(w));
+        var before = w.BytesPending;
+        var taken = new NoOpEntryJson().TryWrite(w, entry);
+        if (!taken) Assert.Equal(before, w.BytesPending);
+        return taken;
+    }
+
+    private static string Written(Plan plan, bool fastPath)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, PlanJsonWriter.Options)) PlanJsonWriter.Write(w, plan, fastPath);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
 }

@@ -45,7 +45,10 @@ public static class PlanJsonWriter
         Write(writer, plan);
     }
 
-    public static void Write(Utf8JsonWriter w, Plan plan)
+    public static void Write(Utf8JsonWriter w, Plan plan) => Write(w, plan, noOpFastPath: true);
+
+    /// <param name="noOpFastPath">False: every entry through the writer (the slow path the tests compare with).</param>
+    internal static void Write(Utf8JsonWriter w, Plan plan, bool noOpFastPath)
     {
         w.WriteStartObject();
         w.WriteNumber("formatVersion", plan.FormatVersion);
@@ -55,66 +58,10 @@ public static class PlanJsonWriter
         w.WriteNumber("liveVersion", plan.LiveVersion);
 
         w.WriteStartArray("services");
+        var noOps = noOpFastPath && NoOpEntryJson.Fits(w) ? new NoOpEntryJson() : null;
         foreach (var s in plan.Services)
         {
-            w.WriteStartObject();
-            w.WriteString("service", s.Service);
-            w.WriteString("action", ServiceActions[(int)s.Action]);
-            w.WriteString("reason", s.Reason);
-            Optional(w, "fromVersion", s.FromVersion);
-            Optional(w, "toVersion", s.ToVersion);
-            Optional(w, "fromRelease", s.FromRelease);
-            Optional(w, "toRelease", s.ToRelease);
-            w.WriteString("hostGroup", s.HostGroup);
-            w.WriteStartArray("fields");
-            foreach (var f in s.Fields)
-            {
-                w.WriteStartObject();
-                w.WriteString("path", f.Path);
-                w.WriteString("kind", FieldKinds[(int)f.Kind]);
-                Optional(w, "before", f.Before);
-                Optional(w, "after", f.After);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("hosts");
-            foreach (var h in s.Hosts)
-            {
-                w.WriteStartObject();
-                w.WriteString("host", h.Host);
-                Optional(w, "region", h.Region);
-                Optional(w, "fromRelease", h.FromRelease);
-                Optional(w, "toRelease", h.ToRelease);
-                if (h.Config is { } config)
-                {
-                    w.WriteStartObject("config");
-                    foreach (var (key, value) in config) w.WriteString(key, value);
-                    w.WriteEndObject();
-                }
-                if (h.Repair is { } repair)
-                {
-                    w.WriteStartObject("repair");
-                    w.WriteString("kind", RepairKinds[(int)repair.Kind]);
-                    w.WriteString("reason", repair.Reason);
-                    w.WriteEndObject();
-                }
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteNumber("wave", s.Wave);
-            if (s.Rollout is { } r)
-            {
-                w.WriteStartObject("rollout");
-                w.WriteString("strategy", r.Strategy);
-                w.WriteString("maxParallel", r.MaxParallel);
-                if (r.CanaryHosts is { } canary) w.WriteNumber("canaryHosts", canary);
-                w.WriteNumber("healthChecks", r.HealthChecks);
-                w.WriteNumber("consecutivePasses", r.ConsecutivePasses);
-                w.WriteString("deadline", r.Deadline);
-                w.WriteString("onFailure", r.OnFailure);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
+            if (noOps is null || !noOps.TryWrite(w, s)) WriteService(w, s);
             // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
             if (w.BytesPending > FlushThreshold) w.Flush();
         }
@@ -177,6 +124,70 @@ public static class PlanJsonWriter
         w.WriteBoolean("hasChanges", plan.HasChanges);
         w.WriteEndObject();
     }
+
+    private static void WriteService(Utf8JsonWriter w, ServiceChange s)
+    {
+        w.WriteStartObject();
+        w.WriteString("service", s.Service);
+        w.WriteString("action", ServiceActions[(int)s.Action]);
+        w.WriteString("reason", s.Reason);
+        Optional(w, "fromVersion", s.FromVersion);
+        Optional(w, "toVersion", s.ToVersion);
+        Optional(w, "fromRelease", s.FromRelease);
+        Optional(w, "toRelease", s.ToRelease);
+        w.WriteString("hostGroup", s.HostGroup);
+        w.WriteStartArray("fields");
+        foreach (var f in s.Fields)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", f.Path);
+            w.WriteString("kind", FieldKinds[(int)f.Kind]);
+            Optional(w, "before", f.Before);
+            Optional(w, "after", f.After);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("hosts");
+        foreach (var h in s.Hosts)
+        {
+            w.WriteStartObject();
+            w.WriteString("host", h.Host);
+            Optional(w, "region", h.Region);
+            Optional(w, "fromRelease", h.FromRelease);
+            Optional(w, "toRelease", h.ToRelease);
+            if (h.Config is { } config)
+            {
+                w.WriteStartObject("config");
+                foreach (var (key, value) in config) w.WriteString(key, value);
+                w.WriteEndObject();
+            }
+            if (h.Repair is { } repair)
+            {
+                w.WriteStartObject("repair");
+                w.WriteString("kind", RepairKinds[(int)repair.Kind]);
+                w.WriteString("reason", repair.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("wave", s.Wave);
+        if (s.Rollout is { } r)
+        {
+            w.WriteStartObject("rollout");
+            w.WriteString("strategy", r.Strategy);
+            w.WriteString("maxParallel", r.MaxParallel);
+            if (r.CanaryHosts is { } canary) w.WriteNumber("canaryHosts", canary);
+            w.WriteNumber("healthChecks", r.HealthChecks);
+            w.WriteNumber("consecutivePasses", r.ConsecutivePasses);
+            w.WriteString("deadline", r.Deadline);
+            w.WriteString("onFailure", r.OnFailure);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    internal static string ServiceActionName(ServiceAction action) => ServiceActions[(int)action];
 
     private static void Optional(Utf8JsonWriter w, string name, string? value)
     {

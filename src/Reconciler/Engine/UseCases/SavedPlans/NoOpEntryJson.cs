@@ -1,0 +1,105 @@
+using System.Buffers.Text;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using Reconciler.Diff.Planning;
+
+namespace Reconciler.UseCases;
+
+/// <summary>
+/// The fast path of <see cref="PlanJsonWriter"/> for the bulk of a large plan: a no-op entry (no fields, no hosts, no
+/// rollout) whose strings need no escaping is put together from fixed pieces and handed to the writer as one raw value.
+/// Through the writer, property by property, such an entry cost ~1.4 us, most of it checking and transcoding each
+/// string; 60,000 of them were a third of a warm plan at 20,000 services (docs/benchmarks.md, "Warm plan flat").
+/// Anything else (another action, a string the encoder would escape or that is not valid UTF-16, a writer with other
+/// options or at another depth) declines, and the entry goes through the writer. PlanJsonWriterTests hold both paths
+/// to the serializer's bytes.
+/// </summary>
+internal sealed class NoOpEntryJson
+{
+    /// <summary>The depth of an entry of "services": inside the document's object and the array.</summary>
+    private const int EntryDepth = 2;
+
+    private static readonly byte[] NoOp = Encoding.UTF8.GetBytes(PlanJsonWriter.ServiceActionName(ServiceAction.NoOp));
+    private static readonly JsonWriterOptions Expected = PlanJsonWriter.Options;
+    private static readonly byte[] Open = Encoding.UTF8.GetBytes(Line(EntryDepth) + "{");
+    private static readonly byte[] Close = Encoding.UTF8.GetBytes(Line(EntryDepth) + "}");
+    private static readonly byte[] Service = Property("service", first: true);
+    private static readonly byte[] Action = Property("action");
+    private static readonly byte[] Reason = Property("reason");
+    private static readonly byte[] FromVersion = Property("fromVersion");
+    private static readonly byte[] ToVersion = Property("toVersion");
+    private static readonly byte[] FromRelease = Property("fromRelease");
+    private static readonly byte[] ToRelease = Property("toRelease");
+    private static readonly byte[] HostGroup = Property("hostGroup");
+    private static readonly byte[] EmptyFieldsAndHosts = Encoding.UTF8.GetBytes($",{Line(EntryDepth + 1)}\"fields\": [],{Line(EntryDepth + 1)}\"hosts\": []");
+    private static readonly byte[] Wave = Property("wave");
+
+    private byte[] _buffer = new byte[512];
+    private int _length;
+
+    /// <summary>The new line and indentation the writer puts before a token at <paramref name="depth"/>.</summary>
+    private static string Line(int depth) => Expected.NewLine + new string(Expected.IndentCharacter, Expected.IndentSize * depth);
+
+    private static byte[] Property(string name, bool first = false) =>
+        Encoding.UTF8.GetBytes($"{(first ? "" : ",")}{Line(EntryDepth + 1)}\"{name}\": ");
+
+    /// <summary>True when the writer formats as this class assumes: the plan writer's options, at an entry's depth.</summary>
+    public static bool Fits(Utf8JsonWriter w) =>
+        w.CurrentDepth == EntryDepth && w.Options.Indented == Expected.Indented && w.Options.IndentCharacter == Expected.IndentCharacter
+        && w.Options.IndentSize == Expected.IndentSize && w.Options.NewLine == Expected.NewLine && ReferenceEquals(w.Options.Encoder, Expected.Encoder);
+
+    /// <summary>Writes <paramref name="s"/> as the writer would, or returns false having written nothing.</summary>
+    public bool TryWrite(Utf8JsonWriter w, ServiceChange s)
+    {
+        if (s.Action != ServiceAction.NoOp || !s.Fields.IsEmpty || !s.Hosts.IsEmpty || s.Rollout is not null) return false;
+        _length = 0;
+        Put(Open);
+        if (!String(Service, s.Service)) return false;
+        Put(Action);
+        Put("\""u8);
+        Put(NoOp);
+        Put("\""u8);
+        if (!String(Reason, s.Reason) || !Optional(FromVersion, s.FromVersion) || !Optional(ToVersion, s.ToVersion)
+            || !Optional(FromRelease, s.FromRelease) || !Optional(ToRelease, s.ToRelease) || !String(HostGroup, s.HostGroup))
+            return false;
+        Put(EmptyFieldsAndHosts);
+        Put(Wave);
+        Reserve(11);
+        Utf8Formatter.TryFormat(s.Wave, _buffer.AsSpan(_length), out var digits);
+        _length += digits;
+        Put(Close);
+        // The writer adds the list separator; the pieces carry the new line and indentation it would have written.
+        w.WriteRawValue(_buffer.AsSpan(0, _length), skipInputValidation: true);
+        return true;
+    }
+
+    private bool Optional(byte[] property, string? value) => value is null || String(property, value);
+
+    /// <summary>The property and its value in quotes, when the value is valid UTF-16 that the encoder leaves as it is.</summary>
+    private bool String(byte[] property, string value)
+    {
+        Put(property);
+        Reserve(value.Length * 3 + 2);
+        _buffer[_length++] = (byte)'"';
+        var destination = _buffer.AsSpan(_length);
+        if (Utf8.FromUtf16(value, destination, out _, out var written, replaceInvalidSequences: false) != System.Buffers.OperationStatus.Done
+            || Expected.Encoder!.FindFirstCharacterToEncodeUtf8(destination[..written]) >= 0)
+            return false;
+        _length += written;
+        _buffer[_length++] = (byte)'"';
+        return true;
+    }
+
+    private void Put(ReadOnlySpan<byte> piece)
+    {
+        Reserve(piece.Length);
+        piece.CopyTo(_buffer.AsSpan(_length));
+        _length += piece.Length;
+    }
+
+    private void Reserve(int bytes)
+    {
+        if (_length + bytes > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes));
+    }
+}
