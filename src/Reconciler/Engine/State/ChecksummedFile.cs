@@ -43,6 +43,6 @@ internal static class ChecksummedFile
         if (bytes.Length < header || !bytes.AsSpan(0, magic.Length).SequenceEqual(magic)) return null;
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         XxHash3.Hash(bytes.AsSpan(header), checksum);
-        return checksum.SequenceEqual(bytes.AsSpan(magic.Length, ChecksumLength)) ? new MemoryStream(bytes, header, bytes.Length - header) : null;
+        return checksum.SequenceEqual(bytes.AsSpan(magic.Length, ChecksumLength)) ? new MemoryStream(bytes, header, bytes.Length - header, writable: false, publiclyVisible: true) : null;
     }
 }

@@ -27,11 +27,11 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, plans. Written to a
-/// temporary file, then renamed; best effort.
+/// temporary file, then renamed; best effort. The magic names the layout (0002: plans with a string table).
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0001"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0002"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -64,10 +64,9 @@ public static class PlanSnapshotFile
             var head = r.ReadString();
             var baseTree = Optional(r);
             var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
-            var plans = ImmutableArray.CreateBuilder<Plan>(r.ReadInt32());
-            for (var i = plans.Capacity; i > 0; i--) plans.Add(PlanCodec.Read(r));
+            var plans = PlanCodec.Read(r);
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            return new PlanSnapshot(inputs, head, baseTree, plans.MoveToImmutable(), headBlobs, baseBlobs);
+            return new PlanSnapshot(inputs, head, baseTree, plans, headBlobs, baseBlobs);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
         {
@@ -86,8 +85,7 @@ public static class PlanSnapshotFile
             Optional(w, snapshot.BaseTree);
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
-            w.Write(snapshot.Plans.Length);
-            foreach (var plan in snapshot.Plans) PlanCodec.Write(w, plan);
+            PlanCodec.Write(w, snapshot.Plans);
         }
         return ChecksummedFile.TryWrite(path, Magic, body);
     }
