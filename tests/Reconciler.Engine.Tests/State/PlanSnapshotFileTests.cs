@@ -73,4 +73,44 @@ public sealed class PlanSnapshotFileTests : IDisposable
             Assert.Null(PlanSnapshotFile.Load(path));
         }
     }
+
+    /// <summary>Snapshots made from snapshots (the incremental plan's case): each carries the last one's table and
+    /// copies the records of unchanged entries. Round after round, what is read back is exactly the plans saved,
+    /// and the table is written in full again before the strings nothing refers to pile up.</summary>
+    [Fact]
+    public void A_snapshot_carried_over_from_the_last_reads_back_as_the_plans_saved()
+    {
+        var random = new Random(4242);
+        ServiceChange NoOp(int i, string release) => new($"svc-{i:D4}", ServiceAction.NoOp, "up to date", "1.0." + (i % 7), "1.0." + (i % 7), release, release, $"group-{i % 5}", [], [], 0);
+        ImmutableArray<Plan> plans = [.. new[] { "dev", "prod" }.Select(e => new Plan(Plan.CurrentFormatVersion, e, "c0", null, 1,
+            [.. Enumerable.Range(0, 300).Select(i => NoOp(i, $"r{i}-0"))], [], []))];
+        var path = Path.Combine(_directory, "carried.snapshot");
+        Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", "tree", null, plans)));
+        var firstSize = new FileInfo(path).Length;
+        var carriedRounds = 0;
+        for (var round = 1; round <= 100; round++)
+        {
+            var loaded = PlanSnapshotFile.Load(path)!;
+            Assert.Equal(Json(plans), Json(loaded.Plans));
+            // Plan a few services again: some come out as the same no-op, some as an upgrade to a new release.
+            var replanned = Enumerable.Range(0, 8).Select(_ => random.Next(300)).Distinct().ToHashSet();
+            var names = replanned.Select(i => $"svc-{i:D4}").ToHashSet(StringComparer.Ordinal);
+            var merged = loaded.Plans.Select(old => IncrementalPlan.Merge(old, old with
+            {
+                Commit = $"c{round}",
+                Services = [.. replanned.Order().Select(i => random.Next(2) == 0
+                    ? NoOp(i, $"r{i}-0") with { FromRelease = old.Services.Single(s => s.Service == $"svc-{i:D4}").FromRelease, ToRelease = old.Services.Single(s => s.Service == $"svc-{i:D4}").ToRelease }
+                    : NoOp(i, $"r{i}-{round}") with { Action = ServiceAction.Upgrade, Reason = $"release r{i}-{round}", Wave = 1 })],
+            }, names, out var origins) is var plan ? (plan, origins) : default).ToList();
+            Assert.Contains(merged, m => m.origins.Any(o => o < 0));
+            Assert.Contains(merged, m => m.origins.Count(o => o >= 0) > 250);
+            plans = [.. merged.Select(m => m.plan)];
+            var carried = new CarriedEntries(loaded.Encoded!, [.. merged.Select(m => m.origins)]);
+            Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", $"tree{round}", null, plans) { Carried = carried }));
+            if (PlanSnapshotFile.Load(path)!.Encoded!.CompactCount == loaded.Encoded!.CompactCount) carriedRounds++;
+            Assert.True(new FileInfo(path).Length < 4 * firstSize + 200_000, $"round {round}: {new FileInfo(path).Length} bytes");
+        }
+        Assert.Equal(Json(plans), Json(PlanSnapshotFile.Load(path)!.Plans));
+        Assert.InRange(carriedRounds, 50, 99);   // mostly carried over, and written in full again at least once
+    }
 }

@@ -9,41 +9,89 @@ namespace Reconciler.State;
 /// plans, and referred to by its index: a service's name, version and release recur in every environment, and a
 /// reason or host group in thousands of entries, so the table keeps a 20,000-service snapshot at about a fifth of its
 /// size and reading it makes each distinct string once instead of seven strings an entry (the decoding of 60,000
-/// entries was a quarter of a warm plan; docs/benchmarks.md, "Warm plan flat"). Numbers are 7-bit encoded. Every field
-/// is written; the round trip is pinned by a test.</summary>
+/// entries was a quarter of a warm plan; docs/benchmarks.md, "Warm plan flat"). Numbers are 7-bit encoded. A snapshot
+/// made from another (an incremental plan) keeps that one's table and copies the records of the entries it carries
+/// over, so saving it costs the change, not the repo. Every field is written; PlanSnapshotFileTests pin the round
+/// trips.</summary>
 internal static class PlanCodec
 {
+    /// <summary>Past this many strings per string of the last full write, a snapshot is written in full again rather
+    /// than carried over: each carried-over snapshot appends the strings of what changed, and some of the old ones are
+    /// no longer referred to. Doubling bounds the waste and makes the full write rare (amortised, still the change).</summary>
+    private const int GrowthBeforeRewrite = 2;
+
+    /// <summary>All plans, each string once in a new table.</summary>
     public static void Write(BinaryWriter w, ImmutableArray<Plan> plans)
     {
-        var strings = new StringTable();
+        var strings = new StringTable(first: 0);
         var records = new Varints();
         var writer = new Writer(records, strings);
         writer.Count(plans.Length);
         foreach (var plan in plans) writer.Plan(plan);
+        w.Write7BitEncodedInt(strings.Count);   // the size of the last full write
         w.Write7BitEncodedInt(strings.Count);
         foreach (var text in strings.InOrder) w.Write(text);
         w.Write(records.Written);
     }
 
-    /// <param name="r">Over a <see cref="MemoryStream"/> whose buffer is visible: the plans are read from it directly.</param>
-    public static ImmutableArray<Plan> Read(BinaryReader r)
+    /// <summary>Plans made from those of <paramref name="carried"/>'s snapshot: the table of that snapshot as it was, the
+    /// strings of what is new after it, and the records of the entries carried over copied as they were (their strings'
+    /// indices are still those of the same table), so an unchanged entry costs a copy of its bytes, not an encoding.</summary>
+    public static void Write(BinaryWriter w, ImmutableArray<Plan> plans, CarriedEntries carried)
     {
-        var count = r.Read7BitEncodedInt();
-        if (count is < 0 or > 10_000_000) throw new FormatException($"bad count {count}");
-        var strings = new string[count];
-        for (var i = 0; i < strings.Length; i++) strings[i] = r.ReadString();
+        var from = carried.From;
+        if (from.TableCount > GrowthBeforeRewrite * from.CompactCount || carried.Origins.Length != plans.Length
+            || from.EntryOffsets.Length != plans.Length)
+        {
+            Write(w, plans);
+            return;
+        }
+        var strings = new StringTable(first: from.TableCount);
+        var records = new Varints();
+        var writer = new Writer(records, strings);
+        writer.Count(plans.Length);
+        for (var p = 0; p < plans.Length; p++)
+            {
+            var (origins, offsets) = (carried.Origins[p], from.EntryOffsets[p]);
+            if (origins.Length != plans[p].Services.Length) throw new ArgumentException("an origin for each entry", nameof(carried));
+            writer.Plan(plans[p], i => origins[i] is var o and >= 0 ? from.Body.AsSpan(offsets[o], offsets[o + 1] - offsets[o]) : default);
+        }
+        w.Write7BitEncodedInt(from.CompactCount);
+        w.Write7BitEncodedInt(from.TableCount + strings.Count);
+        w.Write(from.Body.AsSpan(from.TableStart, from.TableEnd - from.TableStart));
+        foreach (var text in strings.InOrder) w.Write(text);
+        w.Write(records.Written);
+    }
+
+    /// <param name="r">Over a <see cref="MemoryStream"/> whose buffer is visible: the plans are read from it directly.</param>
+    /// <param name="encoded">Where the plans' records are in that buffer, for the next snapshot to copy.</param>
+    public static ImmutableArray<Plan> Read(BinaryReader r, out EncodedPlans encoded)
+    {
         if (r.BaseStream is not MemoryStream stream || !stream.TryGetBuffer(out var buffer))
             throw new InvalidOperationException("plans are read from a visible memory buffer");
+        var compactCount = r.Read7BitEncodedInt();
+        var count = r.Read7BitEncodedInt();
+        if (count is < 0 or > 10_000_000 || compactCount < 0 || compactCount > count) throw new FormatException($"bad count {count}");
+        var tableStart = buffer.Offset + (int)stream.Position;
+        var strings = new string[count];
+        for (var i = 0; i < strings.Length; i++) strings[i] = r.ReadString();
         var cursor = new VarintCursor(buffer.Array!, buffer.Offset + (int)stream.Position, buffer.Offset + buffer.Count);
+        var tableEnd = cursor.Position;
         var reader = new Reader(cursor, strings);
         var plans = ImmutableArray.CreateBuilder<Plan>(Count(cursor));
-        for (var i = plans.Capacity; i > 0; i--) plans.Add(reader.Plan());
+        var offsets = ImmutableArray.CreateBuilder<int[]>(plans.Capacity);
+        for (var i = plans.Capacity; i > 0; i--)
+        {
+            plans.Add(reader.Plan(out var entries));
+            offsets.Add(entries);
+        }
         stream.Position = cursor.Position - buffer.Offset;
+        encoded = new EncodedPlans(buffer.Array!, tableStart, tableEnd, count, compactCount, offsets.MoveToImmutable());
         return plans.MoveToImmutable();
     }
 
-    /// <summary>Each distinct string once, by its first index.</summary>
-    private sealed class StringTable
+    /// <summary>Each distinct string once, numbered from <paramref name="first"/> (after a table carried over).</summary>
+    private sealed class StringTable(int first)
     {
         private readonly Dictionary<string, int> _byText = new(StringComparer.Ordinal);
         public readonly List<string> InOrder = [];
@@ -54,7 +102,7 @@ internal static class PlanCodec
         {
             if (!_byText.TryGetValue(text, out var index))
             {
-                index = InOrder.Count;
+                index = first + InOrder.Count;
                 InOrder.Add(text);
                 _byText.Add(text, index);
             }
@@ -76,6 +124,9 @@ internal static class PlanCodec
         }
     }
 
+    /// <summary>The record entry <paramref name="entry"/> of a plan already has, or an empty span to encode it.</summary>
+    private delegate ReadOnlySpan<byte> CarriedRecord(int entry);
+
     private sealed class Writer(Varints w, StringTable strings)
     {
         private Recent _reason, _version, _release, _hostGroup;
@@ -89,7 +140,7 @@ internal static class PlanCodec
 
         private void Int(int value) => w.Varint(value);
 
-        public void Plan(Plan plan)
+        public void Plan(Plan plan, CarriedRecord? carried = null)
         {
             Int(plan.FormatVersion);
             Text(plan.Environment);
@@ -97,7 +148,12 @@ internal static class PlanCodec
             Text(plan.BaseCommit);
             w.Varint64(plan.LiveVersion);
             Count(plan.Services.Length);
-            foreach (var s in plan.Services) Service(s);
+            for (var i = 0; i < plan.Services.Length; i++)
+            {
+                var record = carried is null ? default : carried(i);
+                if (record.IsEmpty) Service(plan.Services[i]);
+                else w.Bytes(record);
+            }
             Count(plan.Toggles.Length);
             foreach (var t in plan.Toggles)
             {
@@ -190,11 +246,18 @@ internal static class PlanCodec
             return System.Enum.IsDefined(e) ? e : throw new FormatException($"bad {typeof(T).Name} {value}");
         }
 
-        public Plan Plan()
+        /// <param name="entries">Where each entry's record starts, and where the last one ends.</param>
+        public Plan Plan(out int[] entries)
         {
             var (format, environment, commit, baseCommit, liveVersion) = (Int(), Text(), Text(), Optional(), r.Varint64());
             var services = new ServiceChange[Count(r)];
-            for (var i = 0; i < services.Length; i++) services[i] = Service();
+            entries = new int[services.Length + 1];
+            for (var i = 0; i < services.Length; i++)
+            {
+                entries[i] = r.Position;
+                services[i] = Service();
+            }
+            entries[services.Length] = r.Position;
             var toggles = new ToggleChange[Count(r)];
             for (var i = 0; i < toggles.Length; i++)
             {
@@ -277,6 +340,13 @@ internal static class PlanCodec
             _bytes[_length++] = (byte)rest;
         }
 
+        public void Bytes(ReadOnlySpan<byte> bytes)
+        {
+            if (_length + bytes.Length > _bytes.Length) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _length + bytes.Length));
+            bytes.CopyTo(_bytes.AsSpan(_length));
+            _length += bytes.Length;
+        }
+
         public void Byte(byte value)
         {
             if (_length + 1 > _bytes.Length) Array.Resize(ref _bytes, _bytes.Length * 2);
@@ -310,3 +380,11 @@ internal static class PlanCodec
         }
     }
 }
+
+/// <summary>Where a snapshot's plans are in the bytes it was read from: its string table, its size at the last full
+/// write, and for each plan where each entry's record starts (and the last one ends).</summary>
+internal sealed record EncodedPlans(byte[] Body, int TableStart, int TableEnd, int TableCount, int CompactCount, ImmutableArray<int[]> EntryOffsets);
+
+/// <summary>For plans made from a snapshot's (<see cref="UseCases.IncrementalPlan.Merge"/>): for each plan and each of its
+/// entries, the index of the snapshot's entry it is (the same service, the same values), or -1.</summary>
+internal sealed record CarriedEntries(EncodedPlans From, ImmutableArray<int[]> Origins);

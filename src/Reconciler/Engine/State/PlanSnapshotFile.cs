@@ -17,6 +17,13 @@ namespace Reconciler.State;
 public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans,
     IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
 {
+    /// <summary>Where the plans of a snapshot read from a file are in its bytes (null for one made in this process).</summary>
+    internal EncodedPlans? Encoded { get; init; }
+
+    /// <summary>For plans made from another snapshot's: which of their entries it had as they are, so that saving this
+    /// one copies those records instead of encoding them again (null: every entry is encoded).</summary>
+    internal CarriedEntries? Carried { get; init; }
+
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
     {
@@ -27,11 +34,11 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, plans. Written to a
-/// temporary file, then renamed; best effort. The magic names the layout (0002: plans with a string table).
+/// temporary file, then renamed; best effort. The magic names the layout (0003: plans with a string table, which a snapshot made from another can carry over).
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0002"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0003"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -64,9 +71,9 @@ public static class PlanSnapshotFile
             var head = r.ReadString();
             var baseTree = Optional(r);
             var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
-            var plans = PlanCodec.Read(r);
+            var plans = PlanCodec.Read(r, out var encoded);
             if (r.BaseStream.Position != r.BaseStream.Length) return null;
-            return new PlanSnapshot(inputs, head, baseTree, plans, headBlobs, baseBlobs);
+            return new PlanSnapshot(inputs, head, baseTree, plans, headBlobs, baseBlobs) { Encoded = encoded };
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
         {
@@ -85,7 +92,8 @@ public static class PlanSnapshotFile
             Optional(w, snapshot.BaseTree);
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
-            PlanCodec.Write(w, snapshot.Plans);
+            if (snapshot.Carried is { } carried) PlanCodec.Write(w, snapshot.Plans, carried);
+            else PlanCodec.Write(w, snapshot.Plans);
         }
         return ChecksummedFile.TryWrite(path, Magic, body);
     }

@@ -68,8 +68,12 @@ internal static class IncrementalPlan
     /// <param name="ChangedFiles">Infra files changed since the snapshot (both commits of a preview).</param>
     /// <param name="Replanned">Services loaded and planned again (per environment at most this many).</param>
     /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
+    /// <param name="Carried">Which entries are the snapshot's as they were (for the next snapshot to copy).</param>
     public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
-        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
+    {
+        internal CarriedEntries? Carried { get; init; }
+    }
 
     /// <summary>The plans, or null when this change needs the full plan.</summary>
     public static Result? TryPlan(PlanSnapshot snapshot, Inputs inputs)
@@ -123,6 +127,8 @@ internal static class IncrementalPlan
         if (UsesCatalog(headModel) || (baseModel is not null && UsesCatalog(baseModel))) return null;
 
         var plans = ImmutableArray.CreateBuilder<Plan>(snapshot.Plans.Length);
+        var origins = ImmutableArray.CreateBuilder<int[]>(snapshot.Plans.Length);
+        var replanned = names.ToHashSet(StringComparer.Ordinal);   // asked once for every entry of the snapshot: a hash, not a tree
         foreach (var old in snapshot.Plans)
         {
             if (!headModel.Environments.ContainsKey(old.Environment)) return null;
@@ -145,29 +151,59 @@ internal static class IncrementalPlan
             {
                 return null;   // the full plan words it
             }
-            plans.Add(Merge(old, part, names));
+            plans.Add(Merge(old, part, replanned, out var entryOrigins));
+            origins.Add(entryOrigins);
         }
-        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs);
+        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs)
+        {
+            Carried = snapshot.Encoded is { } encoded ? new CarriedEntries(encoded, origins.MoveToImmutable()) : null,
+        };
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
     /// planner's order (wave, then name); waves and toggles are the partial plan's, which saw every service with work.
     /// Both lists are in that order already and share no service, so one pass merges them (sorting the 20,000 entries
     /// of a large environment again cost more than the rest of the merge).</summary>
-    internal static Plan Merge(Plan old, Plan part, IReadOnlySet<string> replanned)
+    /// <param name="origins">For each entry of the result, the index of the entry of <paramref name="old"/> it is (one
+    /// carried over, or one planned again to the same no-op), or -1.</param>
+    internal static Plan Merge(Plan old, Plan part, IReadOnlySet<string> replanned, out int[] origins)
     {
         var services = ImmutableArray.CreateBuilder<ServiceChange>(old.Services.Length + part.Services.Length);
+        var from = new List<int>(old.Services.Length + part.Services.Length);
         var fresh = part.Services;
+        var replaced = new Dictionary<string, int>(StringComparer.Ordinal);
         var next = 0;
-        foreach (var s in old.Services)
+        void AddFresh()
         {
-            if (replanned.Contains(s.Service)) continue;   // the others are no-ops: every service with work was planned again
-            while (next < fresh.Length && InPlanOrder(fresh[next], s) < 0) services.Add(fresh[next++]);
+            var s = fresh[next++];
             services.Add(s);
+            from.Add(replaced.TryGetValue(s.Service, out var was) && SameNoOp(old.Services[was], s) ? was : -1);
         }
-        while (next < fresh.Length) services.Add(fresh[next++]);
+        for (var i = 0; i < old.Services.Length; i++)
+        {
+            var s = old.Services[i];
+            if (replanned.Contains(s.Service))
+            {
+                replaced[s.Service] = i;
+                continue;
+            }
+            // Carried over as it is: a no-op, since every service with work in the snapshot was planned again.
+            while (next < fresh.Length && InPlanOrder(fresh[next], s) < 0) AddFresh();
+            services.Add(s);
+            from.Add(i);
+        }
+        while (next < fresh.Length) AddFresh();
+        origins = [.. from];
         return part with { Services = services.DrainToImmutable() };
     }
+
+    /// <summary>Two no-ops that say the same: planned again, a service with nothing to do is what the snapshot had.
+    /// Only then can an entry planned again share the snapshot's record; anything with work is written anew.</summary>
+    private static bool SameNoOp(ServiceChange was, ServiceChange @is) =>
+        was.Action == ServiceAction.NoOp && @is.Action == ServiceAction.NoOp
+        && was.Fields.IsEmpty && @is.Fields.IsEmpty && was.Hosts.IsEmpty && @is.Hosts.IsEmpty && was.Rollout is null && @is.Rollout is null
+        && was.Wave == @is.Wave && was.Service == @is.Service && was.Reason == @is.Reason && was.HostGroup == @is.HostGroup
+        && was.FromVersion == @is.FromVersion && was.ToVersion == @is.ToVersion && was.FromRelease == @is.FromRelease && was.ToRelease == @is.ToRelease;
 
     private static int InPlanOrder(ServiceChange x, ServiceChange y) =>
         x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service);
