@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Reconciler.State;
 
 namespace Reconciler.Execution;
@@ -88,14 +89,16 @@ internal sealed class ApplyJournal
     /// append, which stores it first; <see cref="FlushAsync"/> ends each unit of work of the step function.</summary>
     public void AppendBehind(StepKey key, JournalStatus status, string? detail)
     {
-        var text = TextOf(key);
-        var entry = new JournalEntry(_environment, _applyId, _commit, text, status, _time.GetUtcNow(), detail);
-        // In memory first: the step counts as done in this run whether or not the store has the entry yet.
+        var at = _time.GetUtcNow();
+        // In memory first: the step counts as done in this run whether or not the store has the entry yet. One lookup of
+        // the key for its text and its new status (each hashes the service and host names).
         lock (_log)
         {
+            ref var step = ref CollectionsMarshal.GetValueRefOrAddDefault(_steps, key, out _);
+            var text = step.Text ?? key.ToString();
+            step = (status, Open(status) ? text : null);
             _log.Add((key, status, detail));
-            _steps[key] = (status, Open(status) ? text : null);
-            _commits.Enqueue(entry);
+            _commits.Enqueue(new JournalEntry(_environment, _applyId, _commit, text, status, at, detail));
         }
     }
 

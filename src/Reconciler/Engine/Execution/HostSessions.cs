@@ -10,19 +10,25 @@ namespace Reconciler.Execution;
 internal sealed class HostSessions(Func<DriverKind, IHostDriver> createDriver, Func<IHostSession, IHostSession> wrap) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DriverKind, IHostDriver> _drivers = new();
-    private readonly ConcurrentDictionary<(DriverKind, string), Lazy<Task<IHostSession>>> _sessions = new();
+    // One table per driver kind, keyed by host name: every host step looks its session up, and a (kind, name) key hashed
+    // the name with the randomized string hash, where a string key on the ordinal comparer does not.
+    private readonly ConcurrentDictionary<string, Lazy<Task<IHostSession>>>[] _sessions =
+        [.. Enumerable.Range(0, (int)Enum.GetValues<DriverKind>().Max() + 1).Select(_ => new ConcurrentDictionary<string, Lazy<Task<IHostSession>>>(StringComparer.Ordinal))];
 
     /// <remarks>Looked up before adding: every step of a host asks, and the factory's closure would be allocated each time.</remarks>
-    public Task<IHostSession> OpenAsync(DriverKind kind, HostSpec host) =>
-        (_sessions.TryGetValue((kind, host.Name), out var opened) ? opened
-            : _sessions.GetOrAdd((kind, host.Name), _ => new Lazy<Task<IHostSession>>(async () =>
+    public Task<IHostSession> OpenAsync(DriverKind kind, HostSpec host)
+    {
+        var sessions = _sessions[(int)kind];
+        return (sessions.TryGetValue(host.Name, out var opened) ? opened
+            : sessions.GetOrAdd(host.Name, _ => new Lazy<Task<IHostSession>>(async () =>
                 wrap(await _drivers.GetOrAdd(kind, createDriver).OpenAsync(host, CancellationToken.None))))).Value;
+    }
 
     public async ValueTask DisposeAsync()
     {
         var drivers = _drivers.Values.ToList();
         _drivers.Clear();
-        _sessions.Clear();
+        foreach (var sessions in _sessions) sessions.Clear();
         foreach (var driver in drivers)
         {
             try { await driver.DisposeAsync(); }

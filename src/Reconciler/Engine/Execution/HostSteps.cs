@@ -15,7 +15,9 @@ namespace Reconciler.Execution;
 internal sealed class HostSteps(ApplyContext run)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<ReleaseBundle>>> _bundles = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Service, string Host), bool> _pruned = new();
+    // Hosts whose activation pruned, per service: by host name on the ordinal comparer, which hashes without the randomized
+    // string hash a (service, host) key used at every activation.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, bool>> _pruned = new(StringComparer.Ordinal);
     // Whether a service's config renders per host, asked once per spec rather than at every host's stage.
     private readonly ConcurrentDictionary<ServiceSpec, bool> _perHost = new(ReferenceEqualityComparer.Instance);
 
@@ -103,7 +105,7 @@ internal sealed class HostSteps(ApplyContext run)
         var protect = Protected(h);
         if (recorded?.ActiveRelease == h.FromRelease && recorded?.PreviousRelease is { } before && !protect.Contains(before)) protect = protect.Add(before);
         var warning = await session.ActivateAndPruneAsync(deploy.Path, h.ToRelease!, deploy.RestartCommand, deploy.KeepReleases, protect, CancellationToken.None);
-        if (protect.Length <= deploy.KeepReleases) _pruned[(change.Service, h.Host)] = true;
+        if (protect.Length <= deploy.KeepReleases) PrunedOn(change.Service)[h.Host] = true;
         // Old releases left on disk cost space, not correctness: report and carry on.
         if (warning is not null) run.Report(change.Wave, change.Service, h.Host, "prune", "warning: " + warning);
     }
@@ -112,7 +114,8 @@ internal sealed class HostSteps(ApplyContext run)
     /// has not pruned at its activation, never the current or the previous one; hosts in parallel, within --max-parallel.</summary>
     public async Task PruneAsync(ServiceChange change, DeploySpec deploy)
     {
-        var hosts = change.Hosts.Where(h => h.ToRelease is not null && !_pruned.ContainsKey((change.Service, h.Host)));
+        var pruned = PrunedOn(change.Service);
+        var hosts = change.Hosts.Where(h => h.ToRelease is not null && !pruned.ContainsKey(h.Host));
         await Parallel.ForEachAsync(hosts, new ParallelOptions { MaxDegreeOfParallelism = run.MaxParallel }, async (h, _) =>
         {
             try
@@ -126,6 +129,9 @@ internal sealed class HostSteps(ApplyContext run)
             }
         });
     }
+
+    private ConcurrentDictionary<string, bool> PrunedOn(string service) =>
+        _pruned.TryGetValue(service, out var hosts) ? hosts : _pruned.GetOrAdd(service, _ => new ConcurrentDictionary<string, bool>(StringComparer.Ordinal));
 
     private static ImmutableArray<string> Protected(HostChange h) =>
         h.FromRelease is null || h.FromRelease == h.ToRelease ? [h.ToRelease!] : [h.ToRelease!, h.FromRelease];

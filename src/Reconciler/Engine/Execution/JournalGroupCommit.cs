@@ -21,6 +21,7 @@ namespace Reconciler.Execution;
 /// </summary>
 internal sealed class JournalGroupCommit(IStateStore store)
 {
+    private const int YieldsBeforeGroup = 4;
     private readonly object _gate = new();
     // Stored is null for a write-behind entry; Entry is null for a flush (it only waits for what was queued before it).
     private List<(JournalEntry? Entry, TaskCompletionSource? Stored)> _queued = [];
@@ -66,6 +67,12 @@ internal sealed class JournalGroupCommit(IStateStore store)
     {
         while (true)
         {
+            // While the pool has work queued (host steps about to append: a batch's steps, or the continuations the last
+            // group released), let it run first, a few times at most, so that their entries join this group. A group's
+            // transaction costs more than its rows: this made groups larger and the executor ~10 % cheaper per host
+            // deployment at 10,000 hosts (docs/benchmarks.md, "Executor per host deployment, Native AOT"). No timer: an
+            // idle pool writes at once.
+            for (var i = 0; i < YieldsBeforeGroup && ThreadPool.PendingWorkItemCount > 0; i++) await Task.Yield();
             List<(JournalEntry? Entry, TaskCompletionSource? Stored)> group;
             lock (_gate)
             {
