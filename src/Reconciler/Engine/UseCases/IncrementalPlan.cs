@@ -75,8 +75,9 @@ internal static class IncrementalPlan
         internal CarriedEntries? Carried { get; init; }
     }
 
-    /// <summary>The plans, or null when this change needs the full plan.</summary>
-    public static Result? TryPlan(PlanSnapshot snapshot, Inputs inputs)
+    /// <summary>The plans, or null when this change needs the full plan. The snapshot's plans are needed only to merge:
+    /// until then they are decoded on the thread pool while this plans the part.</summary>
+    internal static Result? TryPlan(OpenedSnapshot snapshot, Inputs inputs)
     {
         var watch = Stopwatch.StartNew();
         if ((inputs.Base is null) != (snapshot.BaseTree is null)) return null;
@@ -90,9 +91,7 @@ internal static class IncrementalPlan
         // The services whose plan can differ, and what their waves depend on (transitively): checked and planned in full.
         var changed = headChanged.Concat(baseChanged).ToHashSet(StringComparer.Ordinal);
         var core = new SortedSet<string>(changed, StringComparer.Ordinal);
-        foreach (var plan in snapshot.Plans)
-            foreach (var change in plan.Services)
-                if (change.Action != ServiceAction.NoOp) core.Add(change.Service);
+        core.UnionWith(snapshot.WithWork);
         // With them, the services toggles require: only their versions are read (the toggles' checks and gates).
         var names = new SortedSet<string>(core, StringComparer.Ordinal);
         LoadResult? head = null, baseLoad = null;
@@ -126,10 +125,12 @@ internal static class IncrementalPlan
         // with no change to either, so such a plan is never patched from a snapshot.
         if (UsesCatalog(headModel) || (baseModel is not null && UsesCatalog(baseModel))) return null;
 
-        var plans = ImmutableArray.CreateBuilder<Plan>(snapshot.Plans.Length);
-        var origins = ImmutableArray.CreateBuilder<int[]>(snapshot.Plans.Length);
+        if (snapshot.Plans.GetAwaiter().GetResult() is not { } decoded) return null;   // damaged: the full plan
+        var (oldPlans, encoded) = decoded;
+        var plans = ImmutableArray.CreateBuilder<Plan>(oldPlans.Length);
+        var origins = ImmutableArray.CreateBuilder<int[]>(oldPlans.Length);
         var replanned = names.ToHashSet(StringComparer.Ordinal);   // asked once for every entry of the snapshot: a hash, not a tree
-        foreach (var old in snapshot.Plans)
+        foreach (var old in oldPlans)
         {
             if (!headModel.Environments.ContainsKey(old.Environment)) return null;
             var desired = DesiredStateBuilder.Build(headModel, old.Environment) with { Revision = inputs.BoundRevision };
@@ -156,7 +157,7 @@ internal static class IncrementalPlan
         }
         return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs)
         {
-            Carried = snapshot.Encoded is { } encoded ? new CarriedEntries(encoded, origins.MoveToImmutable()) : null,
+            Carried = new CarriedEntries(encoded, origins.MoveToImmutable()),
         };
     }
 

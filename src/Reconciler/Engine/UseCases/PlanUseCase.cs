@@ -186,7 +186,7 @@ public static class PlanUseCase
         /// <summary>The plans from the snapshot and the change since, or null when the full plan is needed.</summary>
         private PlanOutcome? Incremental(InfraRepo infra, string snapshotPath)
         {
-            if (PlanSnapshotFile.Load(snapshotPath) is not { } snapshot) return null;
+            if (PlanSnapshotFile.Open(snapshotPath) is not { } snapshot) return null;
             var planning = Stopwatch.StartNew();
             var cpu = ProcessCpu();
             using var baseRepo = request.BaseRevision is null ? null : InfraRepo.Open(request.Repo, request.BaseRevision);
