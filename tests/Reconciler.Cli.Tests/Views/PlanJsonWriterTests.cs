@@ -64,12 +64,23 @@ public class PlanJsonWriterTests
         string Text() => string.Concat(Enumerable.Range(0, random.Next(1, 4)).Select(_ => random.Next(40) == 0 ? awkward[random.Next(awkward.Length)] : plain[random.Next(plain.Length)]));
         string? Maybe() => random.Next(4) == 0 ? null : Text();
         var mixed = PlanScenarios.Generated(7).Services;
+        // Reasons and host groups from a few instances, and versions and releases the same instance before and after
+        // (as in a plan read from a snapshot), which the fast path copies rather than encodes again.
+        string[] reasons = [.. Enumerable.Range(0, 12).Select(_ => Text())];
+        ServiceChange NoOp()
+        {
+            var (version, release) = (Maybe(), Maybe());
+            return random.Next(2) == 0
+                ? new ServiceChange(Text(), ServiceAction.NoOp, Text(), Maybe(), Maybe(), Maybe(), Maybe(), Text(), [], [], random.Next(0, 100_000))
+                : new ServiceChange(Text(), ServiceAction.NoOp, reasons[random.Next(reasons.Length)], version, version, release, release,
+                    reasons[random.Next(reasons.Length)], [], [], random.Next(0, 100_000));
+        }
         var taken = 0;
         for (var i = 0; i < 200; i++)
         {
             var services = Enumerable.Range(0, random.Next(0, 30)).Select(n => random.Next(10) == 0
                 ? mixed[random.Next(mixed.Length)] with { Service = Text() }
-                : new ServiceChange(Text(), ServiceAction.NoOp, Text(), Maybe(), Maybe(), Maybe(), Maybe(), Text(), [], [], random.Next(0, 100_000))).ToImmutableArray();
+                : NoOp()).ToImmutableArray();
             var plan = new Plan(Plan.CurrentFormatVersion, "dev", "abc", null, 7, services, [], []);
             string slow;
             try

@@ -37,6 +37,12 @@ internal sealed class NoOpEntryJson
 
     private byte[] _buffer = new byte[512];
     private int _length;
+    // The last value of this entry (a no-op's version and release are the same instance before and after), and the
+    // last few reasons and host groups (a handful of instances across thousands of entries): copied, not encoded again.
+    private string? _previous;
+    private int _previousStart, _previousLength;
+    private readonly (string? Text, byte[]? Quoted)[] _recent = new (string?, byte[]?)[8];
+    private int _nextRecent;
 
     /// <summary>The new line and indentation the writer puts before a token at <paramref name="depth"/>.</summary>
     private static string Line(int depth) => Expected.NewLine + new string(Expected.IndentCharacter, Expected.IndentSize * depth);
@@ -54,14 +60,15 @@ internal sealed class NoOpEntryJson
     {
         if (s.Action != ServiceAction.NoOp || !s.Fields.IsEmpty || !s.Hosts.IsEmpty || s.Rollout is not null) return false;
         _length = 0;
+        _previous = null;
         Put(Open);
         if (!String(Service, s.Service)) return false;
         Put(Action);
         Put("\""u8);
         Put(NoOp);
         Put("\""u8);
-        if (!String(Reason, s.Reason) || !Optional(FromVersion, s.FromVersion) || !Optional(ToVersion, s.ToVersion)
-            || !Optional(FromRelease, s.FromRelease) || !Optional(ToRelease, s.ToRelease) || !String(HostGroup, s.HostGroup))
+        if (!String(Reason, s.Reason, recent: true) || !Optional(FromVersion, s.FromVersion) || !Optional(ToVersion, s.ToVersion)
+            || !Optional(FromRelease, s.FromRelease) || !Optional(ToRelease, s.ToRelease) || !String(HostGroup, s.HostGroup, recent: true))
             return false;
         Put(EmptyFieldsAndHosts);
         Put(Wave);
@@ -77,9 +84,25 @@ internal sealed class NoOpEntryJson
     private bool Optional(byte[] property, string? value) => value is null || String(property, value);
 
     /// <summary>The property and its value in quotes, when the value is valid UTF-16 that the encoder leaves as it is.</summary>
-    private bool String(byte[] property, string value)
+    /// <param name="recent">Look the value up among the last few kept, and keep it.</param>
+    private bool String(byte[] property, string value, bool recent = false)
     {
         Put(property);
+        if (ReferenceEquals(value, _previous))
+        {
+            Reserve(_previousLength);
+            _buffer.AsSpan(_previousStart, _previousLength).CopyTo(_buffer.AsSpan(_length));
+            _length += _previousLength;
+            return true;
+        }
+        if (recent)
+            foreach (var (text, quoted) in _recent)
+                if (ReferenceEquals(text, value))
+                {
+                    Put(quoted);
+                    return true;
+                }
+        var start = _length;
         Reserve(value.Length * 3 + 2);
         _buffer[_length++] = (byte)'"';
         var destination = _buffer.AsSpan(_length);
@@ -88,6 +111,12 @@ internal sealed class NoOpEntryJson
             return false;
         _length += written;
         _buffer[_length++] = (byte)'"';
+        (_previous, _previousStart, _previousLength) = (value, start, _length - start);
+        if (recent)
+        {
+            _recent[_nextRecent] = (value, _buffer[start.._length]);
+            _nextRecent = (_nextRecent + 1) % _recent.Length;
+        }
         return true;
     }
 
