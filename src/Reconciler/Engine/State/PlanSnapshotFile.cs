@@ -34,8 +34,9 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, blob ids, the names of
-/// the services with work in any plan, plans. Written to a
-/// temporary file, then renamed; best effort. The magic names the layout (0004: the services with work ahead of the plans, whose strings are in a table that a snapshot made from another carries over).
+/// the services with work in any plan, plans (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best
+/// effort. The magic names the layout (0004: the services with work ahead of the plans, whose strings are in a table
+/// that a snapshot made from another carries over).
 /// </summary>
 public static class PlanSnapshotFile
 {

@@ -10,7 +10,8 @@ namespace Reconciler.UseCases;
 /// The fast path of <see cref="PlanJsonWriter"/> for the bulk of a large plan: a no-op entry (no fields, no hosts, no
 /// rollout) whose strings need no escaping is put together from fixed pieces and handed to the writer as one raw value.
 /// Through the writer, property by property, such an entry cost ~1.4 us, most of it checking and transcoding each
-/// string; 60,000 of them were a third of a warm plan at 20,000 services (docs/benchmarks.md, "Warm plan flat").
+/// string; 60,000 of them were a quarter of a warm plan at 20,000 services (docs/benchmarks.md, "Warm plan at the
+/// cost of the change").
 /// Anything else (another action, a string the encoder would escape or that is not valid UTF-16, a writer with other
 /// options or at another depth) declines, and the entry goes through the writer. PlanJsonWriterTests hold both paths
 /// to the serializer's bytes.
