@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -39,11 +40,11 @@ internal sealed class NoOpEntryJson
     private byte[] _buffer = new byte[512];
     private int _length;
     // The last value of this entry (a no-op's version and release are the same instance before and after), and the
-    // last few reasons and host groups (a handful of instances across thousands of entries): copied, not encoded again.
+    // reasons and host groups seen (tens of instances across thousands of entries), by instance in a direct-mapped
+    // table: copied, not encoded again.
     private string? _previous;
     private int _previousStart, _previousLength;
-    private readonly (string? Text, byte[]? Quoted)[] _recent = new (string?, byte[]?)[8];
-    private int _nextRecent;
+    private readonly (string? Text, byte[]? Quoted)[] _recent = new (string?, byte[]?)[64];
 
     /// <summary>The new line and indentation the writer puts before a token at <paramref name="depth"/>.</summary>
     private static string Line(int depth) => Expected.NewLine + new string(Expected.IndentCharacter, Expected.IndentSize * depth);
@@ -85,7 +86,7 @@ internal sealed class NoOpEntryJson
     private bool Optional(byte[] property, string? value) => value is null || String(property, value);
 
     /// <summary>The property and its value in quotes, when the value is valid UTF-16 that the encoder leaves as it is.</summary>
-    /// <param name="recent">Look the value up among the last few kept, and keep it.</param>
+    /// <param name="recent">Look the value up among those kept, and keep it.</param>
     private bool String(byte[] property, string value, bool recent = false)
     {
         Put(property);
@@ -96,13 +97,12 @@ internal sealed class NoOpEntryJson
             _length += _previousLength;
             return true;
         }
-        if (recent)
-            foreach (var (text, quoted) in _recent)
-                if (ReferenceEquals(text, value))
-                {
-                    Put(quoted);
-                    return true;
-                }
+        var slot = recent ? RuntimeHelpers.GetHashCode(value) & (_recent.Length - 1) : -1;
+        if (slot >= 0 && ReferenceEquals(_recent[slot].Text, value))
+        {
+            Put(_recent[slot].Quoted);
+            return true;
+        }
         var start = _length;
         Reserve(value.Length * 3 + 2);
         _buffer[_length++] = (byte)'"';
@@ -113,11 +113,7 @@ internal sealed class NoOpEntryJson
         _length += written;
         _buffer[_length++] = (byte)'"';
         (_previous, _previousStart, _previousLength) = (value, start, _length - start);
-        if (recent)
-        {
-            _recent[_nextRecent] = (value, _buffer[start.._length]);
-            _nextRecent = (_nextRecent + 1) % _recent.Length;
-        }
+        if (slot >= 0) _recent[slot] = (value, _buffer[start.._length]);
         return true;
     }
 
