@@ -106,14 +106,18 @@ public class PlanViewTests
     [Fact]
     public void Several_plans_are_one_JSON_array_of_the_documents()
     {
-        // Four documents, two of them large (rendered ahead on another thread, across many 1 MB chunks).
-        Plan[] plans = [PlanScenarios.Showcase(), PlanScenarios.Generated(60), Large.Value, Large.Value];
-        var expected = "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n";
-        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans)));
-        using var stream = new MemoryStream();
-        JsonPlanView.WriteUtf8(stream, plans);
-        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(stream.ToArray()));
-        Assert.Equal(JsonPlanView.RenderUtf8(plans[0]), JsonPlanView.RenderUtf8([plans[0]]));
+        // Two to five documents, two of them large (each about 11 MB: RenderUtf8 holds them across many 1 MB chunks).
+        Plan[] all = [PlanScenarios.Showcase(), PlanScenarios.Generated(60), Large.Value, Large.Value, PlanScenarios.Generated(7)];
+        for (var count = 2; count <= all.Length; count++)
+        {
+            var plans = all[..count];
+            var expected = "[\n" + string.Join(",\n", plans.Select(p => JsonPlanView.Render(p).TrimEnd('\n'))) + "\n]\n";
+            Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(JsonPlanView.RenderUtf8(plans)));
+            using var stream = new MemoryStream();
+            JsonPlanView.WriteUtf8(stream, plans);
+            Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        }
+        Assert.Equal(JsonPlanView.RenderUtf8(all[0]), JsonPlanView.RenderUtf8([all[0]]));
     }
 
     [Fact]

@@ -35,10 +35,11 @@ public static class JsonPlanView
     private static void WriteDocument(Stream destination, Plan plan) => PlanJsonWriter.Write(destination, plan);
 
     /// <summary>Several environments' plans (docs/plan-json.md): one plan is its document, several are a JSON
-    /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it. The documents are independent:
-    /// while one is written, the next is rendered into memory on another core (a plan of 5,000 creates is ~18 MB of
-    /// JSON and ~60 ms to render). The first document is streamed; at most two others are held at a time (the one
-    /// being written and the next).</summary>
+    /// array of the documents, each as <see cref="WriteUtf8(Stream, Plan)"/> writes it, streamed one after the other.
+    /// Rendering the next document into memory on another core while one was written used to save time; it no longer
+    /// does: since the writer's fast path a document renders about as fast as fresh memory takes it in (a page fault
+    /// per 4 KB), and streaming them in turn is faster and holds none (docs/benchmarks.md, "Start-up of the shipped
+    /// build, and less fresh memory").</summary>
     public static void WriteUtf8(Stream destination, IReadOnlyList<Plan> plans)
     {
         if (plans.Count == 1)
@@ -46,22 +47,11 @@ public static class JsonPlanView
             WriteUtf8(destination, plans[0]);
             return;
         }
-        static ChunkedBuffer Rendered(Plan plan)
-        {
-            var buffer = new ChunkedBuffer();
-            WriteDocument(buffer, plan);
-            return buffer;
-        }
         destination.Write("[\n"u8);
-        var next = Task.Run(() => Rendered(plans[1]));
-        WriteDocument(destination, plans[0]); // without the document's newline
-        for (var i = 1; i < plans.Count; i++)
+        for (var i = 0; i < plans.Count; i++)
         {
-            destination.Write(",\n"u8);
-            using var rendered = next.GetAwaiter().GetResult();
-            var following = i + 1;
-            if (following < plans.Count) next = Task.Run(() => Rendered(plans[following]));
-            rendered.WriteTo(destination);
+            if (i > 0) destination.Write(",\n"u8);
+            WriteDocument(destination, plans[i]); // without the document's newline
         }
         destination.Write("\n]\n"u8);
     }
