@@ -10,7 +10,11 @@ internal static class ChecksummedFile
     private const int ChecksumLength = 8;
 
     /// <returns>False when the file could not be written (a read-only checkout): the cache is simply not kept.</returns>
-    public static bool TryWrite(string path, ReadOnlySpan<byte> magic, MemoryStream body)
+    public static bool TryWrite(string path, ReadOnlySpan<byte> magic, MemoryStream body) =>
+        TryWrite(path, magic, [body.GetBuffer().AsMemory(0, (int)body.Length)]);
+
+    /// <summary>A body in parts, written one after the other (none is copied into a whole first).</summary>
+    public static bool TryWrite(string path, ReadOnlySpan<byte> magic, ReadOnlyMemory<byte>[] body)
     {
         string? temp = null;
         try
@@ -20,10 +24,12 @@ internal static class ChecksummedFile
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 file.Write(magic);
+                var hash = new XxHash3();
+                foreach (var part in body) hash.Append(part.Span);
                 Span<byte> checksum = stackalloc byte[ChecksumLength];
-                XxHash3.Hash(body.GetBuffer().AsSpan(0, (int)body.Length), checksum);
+                hash.GetCurrentHash(checksum);
                 file.Write(checksum);
-                file.Write(body.GetBuffer(), 0, (int)body.Length);
+                foreach (var part in body) file.Write(part.Span);
             }
             File.Move(temp, path, overwrite: true);
             return true;

@@ -107,7 +107,9 @@ public static class PlanSnapshotFile
     /// <summary>False when it could not be written (a read-only checkout): the next plan is then made in full.</summary>
     public static bool Save(string path, PlanSnapshot snapshot)
     {
-        var body = new MemoryStream();
+        // The header and the counts; the table and the records follow as they are (PlanCodec.Write).
+        var body = new MemoryStream(snapshot.Carried is null ? PlanCodec.EstimatedSize(snapshot.Plans) : 64 << 10);
+        ReadOnlyMemory<byte>[] rest;
         using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(snapshot.Inputs);
@@ -119,10 +121,9 @@ public static class PlanSnapshotFile
                 .Select(c => c.Service).Distinct().Order(StringComparer.Ordinal).ToList();
             w.Write(withWork.Count);
             foreach (var name in withWork) w.Write(name);
-            if (snapshot.Carried is { } carried) PlanCodec.Write(w, snapshot.Plans, carried);
-            else PlanCodec.Write(w, snapshot.Plans);
+            rest = snapshot.Carried is { } carried ? PlanCodec.Write(w, snapshot.Plans, carried) : PlanCodec.Write(w, snapshot.Plans);
         }
-        return ChecksummedFile.TryWrite(path, Magic, body);
+        return ChecksummedFile.TryWrite(path, Magic, [body.GetBuffer().AsMemory(0, (int)body.Length), .. rest]);
     }
 
     private static void Blobs(BinaryWriter w, IReadOnlyDictionary<string, string> blobs)
