@@ -565,7 +565,7 @@ internal static partial class SemanticValidation
     internal static int EditDistance(string a, string b)
     {
         // On the stack: a part of the repo loaded for an incremental plan asks this for each name of the part for each
-        // dependency left out of it, and two arrays a call were a tenth of that load's allocations.
+        // dependency left out of it, and two arrays a call were a quarter of that load's page faults.
         Span<int> previous = b.Length < 256 ? stackalloc int[b.Length + 1] : new int[b.Length + 1];
         Span<int> current = b.Length < 256 ? stackalloc int[b.Length + 1] : new int[b.Length + 1];
         for (var j = 0; j <= b.Length; j++) previous[j] = j;
