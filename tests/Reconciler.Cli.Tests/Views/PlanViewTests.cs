@@ -106,7 +106,7 @@ public class PlanViewTests
     [Fact]
     public void Several_plans_are_one_JSON_array_of_the_documents()
     {
-        // Two to five documents, two of them large (each about 11 MB: RenderUtf8 holds them across many 1 MB chunks).
+        // Two to five documents, up to two of them large (each about 11 MB: RenderUtf8 holds them across many 1 MB chunks).
         Plan[] all = [PlanScenarios.Showcase(), PlanScenarios.Generated(60), Large.Value, Large.Value, PlanScenarios.Generated(7)];
         for (var count = 2; count <= all.Length; count++)
         {

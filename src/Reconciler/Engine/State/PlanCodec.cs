@@ -68,7 +68,7 @@ internal static partial class PlanCodec
     /// <summary>About the bytes <paramref name="plans"/> take encoded: the buffers are made that size once, not doubled
     /// (each doubling copies and touches fresh memory, a page fault per 4 KB: at 20,000 services the doublings cost
     /// as much as the save).</summary>
-    public static int EstimatedSize(ImmutableArray<Plan> plans) => (int)Math.Min(plans.Sum(p => 48L * p.Services.Length), 1 << 30);
+    private static int EstimatedSize(ImmutableArray<Plan> plans) => (int)Math.Min(plans.Sum(p => 48L * p.Services.Length), 1 << 30);
 
     /// <param name="r">Over a <see cref="MemoryStream"/> whose buffer is visible: the plans are read from it directly.</param>
     /// <param name="encoded">Where the plans' records are in that buffer, for the next snapshot to copy.</param>

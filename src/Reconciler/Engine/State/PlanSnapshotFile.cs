@@ -107,8 +107,8 @@ public static class PlanSnapshotFile
     /// <summary>False when it could not be written (a read-only checkout): the next plan is then made in full.</summary>
     public static bool Save(string path, PlanSnapshot snapshot)
     {
-        // The header and the counts; the table and the records follow as they are (PlanCodec.Write).
-        var body = new MemoryStream(snapshot.Carried is null ? PlanCodec.EstimatedSize(snapshot.Plans) : 64 << 10);
+        // The header and the counts (and a full write's table); the rest follows as it is (PlanCodec.Write).
+        var body = new MemoryStream(64 << 10);
         ReadOnlyMemory<byte>[] rest;
         using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
