@@ -21,8 +21,8 @@ internal static partial class PlanCodec
     private const int GrowthBeforeRewrite = 2;
 
     /// <summary>All plans, each string once in a new table: the counts and the table to <paramref name="w"/>; the
-    /// records are returned, to be written after what <paramref name="w"/> holds (not copied into it: at 20,000
-    /// services a copy is 600 more pages of fresh memory, each a page fault).</summary>
+    /// records are returned, to be written after what <paramref name="w"/> holds (not copied into it: a copy touches as
+    /// many pages of fresh memory as the records take, each a page fault).</summary>
     public static ReadOnlyMemory<byte>[] Write(BinaryWriter w, ImmutableArray<Plan> plans)
     {
         var strings = new StringTable(first: 0);
@@ -66,8 +66,7 @@ internal static partial class PlanCodec
     }
 
     /// <summary>About the bytes <paramref name="plans"/> take encoded: the buffers are made that size once, not doubled
-    /// (each doubling copies and touches fresh memory, a page fault per 4 KB: at 20,000 services the doublings cost
-    /// as much as the save).</summary>
+    /// (each doubling copies and touches fresh memory, a page fault per 4 KB).</summary>
     private static int EstimatedSize(ImmutableArray<Plan> plans) => (int)Math.Min(plans.Sum(p => 48L * p.Services.Length), 1 << 30);
 
     /// <param name="r">Over a <see cref="MemoryStream"/> whose buffer is visible: the plans are read from it directly.</param>
