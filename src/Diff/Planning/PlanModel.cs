@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Reconciler.Diff.Planning;
 
@@ -12,22 +13,80 @@ public sealed record Plan(
     string? BaseCommit,                                // set for `plan --base` previews (no live state)
     long LiveVersion,                                  // store version the plan was computed from; apply refuses if it moved
     ImmutableArray<ServiceChange> Services,            // every service, no-ops included, sorted by (Wave, Service)
-    ImmutableArray<ToggleChange> Toggles,              // sorted by (Wave, Toggle)
-    ImmutableArray<PlanWave> Waves)                    // only waves with work, in execution order
+    // Written after Services, which is declared in the body (serialized properties keep declaration order within an order).
+    [property: JsonPropertyOrder(1)] ImmutableArray<ToggleChange> Toggles,              // sorted by (Wave, Toggle)
+    [property: JsonPropertyOrder(1)] ImmutableArray<PlanWave> Waves)                    // only waves with work, in execution order
 {
     public const int CurrentFormatVersion = 1;
 
+    // Services is either the array it was made with or, for a plan made with deferred entries, materialised from them
+    // on first read (once, under a lock: the snapshot's save and the views may read a plan on two threads).
+    private ImmutableArray<ServiceChange> _services = Services;
+    private DeferredEntries? _deferred;
+
+    /// <summary>Every service, no-ops included, sorted by (Wave, Service). On a plan with <see cref="Deferred"/> entries,
+    /// reading this materialises them: count with <see cref="ServiceCount"/> and list the work with
+    /// <see cref="ServicesWithWork"/> where that is all a caller needs.</summary>
+    public ImmutableArray<ServiceChange> Services
+    {
+        get
+        {
+            if (_services.IsDefault && _deferred is { } deferred)
+                lock (deferred)
+                    if (_services.IsDefault) _services = deferred.Materialize();
+            return _services;
+        }
+        init => (_services, _deferred) = (value, null);
+    }
+
+    // Methods, not properties: the plan's JSON (the serializer's metadata included) is its data alone.
+
+    /// <summary>Entries kept in another form until read (an incremental plan's no-ops carried over from its snapshot);
+    /// null for a plan made with its array.</summary>
+    public DeferredEntries? Deferred() => _deferred;
+
+    /// <summary>How many services the plan lists, no-ops included, without materialising deferred entries.</summary>
+    public int ServiceCount() => _deferred?.Count ?? _services.Length;
+
+    /// <summary>The services with something to do, in plan order, without materialising deferred entries (they are
+    /// no-ops).</summary>
+    public IEnumerable<ServiceChange> ServicesWithWork() =>
+        (_deferred is { } deferred ? deferred.Listed : _services).Where(s => s.Action != ServiceAction.NoOp);
+
+    /// <summary>This plan with <paramref name="entries"/> as its services (a plan made by merging a snapshot's).</summary>
+    public Plan WithDeferred(DeferredEntries entries) => this with { _services = default, _deferred = entries };
+
     /// <summary>Host groups taken from the Consul catalog, with the hosts and catalog index they resolved to when the
     /// plan was made (null: the environment has none). A saved plan is stale once one of them has other hosts.</summary>
+    [JsonPropertyOrder(1)]
     public ImmutableArray<CatalogBinding>? Catalog { get; init; }
 
-    public bool HasChanges =>
-        Services.Any(s => s.Action != ServiceAction.NoOp) || Toggles.Any(t => t.Action != ToggleAction.NoOp);
+    [JsonPropertyOrder(1)]
+    public bool HasChanges => ServicesWithWork().Any() || Toggles.Any(t => t.Action != ToggleAction.NoOp);
 
     /// <summary>The services found converged, that is the no-ops: live runs exactly <see cref="ServiceChange.ToRelease"/>
     /// on exactly the group's hosts and no field differs. What a caller that remembers converged services records (the
     /// engine's converged memo), to pass them back in <see cref="PlanOptions.KnownConverged"/>.</summary>
     public IEnumerable<ServiceChange> ConvergedServices() => Services.Where(s => s.Action == ServiceAction.NoOp);
+}
+
+/// <summary>
+/// The services of a plan kept in another form until read: an incremental plan keeps the no-ops it carries over from
+/// its snapshot as the snapshot's records, so that a plan of 60,000 entries with one change does not make 60,000
+/// objects. The views count them, the JSON writer writes them from the records, and anything that reads
+/// <see cref="Plan.Services"/> gets them all materialised once.
+/// </summary>
+public abstract class DeferredEntries
+{
+    /// <summary>How many entries, deferred or not.</summary>
+    public abstract int Count { get; }
+
+    /// <summary>The entries held as objects, in plan order: every entry with work, and perhaps some no-ops. Every
+    /// other entry is a no-op.</summary>
+    public abstract ImmutableArray<ServiceChange> Listed { get; }
+
+    /// <summary>Every entry, in plan order.</summary>
+    protected internal abstract ImmutableArray<ServiceChange> Materialize();
 }
 
 /// <summary>One catalog host group as resolved for a plan: its Consul service, the X-Consul-Index of the answer, and

@@ -103,7 +103,7 @@ public static class MarkdownPlanView
     private static EnvironmentGate? GateOf(IReadOnlyDictionary<string, EnvironmentGate>? gates, Plan plan) =>
         gates is not null && gates.TryGetValue(plan.Environment, out var gate) ? gate : null;
 
-    private static List<ServiceChange> Changed(Plan plan) => [.. plan.Services.Where(s => s.Action != ServiceAction.NoOp)];
+    private static List<ServiceChange> Changed(Plan plan) => [.. plan.ServicesWithWork()];
 
     /// <summary>With several environments: one row per environment, what it would do and what it risks.</summary>
     private static string EnvironmentSummary(IReadOnlyList<Plan> plans, IReadOnlyDictionary<string, EnvironmentGate>? gates)
@@ -140,7 +140,7 @@ public static class MarkdownPlanView
                 ? $"Nothing is deployed in {Code(plan.Environment)} yet: this plan starts from an empty environment.\n\n"
                 : $"Computed against the live state of {Code(plan.Environment)} (version {plan.LiveVersion}); apply refuses this plan if that state changes first.\n\n");
         if (!plan.HasChanges)
-            return sb.Append($"**No changes.** {PlanWords.Plural(plan.Services.Length, "service", "services")} up to date.\n").ToString();
+            return sb.Append($"**No changes.** {PlanWords.Plural(plan.ServiceCount(), "service", "services")} up to date.\n").ToString();
         sb.Append($"**{Text(PlanWords.Counts(plan))}.**\n\n");
         AppendRisk(sb, plan, gate);
         AppendWaves(sb, plan);

@@ -20,7 +20,7 @@ internal sealed record PlanRisk(
 
     public static PlanRisk Of(Plan plan)
     {
-        var changed = plan.Services.Where(s => s.Action != ServiceAction.NoOp).ToList();
+        var changed = plan.ServicesWithWork().ToList();
         // Distinct hosts, counted per region.
         var regionOf = new Dictionary<string, string>(StringComparer.Ordinal);
         var regions = new List<string>();

@@ -206,9 +206,10 @@ internal static class PlanWords
     /// <summary>"2 to create, 1 to upgrade, 3 unchanged" (actions in a fixed order, zero counts left out).</summary>
     public static string Counts(Plan plan)
     {
-        // One pass: a plan of 20,000 services has as many no-ops, and this is written for every environment.
+        // The no-ops are counted, not listed: a plan of 20,000 services has as many, some perhaps never materialised.
         var byAction = new int[Enum.GetValues<ServiceAction>().Max(a => (int)a) + 1];
-        foreach (var s in plan.Services) byAction[(int)s.Action]++;
+        foreach (var s in plan.ServicesWithWork()) byAction[(int)s.Action]++;
+        byAction[(int)ServiceAction.NoOp] = plan.ServiceCount() - byAction.Sum();
         var parts = ActionOrder.Where(a => byAction[(int)a] > 0).Select(a => $"{byAction[(int)a]} to {Name(a)}").ToList();
         var toggles = plan.Toggles.Count(t => t.Action != ToggleAction.NoOp);
         if (toggles > 0) parts.Add(Plural(toggles, "toggle change", "toggle changes"));

@@ -24,16 +24,15 @@ public static class TextPlanView
 
         if (!plan.HasChanges)
         {
-            sb.Append('\n').Append(c.Green("No changes.")).Append($" {PlanWords.Plural(plan.Services.Length, "service", "services")} up to date.\n");
+            sb.Append('\n').Append(c.Green("No changes.")).Append($" {PlanWords.Plural(plan.ServiceCount(), "service", "services")} up to date.\n");
             return sb.ToString();
         }
 
         AppendRisk(sb, plan, withGate ? PlanGate.Lines(gate) : [], c);
         sb.Append('\n');
         // Appended piece by piece, no string per line: a plan of 15,000 creates is about 20 million characters.
-        foreach (var s in plan.Services)
+        foreach (var s in plan.ServicesWithWork())
         {
-            if (s.Action == ServiceAction.NoOp) continue;
             var marker = PlanWords.Marker(s.Action);
             c.Open(sb, marker).Append(marker).Append(' ').Append(s.Service);
             c.Close(sb, marker).Append("  ").Append(PlanWords.Name(s.Action)).Append(' ').Append(PlanWords.Versions(s));
