@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Reconciler.Diff.Planning;
+using Reconciler.State;
 using Reconciler.UseCases;
 using Reconciler.Views;
 using Xunit;
@@ -52,12 +53,10 @@ public class PlanJsonWriterTests
         }
     }
 
-    /// <summary>The no-op fast path (<see cref="NoOpEntryJson"/>) against the writer's slow path and the serializer:
-    /// plans of mostly no-ops, with strings it must write as they are and strings it must leave to the writer.</summary>
-    [Fact]
-    public void The_no_op_fast_path_writes_the_writers_bytes()
+    /// <summary>Plans of mostly no-ops, with strings the fast path must write as they are and strings it must leave to
+    /// the writer.</summary>
+    private static IEnumerable<Plan> MostlyNoOps(Random random, int count)
     {
-        var random = new Random(20261203);
         string[] plain = ["svc-0001", "1.2.3", "1.2.3-6e4ec0c1ca", "up to date", "group-01", "<a&b>", "'quoted'", "é", "日本", ""];
         // What the encoder escapes (an astral character too), and a lone surrogate, which the writer refuses.
         string[] awkward = ["\U0001F680", "\"", "\\", "\n", "\t", "\u0001", "\u2028", "\u007f", "\ud800"];
@@ -75,13 +74,22 @@ public class PlanJsonWriterTests
                 : new ServiceChange(Text(), ServiceAction.NoOp, reasons[random.Next(reasons.Length)], version, version, release, release,
                     reasons[random.Next(reasons.Length)], [], [], random.Next(0, 100_000));
         }
-        var taken = 0;
-        for (var i = 0; i < 200; i++)
+        for (var i = 0; i < count; i++)
         {
             var services = Enumerable.Range(0, random.Next(0, 30)).Select(n => random.Next(10) == 0
                 ? mixed[random.Next(mixed.Length)] with { Service = Text() }
                 : NoOp()).ToImmutableArray();
-            var plan = new Plan(Plan.CurrentFormatVersion, "dev", "abc", null, 7, services, [], []);
+            yield return new Plan(Plan.CurrentFormatVersion, "dev", "abc", null, 7, services, [], []);
+        }
+    }
+
+    /// <summary>The no-op fast path (<see cref="NoOpEntryJson"/>) against the writer's slow path and the serializer.</summary>
+    [Fact]
+    public void The_no_op_fast_path_writes_the_writers_bytes()
+    {
+        var taken = 0;
+        foreach (var plan in MostlyNoOps(new Random(20261203), 200))
+        {
             string slow;
             try
             {
@@ -95,9 +103,42 @@ public class PlanJsonWriterTests
             }
             Assert.Equal(slow, Written(plan, fastPath: true));
             Assert.Equal(BySerializer(plan), ByWriter(plan));
-            taken += services.Count(s => s.Action == ServiceAction.NoOp && TakesFastPath(s));
+            taken += plan.Services.Count(s => s.Action == ServiceAction.NoOp && TakesFastPath(s));
         }
         Assert.True(taken > 1000, $"only {taken} entries took the fast path");
+    }
+
+    /// <summary>Plans read back from a snapshot keep their no-ops as records (<see cref="SnapshotEntries"/>), and the
+    /// writer writes those straight from the records' UTF-8: the same bytes as the serializer writes for the plans saved.</summary>
+    [Fact]
+    public void No_ops_read_back_from_a_snapshot_are_written_from_their_records_as_the_serializer_writes_them()
+    {
+        var directory = Directory.CreateTempSubdirectory("reconciler-json-records-");
+        try
+        {
+            var taken = 0;
+            var plans = MostlyNoOps(new Random(20261204), 200).ToList();
+            // A lone surrogate does not survive UTF-8 (the snapshot's, or the JSON's): the other plans are the case here.
+            foreach (var plan in plans.Where(p => !BySerializer(p).Contains("\\uFFFD", StringComparison.Ordinal)))
+            {
+                var path = Path.Combine(directory.FullName, "plans.snapshot");
+                Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", "tree", null, [plan])));
+                var loaded = Assert.Single(PlanSnapshotFile.Load(path)!.Plans);
+                var records = Assert.IsType<SnapshotEntries>(loaded.Deferred());
+                Assert.Equal(BySerializer(plan), ByWriter(loaded));
+                using var buffer = new MemoryStream();
+                using var w = new Utf8JsonWriter(buffer, PlanJsonWriter.Options);
+                w.WriteStartObject();
+                w.WriteStartArray("services");
+                var json = new NoOpEntryJson();
+                taken += records.Entries().Count(e => e.Listed is null && json.TryWrite(w, records.From.Strings, e.Record));
+            }
+            Assert.True(taken > 1000, $"only {taken} entries were written from their records");
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Immutable;
 using System.Text.Json;
 using Reconciler.Diff.Planning;
@@ -93,20 +94,23 @@ public sealed class PlanSnapshotFileTests : IDisposable
             var loaded = PlanSnapshotFile.Load(path)!;
             Assert.Equal(Json(plans), Json(loaded.Plans));
             // Plan a few services again: some come out as the same no-op, some as an upgrade to a new release.
-            var replanned = Enumerable.Range(0, 8).Select(_ => random.Next(300)).Distinct().ToHashSet();
+            // As an incremental plan does, every service with work in the snapshot is planned again too.
+            var replanned = Enumerable.Range(0, 8).Select(_ => random.Next(300))
+                .Concat(loaded.Plans.SelectMany(p => p.ServicesWithWork()).Select(s => int.Parse(s.Service["svc-".Length..], CultureInfo.InvariantCulture))).ToHashSet();
             var names = replanned.Select(i => $"svc-{i:D4}").ToHashSet(StringComparer.Ordinal);
             var merged = loaded.Plans.Select(old => IncrementalPlan.Merge(old, old with
             {
                 Commit = $"c{round}",
                 Services = [.. replanned.Order().Select(i => random.Next(2) == 0
                     ? NoOp(i, $"r{i}-0") with { FromRelease = old.Services.Single(s => s.Service == $"svc-{i:D4}").FromRelease, ToRelease = old.Services.Single(s => s.Service == $"svc-{i:D4}").ToRelease }
-                    : NoOp(i, $"r{i}-{round}") with { Action = ServiceAction.Upgrade, Reason = $"release r{i}-{round}", Wave = 1 })],
-            }, names, out var origins) is var plan ? (plan, origins) : default).ToList();
-            Assert.Contains(merged, m => m.origins.Any(o => o < 0));
-            Assert.Contains(merged, m => m.origins.Count(o => o >= 0) > 250);
-            plans = [.. merged.Select(m => m.plan)];
-            var carried = new CarriedEntries(loaded.Encoded!, [.. merged.Select(m => m.origins)]);
-            Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", $"tree{round}", null, plans) { Carried = carried }));
+                    : NoOp(i, $"r{i}-{round}") with { Action = ServiceAction.Upgrade, Reason = $"release r{i}-{round}", Wave = 1 })
+                    .OrderBy(s => s.Wave).ThenBy(s => s.Service, StringComparer.Ordinal)],   // in plan order, as the planner lists them
+            }, new IncrementalPlan.Replanned(names))!).ToList();
+            var kept = merged.Select(m => (Plan: m, Records: ((SnapshotEntries)m.Deferred()!).RecordsKept)).ToList();
+            Assert.Contains(kept, k => k.Records < k.Plan.ServiceCount());   // some entries are written anew
+            Assert.Contains(kept, k => k.Records > 250);
+            plans = [.. merged];
+            Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", $"tree{round}", null, plans)));
             if (PlanSnapshotFile.Load(path)!.Encoded!.CompactCount == loaded.Encoded!.CompactCount) carriedRounds++;
             Assert.True(new FileInfo(path).Length < 4 * firstSize + 200_000, $"round {round}: {new FileInfo(path).Length} bytes");
         }

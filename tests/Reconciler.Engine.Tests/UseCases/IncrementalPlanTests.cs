@@ -138,9 +138,17 @@ public sealed class IncrementalPlanTests : IDisposable
 
     private static bool WasIncremental(PlanOutcome outcome) => outcome.Loads.Any(l => l.Label.Contains("incremental", StringComparison.Ordinal));
 
-    /// <summary>What a plan outcome shows: the plans, or the failure and the findings.</summary>
-    private static string Shown(PlanOutcome o) =>
-        JsonSerializer.Serialize(o.Plans) + "|" + o.Failure + "|" + string.Join("\n", o.InvalidRepo?.Diagnostics.Select(d => d.ToString()) ?? []);
+    /// <summary>What a plan outcome shows: the plans, or the failure and the findings. Each plan as the CLI writes its
+    /// JSON (first: an incremental plan's carried-over no-ops straight from the snapshot's records), what the views
+    /// count and list without materialising them, and then every entry through the serializer.</summary>
+    private static string Shown(PlanOutcome o)
+    {
+        var written = new MemoryStream();
+        foreach (var plan in o.Plans) PlanJsonWriter.Write(written, plan);
+        var counted = o.Plans.Select(p => $"{p.ServiceCount()} {p.HasChanges}: {string.Join(" ", p.ServicesWithWork().Select(s => s.Service))}");
+        return Encoding.UTF8.GetString(written.ToArray()) + "|" + string.Join("\n", counted) + "|" + JsonSerializer.Serialize(o.Plans)
+            + "|" + o.Failure + "|" + string.Join("\n", o.InvalidRepo?.Diagnostics.Select(d => d.ToString()) ?? []);
+    }
 
     /// <summary>The incremental plan (which reads and then leaves the snapshot), then the full plan with the snapshot
     /// put back as the incremental plan left it, so that the next commit starts from the incremental chain.</summary>

@@ -21,56 +21,65 @@ internal static partial class PlanCodec
     private const int GrowthBeforeRewrite = 2;
 
     /// <summary>All plans, each string once in a new table: the counts and the table to <paramref name="w"/>; the
-    /// records are returned, to be written after what <paramref name="w"/> holds (not copied into it: a copy touches as
-    /// many pages of fresh memory as the records take, each a page fault).</summary>
+    /// plans' heads and records are returned, to be written after what <paramref name="w"/> holds (not copied into it:
+    /// a copy touches as many pages of fresh memory as the records take, each a page fault).</summary>
     public static ReadOnlyMemory<byte>[] Write(BinaryWriter w, ImmutableArray<Plan> plans)
     {
         var strings = new StringTable(first: 0);
-        var records = new Varints(EstimatedSize(plans));
-        var writer = new Writer(records, strings);
-        writer.Count(plans.Length);
-        foreach (var plan in plans) writer.Plan(plan);
+        var writer = new Writer(strings, plans.Length, new Varints(EstimatedSize(plans)));
+        foreach (var plan in plans)
+        {
+            var start = writer.Records.Length;
+            foreach (var entry in plan.Services) writer.Service(entry);
+            writer.Head(plan, plan.Services.Length, writer.Records.Length - start);
+        }
         w.Write7BitEncodedInt(strings.Count);   // the size of the last full write
         w.Write7BitEncodedInt(strings.Count);
         foreach (var text in strings.InOrder) w.Write(text);
-        return [records.Written];
+        return [.. writer.Heads.Parts, .. writer.Records.Parts];
     }
 
-    /// <summary>Plans made from those of <paramref name="carried"/>'s snapshot: the table of that snapshot as it was, the
-    /// strings of what is new after it, and the records of the entries carried over copied as they were (their strings'
-    /// indices are still those of the same table), so an unchanged entry costs a copy of its bytes, not an encoding.
-    /// The counts go to <paramref name="w"/>; the rest is returned, to be written after it in order (the old table
-    /// straight from the bytes it was read from).</summary>
-    public static ReadOnlyMemory<byte>[] Write(BinaryWriter w, ImmutableArray<Plan> plans, CarriedEntries carried)
+    /// <summary>Plans whose entries are all kept by one snapshot read from a file (<see cref="SnapshotEntries"/>: an
+    /// incremental plan's): that snapshot's table as it was, the strings of what is new after it, and the records of the
+    /// entries it carries over as they were (their strings' indices are still those of the same table), each run of
+    /// them written straight from the bytes read, so an unchanged entry costs neither an encoding nor a copy. Any other
+    /// plans are written in full. The counts go to <paramref name="w"/>; the rest is returned, to be written after it in
+    /// order.</summary>
+    public static ReadOnlyMemory<byte>[] WriteCarryingOver(BinaryWriter w, ImmutableArray<Plan> plans)
     {
-        var from = carried.From;
-        if (from.TableCount > GrowthBeforeRewrite * from.CompactCount || carried.Origins.Length != plans.Length
-            || from.EntryOffsets.Length != plans.Length)
+        var from = plans.IsEmpty || plans[0].Deferred() is not SnapshotEntries first ? null : first.From;
+        if (from is null || from.TableCount > GrowthBeforeRewrite * from.CompactCount
+            || plans.Any(p => p.Deferred() is not SnapshotEntries e || e.From != from))
             return Write(w, plans);
         var strings = new StringTable(first: from.TableCount);
-        var records = new Varints(from.Body.Length - from.TableEnd + (64 << 10));
-        var writer = new Writer(records, strings);
-        writer.Count(plans.Length);
-        for (var p = 0; p < plans.Length; p++)
+        var writer = new Writer(strings, plans.Length, new Varints(64 << 10));
+        foreach (var plan in plans)
         {
-            var (origins, offsets) = (carried.Origins[p], from.EntryOffsets[p]);
-            if (origins.Length != plans[p].Services.Length) throw new ArgumentException("an origin for each entry", nameof(carried));
-            writer.Plan(plans[p], i => origins[i] is var o and >= 0 ? from.Body.AsSpan(offsets[o], offsets[o + 1] - offsets[o]) : default);
+            var entries = (SnapshotEntries)plan.Deferred()!;
+            var start = writer.Records.Length;
+            foreach (var segment in entries.Segments)
+            {
+                if (segment.Start < segment.End) writer.Records.Splice(from.Body, segment.Start, segment.End);
+                else writer.Service(segment.Entry!);
+            }
+            writer.Head(plan, entries.Count, writer.Records.Length - start);
         }
         w.Write7BitEncodedInt(from.CompactCount);
         w.Write7BitEncodedInt(from.TableCount + strings.Count);
         var added = new MemoryStream();
         using (var table = new BinaryWriter(added, System.Text.Encoding.UTF8, leaveOpen: true))
             foreach (var text in strings.InOrder) table.Write(text);
-        return [from.Body.AsMemory(from.TableStart, from.TableEnd - from.TableStart), added.GetBuffer().AsMemory(0, (int)added.Length), records.Written];
+        return [from.Body.AsMemory(from.TableStart, from.TableEnd - from.TableStart), added.GetBuffer().AsMemory(0, (int)added.Length),
+            .. writer.Heads.Parts, .. writer.Records.Parts];
     }
 
     /// <summary>About the bytes <paramref name="plans"/> take encoded: the buffers are made that size once, not doubled
     /// (each doubling copies and touches fresh memory, a page fault per 4 KB).</summary>
-    private static int EstimatedSize(ImmutableArray<Plan> plans) => (int)Math.Min(plans.Sum(p => 48L * p.Services.Length), 1 << 30);
+    private static int EstimatedSize(ImmutableArray<Plan> plans) => (int)Math.Min(plans.Sum(p => 48L * p.ServiceCount()), 1 << 30);
 
     /// <param name="r">Over a <see cref="MemoryStream"/> whose buffer is visible: the plans are read from it directly.</param>
-    /// <param name="encoded">Where the plans' records are in that buffer, for the next snapshot to copy.</param>
+    /// <param name="encoded">The bytes the plans' records are in, with the string table, for their entries to be read
+    /// from and for the next snapshot to copy.</param>
     public static ImmutableArray<Plan> Read(BinaryReader r, out EncodedPlans encoded)
     {
         if (r.BaseStream is not MemoryStream stream || !stream.TryGetBuffer(out var buffer))
@@ -78,21 +87,27 @@ internal static partial class PlanCodec
         var compactCount = r.Read7BitEncodedInt();
         var count = r.Read7BitEncodedInt();
         if (count is < 0 or > 10_000_000 || compactCount < 0 || compactCount > count) throw new FormatException($"bad count {count}");
-        var tableStart = buffer.Offset + (int)stream.Position;
-        var strings = new string[count];
-        for (var i = 0; i < strings.Length; i++) strings[i] = r.ReadString();
-        var cursor = new VarintCursor(buffer.Array!, buffer.Offset + (int)stream.Position, buffer.Offset + buffer.Count);
+        var end = buffer.Offset + buffer.Count;
+        var cursor = new VarintCursor(buffer.Array!, buffer.Offset + (int)stream.Position, end);
+        var tableStart = cursor.Position;
+        var (starts, lengths) = (new int[count], new int[count]);
+        for (var i = 0; i < count; i++) (starts[i], lengths[i]) = cursor.LengthPrefixed();
         var tableEnd = cursor.Position;
-        var reader = new Reader(cursor, strings);
-        var plans = ImmutableArray.CreateBuilder<Plan>(Count(cursor));
-        var offsets = ImmutableArray.CreateBuilder<int[]>(plans.Capacity);
-        for (var i = plans.Capacity; i > 0; i--)
+        encoded = new EncodedPlans(buffer.Array!, tableStart, tableEnd, count, compactCount, new SnapshotStrings(buffer.Array!, starts, lengths));
+        var heads = new (Plan Plan, int Count, long Length)[Count(ref cursor)];
+        var reader = new Reader(cursor, encoded.Strings);
+        for (var i = 0; i < heads.Length; i++) heads[i] = reader.Head();
+        // The records of each plan follow the heads, back to back; they are read when an entry is asked for.
+        var at = (long)reader.Position;
+        var plans = ImmutableArray.CreateBuilder<Plan>(heads.Length);
+        foreach (var (plan, entries, length) in heads)
         {
-            plans.Add(reader.Plan(out var entries));
-            offsets.Add(entries);
+            if (length < 0 || at + length > end) throw new EndOfStreamException();
+            plans.Add(plan.WithDeferred(new SnapshotEntries(encoded, [new EntrySegment((int)at, (int)(at + length), entries, null)], entries, carriedAreNoOps: false)));
+            at += length;
         }
-        stream.Position = cursor.Position - buffer.Offset;
-        encoded = new EncodedPlans(buffer.Array!, tableStart, tableEnd, count, compactCount, offsets.MoveToImmutable());
+        if (at != end) throw new FormatException("bytes after the plans' records");
+        stream.Position = stream.Length;
         return plans.MoveToImmutable();
     }
 
@@ -130,36 +145,45 @@ internal static partial class PlanCodec
         }
     }
 
-    /// <summary>The record entry <paramref name="entry"/> of a plan already has, or an empty span to encode it.</summary>
-    private delegate ReadOnlySpan<byte> CarriedRecord(int entry);
-
-    private sealed class Writer(Varints w, StringTable strings)
+    /// <summary>Writes the plans' heads (the count of plans first, then each plan's values, its count of entries and the
+    /// bytes its records take, its toggles and waves) and, apart, their records.</summary>
+    private sealed class Writer
     {
+        private readonly StringTable _strings;
+        private Varints _w;
         private Recent _reason, _version, _release, _hostGroup;
 
-        public void Count(int n) => w.Varint(n);
+        public Writer(StringTable strings, int plans, Varints records)
+        {
+            (_strings, Records, _w) = (strings, records, Heads);
+            Count(plans);
+        }
+
+        public Varints Heads { get; } = new(1 << 12);
+
+        public Varints Records { get; }
+
+        private void Count(int n) => _w.Varint(n);
 
         /// <summary>0 for null, else the table index + 1.</summary>
-        private void Text(string? value) => w.Varint(value is null ? 0 : strings.IndexOf(value) + 1);
+        private void Text(string? value) => _w.Varint(value is null ? 0 : _strings.IndexOf(value) + 1);
 
-        private void Text(string? value, ref Recent slot) => w.Varint(value is null ? 0 : slot.IndexOf(value, strings) + 1);
+        private void Text(string? value, ref Recent slot) => _w.Varint(value is null ? 0 : slot.IndexOf(value, _strings) + 1);
 
-        private void Int(int value) => w.Varint(value);
+        private void Int(int value) => _w.Varint(value);
 
-        public void Plan(Plan plan, CarriedRecord? carried = null)
+        /// <param name="entries">How many entries the plan's records hold.</param>
+        /// <param name="recordsLength">How many bytes they take.</param>
+        public void Head(Plan plan, int entries, long recordsLength)
         {
+            _w = Heads;
             Int(plan.FormatVersion);
             Text(plan.Environment);
             Text(plan.Commit);
             Text(plan.BaseCommit);
-            w.Varint64(plan.LiveVersion);
-            Count(plan.Services.Length);
-            for (var i = 0; i < plan.Services.Length; i++)
-            {
-                var record = carried is null ? default : carried(i);
-                if (record.IsEmpty) Service(plan.Services[i]);
-                else w.Bytes(record);
-            }
+            _w.Varint64(plan.LiveVersion);
+            Count(entries);
+            _w.Varint64(recordsLength);
             Count(plan.Toggles.Length);
             foreach (var t in plan.Toggles)
             {
@@ -183,8 +207,9 @@ internal static partial class PlanCodec
             }
         }
 
-        private void Service(ServiceChange s)
+        public void Service(ServiceChange s)
         {
+            _w = Records;
             Text(s.Service);
             Int((int)s.Action);
             Text(s.Reason, ref _reason);
@@ -211,7 +236,7 @@ internal static partial class PlanCodec
                 Text(h.ToRelease);
             }
             Int(s.Wave);
-            w.Byte(s.Rollout is not null ? (byte)1 : (byte)0);
+            _w.Byte(s.Rollout is not null ? (byte)1 : (byte)0);
             if (s.Rollout is { } o)
             {
                 Text(o.Strategy);
@@ -224,7 +249,7 @@ internal static partial class PlanCodec
             }
         }
 
-        private void Flag(bool? value) => w.Byte(value is null ? (byte)0xFF : value.Value ? (byte)1 : (byte)0);
+        private void Flag(bool? value) => _w.Byte(value is null ? (byte)0xFF : value.Value ? (byte)1 : (byte)0);
 
         private void Names(ImmutableArray<string> names)
         {
@@ -233,21 +258,46 @@ internal static partial class PlanCodec
         }
     }
 
-    /// <summary>The records as bytes, numbers as in <see cref="BinaryWriter.Write7BitEncodedInt"/>; written straight
-    /// into an array, where a BinaryWriter passes every byte through the stream's virtual WriteByte.</summary>
+    /// <summary>Bytes, numbers as in <see cref="BinaryWriter.Write7BitEncodedInt"/>, written straight into an array
+    /// (where a BinaryWriter passes every byte through the stream's virtual WriteByte), and runs of bytes that already
+    /// are somewhere, taken as they are (<see cref="Splice"/>): the result is in parts, written one after the other.</summary>
     private sealed class Varints(int capacity)
     {
         // Uninitialised: a page the estimate overshoots is never touched.
-        private byte[] _bytes = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, 1 << 16));
-        private int _length;
+        private byte[] _bytes = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, 1 << 12));
+        private int _length, _partStart;
+        private readonly List<(byte[] Bytes, int Start, int End)> _parts = [];
+        private long _spliced;
 
-        public ReadOnlyMemory<byte> Written => _bytes.AsMemory(0, _length);
+        /// <summary>Every byte so far, written or spliced.</summary>
+        public long Length => _spliced + _length;
+
+        public ReadOnlyMemory<byte>[] Parts =>
+        [
+            .. _parts.Select(p => p.Bytes.AsMemory(p.Start, p.End - p.Start)),
+            .. _length > _partStart ? [_bytes.AsMemory(_partStart, _length - _partStart)] : Array.Empty<ReadOnlyMemory<byte>>(),
+        ];
+
+        /// <summary>Bytes [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="bytes"/> next, as they are
+        /// (they must stay as they are until the parts are written); a run that continues the last one extends it.</summary>
+        public void Splice(byte[] bytes, int start, int end)
+        {
+            if (_length == _partStart && _parts.Count > 0 && _parts[^1] is var last && last.Bytes == bytes && last.End == start)
+                _parts[^1] = last with { End = end };
+            else
+            {
+                if (_length > _partStart) _parts.Add((_bytes, _partStart, _length));
+                _partStart = _length;
+                _parts.Add((bytes, start, end));
+            }
+            _spliced += end - start;
+        }
 
         public void Varint(int value) => Varint64((uint)value);
 
         public void Varint64(long value)
         {
-            if (_length + 10 > _bytes.Length) Array.Resize(ref _bytes, _bytes.Length * 2);
+            if (_length + 10 > _bytes.Length) Grow();
             var rest = (ulong)value;
             while (rest >= 0x80)
             {
@@ -257,26 +307,22 @@ internal static partial class PlanCodec
             _bytes[_length++] = (byte)rest;
         }
 
-        public void Bytes(ReadOnlySpan<byte> bytes)
-        {
-            if (_length + bytes.Length > _bytes.Length) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _length + bytes.Length));
-            bytes.CopyTo(_bytes.AsSpan(_length));
-            _length += bytes.Length;
-        }
-
         public void Byte(byte value)
         {
-            if (_length + 1 > _bytes.Length) Array.Resize(ref _bytes, _bytes.Length * 2);
+            if (_length + 1 > _bytes.Length) Grow();
             _bytes[_length++] = value;
         }
-    }
 
+        /// <summary>A new array twice the size; what is written and not yet in a part moves to it (the parts keep theirs).</summary>
+        private void Grow()
+        {
+            if (_length > _partStart) _parts.Add((_bytes, _partStart, _length));
+            _bytes = GC.AllocateUninitializedArray<byte>(_bytes.Length * 2);
+            (_length, _partStart) = (0, 0);
+        }
+    }
 }
 
-/// <summary>Where a snapshot's plans are in the bytes it was read from: its string table, its size at the last full
-/// write, and for each plan where each entry's record starts (and the last one ends).</summary>
-internal sealed record EncodedPlans(byte[] Body, int TableStart, int TableEnd, int TableCount, int CompactCount, ImmutableArray<int[]> EntryOffsets);
-
-/// <summary>For plans made from a snapshot's (<see cref="UseCases.IncrementalPlan.Merge"/>): for each plan and each of its
-/// entries, the index of the snapshot's entry it is (the same service, the same values), or -1.</summary>
-internal sealed record CarriedEntries(EncodedPlans From, ImmutableArray<int[]> Origins);
+/// <summary>The bytes a snapshot was read from: where its string table is (and the strings, <see cref="SnapshotStrings"/>),
+/// its size at the last full write, for the plans' <see cref="SnapshotEntries"/> to read their records from.</summary>
+internal sealed record EncodedPlans(byte[] Body, int TableStart, int TableEnd, int TableCount, int CompactCount, SnapshotStrings Strings);

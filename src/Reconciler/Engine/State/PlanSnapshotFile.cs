@@ -17,12 +17,8 @@ namespace Reconciler.State;
 public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTree, ImmutableArray<Plan> Plans,
     IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
 {
-    /// <summary>Where the plans of a snapshot read from a file are in its bytes (null for one made in this process).</summary>
+    /// <summary>The bytes the plans of a snapshot read from a file are in (null for one made in this process).</summary>
     internal EncodedPlans? Encoded { get; init; }
-
-    /// <summary>For plans made from another snapshot's: which of their entries it had as they are, so that saving this
-    /// one copies those records instead of encoding them again (null: every entry is encoded).</summary>
-    internal CarriedEntries? Carried { get; init; }
 
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
@@ -35,12 +31,13 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, blob ids, the names of
 /// the services with work in any plan, plans (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best
-/// effort. The magic names the layout (0004: the services with work ahead of the plans, whose strings are in a table
-/// that a snapshot made from another carries over).
+/// effort. The magic names the layout (0005: the services with work ahead of the plans, whose strings are in a table
+/// that a snapshot made from another carries over, and the plans' heads ahead of their records, so that the records
+/// are read only when an entry is asked for).
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0004"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0005"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -56,7 +53,7 @@ public static class PlanSnapshotFile
     /// <summary>The snapshot at <paramref name="path"/> when it is intact (its <see cref="PlanSnapshot.Inputs"/> are the caller's to compare).</summary>
     public static PlanSnapshot? Load(string path) => Open(path)?.Complete();
 
-    /// <summary>The snapshot at <paramref name="path"/>, its header read and its plans being decoded on the thread pool
+    /// <summary>The snapshot at <paramref name="path"/>, its header read and its plans being read on the thread pool
     /// (<see cref="OpenedSnapshot"/>), or null when the file is absent or damaged.</summary>
     internal static OpenedSnapshot? Open(string path)
     {
@@ -117,11 +114,11 @@ public static class PlanSnapshotFile
             Optional(w, snapshot.BaseTree);
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
-            var withWork = snapshot.Plans.SelectMany(p => p.Services).Where(c => c.Action != ServiceAction.NoOp)
-                .Select(c => c.Service).Distinct().Order(StringComparer.Ordinal).ToList();
+            var withWork = snapshot.Plans.SelectMany(p => p.ServicesWithWork()).Select(c => c.Service).Distinct().Order(StringComparer.Ordinal).ToList();
             w.Write(withWork.Count);
             foreach (var name in withWork) w.Write(name);
-            rest = snapshot.Carried is { } carried ? PlanCodec.Write(w, snapshot.Plans, carried) : PlanCodec.Write(w, snapshot.Plans);
+            // Plans merged from a snapshot read from a file (an incremental plan's) copy its records.
+            rest = PlanCodec.WriteCarryingOver(w, snapshot.Plans);
         }
         return ChecksummedFile.TryWrite(path, Magic, [body.GetBuffer().AsMemory(0, (int)body.Length), .. rest]);
     }
@@ -155,14 +152,14 @@ public static class PlanSnapshotFile
     internal static string? Optional(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
 }
 
-/// <summary>A snapshot whose header is read and whose plans are still being decoded: the incremental plan needs only
-/// the header and the services with work until it merges, and decoding 60,000 entries (a fifth of a warm plan at
-/// 20,000 services) overlaps Git's tree comparison, the part's load and its planning on the other core.</summary>
+/// <summary>A snapshot whose header is read and whose plans are still being read: the incremental plan needs only the
+/// header and the services with work until it merges, and checking 60,000 records (their entries stay records,
+/// <see cref="SnapshotEntries"/>) overlaps Git's tree comparison, the part's load and its planning on the other core.</summary>
 /// <param name="WithWork">The services with work in any of the plans, by name.</param>
 internal sealed record OpenedSnapshot(string Inputs, string HeadTree, string? BaseTree, IReadOnlyDictionary<string, string> HeadBlobs,
     IReadOnlyDictionary<string, string> BaseBlobs, IReadOnlyList<string> WithWork, Task<(ImmutableArray<Plan> Plans, EncodedPlans Encoded)?> Plans)
 {
-    /// <summary>The whole snapshot, once its plans are decoded; null when they turn out damaged.</summary>
+    /// <summary>The whole snapshot, once its plans are read; null when they turn out damaged.</summary>
     public PlanSnapshot? Complete() => Plans.GetAwaiter().GetResult() is { } decoded
         ? new PlanSnapshot(Inputs, HeadTree, BaseTree, decoded.Plans, HeadBlobs, BaseBlobs) { Encoded = decoded.Encoded }
         : null;

@@ -68,12 +68,8 @@ internal static class IncrementalPlan
     /// <param name="ChangedFiles">Infra files changed since the snapshot (both commits of a preview).</param>
     /// <param name="Replanned">Services loaded and planned again (per environment at most this many).</param>
     /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
-    /// <param name="Carried">Which entries are the snapshot's as they were (for the next snapshot to copy).</param>
     public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
-        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs)
-    {
-        internal CarriedEntries? Carried { get; init; }
-    }
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
 
     /// <summary>The plans, or null when this change needs the full plan. The snapshot's plans are needed only to merge:
     /// until then they are decoded on the thread pool while this plans the part.</summary>
@@ -125,12 +121,10 @@ internal static class IncrementalPlan
         // with no change to either, so such a plan is never patched from a snapshot.
         if (UsesCatalog(headModel) || (baseModel is not null && UsesCatalog(baseModel))) return null;
 
-        if (snapshot.Plans.GetAwaiter().GetResult() is not { } decoded) return null;   // damaged: the full plan
-        var (oldPlans, encoded) = decoded;
-        var plans = ImmutableArray.CreateBuilder<Plan>(oldPlans.Length);
-        var origins = ImmutableArray.CreateBuilder<int[]>(oldPlans.Length);
-        var replanned = names.ToHashSet(StringComparer.Ordinal);   // asked once for every entry of the snapshot: a hash, not a tree
-        foreach (var old in oldPlans)
+        if (snapshot.Plans.GetAwaiter().GetResult() is not { } read) return null;   // damaged: the full plan
+        var plans = ImmutableArray.CreateBuilder<Plan>(read.Plans.Length);
+        var replanned = new Replanned(names.ToHashSet(StringComparer.Ordinal));   // asked for every entry of the snapshot: a hash, not a tree
+        foreach (var old in read.Plans)
         {
             if (!headModel.Environments.ContainsKey(old.Environment)) return null;
             var desired = DesiredStateBuilder.Build(headModel, old.Environment) with { Revision = inputs.BoundRevision };
@@ -152,50 +146,121 @@ internal static class IncrementalPlan
             {
                 return null;   // the full plan words it
             }
-            plans.Add(Merge(old, part, replanned, out var entryOrigins));
-            origins.Add(entryOrigins);
+            if (Merge(old, part, replanned) is not { } merged) return null;
+            plans.Add(merged);
         }
-        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs)
-        {
-            Carried = new CarriedEntries(encoded, origins.MoveToImmutable()),
-        };
+        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs);
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
     /// planner's order (wave, then name); waves and toggles are the partial plan's, which saw every service with work.
-    /// Both lists are in that order already and share no service, so one pass merges them (sorting the 20,000 entries
-    /// of a large environment again cost more than the rest of the merge).</summary>
-    /// <param name="origins">For each entry of the result, the index of the entry of <paramref name="old"/> it is (one
-    /// carried over, or one planned again to the same no-op), or -1.</param>
-    internal static Plan Merge(Plan old, Plan part, IReadOnlySet<string> replanned, out int[] origins)
+    /// The no-ops carried over stay runs of the snapshot's records (<see cref="SnapshotEntries"/>): one pass reads each
+    /// record's name, action and wave, and places the entries planned again between them, without decoding them. Null
+    /// when <paramref name="old"/> is not a snapshot's plan as the planner makes them (a no-op outside wave 0, an entry
+    /// with work not planned again, records that do not read): the full plan then.</summary>
+    internal static Plan? Merge(Plan old, Plan part, Replanned replanned)
     {
-        var services = ImmutableArray.CreateBuilder<ServiceChange>(old.Services.Length + part.Services.Length);
-        var from = new List<int>(old.Services.Length + part.Services.Length);
+        if (old.Deferred() is not SnapshotEntries carried) return null;
+        try
+        {
+            return MergeRecords(carried, part, replanned);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static Plan? MergeRecords(SnapshotEntries carried, Plan part, Replanned replanned)
+    {
+        var strings = carried.From.Strings;
+        var replaced = new Dictionary<string, KeptEntry>(StringComparer.Ordinal);
+        var segments = ImmutableArray.CreateBuilder<EntrySegment>();
         var fresh = part.Services;
-        var replaced = new Dictionary<string, int>(StringComparer.Ordinal);
         var next = 0;
+        var nextName = Ascii(fresh, next);
         void AddFresh()
         {
-            var s = fresh[next++];
-            services.Add(s);
-            from.Add(replaced.TryGetValue(s.Service, out var was) && SameNoOp(old.Services[was], s) ? was : -1);
+            var s = fresh[next];
+            // Planned again to the very no-op the snapshot had: it keeps that record, so the save copies it.
+            var same = replaced.TryGetValue(s.Service, out var was) && SameNoOp(carried.Materialise(was), s);
+            segments.Add(new EntrySegment(same ? was.Start : 0, same ? was.End : 0, 1, s));
+            nextName = Ascii(fresh, ++next);
         }
-        for (var i = 0; i < old.Services.Length; i++)
+        var count = 0;
+        foreach (var entry in carried.Entries())
         {
-            var s = old.Services[i];
-            if (replanned.Contains(s.Service))
+            string? name = null;
+            if (entry.Listed is { } listed)
             {
-                replaced[s.Service] = i;
-                continue;
+                if (replanned.Contains(listed.Service))
+                {
+                    replaced[listed.Service] = entry;
+                    continue;
+                }
+                if (listed.Action != ServiceAction.NoOp || listed.Wave != 0) return null;
+                name = listed.Service;
             }
-            // Carried over as it is: a no-op, since every service with work in the snapshot was planned again.
-            while (next < fresh.Length && InPlanOrder(fresh[next], s) < 0) AddFresh();
-            services.Add(s);
-            from.Add(i);
+            else
+            {
+                var index = entry.Record.Service - 1;
+                if (replanned.Contains(strings, index))
+                {
+                    replaced[strings[index]] = entry;
+                    continue;
+                }
+                if (entry.Record.Action != ServiceAction.NoOp || entry.Record.Wave != 0) return null;   // every service with work in the snapshot is planned again
+            }
+            // This entry is a no-op in wave 0: what is planned again goes before it when it sorts before it.
+            while (next < fresh.Length && (fresh[next].Wave < 0 || fresh[next].Wave == 0
+                && (name is not null ? string.CompareOrdinal(fresh[next].Service, name) : CompareOrdinal(fresh[next].Service, nextName, strings.Utf8(entry.Record.Service - 1))) < 0))
+                AddFresh();
+            if (entry.Listed is not null) segments.Add(new EntrySegment(entry.Start, entry.End, 1, entry.Listed));
+            else if (segments.Count > 0 && segments[^1] is { Entry: null } run && run.End == entry.Start)
+                segments[^1] = run with { End = entry.End, Count = run.Count + 1 };
+            else segments.Add(new EntrySegment(entry.Start, entry.End, 1, null));
+            count++;
         }
         while (next < fresh.Length) AddFresh();
-        origins = [.. from];
-        return part with { Services = services.DrainToImmutable() };
+        return part.WithDeferred(new SnapshotEntries(carried.From, segments.DrainToImmutable(), count + fresh.Length, carriedAreNoOps: true));
+    }
+
+    /// <summary>The UTF-8 of entry <paramref name="index"/>'s name when it is ASCII (then its bytes sort as its UTF-16
+    /// does against any UTF-8), else null.</summary>
+    private static byte[]? Ascii(ImmutableArray<ServiceChange> entries, int index) =>
+        index < entries.Length && System.Text.Ascii.IsValid(entries[index].Service) ? System.Text.Encoding.ASCII.GetBytes(entries[index].Service) : null;
+
+    /// <summary>string.CompareOrdinal of <paramref name="name"/> and the string <paramref name="utf8"/> encodes: on the
+    /// bytes when <paramref name="ascii"/> (the name's) is given, else on the decoded text.</summary>
+    private static int CompareOrdinal(string name, byte[]? ascii, ReadOnlySpan<byte> utf8)
+    {
+        if (ascii is not null) return ascii.AsSpan().SequenceCompareTo(utf8);
+        Span<char> buffer = utf8.Length <= 256 ? stackalloc char[256] : new char[utf8.Length];
+        return name.AsSpan().SequenceCompareTo(buffer[..System.Text.Encoding.UTF8.GetChars(utf8, buffer)]);
+    }
+
+    /// <summary>The services planned again, asked for by name as a record has it or as a snapshot's table holds it
+    /// (UTF-8): each name of the table is looked up once for all the plans merged from it.</summary>
+    internal sealed class Replanned(HashSet<string> names)
+    {
+        private SnapshotStrings? _table;
+        private sbyte[] _byIndex = [];   // 0: not yet asked, 1: planned again, -1: not
+
+        public bool Contains(string name) => names.Contains(name);
+
+        public bool Contains(SnapshotStrings table, int index)
+        {
+            if (table != _table) (_table, _byIndex) = (table, new sbyte[table.Count]);
+            ref var known = ref _byIndex[index];
+            if (known == 0) known = Lookup(table.Utf8(index)) ? (sbyte)1 : (sbyte)-1;
+            return known > 0;
+        }
+
+        private bool Lookup(ReadOnlySpan<byte> utf8)
+        {
+            Span<char> buffer = utf8.Length <= 256 ? stackalloc char[256] : new char[utf8.Length];
+            return names.GetAlternateLookup<ReadOnlySpan<char>>().Contains(buffer[..System.Text.Encoding.UTF8.GetChars(utf8, buffer)]);
+        }
     }
 
     /// <summary>Two no-ops that say the same: planned again, a service with nothing to do is what the snapshot had.
@@ -205,9 +270,6 @@ internal static class IncrementalPlan
         && was.Fields.IsEmpty && @is.Fields.IsEmpty && was.Hosts.IsEmpty && @is.Hosts.IsEmpty && was.Rollout is null && @is.Rollout is null
         && was.Wave == @is.Wave && was.Service == @is.Service && was.Reason == @is.Reason && was.HostGroup == @is.HostGroup
         && was.FromVersion == @is.FromVersion && was.ToVersion == @is.ToVersion && was.FromRelease == @is.FromRelease && was.ToRelease == @is.ToRelease;
-
-    private static int InPlanOrder(ServiceChange x, ServiceChange y) =>
-        x.Wave != y.Wave ? x.Wave.CompareTo(y.Wave) : string.CompareOrdinal(x.Service, y.Service);
 
     /// <summary>Names of the services whose files were modified since <paramref name="oldTree"/>; null when any other
     /// infra file changed or a file was added, removed or renamed (the full plan handles those). The blob ids known for

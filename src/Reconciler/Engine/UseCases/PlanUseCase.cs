@@ -218,7 +218,7 @@ public static class PlanUseCase
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs) { Carried = result.Carried };
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
                 return Outcome() with
                 {
                     Plans = result.Plans,

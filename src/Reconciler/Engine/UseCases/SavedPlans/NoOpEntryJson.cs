@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Reconciler.Diff.Planning;
+using Reconciler.State;
 
 namespace Reconciler.UseCases;
 
@@ -72,15 +73,60 @@ internal sealed class NoOpEntryJson
         if (!String(Reason, s.Reason, recent: true) || !Optional(FromVersion, s.FromVersion) || !Optional(ToVersion, s.ToVersion)
             || !Optional(FromRelease, s.FromRelease) || !Optional(ToRelease, s.ToRelease) || !String(HostGroup, s.HostGroup, recent: true))
             return false;
+        Finish(w, s.Wave);
+        return true;
+    }
+
+    /// <summary>An entry of a snapshot's plan straight from its record and the UTF-8 of the snapshot's strings, when it
+    /// is a plain no-op whose strings need no escaping; else false, nothing written.</summary>
+    public bool TryWrite(Utf8JsonWriter w, SnapshotStrings strings, in PlanCodec.EntryRecord record)
+    {
+        if (record.Action != ServiceAction.NoOp || !record.Plain) return false;
+        _length = 0;
+        Put(Open);
+        if (!String(Service, strings, record.Service)) return false;
+        Put(Action);
+        Put("\""u8);
+        Put(NoOp);
+        Put("\""u8);
+        if (!String(Reason, strings, record.Reason) || !String(FromVersion, strings, record.FromVersion) || !String(ToVersion, strings, record.ToVersion)
+            || !String(FromRelease, strings, record.FromRelease) || !String(ToRelease, strings, record.ToRelease)
+            || !String(HostGroup, strings, record.HostGroup))
+            return false;
+        Finish(w, record.Wave);
+        return true;
+    }
+
+    /// <summary>The property and its value in quotes when <paramref name="index"/> (a table index + 1) is a string the
+    /// encoder leaves as it is; nothing for 0 (null). Each string is checked once (<see cref="SnapshotStrings.JsonVerbatim"/>).</summary>
+    private bool String(byte[] property, SnapshotStrings strings, int index)
+    {
+        if (index == 0) return true;
+        var utf8 = strings.Utf8(index - 1);
+        ref var verbatim = ref strings.JsonVerbatim[index - 1];
+        if (verbatim == 0) verbatim = Expected.Encoder!.FindFirstCharacterToEncodeUtf8(utf8) < 0 ? (sbyte)1 : (sbyte)-1;
+        if (verbatim < 0) return false;
+        Reserve(property.Length + utf8.Length + 2);
+        var to = _buffer.AsSpan(_length);
+        property.CopyTo(to);
+        to[property.Length] = (byte)'"';
+        utf8.CopyTo(to[(property.Length + 1)..]);
+        to[property.Length + 1 + utf8.Length] = (byte)'"';
+        _length += property.Length + utf8.Length + 2;
+        return true;
+    }
+
+    /// <summary>The empty lists, the wave and the closing brace; then the entry to the writer as one raw value.</summary>
+    private void Finish(Utf8JsonWriter w, int wave)
+    {
         Put(EmptyFieldsAndHosts);
         Put(Wave);
         Reserve(11);
-        Utf8Formatter.TryFormat(s.Wave, _buffer.AsSpan(_length), out var digits);
+        Utf8Formatter.TryFormat(wave, _buffer.AsSpan(_length), out var digits);
         _length += digits;
         Put(Close);
         // The writer adds the list separator; the pieces carry the new line and indentation it would have written.
         w.WriteRawValue(_buffer.AsSpan(0, _length), skipInputValidation: true);
-        return true;
     }
 
     private bool Optional(byte[] property, string? value) => value is null || String(property, value);
@@ -117,6 +163,7 @@ internal sealed class NoOpEntryJson
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Put(ReadOnlySpan<byte> piece)
     {
         Reserve(piece.Length);
@@ -124,8 +171,11 @@ internal sealed class NoOpEntryJson
         _length += piece.Length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Reserve(int bytes)
     {
-        if (_length + bytes > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes));
+        if (_length + bytes > _buffer.Length) Grow(bytes);
     }
+
+    private void Grow(int bytes) => Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes));
 }

@@ -59,12 +59,23 @@ public static class PlanJsonWriter
 
         w.WriteStartArray("services");
         var noOps = noOpFastPath && NoOpEntryJson.Fits(w) ? new NoOpEntryJson() : null;
-        foreach (var s in plan.Services)
+        if (noOps is not null && plan.Deferred() is SnapshotEntries records)
         {
-            if (noOps is null || !noOps.TryWrite(w, s)) WriteService(w, s);
-            // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
-            if (w.BytesPending > FlushThreshold) w.Flush();
+            // A plan merged from a snapshot: its carried-over no-ops straight from their records, never made objects.
+            foreach (var entry in records.Entries())
+            {
+                if (entry.Listed is { } s) { if (!noOps.TryWrite(w, s)) WriteService(w, s); }
+                else if (!noOps.TryWrite(w, records.From.Strings, entry.Record)) WriteService(w, records.Materialise(entry));
+                if (w.BytesPending > FlushThreshold) w.Flush();
+            }
         }
+        else
+            foreach (var s in plan.Services)
+            {
+                if (noOps is null || !noOps.TryWrite(w, s)) WriteService(w, s);
+                // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
+                if (w.BytesPending > FlushThreshold) w.Flush();
+            }
         w.WriteEndArray();
 
         w.WriteStartArray("toggles");
