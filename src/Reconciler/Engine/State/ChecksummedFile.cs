@@ -43,12 +43,13 @@ internal static class ChecksummedFile
 
     /// <summary>The body of <paramref name="bytes"/> as a stream, or null when they do not carry this magic and a
     /// matching checksum.</summary>
-    public static MemoryStream? Body(byte[] bytes, ReadOnlySpan<byte> magic)
+    public static MemoryStream? Body(ArraySegment<byte> bytes, ReadOnlySpan<byte> magic)
     {
         var header = magic.Length + ChecksumLength;
-        if (bytes.Length < header || !bytes.AsSpan(0, magic.Length).SequenceEqual(magic)) return null;
+        if (bytes.Count < header || !bytes.AsSpan(0, magic.Length).SequenceEqual(magic)) return null;
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         XxHash3.Hash(bytes.AsSpan(header), checksum);
-        return checksum.SequenceEqual(bytes.AsSpan(magic.Length, ChecksumLength)) ? new MemoryStream(bytes, header, bytes.Length - header, writable: false, publiclyVisible: true) : null;
+        return checksum.SequenceEqual(bytes.AsSpan(magic.Length, ChecksumLength))
+            ? new MemoryStream(bytes.Array!, bytes.Offset + header, bytes.Count - header, writable: false, publiclyVisible: true) : null;
     }
 }

@@ -57,10 +57,10 @@ public static class PlanSnapshotFile
     /// (<see cref="OpenedSnapshot"/>), or null when the file is absent or damaged.</summary>
     internal static OpenedSnapshot? Open(string path)
     {
-        byte[] bytes;
+        ArraySegment<byte> bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = HugePageFile.ReadAll(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
