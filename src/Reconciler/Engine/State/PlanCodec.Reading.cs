@@ -133,6 +133,15 @@ internal static partial class PlanCodec
         return record;
     }
 
+    /// <summary>The UTF-8 of a string of the table, read where <see cref="SnapshotStrings"/> noted it (the table was
+    /// checked when read).</summary>
+    internal static ReadOnlySpan<byte> TableString(byte[] body, int start)
+    {
+        var cursor = new VarintCursor(body, start, body.Length);
+        var (at, length) = cursor.LengthPrefixed();
+        return body.AsSpan(at, length);
+    }
+
     /// <summary>The values an enum defines, looked up by number in an array: Enum.IsDefined was asked for each of 60,000
     /// entries, a lookup in the enum's metadata every time.</summary>
     private static class Defined<T> where T : struct, Enum
@@ -216,17 +225,20 @@ internal static partial class PlanCodec
 /// <summary>The string table of a snapshot read from a file: each string stays UTF-8 where it lies in the bytes read,
 /// and is made a string the first time it is asked for. Few are (the names a merge compares, the entries something
 /// materialises), so they are kept by index in a dictionary: an array of 60,000 references would be fresh memory.</summary>
-internal sealed class SnapshotStrings(byte[] body, int[] starts, int[] lengths)
+/// <param name="starts">Where each string is, at the 7-bit length ahead of its UTF-8.</param>
+internal sealed class SnapshotStrings(byte[] body, int[] starts)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _strings = new();
 
     public int Count => starts.Length;
 
-    public ReadOnlySpan<byte> Utf8(int index) => body.AsSpan(starts[index], lengths[index]);
+    public ReadOnlySpan<byte> Utf8(int index) => PlanCodec.TableString(body, starts[index]);
 
     public string this[int index] => _strings.TryGetValue(index, out var text) ? text : _strings.GetOrAdd(index, Encoding.UTF8.GetString(Utf8(index)));
 
     /// <summary>For the JSON writer (<see cref="UseCases.NoOpEntryJson"/>), per string: 0 not yet looked at, 1 written
     /// as it is, -1 needs escaping. Kept here so that each string is looked at once per plan written.</summary>
-    public sbyte[] JsonVerbatim { get; } = new sbyte[starts.Length];
+    public sbyte[] JsonVerbatim => _jsonVerbatim ??= new sbyte[starts.Length];   // made by the first writer (a race makes two: no harm)
+
+    private sbyte[]? _jsonVerbatim;
 }

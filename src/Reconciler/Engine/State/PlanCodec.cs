@@ -90,10 +90,14 @@ internal static partial class PlanCodec
         var end = buffer.Offset + buffer.Count;
         var cursor = new VarintCursor(buffer.Array!, buffer.Offset + (int)stream.Position, end);
         var tableStart = cursor.Position;
-        var (starts, lengths) = (new int[count], new int[count]);
-        for (var i = 0; i < count; i++) (starts[i], lengths[i]) = cursor.LengthPrefixed();
+        var starts = new int[count];   // where each string's length is: one array, not two (it is fresh memory)
+        for (var i = 0; i < count; i++)
+        {
+            starts[i] = cursor.Position;
+            cursor.LengthPrefixed();
+        }
         var tableEnd = cursor.Position;
-        encoded = new EncodedPlans(buffer.Array!, tableStart, tableEnd, count, compactCount, new SnapshotStrings(buffer.Array!, starts, lengths));
+        encoded = new EncodedPlans(buffer.Array!, tableStart, tableEnd, count, compactCount, new SnapshotStrings(buffer.Array!, starts));
         var heads = new (Plan Plan, int Count, long Length)[Count(ref cursor)];
         var reader = new Reader(cursor, encoded.Strings);
         for (var i = 0; i < heads.Length; i++) heads[i] = reader.Head();
