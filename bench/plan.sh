@@ -14,6 +14,7 @@
 # A warm run and a PR preview are planned incrementally (issue 17): from the snapshot the previous run left
 # (.reconciler/cache/plans/), the tree ids and the store's version; --verbose says "incremental" in the load line.
 # Scale: SERVICES=5000, 10000, 20000 (issue 17's targets: warm and PR at 20,000 within 1.2x of 5,000 and <= 0.5 s).
+# The flatness ratio is better taken with bench/plan-flatness.sh, which plans the sizes in turn on the same machine.
 # Three builds, as bench/load.sh: plain Release (JIT), framework-dependent ReadyToRun, and the shipped build
 # (scripts/publish.sh). A warm run also has the converged memo of the previous run (.reconciler/cache/converged/);
 # a cold run has neither cache.

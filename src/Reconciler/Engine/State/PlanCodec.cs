@@ -8,10 +8,11 @@ namespace Reconciler.State;
 /// <summary>Plans in binary, for <see cref="PlanSnapshotFile"/>. Every string is written once, in a table ahead of the
 /// plans, and referred to by its index: a service's name, version and release recur in every environment, and a
 /// reason or host group in thousands of entries, so the table keeps a 20,000-service snapshot at two fifths of its
-/// size and reading it makes each distinct string once instead of seven strings an entry (the decoding of 60,000
-/// entries was a fifth of a warm plan; docs/benchmarks.md, "Warm plan at the cost of the change"). Numbers are 7-bit
-/// encoded. A snapshot made from another (an incremental plan) keeps that one's table and copies the records of the
-/// entries it carries over, so saving it costs the change, not the repo. Every field is written;
+/// size. Numbers are 7-bit encoded. The heads of the plans come ahead of their records, so that reading a snapshot
+/// reads the heads and leaves the records where they are (<see cref="SnapshotEntries"/>: decoding 60,000 entries was
+/// most of a warm plan's growth with the repo; docs/benchmarks.md, "Carried-over entries stay records"). A snapshot
+/// made from another (an incremental plan) keeps that one's table and writes the runs of records it carries over
+/// straight from the bytes read, so saving it costs the change, not the repo. Every field is written;
 /// PlanSnapshotFileTests pin the round trips.</summary>
 internal static partial class PlanCodec
 {
