@@ -72,7 +72,7 @@ internal static class IncrementalPlan
         IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
 
     /// <summary>The plans, or null when this change needs the full plan. The snapshot's plans are needed only to merge:
-    /// until then they are decoded on the thread pool while this plans the part.</summary>
+    /// until then their heads are read on the thread pool while this plans the part.</summary>
     internal static Result? TryPlan(OpenedSnapshot snapshot, Inputs inputs)
     {
         var watch = Stopwatch.StartNew();
