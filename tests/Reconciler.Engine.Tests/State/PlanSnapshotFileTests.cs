@@ -55,6 +55,27 @@ public sealed class PlanSnapshotFileTests : IDisposable
         }
     }
 
+    /// <summary>Entries far larger than the writer's first guess (48 bytes each): its buffer grows several times within
+    /// a plan's records, and the length each head gives for them must count every byte written before.</summary>
+    [Fact]
+    public void Plans_larger_than_the_writers_first_guess_round_trip()
+    {
+        ServiceChange Create(int i) => new($"svc-{i:D5}", ServiceAction.Create, $"new service {i}", null, "1.0.0", null, $"1.0.0-{i}", "group",
+            [.. Enumerable.Range(0, 30).Select(f => new FieldChange($"config.KEY_{f}", FieldChangeKind.Added, null, $"value-{i}-{f}"))],
+            [new HostChange($"host-{i % 7}", "eu", null, $"1.0.0-{i}")], 1)
+        {
+            Rollout = new Rollout("rolling", "25%", null, 1, 1, "5m", "rollback"),
+        };
+        ImmutableArray<Plan> plans = [.. new[] { "dev", "prod", "staging" }.Select((e, p) => new Plan(Plan.CurrentFormatVersion, e, "c0", null, 1,
+            [.. Enumerable.Range(p * 1000, 2000).Select(Create)], [], []))];
+        var path = Path.Combine(_directory, "large.snapshot");
+        Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", "tree", null, plans)));
+        Assert.True(new FileInfo(path).Length > 4 * 48 * 6000, "the records outgrow the first guess");
+        var loaded = PlanSnapshotFile.Load(path);
+        Assert.NotNull(loaded);
+        Assert.Equal(Json(plans), Json(loaded.Plans));
+    }
+
     [Fact]
     public void A_file_cut_short_or_with_a_flipped_bit_is_no_snapshot()
     {

@@ -272,10 +272,10 @@ internal static partial class PlanCodec
         private byte[] _bytes = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, 1 << 12));
         private int _length, _partStart;
         private readonly List<(byte[] Bytes, int Start, int End)> _parts = [];
-        private long _spliced;
+        private long _spliced, _grown;
 
-        /// <summary>Every byte so far, written or spliced.</summary>
-        public long Length => _spliced + _length;
+        /// <summary>Every byte so far, written (in this array and the ones before it) or spliced.</summary>
+        public long Length => _spliced + _grown + _length;
 
         public ReadOnlyMemory<byte>[] Parts =>
         [
@@ -322,6 +322,7 @@ internal static partial class PlanCodec
         private void Grow()
         {
             if (_length > _partStart) _parts.Add((_bytes, _partStart, _length));
+            _grown += _length;
             _bytes = GC.AllocateUninitializedArray<byte>(_bytes.Length * 2);
             (_length, _partStart) = (0, 0);
         }
