@@ -237,7 +237,8 @@ internal sealed class SnapshotStrings(byte[] body, int[] starts)
     public string this[int index] => _strings.TryGetValue(index, out var text) ? text : _strings.GetOrAdd(index, Encoding.UTF8.GetString(Utf8(index)));
 
     /// <summary>For the JSON writer (<see cref="UseCases.NoOpEntryJson"/>), per string: 0 not yet looked at, 1 written
-    /// as it is, -1 needs escaping. Kept here so that each string is looked at once per plan written.</summary>
+    /// as it is, -1 needs escaping. Kept here so that each string is looked at once for all the plans written from
+    /// this snapshot.</summary>
     public sbyte[] JsonVerbatim => _jsonVerbatim ??= new sbyte[starts.Length];   // made by the first writer (a race makes two: no harm)
 
     private sbyte[]? _jsonVerbatim;

@@ -12,8 +12,9 @@ namespace Reconciler.State;
 /// reads the heads and leaves the records where they are (<see cref="SnapshotEntries"/>: decoding 60,000 entries was
 /// most of a warm plan's growth with the repo; docs/benchmarks.md, "Carried-over entries stay records"). A snapshot
 /// made from another (an incremental plan) keeps that one's table and writes the runs of records it carries over
-/// straight from the bytes read, so saving it costs the change, not the repo. Every field is written;
-/// PlanSnapshotFileTests pin the round trips.</summary>
+/// straight from the bytes read, so saving it costs the change, not the repo. Every field is written but a host's
+/// per-host config and repair: only entries with work have hosts, and an incremental plan plans every one of those
+/// again. PlanSnapshotFileTests pin the round trips.</summary>
 internal static partial class PlanCodec
 {
     /// <summary>Past this many strings per string of the last full write, a snapshot is written in full again rather
@@ -61,7 +62,7 @@ internal static partial class PlanCodec
             foreach (var segment in entries.Segments)
             {
                 if (segment.Start < segment.End) writer.Records.Splice(from.Body, segment.Start, segment.End);
-                else writer.Service(segment.Entry!);
+                else if (segment.Entry is { } entry) writer.Service(entry);   // (an empty run: a plan of no entries)
             }
             writer.Head(plan, entries.Count, writer.Records.Length - start);
         }

@@ -153,8 +153,9 @@ public static class PlanSnapshotFile
 }
 
 /// <summary>A snapshot whose header is read and whose plans are still being read: the incremental plan needs only the
-/// header and the services with work until it merges, and checking 60,000 records (their entries stay records,
-/// <see cref="SnapshotEntries"/>) overlaps Git's tree comparison, the part's load and its planning on the other core.</summary>
+/// header and the services with work until it merges, and reading the plans' heads and noting the table's strings
+/// overlaps Git's tree comparison, the part's load and its planning on the other core. The records stay as they are
+/// (<see cref="SnapshotEntries"/>); the merge reads each one, and declines to the full plan on one that does not read.</summary>
 /// <param name="WithWork">The services with work in any of the plans, by name.</param>
 internal sealed record OpenedSnapshot(string Inputs, string HeadTree, string? BaseTree, IReadOnlyDictionary<string, string> HeadBlobs,
     IReadOnlyDictionary<string, string> BaseBlobs, IReadOnlyList<string> WithWork, Task<(ImmutableArray<Plan> Plans, EncodedPlans Encoded)?> Plans)

@@ -165,7 +165,7 @@ internal static class IncrementalPlan
         {
             return MergeRecords(carried, part, replanned);
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or EndOfStreamException)
         {
             return null;
         }
