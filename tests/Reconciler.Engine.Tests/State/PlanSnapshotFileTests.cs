@@ -46,12 +46,26 @@ public sealed class PlanSnapshotFileTests : IDisposable
                 .ToImmutableArray();
             var path = Path.Combine(_directory, $"{round}.snapshot");
             var blobs = new Dictionary<string, string> { [Text() + "a"] = Text() };
-            Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", "tree", Maybe(), plans, blobs, new Dictionary<string, string>())));
+            // The head's diff is kept only when it ends at this head (it can then be the next preview's base diff).
+            var changes = random.Next(3) switch
+            {
+                0 => null,
+                var k => new ServiceChanges(Text(), k == 1 ? "tree" : "another tree",
+                    Enumerable.Range(0, random.Next(0, 4)).Select(i => (Name: Text() + i, Blob: Text())).ToImmutableSortedDictionary(p => p.Name, p => p.Blob, StringComparer.Ordinal)),
+            };
+            Assert.True(PlanSnapshotFile.Save(path, new PlanSnapshot("inputs", "tree", Maybe(), plans, blobs, new Dictionary<string, string>()) { HeadChanges = changes }));
 
             var loaded = PlanSnapshotFile.Load(path);
             Assert.NotNull(loaded);
             Assert.Equal(Json(plans), Json(loaded.Plans));
             Assert.Equal(blobs, loaded.HeadBlobs);
+            var kept = changes?.To == "tree" ? changes : null;
+            Assert.Equal(kept is null, loaded.HeadChanges is null);
+            if (kept is not null)
+            {
+                Assert.Equal((kept.From, kept.To), (loaded.HeadChanges!.From, loaded.HeadChanges.To));
+                Assert.Equal(kept.Blobs, loaded.HeadChanges.Blobs);
+            }
         }
     }
 

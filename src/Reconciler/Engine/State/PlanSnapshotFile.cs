@@ -20,6 +20,10 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
     /// <summary>The bytes the plans of a snapshot read from a file are in (null for one made in this process).</summary>
     internal EncodedPlans? Encoded { get; init; }
 
+    /// <summary>The service files changed from the snapshot before to this one's head tree (an incremental plan's; null
+    /// after a full plan): the next preview's base diff when its base is this head.</summary>
+    internal UseCases.ServiceChanges? HeadChanges { get; init; }
+
     public PlanSnapshot(string inputs, string headTree, string? baseTree, ImmutableArray<Plan> plans)
         : this(inputs, headTree, baseTree, plans, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty)
     {
@@ -29,15 +33,15 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// <summary>
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
-/// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, blob ids, the names of
-/// the services with work in any plan, plans (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best
-/// effort. The magic names the layout (0005: the services with work ahead of the plans, whose strings are in a table
-/// that a snapshot made from another carries over, and the plans' heads ahead of their records, so that the records
-/// are read only when an entry is asked for).
+/// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, blob ids, the head's
+/// changed service files (tree id from, names and blob ids), the names of the services with work in any plan, plans (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best
+/// effort. The magic names the layout (0006: the head's changed service files ahead of the services with work, which
+/// are ahead of the plans, whose strings are in a table that a snapshot made from another carries over, and the plans'
+/// heads ahead of their records, so that the records are read only when an entry is asked for).
 /// </summary>
 public static class PlanSnapshotFile
 {
-    private static ReadOnlySpan<byte> Magic => "RCPS0005"u8;
+    private static ReadOnlySpan<byte> Magic => "RCPS0006"u8;
 
     /// <summary>The builds of the loader, the planner and the engine: a new build (a changed schema, new planning rules,
     /// another store reader) never reuses a snapshot made by another.</summary>
@@ -74,10 +78,11 @@ public static class PlanSnapshotFile
             var head = r.ReadString();
             var baseTree = Optional(r);
             var (headBlobs, baseBlobs) = (Blobs(r), Blobs(r));
+            var headChanges = Optional(r) is { } from ? new UseCases.ServiceChanges(from, head, Blobs(r).ToImmutableSortedDictionary(StringComparer.Ordinal)) : null;
             var withWork = new string[Count(r)];
             for (var i = 0; i < withWork.Length; i++) withWork[i] = r.ReadString();
             var plans = Task.Run(() => DecodePlans(r));
-            return new OpenedSnapshot(inputs, head, baseTree, headBlobs, baseBlobs, withWork, plans);
+            return new OpenedSnapshot(inputs, head, baseTree, headBlobs, baseBlobs, withWork, plans) { HeadChanges = headChanges };
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or InvalidOperationException)
         {
@@ -114,6 +119,10 @@ public static class PlanSnapshotFile
             Optional(w, snapshot.BaseTree);
             Blobs(w, snapshot.HeadBlobs);
             Blobs(w, snapshot.BaseBlobs);
+            // Only a diff that ends at this head can be the next base diff.
+            var headChanges = snapshot.HeadChanges is { } changes && changes.To == snapshot.HeadTree ? changes : null;
+            Optional(w, headChanges?.From);
+            if (headChanges is not null) Blobs(w, headChanges.Blobs);
             var withWork = snapshot.Plans.SelectMany(p => p.ServicesWithWork()).Select(c => c.Service).Distinct().Order(StringComparer.Ordinal).ToList();
             w.Write(withWork.Count);
             foreach (var name in withWork) w.Write(name);
@@ -160,8 +169,11 @@ public static class PlanSnapshotFile
 internal sealed record OpenedSnapshot(string Inputs, string HeadTree, string? BaseTree, IReadOnlyDictionary<string, string> HeadBlobs,
     IReadOnlyDictionary<string, string> BaseBlobs, IReadOnlyList<string> WithWork, Task<(ImmutableArray<Plan> Plans, EncodedPlans Encoded)?> Plans)
 {
+    /// <summary>As <see cref="PlanSnapshot.HeadChanges"/>.</summary>
+    public UseCases.ServiceChanges? HeadChanges { get; init; }
+
     /// <summary>The whole snapshot, once its plans are read; null when they turn out damaged.</summary>
     public PlanSnapshot? Complete() => Plans.GetAwaiter().GetResult() is { } decoded
-        ? new PlanSnapshot(Inputs, HeadTree, BaseTree, decoded.Plans, HeadBlobs, BaseBlobs) { Encoded = decoded.Encoded }
+        ? new PlanSnapshot(Inputs, HeadTree, BaseTree, decoded.Plans, HeadBlobs, BaseBlobs) { Encoded = decoded.Encoded, HeadChanges = HeadChanges }
         : null;
 }

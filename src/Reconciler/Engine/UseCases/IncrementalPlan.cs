@@ -68,8 +68,10 @@ internal static class IncrementalPlan
     /// <param name="ChangedFiles">Infra files changed since the snapshot (both commits of a preview).</param>
     /// <param name="Replanned">Services loaded and planned again (per environment at most this many).</param>
     /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
+    /// <param name="HeadChanges">The service files changed from the snapshot's head tree to this head tree, with their
+    /// blob ids in this one: the next preview's base diff when its base is this head (<see cref="ServiceChanges"/>).</param>
     public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
-        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs);
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs, ServiceChanges HeadChanges);
 
     /// <summary>The plans, or null when this change needs the full plan. The snapshot's plans are needed only to merge:
     /// until then their heads are read on the thread pool while this plans the part.</summary>
@@ -79,10 +81,16 @@ internal static class IncrementalPlan
         if ((inputs.Base is null) != (snapshot.BaseTree is null)) return null;
         var headBlobs = new Dictionary<string, string>(snapshot.HeadBlobs, StringComparer.Ordinal);
         var baseBlobs = new Dictionary<string, string>(snapshot.BaseBlobs, StringComparer.Ordinal);
-        var headChanged = ChangedServices(inputs.Head, snapshot.HeadTree, headBlobs, out var oldHeadBlobs);
-        Dictionary<string, string> oldBaseBlobs = [];
-        var baseChanged = inputs.Base is null ? [] : ChangedServices(inputs.Base, snapshot.BaseTree!, baseBlobs, out oldBaseBlobs);
-        if (headChanged is null || baseChanged is null) return null;
+        var headChanges = ServiceChanges.Between(inputs.Head, snapshot.HeadTree);
+        // A preview of the next commit of a branch has as its base the head of the preview before: the Git diff
+        // between the two bases is the one that preview made between its heads, kept in the snapshot. Each diff of a
+        // 20,000-service repo reads two 840 KB trees.
+        var baseChanges = inputs.Base is null ? ServiceChanges.None
+            : snapshot.HeadChanges is { } known && known.From == snapshot.BaseTree && known.To == inputs.Base.TreeId ? known
+            : ServiceChanges.Between(inputs.Base, snapshot.BaseTree!);
+        if (headChanges is null || baseChanges is null) return null;
+        var headChanged = headChanges.Apply(headBlobs, out var oldHeadBlobs);
+        var baseChanged = baseChanges.Apply(baseBlobs, out var oldBaseBlobs);
 
         // The services whose plan can differ, and what their waves depend on (transitively): checked and planned in full.
         var changed = headChanged.Concat(baseChanged).ToHashSet(StringComparer.Ordinal);
@@ -149,7 +157,8 @@ internal static class IncrementalPlan
             if (Merge(old, part, replanned) is not { } merged) return null;
             plans.Add(merged);
         }
-        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs);
+        return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs,
+            headChanges);
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the
@@ -270,27 +279,6 @@ internal static class IncrementalPlan
         && was.Fields.IsEmpty && @is.Fields.IsEmpty && was.Hosts.IsEmpty && @is.Hosts.IsEmpty && was.Rollout is null && @is.Rollout is null
         && was.Wave == @is.Wave && was.Service == @is.Service && was.Reason == @is.Reason && was.HostGroup == @is.HostGroup
         && was.FromVersion == @is.FromVersion && was.ToVersion == @is.ToVersion && was.FromRelease == @is.FromRelease && was.ToRelease == @is.ToRelease;
-
-    /// <summary>Names of the services whose files were modified since <paramref name="oldTree"/>; null when any other
-    /// infra file changed or a file was added, removed or renamed (the full plan handles those). The blob ids known for
-    /// the old tree become those of the new tree; <paramref name="old"/> keeps the old ids of the changed files.</summary>
-    private static List<string>? ChangedServices(GitRepoSource source, string oldTree, Dictionary<string, string> blobs, out Dictionary<string, string> old)
-    {
-        old = new Dictionary<string, string>(StringComparer.Ordinal);
-        var changes = source.ChangesSince(oldTree);
-        if (changes is null) return null;
-        var services = new List<string>();
-        foreach (var (path, status, blob, isFile) in changes)
-        {
-            if (!RepoLayout.IsListed(path)) continue;   // not an infra file: never read
-            if (!path.StartsWith("services/", StringComparison.Ordinal) || status != ChangeKind.Modified || !isFile) return null;
-            var name = path["services/".Length..^".yaml".Length];
-            services.Add(name);
-            if (blobs.Remove(name, out var was)) old[name] = was;
-            blobs[name] = blob;
-        }
-        return services;
-    }
 
     private static LoadResult? Load(GitRepoSource source, string tree, IReadOnlyCollection<string> services, IDictionary<string, string> blobs, IParseCache cache) =>
         source.Subset(tree, services, blobs) is { } subset ? RepoLoader.Load(subset, cache, CoreParallelism.Load) : null;

@@ -218,7 +218,10 @@ public static class PlanUseCase
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;
-                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs);
+                var next = new PlanSnapshot(snapshot.Inputs, headTree, baseTree, result.Plans, result.HeadBlobs, result.BaseBlobs)
+                {
+                    HeadChanges = result.HeadChanges,
+                };
                 return Outcome() with
                 {
                     Plans = result.Plans,
