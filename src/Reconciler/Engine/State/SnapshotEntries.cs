@@ -35,34 +35,55 @@ internal sealed class SnapshotEntries(EncodedPlans from, ImmutableArray<EntrySeg
     public override int Count => count;
 
     public override ImmutableArray<ServiceChange> Listed =>
-        _listed.IsDefault ? _listed = carriedAreNoOps
-            ? [.. segments.Select(s => s.Entry).OfType<ServiceChange>()]
-            : [.. Entries().Where(e => (e.Listed?.Action ?? e.Record.Action) != ServiceAction.NoOp).Select(Materialise)]
-        : _listed;
+        _listed.IsDefault ? _listed = carriedAreNoOps ? [.. segments.Select(s => s.Entry).OfType<ServiceChange>()] : WithWork() : _listed;
+
+    private ImmutableArray<ServiceChange> WithWork()
+    {
+        var withWork = ImmutableArray.CreateBuilder<ServiceChange>();
+        foreach (var entry in Entries())
+            if ((entry.Listed?.Action ?? entry.Record.Action) != ServiceAction.NoOp) withWork.Add(Materialise(entry));
+        return withWork.DrainToImmutable();
+    }
 
     /// <summary>How many entries are records as they were read (a run's, or one planned again to the same no-op).</summary>
     public int RecordsKept => segments.Sum(s => s.Entry is null ? s.Count : s.Start < s.End ? 1 : 0);
 
-    /// <summary>Every entry in plan order, its record read (not decoded) when it is not listed.</summary>
+    /// <summary>Every entry in plan order, its record read (not decoded) when it is not listed. A struct enumerator:
+    /// the merge and the JSON writer step through 60,000 entries at 20,000 services, and an iterator's interface calls
+    /// and copies of each entry were a tenth of that.</summary>
     /// <exception cref="FormatException">A run's records are not what its counts say.</exception>
-    public IEnumerable<KeptEntry> Entries()
+    public EntryEnumerator Entries() => new(from, segments);
+
+    internal struct EntryEnumerator(EncodedPlans from, ImmutableArray<EntrySegment> segments)
     {
-        foreach (var segment in segments)
+        private int _segment = -1, _left, _at, _end;
+        private KeptEntry _current;
+
+        public readonly KeptEntry Current => _current;
+
+        public readonly EntryEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
         {
-            if (segment.Entry is { } listed)
+            while (_left == 0)
             {
-                yield return new KeptEntry(segment.Start, segment.End, default, listed);
-                continue;
+                if (_segment >= 0 && segments[_segment].Entry is null && _at != _end)
+                    throw new FormatException("a plan's records are not as many as it says");
+                if (++_segment == segments.Length) return false;
+                var segment = segments[_segment];
+                if (segment.Entry is { } listed)
+                {
+                    _current = new KeptEntry(segment.Start, segment.End, default, listed);
+                    return true;
+                }
+                (_left, _at, _end) = (segment.Count, segment.Start, segment.End);
             }
-            var at = segment.Start;
-            for (var i = 0; i < segment.Count; i++)
-            {
-                var start = at;
-                var record = PlanCodec.Entry(from, ref at, materialise: false);
-                if (at > segment.End) throw new FormatException("a record runs past its plan's");
-                yield return new KeptEntry(start, at, record, null);
-            }
-            if (at != segment.End) throw new FormatException("a plan's records are not as many as it says");
+            var start = _at;
+            var record = PlanCodec.Entry(from, ref _at, materialise: false);
+            if (_at > _end) throw new FormatException("a record runs past its plan's");
+            _left--;
+            _current = new KeptEntry(start, _at, record, null);
+            return true;
         }
     }
 

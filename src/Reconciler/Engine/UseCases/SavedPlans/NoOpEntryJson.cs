@@ -77,42 +77,45 @@ internal sealed class NoOpEntryJson
         return true;
     }
 
+    // The record path's pieces: each from the closing quote of one string to the opening quote of the next, so that an
+    // entry is a few copies (one per string and one per piece between strings).
+    private static readonly byte[] OpenToService = [.. Open, .. Service, (byte)'"'];
+    private static readonly byte[] ServiceToReason = [(byte)'"', .. Action, .. "\""u8, .. NoOp, .. "\""u8, .. Reason, (byte)'"'];
+    private static readonly byte[][] ToOptional = [.. new[] { FromVersion, ToVersion, FromRelease, ToRelease }.Select(p => (byte[])[(byte)'"', .. p, (byte)'"'])];
+    private static readonly byte[] ToHostGroup = [(byte)'"', .. HostGroup, (byte)'"'];
+    private static readonly byte[] HostGroupToWave = [(byte)'"', .. EmptyFieldsAndHosts, .. Wave];
+
     /// <summary>An entry of a snapshot's plan straight from its record and the UTF-8 of the snapshot's strings, when it
     /// is a plain no-op whose strings need no escaping; else false, nothing written.</summary>
     public bool TryWrite(Utf8JsonWriter w, SnapshotStrings strings, in PlanCodec.EntryRecord record)
     {
         if (record.Action != ServiceAction.NoOp || !record.Plain) return false;
         _length = 0;
-        Put(Open);
-        if (!String(Service, strings, record.Service)) return false;
-        Put(Action);
-        Put("\""u8);
-        Put(NoOp);
-        Put("\""u8);
-        if (!String(Reason, strings, record.Reason) || !String(FromVersion, strings, record.FromVersion) || !String(ToVersion, strings, record.ToVersion)
-            || !String(FromRelease, strings, record.FromRelease) || !String(ToRelease, strings, record.ToRelease)
-            || !String(HostGroup, strings, record.HostGroup))
+        if (!Piece(OpenToService, strings, record.Service) || !Piece(ServiceToReason, strings, record.Reason)
+            || !Optional(0, strings, record.FromVersion) || !Optional(1, strings, record.ToVersion)
+            || !Optional(2, strings, record.FromRelease) || !Optional(3, strings, record.ToRelease)
+            || !Piece(ToHostGroup, strings, record.HostGroup))
             return false;
-        Finish(w, record.Wave);
+        Put(HostGroupToWave);
+        End(w, record.Wave);
         return true;
     }
 
-    /// <summary>The property and its value in quotes when <paramref name="index"/> (a table index + 1) is a string the
-    /// encoder leaves as it is; nothing for 0 (null). Each string is checked once (<see cref="SnapshotStrings.JsonVerbatim"/>).</summary>
-    private bool String(byte[] property, SnapshotStrings strings, int index)
+    private bool Optional(int property, SnapshotStrings strings, int index) => index == 0 || Piece(ToOptional[property], strings, index);
+
+    /// <summary><paramref name="piece"/>, then the string of <paramref name="index"/> (a table index + 1) when the encoder
+    /// leaves it as it is. Each string is checked once (<see cref="SnapshotStrings.JsonVerbatim"/>).</summary>
+    private bool Piece(byte[] piece, SnapshotStrings strings, int index)
     {
-        if (index == 0) return true;
         var utf8 = strings.Utf8(index - 1);
         ref var verbatim = ref strings.JsonVerbatim[index - 1];
         if (verbatim == 0) verbatim = Expected.Encoder!.FindFirstCharacterToEncodeUtf8(utf8) < 0 ? (sbyte)1 : (sbyte)-1;
         if (verbatim < 0) return false;
-        Reserve(property.Length + utf8.Length + 2);
+        Reserve(piece.Length + utf8.Length);
         var to = _buffer.AsSpan(_length);
-        property.CopyTo(to);
-        to[property.Length] = (byte)'"';
-        utf8.CopyTo(to[(property.Length + 1)..]);
-        to[property.Length + 1 + utf8.Length] = (byte)'"';
-        _length += property.Length + utf8.Length + 2;
+        piece.CopyTo(to);
+        utf8.CopyTo(to[piece.Length..]);
+        _length += piece.Length + utf8.Length;
         return true;
     }
 
@@ -121,6 +124,12 @@ internal sealed class NoOpEntryJson
     {
         Put(EmptyFieldsAndHosts);
         Put(Wave);
+        End(w, wave);
+    }
+
+    /// <summary>The wave's number and the closing brace; then the entry to the writer as one raw value.</summary>
+    private void End(Utf8JsonWriter w, int wave)
+    {
         Reserve(11);
         Utf8Formatter.TryFormat(wave, _buffer.AsSpan(_length), out var digits);
         _length += digits;
