@@ -4,9 +4,10 @@
 # taken minutes apart on a shared 2-core machine drifts more than the effect measured. Each round, for each size: one
 # service file changed and committed (as bench/plan.sh's warm case), one plan to fill the caches, a second change, and
 # the plan measured (wall from the shell's microsecond clock; /usr/bin/time's is 10 ms).
-#   warm: against the deployed store, JSON to /dev/null;  pr: the PR preview (--base HEAD~1, Markdown).
+#   warm: against the deployed store, JSON to /dev/null (every entry: ~17 MB at 20,000 services x 3 environments);
+#   warm-markdown: the same plan as Markdown (what changed, and the counts);  pr: the PR preview (--base HEAD~1, Markdown).
 # The repos are bench/plan.sh's (TMPDIR/reconciler-plan-bench-N, with their deployed store): run that once per size.
-# Usage: bench/plan-flatness.sh CLI ROUNDS warm|pr SIZE...   e.g. bench/plan-flatness.sh DIR/reconciler 11 pr 5000 20000
+# Usage: bench/plan-flatness.sh CLI ROUNDS warm|warm-markdown|pr SIZE...   e.g. bench/plan-flatness.sh DIR/reconciler 11 pr 5000 20000
 set -euo pipefail
 cli="$1" rounds="$2" mode="$3"; shift 3
 err="$(mktemp)"; times="$(mktemp -d)"
@@ -21,6 +22,7 @@ change() { # repo tag: a new blob for one service (a config value no environment
 }
 plan() { # repo
   local args=(--state "sqlite:$1/.reconciler/deployed.db" --format json)
+  [ "$mode" = warm-markdown ] && args=(--state "sqlite:$1/.reconciler/deployed.db" --format markdown)
   [ "$mode" = pr ] && args=(--base HEAD~1 --format markdown)
   $cli plan --repo "$1" --rev HEAD --all-envs "${args[@]}" >/dev/null 2>"$err" || { echo "plan failed:" >&2; tail -5 "$err" >&2; exit 1; }
 }
