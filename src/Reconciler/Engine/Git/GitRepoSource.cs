@@ -18,7 +18,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
 
     /// <summary>Objects are read as Git reads them, without hashing each one again: libgit2 re-hashes every object it
     /// reads by default (SHA-1 with collision detection), and a repo of 20,000 services has an 840 KB `services/`
-    /// tree that every plan of a new commit reads, so the hashing was a fifth of a preview's Git time and grew with
+    /// tree that every plan of a new commit reads, so the hashing was nearly a third of a preview's Git time and grew with
     /// the repo (docs/benchmarks.md, "Plan cost follows the change"). A damaged object still fails zlib's checksum
     /// on inflating, as it does for `git` itself.</summary>
     static GitRepoSource() => GlobalSettings.SetStrictHashVerification(false);
