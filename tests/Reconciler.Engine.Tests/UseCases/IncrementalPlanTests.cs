@@ -127,7 +127,10 @@ public sealed class IncrementalPlanTests : IDisposable
 
     private PlanRequest Store(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, StateUrl: $"sqlite:{Db}") { Incremental = incremental };
 
-    private PlanRequest Preview(bool incremental = true) => new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: "HEAD~1") { Incremental = incremental };
+    private PlanRequest Preview(bool incremental = true) => Preview(incremental, "HEAD~1");
+
+    private PlanRequest Preview(bool incremental, string baseRevision) =>
+        new(_git.Root, "HEAD", AllEnvironments: true, BaseRevision: baseRevision) { Incremental = incremental };
 
     private static PlanOutcome Run(PlanRequest request)
     {
@@ -137,6 +140,8 @@ public sealed class IncrementalPlanTests : IDisposable
     }
 
     private static bool WasIncremental(PlanOutcome outcome) => outcome.Loads.Any(l => l.Label.Contains("incremental", StringComparison.Ordinal));
+
+    private static bool KeptBaseDiff(PlanOutcome outcome) => outcome.Loads.Any(l => l.Label.Contains("the base's as the last preview found them", StringComparison.Ordinal));
 
     /// <summary>What a plan outcome shows: the plans, or the failure and the findings. Each plan as the CLI writes its
     /// JSON (first: an incremental plan's carried-over no-ops straight from the snapshot's records), what the views
@@ -172,7 +177,7 @@ public sealed class IncrementalPlanTests : IDisposable
         // Mostly edits the fast path plans (so that it is exercised), the rest anything (so that it declines correctly).
         var edit = Gen.Frequency((3, Gen.Int[0, 2].Select(k => new[] { Edit.Version, Edit.Config, Edit.NonInfraFile }[k])), (1, Gen.Enum<Edit>()));
         var edits = Gen.Select(edit, Gen.Int[0, Services - 1], Gen.Int[0, 1000]);
-        var incrementalRuns = 0;
+        var (incrementalRuns, keptBaseDiffs) = (0, 0);
         Gen.Select(edits.Array[1, 3].Array[3, 6], Gen.Bool).Sample((commits, preview) =>
         {
             using var test = new IncrementalPlanTests();
@@ -193,12 +198,16 @@ public sealed class IncrementalPlanTests : IDisposable
             {
                 foreach (var (edit, i, n) in commit) services = test.Apply(services, edit, i, n, ref added);
                 Commit();
-                var (incremental, full) = test.Both(request);
+                // A preview's base is mostly the last preview's head (its Git diff is the one the snapshot kept), and
+                // sometimes the commit before: then the kept diff does not start or does not end where this one does.
+                var (incremental, full) = test.Both(preview && count > 2 && commit[0].Item3 % 3 == 0 ? b => test.Preview(b, "HEAD~2") : request);
                 Assert.Equal(Shown(full), Shown(incremental));
                 if (WasIncremental(incremental)) incrementalRuns++;
+                if (KeptBaseDiff(incremental)) keptBaseDiffs++;
             }
         }, iter: 25, threads: 1);
         Assert.True(incrementalRuns > 10, $"the fast path planned only {incrementalRuns} commits: the test would not see it differ");
+        Assert.True(keptBaseDiffs > 3, $"only {keptBaseDiffs} previews took the base diff the snapshot kept");
     }
 
     private Svc[] Apply(Svc[] services, Edit edit, int i, int n, ref int added)

@@ -23,8 +23,8 @@ public static class JsonPlanView
         return buffer.ToArray();
     }
 
-    /// <summary>The document straight to <paramref name="destination"/> (stdout, a file), in the serializer's
-    /// small buffers: nothing the size of the plan is held in memory.</summary>
+    /// <summary>The document straight to <paramref name="destination"/> (stdout, a file), in pieces of about 32 KB
+    /// (<see cref="PlanJsonWriter.Write(Stream, Plan)"/>): nothing the size of the plan is held in memory.</summary>
     public static void WriteUtf8(Stream destination, Plan plan)
     {
         WriteDocument(destination, plan);

@@ -16,12 +16,20 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
     // libgit2 objects must not be used from several threads at once; the loader reads files in parallel.
     private readonly Lock _gate = new();
 
-    /// <summary>Objects are read as Git reads them, without hashing each one again: libgit2 re-hashes every object it
-    /// reads by default (SHA-1 with collision detection), and a repo of 20,000 services has an 840 KB `services/`
-    /// tree that every plan of a new commit reads, so the hashing was nearly a third of a preview's Git time and grew with
-    /// the repo (docs/benchmarks.md, "Plan cost follows the change"). A damaged object still fails zlib's checksum
-    /// on inflating, as it does for `git` itself.</summary>
-    static GitRepoSource() => GlobalSettings.SetStrictHashVerification(false);
+    /// <summary>Objects are read as `git` reads a tree walk's, without hashing each one again: libgit2 re-hashes every
+    /// object it reads by default (SHA-1 with collision detection), and a repo of 20,000 services has an 840 KB
+    /// `services/` tree that every plan of a new commit reads, so the hashing was nearly a third of a preview's Git
+    /// time and grew with the repo (docs/benchmarks.md, "Git reads, the preview's base diff, and the JSON per entry",
+    /// which reverses the earlier judgement there). A damaged object still fails zlib's checksum on inflating. The
+    /// setting is libgit2's, for the whole process: set before the first repository this class opens.</summary>
+    private static void ReadObjectsAsGitDoes()
+    {
+        if (s_objectsReadAsGitDoes) return;
+        GlobalSettings.SetStrictHashVerification(false);
+        s_objectsReadAsGitDoes = true;   // (two threads may both set it: the same value)
+    }
+
+    private static bool s_objectsReadAsGitDoes;
 
     private GitRepoSource(Repository repository, Commit commit, Tree tree, string subdirectory)
     {
@@ -74,6 +82,7 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
             throw new ReconcilerException(FailureKind.InvalidInput, $"--repo {directory}: no such directory. Pass the directory that holds reconciler.yaml.");
         var gitDir = GitDiscovery.Find(full);
         if (gitDir is null) return null;
+        ReadObjectsAsGitDoes();
         var repository = new Repository(gitDir);
         var workdir = repository.Info.WorkingDirectory;
         if (workdir is null)

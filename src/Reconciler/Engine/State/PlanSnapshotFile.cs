@@ -34,10 +34,11 @@ public sealed record PlanSnapshot(string Inputs, string HeadTree, string? BaseTr
 /// Keeps a <see cref="PlanSnapshot"/> between `plan` runs (.reconciler/cache/plans/KEY.snapshot, one file per request
 /// shape). Only a shortcut: anything unreadable (absent, damaged, another build's, another request's) is no snapshot,
 /// and the plan is made in full. Layout: magic, checksum (XxHash3 of the rest), inputs, tree ids, blob ids, the head's
-/// changed service files (tree id from, names and blob ids), the names of the services with work in any plan, plans (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best
-/// effort. The magic names the layout (0006: the head's changed service files ahead of the services with work, which
-/// are ahead of the plans, whose strings are in a table that a snapshot made from another carries over, and the plans'
-/// heads ahead of their records, so that the records are read only when an entry is asked for).
+/// changed service files (tree id from, names and blob ids), the names of the services with work in any plan, plans
+/// (<see cref="PlanCodec"/>). Written to a temporary file, then renamed; best effort. The magic names the layout
+/// (0006: the head's changed service files ahead of the services with work, which are ahead of the plans, whose
+/// strings are in a table that a snapshot made from another carries over, and the plans' heads ahead of their
+/// records, so that the records are read only when an entry is asked for).
 /// </summary>
 public static class PlanSnapshotFile
 {

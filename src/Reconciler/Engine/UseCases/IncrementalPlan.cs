@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using LibGit2Sharp;
 using Reconciler.Diff.Live;
 using Reconciler.Diff.Planning;
 using Reconciler.Git;
@@ -70,8 +69,9 @@ internal static class IncrementalPlan
     /// <param name="HeadBlobs">Blob ids of the services loaded from the head tree, for the next snapshot.</param>
     /// <param name="HeadChanges">The service files changed from the snapshot's head tree to this head tree, with their
     /// blob ids in this one: the next preview's base diff when its base is this head (<see cref="ServiceChanges"/>).</param>
+    /// <param name="BaseDiffKept">This preview's base diff was the one the snapshot kept (no Git diff of the bases).</param>
     public sealed record Result(ImmutableArray<Plan> Plans, int ChangedFiles, int Replanned, LoadStats Load, TimeSpan Elapsed,
-        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs, ServiceChanges HeadChanges);
+        IReadOnlyDictionary<string, string> HeadBlobs, IReadOnlyDictionary<string, string> BaseBlobs, ServiceChanges HeadChanges, bool BaseDiffKept);
 
     /// <summary>The plans, or null when this change needs the full plan. The snapshot's plans are needed only to merge:
     /// until then their heads are read on the thread pool while this plans the part.</summary>
@@ -85,9 +85,9 @@ internal static class IncrementalPlan
         // A preview of the next commit of a branch has as its base the head of the preview before: the Git diff
         // between the two bases is the one that preview made between its heads, kept in the snapshot. Each diff of a
         // 20,000-service repo reads two 840 KB trees.
-        var baseChanges = inputs.Base is null ? ServiceChanges.None
-            : snapshot.HeadChanges is { } known && known.From == snapshot.BaseTree && known.To == inputs.Base.TreeId ? known
-            : ServiceChanges.Between(inputs.Base, snapshot.BaseTree!);
+        var kept = inputs.Base is not null && snapshot.HeadChanges is { } known && known.From == snapshot.BaseTree && known.To == inputs.Base.TreeId
+            ? snapshot.HeadChanges : null;
+        var baseChanges = inputs.Base is null ? ServiceChanges.None : kept ?? ServiceChanges.Between(inputs.Base, snapshot.BaseTree!);
         if (headChanges is null || baseChanges is null) return null;
         var headChanged = headChanges.Apply(headBlobs, out var oldHeadBlobs);
         var baseChanged = baseChanges.Apply(baseBlobs, out var oldBaseBlobs);
@@ -158,7 +158,7 @@ internal static class IncrementalPlan
             plans.Add(merged);
         }
         return new Result(plans.MoveToImmutable(), headChanged.Count + baseChanged.Count, names.Count, head.Stats, watch.Elapsed, headBlobs, baseBlobs,
-            headChanges);
+            headChanges, BaseDiffKept: kept is not null);
     }
 
     /// <summary>The snapshot's no-ops of services not planned again, and everything the partial plan found, in the

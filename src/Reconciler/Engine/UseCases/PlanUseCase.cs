@@ -214,7 +214,7 @@ public static class PlanUseCase
                 var added = partCache.Added;
                 partCache.Flush();
                 if (added > 0) _cacheWrite = new ParseCacheWrite(added, flushing.Elapsed);
-                _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan, {result.Replanned} service(s) planned again)",
+                _loads.Add(new RepoLoadReport($" (incremental: {result.ChangedFiles} changed file(s) since the last plan{(result.BaseDiffKept ? ", the base's as the last preview found them" : "")}, {result.Replanned} service(s) planned again)",
                     result.Load, result.Elapsed, ProcessCpu() - cpu));
                 var headTree = ((GitRepoSource)infra.Source).TreeId;
                 var baseTree = (baseRepo?.Source as GitRepoSource)?.TreeId;

@@ -37,12 +37,12 @@ public static class PlanJsonWriter
     private static string[] Names<T>() where T : struct, Enum =>
         [.. Enum.GetValues<T>().Select(v => JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString()))];
 
-    /// <summary>One plan document to <paramref name="destination"/>, without a trailing newline, in the writer's small
-    /// buffers: nothing the size of the plan is held in memory.</summary>
+    /// <summary>One plan document to <paramref name="destination"/>, without a trailing newline, in pieces of about 32 KB
+    /// through one reused buffer: nothing the size of the plan is held in memory. The stream is flushed at the end.</summary>
     public static void Write(Stream destination, Plan plan)
     {
-        using var writer = new Utf8JsonWriter(new StreamBufferWriter(destination), Options);
-        Write(writer, plan);
+        using (var writer = new Utf8JsonWriter(new StreamBufferWriter(destination), Options)) Write(writer, plan);
+        destination.Flush();
     }
 
     /// <summary>The writer's output, passed on to a stream at each flush, in one buffer reused from its start. A
@@ -94,7 +94,7 @@ public static class PlanJsonWriter
             foreach (var s in plan.Services)
             {
                 if (noOps is null || !noOps.TryWrite(w, s)) WriteService(w, s);
-                // A writer on a stream holds everything until flushed: pass it on in small pieces, as the serializer does.
+                // The writer holds everything until flushed: pass it on in small pieces, as the serializer does.
                 if (w.BytesPending > FlushThreshold) w.Flush();
             }
         w.WriteEndArray();
