@@ -200,7 +200,9 @@ public static class RepoLoader
         return new ParsedFile(kind, root, nodes, diagnostics) { Source = bytes };
     }
 
-    /// <summary>reconciler.yaml, environments/NAME.yaml, services/**/NAME.yaml, toggles/**/NAME.yaml (.yml too).</summary>
+    /// <summary>reconciler.yaml, environments/NAME.yaml, services/**/NAME.yaml, toggles/**/NAME.yaml (.yml too): the kind
+    /// of a file a source lists. The Git and disk sources list only reconciler.yaml and the .yaml files directly in the
+    /// three folders (Engine's Git/RepoLayout, docs/format.md), so only those are ever read.</summary>
     internal static string? KindOf(string path, out string stem)
     {
         stem = "";
