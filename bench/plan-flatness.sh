@@ -38,10 +38,14 @@ for round in $(seq "$rounds"); do
     echo "$end - $start" | bc >>"$times/$n"
   done
 done
+# The median, and the quartiles beside it: on a shared virtual machine a round's time has a long upper tail, and the
+# ratio of two medians moves by +-0.05 between runs; the lower quartile is the least disturbed of the three.
 first=""
 for n in "$@"; do
-  median="$(sort -n "$times/$n" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
-  [ -z "$first" ] && first="$median"
-  printf '%6d services: median %.3f s (%.2fx of the first size); runs: %s\n' "$n" "$median" "$(echo "$median / $first" | bc -l)" "$(sort -n "$times/$n" | tr '\n' ' ')"
+  read -r q1 median q3 <<<"$(sort -n "$times/$n" | awk '{a[NR]=$1} END {print a[int((NR+3)/4)], a[int((NR+1)/2)], a[int((3*NR+1)/4)]}')"
+  [ -z "$first" ] && read -r first_q1 first first_q3 <<<"$q1 $median $q3"
+  printf '%6d services: median %.3f s (%.2fx of the first size); quartiles %.3f (%.2fx) and %.3f (%.2fx); runs: %s\n' "$n" \
+    "$median" "$(echo "$median / $first" | bc -l)" "$q1" "$(echo "$q1 / $first_q1" | bc -l)" "$q3" "$(echo "$q3 / $first_q3" | bc -l)" \
+    "$(sort -n "$times/$n" | tr '\n' ' ')"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
