@@ -48,6 +48,21 @@ public class DiagnosticsTests
     }
 
     [Fact]
+    public void A_yaml_file_that_is_not_read_is_named_in_a_warning()
+    {
+        // A service moved into a subdirectory and a toggle named .yml: neither is read (docs/format.md), each is named,
+        // and what depends on the service says it is not defined.
+        var files = FixtureRepo.Files();
+        files["services/team/auth.yaml"] = files["services/auth.yaml"];
+        files.Remove("services/auth.yaml");
+        files["toggles/old-checkout.yml"] = files["toggles/new-checkout.yaml"];
+        var result = RepoLoader.Load(new InMemoryRepoSource(files));
+
+        Assert.True(result.HasErrors);
+        Golden.Match(FixtureRepo.Render(result), "ignored-files.txt");
+    }
+
+    [Fact]
     public void Diagnostics_are_sorted_by_file_line_column_and_rule()
     {
         var files = FixtureRepo.Files("unsafe-host");

@@ -79,8 +79,9 @@ public class ParseCacheTests
         var early = RepoLoader.Load(new InMemoryRepoSource(files));
         var afterUpgrade = RepoLoader.Load(new InMemoryRepoSource(files), new CorruptCache("another build's entry"u8.ToArray()));
 
-        Assert.Equal(files.Count, early.Stats.Parsed);
-        Assert.Equal(files.Count, afterUpgrade.Stats.Parsed);
+        var read = files.Keys.Count(path => RepoLoader.KindOf(path, out _) is not null);   // not the ignored ones
+        Assert.Equal(read, early.Stats.Parsed);
+        Assert.Equal(read, afterUpgrade.Stats.Parsed);
         Assert.Equal(Dump(kept), Dump(early));
         Assert.Equal(Dump(kept), Dump(afterUpgrade));
     }

@@ -48,7 +48,8 @@ public static class RepoLoader
             if (kind is null)
             {
                 diagnostics.Add(new Diagnostic(Severity.Warning, "file.ignored",
-                    "this file is not part of the repo format and is ignored; services go in services/, environments in environments/NAME.yaml, toggles in toggles/",
+                    "this file is not read: the repo reads reconciler.yaml and NAME.yaml files directly in environments/, services/ and toggles/, not in their subdirectories and not .yml; "
+                    + (ReadPathFor(file.Path) is { } read ? $"move it to {read}, or delete it" : "move it, or delete it"),
                     new SourceLocation(file.Path, 1, 1)));
                 continue;
             }
@@ -200,22 +201,28 @@ public static class RepoLoader
         return new ParsedFile(kind, root, nodes, diagnostics) { Source = bytes };
     }
 
-    /// <summary>reconciler.yaml, environments/NAME.yaml, services/**/NAME.yaml, toggles/**/NAME.yaml (.yml too): the kind
-    /// of a file a source lists. The Git and disk sources list only reconciler.yaml and the .yaml files directly in the
-    /// three folders (Engine's Git/RepoLayout, docs/format.md), so only those are ever read.</summary>
+    /// <summary>Where a YAML file under one of the folders would be read: "services/team/api.yml" -> "services/api.yaml".</summary>
+    private static string? ReadPathFor(string path)
+    {
+        var folder = path[..Math.Max(path.IndexOf('/'), 0)];
+        var name = path[(path.LastIndexOf('/') + 1)..];
+        var dot = name.LastIndexOf('.');
+        return folder is "environments" or "services" or "toggles" && dot > 0 ? $"{folder}/{name[..dot]}.yaml" : null;
+    }
+
+    /// <summary>The kind of reconciler.yaml, environments/NAME.yaml, services/NAME.yaml and toggles/NAME.yaml; null for
+    /// any other path, which the loader warns is ignored (docs/format.md). The Git and disk sources list those files and
+    /// the other YAML files under the three folders, so that one kept in a subdirectory or named .yml is named.</summary>
     internal static string? KindOf(string path, out string stem)
     {
         stem = "";
-        var isYaml = path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal);
-        if (!isYaml) return null;
+        if (!path.EndsWith(".yaml", StringComparison.Ordinal)) return null;
         var slash = path.LastIndexOf('/');
-        var fileName = path[(slash + 1)..];
-        stem = fileName[..fileName.LastIndexOf('.')];
+        stem = path[(slash + 1)..^".yaml".Length];
         if (slash < 0) return stem == "reconciler" ? "Repository" : null;
-        if (path.StartsWith("environments/", StringComparison.Ordinal)) return slash == "environments".Length ? "Environment" : null;
-        if (path.StartsWith("services/", StringComparison.Ordinal)) return "Service";
-        if (path.StartsWith("toggles/", StringComparison.Ordinal)) return "Toggle";
-        return null;
+        if (stem.Length == 0) return null;
+        var folder = path[..slash];
+        return folder switch { "environments" => "Environment", "services" => "Service", "toggles" => "Toggle", _ => null };
     }
 
     /// <summary>File, line, column, rule, message; findings about the whole repo first.</summary>

@@ -15,7 +15,7 @@ public sealed class GitRepoSourceTests
         git.Write("reconciler.yaml", "kind: Repository\n");
         git.Write("services/api.yaml", "version: 1.0.0\n");
         git.Write("services/README.md", "not a yaml file\n");
-        git.Write("services/nested/deep.yaml", "not read: only files directly under services/\n");
+        git.Write("services/nested/deep.yaml", "listed, not read: only files directly under services/\n");
         git.Write("environments/staging.yaml", "kind: Environment\n");
         git.Write("artifacts/api.yaml", "not an infra folder\n");
         first = git.Commit("first");
@@ -33,7 +33,9 @@ public sealed class GitRepoSourceTests
 
         Assert.Equal(second, source.Revision);
         var files = source.ListFiles();
-        Assert.Equal(["environments/staging.yaml", "reconciler.yaml", "services/api.yaml", "toggles/t.yaml"], files.Select(f => f.Path));
+        // services/nested/deep.yaml is listed for the loader to warn about (file.ignored), never read.
+        Assert.Equal(["environments/staging.yaml", "reconciler.yaml", "services/api.yaml", "services/nested/deep.yaml", "toggles/t.yaml"],
+            files.Select(f => f.Path));
         var api = files.Single(f => f.Path == "services/api.yaml");
         var blob = (Blob)git.Repository.Head.Tip["services/api.yaml"].Target;
         Assert.Equal(blob.Sha, api.ContentId);

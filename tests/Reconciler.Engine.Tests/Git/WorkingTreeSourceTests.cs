@@ -72,12 +72,40 @@ public sealed class WorkingTreeSourceTests
         Directory.CreateDirectory(dir.Combine("services"));
         File.WriteAllText(dir.Combine("reconciler.yaml"), "kind: Repository\n");
         File.WriteAllText(dir.Combine("services", "a.yaml"), "x: 1\n");
-        File.WriteAllText(dir.Combine("services", "a.yml"), "not .yaml: ignored\n");
+        File.WriteAllText(dir.Combine("services", "a.yml"), "not .yaml: listed for the loader to warn about\n");
+        File.WriteAllText(dir.Combine("services", "README.md"), "not YAML: not listed\n");
 
         var source = WorkingTreeSource.Open(dir.Path);
 
         Assert.Null(source.BaseCommit);
-        Assert.Equal(["reconciler.yaml", "services/a.yaml"], source.ListFiles().Select(f => f.Path));
+        Assert.Equal(["reconciler.yaml", "services/a.yaml", "services/a.yml"], source.ListFiles().Select(f => f.Path));
+    }
+
+    [Fact]
+    public void Disk_and_git_list_the_same_files_with_the_yaml_that_is_not_read()
+    {
+        // What the loader reads and what it warns about must not depend on the source: a file in a subdirectory (to
+        // the depth both look), a .yml file, a linked directory (not followed), and a file deeper than both look.
+        using var git = new GitFixture();
+        git.Write("reconciler.yaml", "kind: Repository\n");
+        git.Write("services/api.yaml", "x: 1\n");
+        git.Write("services/team/auth.yaml", "x: 2\n");
+        git.Write("services/team/a/b/c/deep.yml", "x: 3\n");
+        git.Write("services/team/a/b/c/d/too-deep.yaml", "x: 4\n");
+        git.Write("toggles/t.yml", "x: 5\n");
+        git.Write("environments/prod/extra.yaml", "x: 6\n");
+        git.Write("artifacts/api.yaml", "not an infra folder\n");
+        git.Commit("first");
+        Directory.CreateSymbolicLink(git.PathOf("services/linked"), git.PathOf("services/team"));
+
+        var disk = WorkingTreeSource.Open(git.Root);
+        using var commit = GitRepoSource.Open(git.Root, "HEAD");
+
+        string[] expected = ["environments/prod/extra.yaml", "reconciler.yaml", "services/api.yaml", "services/team/a/b/c/deep.yml",
+            "services/team/auth.yaml", "toggles/t.yml"];
+        Assert.Equal(expected, disk.ListFiles().Select(f => f.Path));
+        Assert.Equal(expected, commit.ListFiles().Select(f => f.Path));
+        Assert.False(disk.IsDirty);   // the link is untracked, and not followed: the same files as HEAD
     }
 
     [Fact]

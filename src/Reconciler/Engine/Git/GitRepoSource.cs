@@ -174,30 +174,20 @@ public sealed class GitRepoSource : IRepoFileSource, IDisposable
         var files = new List<RepoFile>();
         lock (_gate)
         {
-            if (tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
-                files.Add(ToRepoFile(RepoLayout.RootFile, root));
-            foreach (var folder in RepoLayout.Folders)
-            {
-                if (tree[folder] is not { TargetType: TreeEntryTargetType.Tree } entry) continue;
-                if (services is not null && folder == "services")
+            foreach (var (path, entry) in RepoLayout.Entries(tree, withServices: services is null))
+                files.Add(ToRepoFile(path, entry));
+            if (services is not null && tree["services"] is { TargetType: TreeEntryTargetType.Tree })
+                foreach (var name in services)
                 {
-                    foreach (var name in services)
+                    var path = $"services/{name}.yaml";
+                    if (blobs!.TryGetValue(name, out var known) && ObjectId.TryParse(known, out var id))
+                        files.Add(ToRepoFile(path, id));
+                    else if (tree[path] is { TargetType: TreeEntryTargetType.Blob } file)
                     {
-                        var path = $"services/{name}.yaml";
-                        if (blobs!.TryGetValue(name, out var known) && ObjectId.TryParse(known, out var id))
-                            files.Add(ToRepoFile(path, id));
-                        else if (tree[path] is { TargetType: TreeEntryTargetType.Blob } file)
-                        {
-                            files.Add(ToRepoFile(path, file));
-                            if (file.Mode != Mode.SymbolicLink) blobs[name] = file.Target.Sha;
-                        }
+                        files.Add(ToRepoFile(path, file));
+                        if (file.Mode != Mode.SymbolicLink) blobs[name] = file.Target.Sha;
                     }
-                    continue;
                 }
-                foreach (var child in (Tree)entry.Target)
-                    if (child.TargetType == TreeEntryTargetType.Blob && RepoLayout.IsYamlName(child.Name))
-                        files.Add(ToRepoFile(folder + "/" + child.Name, child));
-            }
         }
         files.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         return files;

@@ -53,17 +53,24 @@ public sealed class WorkingTreeSource : IRepoFileSource
         foreach (var folder in RepoLayout.Folders)
         {
             var dir = Path.Combine(full, folder);
-            if (!System.IO.Directory.Exists(dir)) continue;
-            foreach (var path in System.IO.Directory.EnumerateFiles(dir, "*.yaml", SearchOption.TopDirectoryOnly))
-            {
-                var name = Path.GetFileName(path);
-                if (RepoLayout.IsYamlName(name)) AddIfFile(files, full, folder + "/" + name);
-            }
+            if (System.IO.Directory.Exists(dir)) AddYamlFiles(files, full, folder, 0);
         }
         files.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
 
         var (baseCommit, dirty, subdirectory) = CompareWithHead(full, files);
         return new WorkingTreeSource(full, files, baseCommit, dirty, subdirectory);
+    }
+
+    /// <summary>The YAML files of <paramref name="relative"/> and, to the depth Git's listing goes, its subdirectories
+    /// (<see cref="RepoLayout.Entries"/>: the same files from disk as from a commit); a linked directory is not followed.</summary>
+    private static void AddYamlFiles(List<RepoFile> files, string root, string relative, int depth)
+    {
+        var directory = Path.Combine(root, relative);
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+            if (RepoLayout.IsYamlFileName(Path.GetFileName(path))) AddIfFile(files, root, relative + "/" + Path.GetFileName(path));
+        if (depth == RepoLayout.IgnoredDepth) return;
+        foreach (var path in System.IO.Directory.EnumerateDirectories(directory))
+            if (new DirectoryInfo(path).LinkTarget is null) AddYamlFiles(files, root, relative + "/" + Path.GetFileName(path), depth + 1);
     }
 
     private static void AddIfFile(List<RepoFile> files, string root, string relative)
@@ -102,13 +109,8 @@ public sealed class WorkingTreeSource : IRepoFileSource
         var committed = new Dictionary<string, string>(StringComparer.Ordinal);
         if ((prefix == "" ? head.Tree : head.Tree[found.Subdirectory]?.Target as Tree) is { } tree)
         {
-            if (tree[RepoLayout.RootFile] is { TargetType: TreeEntryTargetType.Blob } root)
-                committed[RepoLayout.RootFile] = root.Target.Sha;
-            foreach (var folder in RepoLayout.Folders)
-                if (tree[folder] is { TargetType: TreeEntryTargetType.Tree } sub)
-                    foreach (var child in (Tree)sub.Target)
-                        if (child.TargetType == TreeEntryTargetType.Blob && RepoLayout.IsYamlName(child.Name))
-                            committed[folder + "/" + child.Name] = child.Target.Sha;
+            foreach (var (path, entry) in RepoLayout.Entries(tree))
+                committed[path] = entry.Target.Sha;
         }
         var dirty = committed.Count != files.Count
             || files.Any(f => !committed.TryGetValue(f.Path, out var sha) || sha != f.ContentId);
