@@ -27,17 +27,20 @@ public sealed class ProgressViewTests
     }
 
     /// <summary>The hosts of a wave roll back side by side (RollbackSteps), so their lines come in the order their steps
-    /// happen to start: each run of host rollback lines is compared sorted.</summary>
+    /// happen to start: each run of one service's host rollback lines is compared sorted. The waves' order (newest
+    /// first) is kept, and checked by the golden.</summary>
     private static string HostRollbacksSorted(string output)
     {
         var lines = output.Split('\n').ToList();
-        static bool IsHostRollback(string line) => line.StartsWith("[apply] ", StringComparison.Ordinal) && line.Contains(": rollback to ", StringComparison.Ordinal);
+        static string? RollbackOf(string line) =>
+            line.StartsWith("[apply] ", StringComparison.Ordinal) && line.Contains(": rollback to ", StringComparison.Ordinal) ? line.Split(' ')[1] : null;
         for (var i = 0; i < lines.Count; i++)
         {
-            var end = i;
-            while (end < lines.Count && IsHostRollback(lines[end])) end++;
-            if (end - i > 1) lines.Sort(i, end - i, StringComparer.Ordinal);
-            i = Math.Max(i, end);
+            if (RollbackOf(lines[i]) is not { } service) continue;
+            var end = i + 1;
+            while (end < lines.Count && RollbackOf(lines[end]) == service) end++;
+            lines.Sort(i, end - i, StringComparer.Ordinal);
+            i = end - 1;
         }
         return string.Join('\n', lines);
     }

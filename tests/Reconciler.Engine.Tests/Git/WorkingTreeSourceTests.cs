@@ -106,6 +106,13 @@ public sealed class WorkingTreeSourceTests
         Assert.Equal(expected, disk.ListFiles().Select(f => f.Path));
         Assert.Equal(expected, commit.ListFiles().Select(f => f.Path));
         Assert.False(disk.IsDirty);   // the link is untracked, and not followed: the same files as HEAD
+
+        // A file that is not read does not make the work tree differ from HEAD, untracked or changed.
+        git.Write("services/team/notes.yml", "untracked\n");
+        git.Write("services/team/auth.yaml", "x: changed, not read\n");
+        Assert.False(WorkingTreeSource.Open(git.Root).IsDirty);
+        git.Write("services/api.yaml", "x: changed\n");
+        Assert.True(WorkingTreeSource.Open(git.Root).IsDirty);
     }
 
     [Fact]

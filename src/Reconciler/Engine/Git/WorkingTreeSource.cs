@@ -62,16 +62,32 @@ public sealed class WorkingTreeSource : IRepoFileSource
     }
 
     /// <summary>The YAML files of <paramref name="relative"/> and, to the depth Git's listing goes, its subdirectories
-    /// (<see cref="RepoLayout.Entries"/>: the same files from disk as from a commit); a linked directory is not followed.</summary>
+    /// (<see cref="RepoLayout.Entries"/>); a linked directory is not followed. A file that is not read (in a
+    /// subdirectory, or .yml) is listed for the loader's warning only: never read or hashed, and a subdirectory that
+    /// cannot be listed is passed over, as nothing in it would be read.</summary>
     private static void AddYamlFiles(List<RepoFile> files, string root, string relative, int depth)
     {
         var directory = Path.Combine(root, relative);
-        foreach (var path in System.IO.Directory.EnumerateFiles(directory))
-            if (RepoLayout.IsYamlFileName(Path.GetFileName(path))) AddIfFile(files, root, relative + "/" + Path.GetFileName(path));
-        if (depth == RepoLayout.IgnoredDepth) return;
-        foreach (var path in System.IO.Directory.EnumerateDirectories(directory))
-            if (new DirectoryInfo(path).LinkTarget is null) AddYamlFiles(files, root, relative + "/" + Path.GetFileName(path), depth + 1);
+        try
+        {
+            foreach (var path in System.IO.Directory.EnumerateFiles(directory))
+            {
+                var name = relative + "/" + Path.GetFileName(path);
+                if (RepoLayout.IsListed(name)) AddIfFile(files, root, name);
+                else if (RepoLayout.IsYamlFileName(Path.GetFileName(path))) files.Add(NotRead(name));
+            }
+            if (depth == RepoLayout.IgnoredDepth) return;
+            foreach (var path in System.IO.Directory.EnumerateDirectories(directory))
+                if (new DirectoryInfo(path).LinkTarget is null) AddYamlFiles(files, root, relative + "/" + Path.GetFileName(path), depth + 1);
+        }
+        catch (Exception e) when (depth > 0 && e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
+
+    /// <summary>A file listed only to be named in the loader's warning (file.ignored): no content id, never read.</summary>
+    private static RepoFile NotRead(string relative) =>
+        new(relative, "", 0, () => throw new InvalidOperationException($"{relative} is not part of the repo format and is never read"));
 
     private static void AddIfFile(List<RepoFile> files, string root, string relative)
     {
@@ -110,10 +126,13 @@ public sealed class WorkingTreeSource : IRepoFileSource
         if ((prefix == "" ? head.Tree : head.Tree[found.Subdirectory]?.Target as Tree) is { } tree)
         {
             foreach (var (path, entry) in RepoLayout.Entries(tree))
-                committed[path] = entry.Target.Sha;
+                if (RepoLayout.IsListed(path)) committed[path] = entry.Target.Sha;
         }
-        var dirty = committed.Count != files.Count
-            || files.Any(f => !committed.TryGetValue(f.Path, out var sha) || sha != f.ContentId);
+        // Only the files read: one that is listed to be warned about (untracked, ignored by Git, in a submodule) changes
+        // nothing the reconciler does.
+        var read = files.Where(f => RepoLayout.IsListed(f.Path)).ToList();
+        var dirty = committed.Count != read.Count
+            || read.Any(f => !committed.TryGetValue(f.Path, out var sha) || sha != f.ContentId);
         return (head.Sha, dirty, found.Subdirectory);
     }
 }
